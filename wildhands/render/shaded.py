@@ -1,0 +1,94 @@
+"""A small CPU mesh renderer (numpy + OpenCV): Lambert-shaded triangles and a hard silhouette mask.
+
+Used for the bundled sample images, overlays and the synthetic data generator. Triangles are drawn back
+to front (painter's algorithm), which is exact for a single convex-ish hand and good enough for two.
+Vertices are in the camera optical frame (x right, y down, z forward, metres); projection goes through
+:meth:`CameraModel.project`, so lens distortion is applied per vertex (straight triangle edges in the
+distorted image are an approximation that is fine for hand-sized triangles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from wildhands.geometry.camera import CameraModel
+
+# subpixel precision for cv2.fillConvexPoly
+_SHIFT = 4
+_SCALE = 1 << _SHIFT
+
+
+@dataclass(frozen=True)
+class ShadingStyle:
+    """Colour (RGB, 0-255), light direction (optical frame, pointing from the light) and ambient term."""
+
+    color_rgb: tuple[float, float, float] = (224.0, 172.0, 140.0)
+    light_dir: tuple[float, float, float] = (0.3, 0.6, 1.0)
+    ambient: float = 0.35
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit normals (F, 3) of counter-clockwise triangles (outward for a consistently wound mesh)."""
+    tri = vertices[faces]  # (F, 3 corners, 3 xyz)
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+def render_mesh(
+    image_rgb: np.ndarray,
+    vertices_cam_m: np.ndarray,
+    faces: np.ndarray,
+    camera: CameraModel,
+    style: ShadingStyle | None = None,
+    mask: np.ndarray | None = None,
+    mask_value: int = 255,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a mesh into ``image_rgb`` (H, W, 3 uint8, modified copy returned) and its silhouette into a mask.
+
+    Args:
+        image_rgb: background, (H, W, 3) uint8 RGB; its size must match the camera.
+        vertices_cam_m: (V, 3) metres, optical frame; vertices must be in front of the camera (z > 0).
+        faces: (F, 3) vertex indices, counter-clockwise seen from outside.
+        camera: intrinsics (+ distortion) used to project the vertices.
+        style: colour and light.
+        mask: optional (H, W) uint8 mask to draw the silhouette into (a new one is made otherwise).
+        mask_value: value written into the mask where the mesh covers a pixel.
+
+    Returns:
+        (image, mask): the rendered RGB image and the silhouette mask.
+    """
+    style = style or ShadingStyle()
+    h, w = image_rgb.shape[:2]
+    if (w, h) != (camera.width, camera.height):
+        raise ValueError(f"image is {w}x{h} but the camera is {camera.width}x{camera.height}")
+    vertices = np.asarray(vertices_cam_m, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.all(np.isfinite(vertices)):
+        raise ValueError(f"vertices_cam_m must be finite (V, 3), got shape {vertices.shape}")
+    if np.any(vertices[:, 2] <= 1e-3):
+        raise ValueError("vertices_cam_m must all be in front of the camera (z > 1 mm)")
+    out = image_rgb.copy()
+    mask = np.zeros((h, w), np.uint8) if mask is None else mask
+
+    uv = camera.project(vertices)  # (V, 2) px
+    normals = face_normals(vertices, faces)
+    light = np.asarray(style.light_dir, dtype=np.float64)
+    light /= np.linalg.norm(light)
+    # faces point towards the camera when their normal is against the viewing ray
+    centers = vertices[faces].mean(axis=1)
+    facing = np.einsum("fi,fi->f", normals, centers) < 0
+    shade = style.ambient + (1.0 - style.ambient) * np.clip(-(normals @ light), 0.0, 1.0)
+    colors = np.clip(np.asarray(style.color_rgb)[None, :] * shade[:, None], 0, 255)
+
+    order = np.argsort(-centers[:, 2])  # far to near
+    pts = np.round(uv[faces] * _SCALE).astype(np.int32)  # (F, 3, 2) fixed point
+    for f in order:
+        if not np.all(np.isfinite(uv[faces[f]])):
+            continue
+        if facing[f]:
+            cv2.fillConvexPoly(out, pts[f], colors[f].tolist(), lineType=cv2.LINE_AA, shift=_SHIFT)
+        cv2.fillConvexPoly(mask, pts[f], int(mask_value), lineType=cv2.LINE_8, shift=_SHIFT)
+    return out, mask
