@@ -49,7 +49,9 @@ def test_core_package_has_files():
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_core_package_imports_no_ros(path: Path):
     bad = _imported_top_levels(path) & ROS_MODULES
-    assert not bad, f"{path.relative_to(REPO)} imports ROS modules {sorted(bad)}; wildhands/ must stay ROS-free"
+    assert not bad, (
+        f"{path.relative_to(REPO)} imports ROS modules {sorted(bad)}; wildhands/ must stay ROS-free"
+    )
 
 
 def test_layering_check_detects_a_ros_import(tmp_path: Path):

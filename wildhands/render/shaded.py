@@ -89,6 +89,6 @@ def render_mesh(
         if not np.all(np.isfinite(uv[faces[f]])):
             continue
         if facing[f]:
-            cv2.fillConvexPoly(out, pts[f], colors[f].tolist(), lineType=cv2.LINE_AA, shift=_SHIFT)
+            cv2.fillConvexPoly(out, pts[f], colors[f].tolist(), lineType=cv2.LINE_8, shift=_SHIFT)
         cv2.fillConvexPoly(mask, pts[f], int(mask_value), lineType=cv2.LINE_8, shift=_SHIFT)
     return out, mask

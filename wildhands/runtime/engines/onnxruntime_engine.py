@@ -19,7 +19,9 @@ class OnnxRuntimeEngine:
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ValueError("engine='onnxruntime' needs the onnxruntime package; use engine='torch'") from exc
+            raise ValueError(
+                "engine='onnxruntime' needs the onnxruntime package; use engine='torch'"
+            ) from exc
         path = Path(onnx_path)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX file not found: {path} (write it with `wildhands export --onnx`)")

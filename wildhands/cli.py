@@ -1,0 +1,118 @@
+"""``wildhands`` command line: ``demo`` and ``export`` (more sub-commands arrive with training)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _pipeline_from_args(args: argparse.Namespace):
+    from wildhands.model.config import KPEConfig, ModelConfig
+    from wildhands.runtime.pipeline import Pipeline, PipelineConfig
+
+    model = ModelConfig(backbone=args.backbone, kpe=KPEConfig(variant=args.kpe))
+    return Pipeline(
+        PipelineConfig(
+            weights=Path(args.weights) if args.weights else None,
+            model=model,
+            engine=args.engine,
+            device=args.device,
+            threads=args.threads,
+        )
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from wildhands.runtime.demo import run_demo
+
+    pipeline = _pipeline_from_args(args)
+    result = run_demo(pipeline, args.image, args.camera_info, args.boxes, args.out)
+    cam = result.camera
+    print(f"image      {result.image_path} ({cam.width}x{cam.height})")
+    print(
+        f"camera     fx={cam.fx:.1f} fy={cam.fy:.1f} cx={cam.cx:.1f} cy={cam.cy:.1f} px, "
+        f"{cam.distortion_model.value}{' (ESTIMATED)' if cam.estimated else ''}"
+    )
+    print(f"weights    {pipeline.weights_description}")
+    print(
+        f"engine     {pipeline.engine.name}, hand model {result.hands[0].hand_model if result.hands else '-'}"
+    )
+    print(f"hands      {len(result.hands)}")
+    for i, hand in enumerate(result.hands):
+        x, y, z = hand.wrist_position_m
+        line = (
+            f"  [{i}] {hand.side:5s} wrist=({x:+.3f}, {y:+.3f}, {z:.3f}) m  grasp={hand.grasp_label}"
+            f" ({hand.grasp_probabilities.max():.2f})  confidence={hand.confidence:.2f}"
+        )
+        gt = next((g for g in result.ground_truth if g.get("side") == hand.side), None)
+        if gt is not None:
+            err = np.linalg.norm(hand.keypoints_cam_m - np.asarray(gt["keypoints_cam_m"]), axis=1).mean()
+            line += f"  mean 3D error vs ground truth {1000 * err:.0f} mm"
+        print(line)
+    if not pipeline.trained:
+        print("NOTE: the network is UNTRAINED (no weights given): the hands above are not meaningful yet.")
+    print(f"overlay    {result.overlay_path}")
+    print(f"json       {result.json_path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from wildhands.model.export import export_onnx
+
+    if not args.onnx:
+        print("nothing to export: pass --onnx OUT.onnx", file=sys.stderr)
+        return 2
+    pipeline = _pipeline_from_args(args)
+    path = export_onnx(pipeline.network, args.onnx, opset=args.opset)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) from {pipeline.weights_description}")
+    return 0
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", help="WildHands checkpoint (.pt); default: untrained network")
+    p.add_argument("--backbone", default="resnet50", choices=["resnet18", "resnet34", "resnet50"])
+    p.add_argument("--kpe", default="sparse", choices=["sparse", "dense", "free", "none"])
+    p.add_argument("--engine", default="torch", choices=["torch", "onnxruntime"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wildhands", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the pipeline on an image (default: the bundled sample)")
+    demo.add_argument("--image", help="image file; default: the bundled sample")
+    demo.add_argument("--camera-info", help="camera_calibration YAML; default: estimated from a 90 deg FoV")
+    demo.add_argument("--boxes", help='JSON {"hands": [{"box_xyxy": [x0,y0,x1,y1], "side": "left"}]}')
+    demo.add_argument("--out", default="out/demo", help="output folder (overlay PNG + JSON)")
+    _add_model_args(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    export = sub.add_parser("export", help="export the network (ONNX)")
+    export.add_argument("--onnx", help="output .onnx path")
+    export.add_argument("--opset", type=int, default=17)
+    _add_model_args(export)
+    export.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"wildhands {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

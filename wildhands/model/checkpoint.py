@@ -1,0 +1,107 @@
+"""Save / load :class:`WildHandsNet` checkpoints (state_dict + architecture config + format version).
+
+File layout (a ``torch.save`` zip of plain types only, readable with ``torch.load(weights_only=True)``)::
+
+    {"format": "wildhands.model", "format_version": 1, "config": ModelConfig.to_dict(),
+     "state_dict": {name: tensor}, "extra": {...} (plain types: str/int/float/bool/list/dict/tensor)}
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wildhands.model._state_dict import load_state_dict_checked
+from wildhands.model.config import ModelConfig
+from wildhands.model.network import WildHandsNet
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "wildhands.model"
+CHECKPOINT_FORMAT_VERSION = 1
+
+
+def save_checkpoint(
+    path: str | os.PathLike, model: WildHandsNet, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write ``model``'s weights and config to ``path`` (parent directories created). Returns the path.
+
+    ``extra`` (epoch, metrics, ...) must hold plain types so that the file loads with ``weights_only=True``.
+    """
+    if not isinstance(model, WildHandsNet):
+        raise ValueError(f"model type={type(model).__name__} must be WildHandsNet")
+    if extra is not None and not isinstance(extra, dict):
+        raise ValueError(f"extra type={type(extra).__name__} must be a dict or None")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "extra": dict(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # atomic: a crash never leaves a half-written checkpoint under ``path``
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and check the raw payload (no model built). ``ValueError`` naming ``path`` on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
+        raise ValueError(f"checkpoint {path} is corrupt or truncated, or not a torch file: {e}") from e
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
+    version = payload.get("format_version")
+    if version != CHECKPOINT_FORMAT_VERSION:
+        raise ValueError(
+            f"checkpoint {path} format_version={version!r}; this code reads {CHECKPOINT_FORMAT_VERSION}"
+        )
+    for key, typ in (("config", dict), ("state_dict", dict)):
+        if not isinstance(payload.get(key), typ):
+            raise ValueError(f"checkpoint {path} has no valid {key!r} entry")
+    return payload
+
+
+def load_model(
+    path: str | os.PathLike, config: ModelConfig | None = None, map_location: str | torch.device = "cpu"
+) -> WildHandsNet:
+    """Build a :class:`WildHandsNet` from ``path`` and load its weights strictly. Returned in eval mode.
+
+    Args:
+        path: file written by :func:`save_checkpoint`.
+        config: architecture to build; ``None`` uses the config stored in the file. When given, the weights
+            must fit it exactly.
+        map_location: device of the returned model.
+
+    Raises ``ValueError`` naming ``path`` for a missing/corrupt/truncated file or an invalid stored config,
+    and listing missing / unexpected / shape-mismatched keys when the weights do not fit the architecture.
+    """
+    payload = read_checkpoint(path)
+    if config is None:
+        try:
+            config = ModelConfig.from_dict(payload["config"])
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"checkpoint {path} has an invalid config: {e}") from e
+    elif config.to_dict() != payload["config"]:
+        logger.warning(
+            "checkpoint %s was saved with config %s, loading into %s",
+            path,
+            payload["config"],
+            config.to_dict(),
+        )
+    model = WildHandsNet(config)
+    load_state_dict_checked(model, payload["state_dict"], f"checkpoint {path}")
+    return model.to(map_location).eval()

@@ -1,0 +1,89 @@
+"""ONNX export of :class:`WildHandsNet` (``forward_tensors``).
+
+Graph: inputs ``images (B,3,S,S) float32`` (ImageNet-normalised RGB) and ``kpe (B,P,2) float32``; outputs
+``global_orient (B,3,3)``, ``hand_pose (B,15,3,3)``, ``betas (B,nb)``, ``cam_wp (B,3)``,
+``grasp_logits (B,ncls)``; B is a dynamic axis named ``batch`` when ``dynamic_batch``.
+
+Uses the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``): the dynamo exporter, the
+default since torch 2.9, needs ``onnxscript``, which is not a dependency here. Input validation of
+``forward`` is skipped while exporting (it needs data-dependent Python control flow); the runtime engines
+validate before calling the graph.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+from wildhands.model.network import INPUT_NAMES, OUTPUT_NAMES, WildHandsNet, _TensorsWrapper
+
+logger = logging.getLogger(__name__)
+
+
+def export_onnx(
+    model: WildHandsNet,
+    path: str | os.PathLike,
+    batch_size: int = 1,
+    dynamic_batch: bool = True,
+    opset: int = 17,
+) -> Path:
+    """Export ``model`` (in eval mode, fp32, on CPU; the caller's model is not modified) to ``path``.
+
+    Args:
+        model: the network.
+        path: output ``.onnx`` file (parent directories are created).
+        batch_size: batch of the example input used for tracing (and the fixed batch if not dynamic).
+        dynamic_batch: make axis 0 of every input and output dynamic (``batch``).
+        opset: ONNX opset (>= 13).
+
+    Returns the path. Raises ``ValueError`` on bad arguments, ``onnx.checker.ValidationError`` if the
+    produced model is invalid.
+    """
+    import onnx
+
+    if not isinstance(model, WildHandsNet):
+        raise ValueError(f"model type={type(model).__name__} must be WildHandsNet")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be an int >= 1")
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
+        raise ValueError(f"opset={opset!r} must be an int >= 13")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    cfg = model.config
+    net = copy.deepcopy(model).float().cpu().eval()
+    wrapper = _TensorsWrapper(net).eval()
+    s = cfg.image_size
+    images = torch.zeros(batch_size, 3, s, s)
+    kpe = torch.zeros(batch_size, cfg.kpe.num_points, 2)
+    dynamic_axes = None
+    if dynamic_batch:
+        dynamic_axes = {name: {0: "batch"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings / TorchScript-exporter deprecation notice
+        torch.onnx.export(
+            wrapper,
+            (images, kpe),
+            str(path),
+            input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+    onnx.checker.check_model(str(path))
+    logger.info(
+        "exported %s (%s, kpe=%s, opset %d) to %s",
+        type(model).__name__,
+        cfg.backbone,
+        cfg.kpe.variant.value,
+        opset,
+        path,
+    )
+    return path

@@ -1,0 +1,125 @@
+"""The demo: run the Pipeline on one image with its intrinsics and hand boxes, print and draw the hands.
+
+The bundled sample (``wildhands/assets/sample``) is an image rendered from the open hand model with
+known intrinsics, hand boxes and ground-truth keypoints (``scripts/make_sample.py`` regenerates it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from wildhands.geometry.camera import CameraModel
+from wildhands.geometry.camera_yaml import load_camera_yaml
+from wildhands.runtime.overlay import draw_hands
+from wildhands.runtime.pipeline import HandBox, HandEstimate, Pipeline
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "assets" / "sample"
+DEFAULT_HFOV_RAD = math.radians(90.0)  # wide egocentric camera, used only when no intrinsics are given
+
+
+@dataclass
+class DemoResult:
+    image_path: Path
+    camera: CameraModel
+    hands: list[HandEstimate]
+    ground_truth: list[dict[str, Any]]
+    overlay_path: Path
+    json_path: Path
+
+
+def load_image_rgb(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"cannot read image {path} (missing or not an image)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def load_hand_boxes(path: str | Path) -> tuple[list[HandBox], list[dict[str, Any]]]:
+    """Read ``{"hands": [{"box_xyxy": [x0, y0, x1, y1], "side": "left"|"right", ...}, ...]}``.
+
+    Returns the boxes and the raw entries (which may carry ground truth, e.g. ``keypoints_cam_m``).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read hand boxes from {path}: {exc}") from exc
+    entries = data.get("hands") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected {{'hands': [...]}}")
+    boxes = [
+        HandBox(tuple(e["box_xyxy"]), e["side"], float(e.get("score", 1.0)), float(e.get("side_score", 1.0)))
+        for e in entries
+    ]
+    return boxes, entries
+
+
+def hands_to_json(hands: list[HandEstimate]) -> list[dict[str, Any]]:
+    return [
+        {
+            "side": h.side,
+            "confidence": h.confidence,
+            "crop_box_xys": [h.crop_box.x0, h.crop_box.y0, h.crop_box.size],
+            "keypoints_cam_m": np.round(h.keypoints_cam_m, 5).tolist(),
+            "keypoints_px": np.round(h.keypoints_px, 2).tolist(),
+            "grasp": h.grasp_label,
+            "grasp_probabilities": np.round(h.grasp_probabilities, 4).tolist(),
+            "intrinsics_estimated": h.intrinsics_estimated,
+            "hand_model": h.hand_model,
+        }
+        for h in hands
+    ]
+
+
+def run_demo(
+    pipeline: Pipeline,
+    image_path: str | Path | None = None,
+    camera_info_path: str | Path | None = None,
+    boxes_path: str | Path | None = None,
+    out_dir: str | Path = "out/demo",
+) -> DemoResult:
+    """Run the pipeline on an image (default: the bundled sample) and write an overlay PNG + JSON."""
+    if image_path is None:
+        image_path = SAMPLE_DIR / "image.png"
+        camera_info_path = camera_info_path or SAMPLE_DIR / "camera_info.yaml"
+        boxes_path = boxes_path or SAMPLE_DIR / "hands.json"
+    image_path = Path(image_path)
+    image = load_image_rgb(image_path)
+    h, w = image.shape[:2]
+    if camera_info_path is not None:
+        camera = load_camera_yaml(camera_info_path)
+    else:
+        camera = CameraModel.from_fov(w, h, DEFAULT_HFOV_RAD)
+        logger.warning(
+            "no camera info given: intrinsics estimated from a %.0f deg FoV", math.degrees(DEFAULT_HFOV_RAD)
+        )
+    if boxes_path is None:
+        raise ValueError(
+            "no hand boxes given (--boxes): the built-in hand detector is not part of this release yet"
+        )
+    boxes, entries = load_hand_boxes(boxes_path)
+    hands = pipeline(image, camera, boxes)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    title = "wildhands" + ("" if pipeline.trained else " - UNTRAINED WEIGHTS: output is not meaningful")
+    overlay = draw_hands(image, hands, camera, title=title)
+    overlay_path = out_dir / f"{image_path.stem}_overlay.png"
+    cv2.imwrite(str(overlay_path), cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+    json_path = out_dir / f"{image_path.stem}_hands.json"
+    json_path.write_text(
+        json.dumps({"weights": pipeline.weights_description, "hands": hands_to_json(hands)}, indent=1)
+    )
+    gt = [e for e in entries if "keypoints_cam_m" in e]
+    return DemoResult(image_path, camera, hands, gt, overlay_path, json_path)

@@ -1,0 +1,341 @@
+"""The inference pipeline: image + camera + hand boxes -> metric 3D hands in the camera optical frame.
+
+This is everything the ROS node, the CLI and Python users run; it knows nothing of ROS.
+
+    pipeline = Pipeline(PipelineConfig())
+    hands = pipeline(image_rgb, camera, [HandBox((x0, y0, x1, y1), side="right")])
+    hands[0].keypoints_cam_m   # (21, 3) metres, optical frame (x right, y down, z forward)
+
+Per hand: square crop around the box (``box_scale`` x the box side), left hands mirrored to right hands
+(the network and the hand model are right-handed; the result is mirrored back), KPE inputs from the
+camera model, one batched engine call for all hands, the hand model for keypoints and mesh, and the
+weak-perspective camera turned into a metric translation with the real intrinsics and the crop box.
+
+Mirroring: a left hand is processed as the right hand seen in the horizontally flipped image
+(u -> W - 1 - u), whose camera is :meth:`CameraModel.mirrored`; a point (X, Y, Z) of that mirrored world is
+(-X, Y, Z) in ours, rotations R map to S R S with S = diag(-1, 1, 1). For a lens with tangential
+distortion the flipped image is only approximately an image of the mirrored camera; the KPE angles are
+still exact because they come from the original camera (``kpe_inputs(..., mirror=True)``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wildhands.geometry.camera import CameraModel, weak_perspective_to_translation_np
+from wildhands.geometry.crop import CropBox, kpe_inputs, mirror_box, square_box_from_xyxy, warp_crop
+from wildhands.geometry.rotations import matrix_to_axis_angle, mirror_matrix
+from wildhands.handmodel import build_hand_model
+from wildhands.model.checkpoint import load_model
+from wildhands.model.config import ModelConfig
+from wildhands.model.grasp import GRASP_CLASSES
+from wildhands.model.network import WildHandsNet
+from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from wildhands.runtime.engines import build_engine
+from wildhands.runtime.engines.base import EngineOutput
+
+logger = logging.getLogger(__name__)
+
+SIDES = ("left", "right")
+ENGINES = ("torch", "onnxruntime")
+_S = np.diag([-1.0, 1.0, 1.0])  # mirror about the camera's y-z plane
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How the pipeline runs. Every field is checked; a bad value raises ValueError naming it.
+
+    weights: path of a WildHands checkpoint; ``None`` = an UNTRAINED network (random init, ``seed``) with
+        the architecture of ``model`` — useful only to exercise the pipeline.
+    model: architecture used when ``weights`` is None (a checkpoint carries its own).
+    engine: ``'torch'`` or ``'onnxruntime'``.
+    device: torch device for the torch engine (``'cpu'``, ``'cuda'``, ``'cuda:1'``).
+    onnx_path: ONNX file for the onnxruntime engine; ``None`` = export the network to a temporary cache.
+    threads: CPU threads for the engine (0 = all cores).
+    box_scale: side of the square crop / longest side of the hand box (1.5 in the WildHands code).
+    border: ``'zero_pad'`` (crops may extend past the image, padded with black) or ``'clamp'``.
+    max_hands: at most this many hands per image (the highest scores are kept).
+    hand_model: ``'open'`` (ours, shipped) or ``'mano'`` (needs ``mano_model_path``).
+    mano_model_path: MANO_RIGHT.pkl (or its folder) for ``hand_model='mano'``.
+    seed: seed of the untrained network.
+    """
+
+    weights: Path | None = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+    engine: str = "torch"
+    device: str = "cpu"
+    onnx_path: Path | None = None
+    threads: int = 0
+    box_scale: float = 1.5
+    border: str = "zero_pad"
+    max_hands: int = 2
+    hand_model: str = "open"
+    mano_model_path: Path | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine={self.engine!r} not in {set(ENGINES)}")
+        if not (isinstance(self.box_scale, (int, float)) and 1.0 <= self.box_scale <= 4.0):
+            raise ValueError(f"box_scale={self.box_scale!r} must be in [1, 4]")
+        if self.border not in ("zero_pad", "clamp"):
+            raise ValueError(f"border={self.border!r} not in {{'zero_pad', 'clamp'}}")
+        if not (isinstance(self.max_hands, int) and 1 <= self.max_hands <= 16):
+            raise ValueError(f"max_hands={self.max_hands!r} must be an int in [1, 16]")
+        if not (isinstance(self.threads, int) and self.threads >= 0):
+            raise ValueError(f"threads={self.threads!r} must be an int >= 0")
+        if self.hand_model not in ("open", "mano"):
+            raise ValueError(f"hand_model={self.hand_model!r} not in {{'open', 'mano'}}")
+        if self.hand_model == "mano" and self.mano_model_path is None:
+            raise ValueError("hand_model='mano' needs mano_model_path (the MANO_RIGHT.pkl you downloaded)")
+
+
+@dataclass(frozen=True)
+class HandBox:
+    """A hand found by a detector (or given by the user).
+
+    xyxy_px: (x0, y0, x1, y1) in source-image pixels (x1, y1 exclusive, as detectors report them).
+    side: ``'left'`` or ``'right'``.
+    score: detector confidence in [0, 1].
+    side_score: confidence in [0, 1] that ``side`` is correct.
+    """
+
+    xyxy_px: tuple[float, float, float, float]
+    side: str
+    score: float = 1.0
+    side_score: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.side not in SIDES:
+            raise ValueError(f"HandBox.side={self.side!r} not in {set(SIDES)}")
+        box = np.asarray(self.xyxy_px, dtype=np.float64)
+        if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
+            raise ValueError(
+                f"HandBox.xyxy_px={self.xyxy_px!r} must be 4 finite numbers with x1 > x0, y1 > y0"
+            )
+        for name in ("score", "side_score"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and 0.0 <= value <= 1.0):
+                raise ValueError(f"HandBox.{name}={value!r} must be in [0, 1]")
+
+
+@dataclass
+class HandEstimate:
+    """One hand in 3D. Positions in metres in the camera optical frame; pixels of the source image."""
+
+    side: str
+    side_confidence: float
+    detection_confidence: float
+    confidence: float
+    crop_box: CropBox
+    keypoints_cam_m: np.ndarray  # (21, 3)
+    keypoints_px: np.ndarray  # (21, 2), projection of keypoints_cam_m through the camera (with distortion)
+    vertices_cam_m: np.ndarray  # (V, 3)
+    faces: np.ndarray  # (F, 3), counter-clockwise seen from outside
+    wrist_rotation: np.ndarray  # (3, 3), hand-model frame -> camera optical frame
+    joint_rotations_aa: np.ndarray  # (15, 3) rad, parent-relative, MANO joint order (this hand's side)
+    betas: np.ndarray  # (10,)
+    grasp_probabilities: np.ndarray  # (8,)
+    intrinsics_estimated: bool
+    hand_model: str
+
+    @property
+    def wrist_position_m(self) -> np.ndarray:
+        return self.keypoints_cam_m[0]
+
+    @property
+    def grasp_id(self) -> int:
+        return int(np.argmax(self.grasp_probabilities))
+
+    @property
+    def grasp_label(self) -> str:
+        return GRASP_CLASSES[self.grasp_id]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def check_image(image_rgb: np.ndarray) -> np.ndarray:
+    """Validate an RGB image (H, W, 3) uint8 (a (H, W) grey image is expanded); ValueError otherwise."""
+    if not isinstance(image_rgb, np.ndarray):
+        raise ValueError(f"image must be a numpy array, got {type(image_rgb).__name__}")
+    if image_rgb.ndim == 2:
+        image_rgb = np.repeat(image_rgb[:, :, None], 3, axis=2)
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3) RGB, got shape {image_rgb.shape}")
+    if image_rgb.shape[0] == 0 or image_rgb.shape[1] == 0:
+        raise ValueError(f"image is empty: shape {image_rgb.shape}")
+    if image_rgb.dtype != np.uint8:
+        raise ValueError(f"image dtype must be uint8, got {image_rgb.dtype}")
+    return image_rgb
+
+
+class Pipeline:
+    """image + camera + hand boxes -> list of :class:`HandEstimate` (see the module docstring)."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config or PipelineConfig()
+        if self.config.weights is not None:
+            self.network = load_model(self.config.weights)
+            self.weights_description = str(self.config.weights)
+            self.trained = True
+        else:
+            torch.manual_seed(self.config.seed)
+            self.network = WildHandsNet(self.config.model)
+            self.weights_description = f"UNTRAINED (random initialisation, seed {self.config.seed})"
+            self.trained = False
+            logger.warning("no weights given: the network is untrained and its output is meaningless")
+        self.network.eval()
+        self.model_config: ModelConfig = self.network.config
+        self.engine = build_engine(
+            self.config.engine,
+            self.network,
+            device=self.config.device,
+            onnx_path=self.config.onnx_path,
+            threads=self.config.threads,
+        )
+        self.hand_model = build_hand_model(
+            self.config.hand_model, side="right", model_path=self.config.mano_model_path
+        )
+        self.left_faces = self._left_faces()
+        self._mean = np.asarray(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1)
+        self._std = np.asarray(IMAGENET_STD, np.float32).reshape(1, 3, 1, 1)
+
+    def _left_faces(self) -> np.ndarray:
+        faces = (
+            self.hand_model.faces_tensor.cpu().numpy() if hasattr(self.hand_model, "faces_tensor") else None
+        )
+        if faces is None:
+            faces = np.asarray(self.hand_model.faces)
+        return faces[:, ::-1].copy()  # mirroring flips the winding
+
+    @property
+    def kpe_variant(self) -> str:
+        return self.model_config.kpe.variant.value
+
+    def prepare(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list[HandBox]):
+        """Crops (B, 3, S, S) float32 normalised, KPE inputs (B, P, 2), crop boxes, network-side boxes."""
+        size = self.model_config.image_size
+        crops = np.empty((len(boxes), size, size, 3), np.uint8)
+        kpe = np.empty((len(boxes), self.model_config.kpe.num_points, 2), np.float32)
+        crop_boxes, net_boxes = [], []
+        mirrored_camera = camera.mirrored()
+        for i, hand in enumerate(boxes):
+            box = square_box_from_xyxy(
+                hand.xyxy_px,
+                (camera.width, camera.height),
+                scale=self.config.box_scale,
+                border=self.config.border,
+            )
+            mirror = hand.side == "left"
+            crops[i] = warp_crop(image_rgb, box, out_size=size, mirror=mirror)
+            kpe[i] = kpe_inputs(
+                camera, box, self.kpe_variant, mirror=mirror, grid=self.model_config.kpe.dense_grid
+            )
+            crop_boxes.append(box)
+            net_boxes.append(mirror_box(box, (camera.width - 1) / 2.0) if mirror else box)
+        images = (crops.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - self._mean) / self._std
+        return images, kpe, crop_boxes, net_boxes, mirrored_camera
+
+    def __call__(
+        self, image_rgb: np.ndarray, camera: CameraModel, boxes: list[HandBox]
+    ) -> list[HandEstimate]:
+        """Estimate every hand in ``boxes``; an empty list when there are none."""
+        image_rgb = check_image(image_rgb)
+        if (image_rgb.shape[1], image_rgb.shape[0]) != (camera.width, camera.height):
+            raise ValueError(
+                f"image is {image_rgb.shape[1]}x{image_rgb.shape[0]} but the camera is "
+                f"{camera.width}x{camera.height}"
+            )
+        boxes = sorted(boxes, key=lambda b: -b.score)[: self.config.max_hands]
+        if not boxes:
+            return []
+        images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(image_rgb, camera, boxes)
+        out = self.engine.infer(images, kpe)
+        return self.lift(out, camera, mirrored_camera, boxes, crop_boxes, net_boxes)
+
+    def lift(
+        self,
+        out: EngineOutput,
+        camera: CameraModel,
+        mirrored_camera: CameraModel,
+        boxes: list[HandBox],
+        crop_boxes: list[CropBox],
+        net_boxes: list[CropBox],
+    ) -> list[HandEstimate]:
+        """Network outputs -> metric hands: hand model, crop camera -> translation, mirroring back."""
+        finite = np.array(
+            [
+                all(
+                    np.all(np.isfinite(getattr(out, n)[i]))
+                    for n in ("global_orient", "hand_pose", "betas", "cam_wp")
+                )
+                for i in range(len(boxes))
+            ]
+        )
+        if not np.all(finite):
+            logger.warning("engine returned non-finite values for %d hand(s); dropped", int((~finite).sum()))
+        # hands with non-finite outputs are dropped below; give the hand model valid stand-ins for them
+        eye = np.eye(3, dtype=np.float32)
+        global_orient = np.where(finite[:, None, None], out.global_orient, eye)
+        hand_pose = np.where(finite[:, None, None, None], out.hand_pose, eye)
+        betas = np.where(finite[:, None], out.betas, 0.0).astype(np.float32)
+        with torch.inference_mode():
+            hm = self.hand_model(
+                betas=torch.from_numpy(betas),
+                global_orient=torch.from_numpy(np.ascontiguousarray(global_orient)),
+                hand_pose=torch.from_numpy(np.ascontiguousarray(hand_pose)),
+            )
+        keypoints = hm.keypoints.numpy().astype(np.float64)  # (B, 21, 3) model frame, right hand
+        vertices = hm.vertices.numpy().astype(np.float64)
+        root = keypoints[:, :1, :]
+        right_faces = hm.faces.cpu().numpy() if isinstance(hm.faces, torch.Tensor) else np.asarray(hm.faces)
+        hands: list[HandEstimate] = []
+        for i, hand in enumerate(boxes):
+            if not finite[i] or out.cam_wp[i, 0] <= 0:
+                if finite[i]:
+                    logger.warning("hand %d: weak-perspective scale %.3g <= 0; dropped", i, out.cam_wp[i, 0])
+                continue
+            left = hand.side == "left"
+            cam = mirrored_camera if left else camera
+            nb = net_boxes[i]
+            transl = weak_perspective_to_translation_np(
+                out.cam_wp[i], nb.center, nb.size, cam.fx, cam.fy, cam.cx, cam.cy
+            )
+            kp = keypoints[i] - root[i] + transl
+            verts = vertices[i] - root[i] + transl
+            R = out.global_orient[i].astype(np.float64)
+            pose_aa = matrix_to_axis_angle(torch.from_numpy(out.hand_pose[i].astype(np.float64))).numpy()
+            faces = right_faces
+            if left:
+                kp, verts = kp @ _S, verts @ _S
+                R = mirror_matrix(R)
+                pose_aa = pose_aa * np.array([1.0, -1.0, -1.0])
+                faces = self.left_faces
+            hands.append(
+                HandEstimate(
+                    side=hand.side,
+                    side_confidence=float(hand.side_score),
+                    detection_confidence=float(hand.score),
+                    confidence=float(hand.score * hand.side_score),
+                    crop_box=crop_boxes[i],
+                    keypoints_cam_m=kp,
+                    keypoints_px=camera.project(kp),
+                    vertices_cam_m=verts,
+                    faces=faces,
+                    wrist_rotation=R,
+                    joint_rotations_aa=pose_aa,
+                    betas=out.betas[i].astype(np.float64),
+                    grasp_probabilities=_softmax(out.grasp_logits[i].astype(np.float64)),
+                    intrinsics_estimated=bool(camera.estimated),
+                    hand_model=str(getattr(self.hand_model, "name", self.config.hand_model)),
+                )
+            )
+        return hands
