@@ -1,0 +1,23 @@
+"""The hand-detector interface: ``detect(image_rgb) -> list[HandBox]``.
+
+A detector finds hands in a full image and says which side each is; the Pipeline then lifts each box to
+3D. Detectors know nothing of ROS; the node may also take boxes from an upstream detector instead.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from wildhands.runtime.pipeline import HandBox
+
+
+class HandDetector(Protocol):
+    """What every detector provides."""
+
+    name: str
+
+    def detect(self, image_rgb: np.ndarray) -> list[HandBox]:
+        """Hands in ``image_rgb`` ((H, W, 3) uint8 RGB), highest score first; [] when there are none."""
+        ...
