@@ -22,6 +22,7 @@ import logging
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,6 +77,22 @@ def _time(fn: Callable[[], object], repeats: int, warmup: int, desc: str) -> lis
     return times
 
 
+def _time_interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: int, desc: str
+) -> dict[str, list[float]]:
+    """Seconds per call of each engine, timed alternately so that a disturbance hits all engines alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in tqdm(range(repeats), desc=desc, leave=False):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def _stats(times: list[float], batch: int) -> dict[str, float]:
     med = statistics.median(times)
     p95 = float(np.percentile(times, 95))
@@ -95,12 +112,34 @@ def matmul_gflops(n: int, repeats: int, warmup: int) -> dict[str, float]:
     return {"n": n, "median_ms": med * 1e3, "gflops": 2 * n**3 / med / 1e9}
 
 
-def numpy_matmul_gflops(n: int, repeats: int, warmup: int) -> dict[str, float]:
-    """fp32 ``(n,n) @ (n,n)`` throughput of numpy's BLAS (OpenBLAS in the wheels; torch's is MKL)."""
-    rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
-    times = _time(lambda: a @ b, repeats, warmup, f"numpy matmul {n}")
-    med = statistics.median(times)
+_NUMPY_MATMUL = """
+import json, statistics, sys, time
+import numpy as np
+n, repeats, warmup = map(int, sys.argv[1:4])
+rng = np.random.default_rng(0)
+a = rng.standard_normal((n, n), dtype=np.float32)
+b = rng.standard_normal((n, n), dtype=np.float32)
+for _ in range(warmup):
+    a @ b
+ts = []
+for _ in range(repeats):
+    t0 = time.perf_counter()
+    a @ b
+    ts.append(time.perf_counter() - t0)
+print(json.dumps(statistics.median(ts)))
+"""
+
+
+def numpy_matmul_gflops(n: int, repeats: int, warmup: int, threads: int) -> dict[str, float]:
+    """fp32 ``(n,n) @ (n,n)`` throughput of numpy's BLAS (OpenBLAS in the wheels; torch's is MKL).
+
+    Runs in a subprocess so that the BLAS thread count can be set to ``threads`` by environment variables.
+    """
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    cmd = [sys.executable, "-c", _NUMPY_MATMUL, str(n), str(repeats), str(warmup)]
+    med = float(json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout))
     return {"n": n, "median_ms": med * 1e3, "gflops": 2 * n**3 / med / 1e9}
 
 
@@ -165,7 +204,9 @@ def main(argv: list[str] | None = None) -> dict:
     }
     busy0, own0, wall0 = _busy_cpu_s(), _own_cpu_s(), time.perf_counter()
     result["matmul_torch"] = matmul_gflops(args.matmul_n, max(args.repeats, 10), args.warmup + 2)
-    result["matmul_numpy"] = numpy_matmul_gflops(args.matmul_n, max(args.repeats, 10), args.warmup + 2)
+    result["matmul_numpy"] = numpy_matmul_gflops(
+        args.matmul_n, max(args.repeats, 10), args.warmup + 2, args.threads
+    )
     # the machine's matmul speed = the faster of the two BLAS libraries (MKL can be slow on AMD CPUs)
     mm_gflops = max(result["matmul_torch"]["gflops"], result["matmul_numpy"]["gflops"])
     result["matmul_gflops"] = mm_gflops
@@ -190,20 +231,20 @@ def main(argv: list[str] | None = None) -> dict:
                 with torch.inference_mode():
                     return net(images, kpe)
 
-            t = _stats(_time(run_torch, args.repeats, args.warmup, f"torch b{b}"), b)
-            t["gflops"] = flops / (t["median_ms"] / 1e3) / 1e9
-            t["gflops_over_matmul"] = t["gflops"] / mm_gflops
-            row["torch"] = t
+            engines: dict[str, Callable[[], object]] = {"torch": run_torch}
             if sess is not None:
                 feeds = {"images": images.numpy(), "kpe": kpe.numpy()}
-                o = _stats(
-                    _time(lambda feeds=feeds: sess.run(None, feeds), args.repeats, args.warmup, f"ort b{b}"),
-                    b,
+                engines["onnxruntime"] = lambda feeds=feeds: sess.run(None, feeds)
+            times = _time_interleaved(engines, args.repeats, args.warmup, f"batch {b}")
+            for name, ts in times.items():
+                st = _stats(ts, b)
+                st["gflops"] = flops / (st["median_ms"] / 1e3) / 1e9
+                st["gflops_over_matmul"] = st["gflops"] / mm_gflops
+                row[name] = st
+            if "onnxruntime" in row:
+                row["onnxruntime"]["speedup_vs_torch"] = (
+                    row["torch"]["median_ms"] / row["onnxruntime"]["median_ms"]
                 )
-                o["gflops"] = flops / (o["median_ms"] / 1e3) / 1e9
-                o["gflops_over_matmul"] = o["gflops"] / mm_gflops
-                o["speedup_vs_torch"] = t["median_ms"] / o["median_ms"]
-                row["onnxruntime"] = o
             rows.append(row)
         result["results"] = rows
 

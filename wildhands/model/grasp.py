@@ -1,12 +1,11 @@
 """The 8 grasp classes of the WildHands grasp head.
 
-Source: WildHands (arXiv 2312.06583) supervises an 8-way grasp classifier with the grasp labels that
-Cheng, Shan & Fouhey annotated on Ego4D/EPIC frames in "Towards A Richer 2D Understanding of Hands at
-Scale" (Hands23, NeurIPS 2023). Hands23's grasp taxonomy is a coarsening of Feix et al.'s GRASP taxonomy
-into: non-prehensile palm, non-prehensile fingers, power prismatic, precision prismatic, power circular,
-precision circular, lateral, extension (plus an "other" bucket that is not a grasp class). The names below
-are our spelling of those 8 classes, in that order. The paper text available here could not confirm the
-exact order used by the official checkpoint: a loader for it must map class ids by name, not by index.
+Source: the WildHands code (github.com/ap229997/hands, ``src/datasets/epic_grasp_dataset.py``) maps the
+EPIC-Kitchens/Ego4D grasp labels to class ids as ``NP-Palm: 0, NP-Fin: 1, Pow-Pris: 2, Pre-Pris: 3,
+Pow-Circ: 4, Pre-Circ: 5, Later: 6, Other: 7``. Those labels come from the Hands23 annotations (Cheng,
+Shan & Fouhey, "Towards A Richer 2D Understanding of Hands at Scale", NeurIPS 2023), a coarsening of
+Feix et al.'s GRASP taxonomy. We keep that order, so ids agree with the official checkpoint's grasp head,
+and spell the names out.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ GRASP_CLASSES: tuple[str, ...] = (
     "precision_prismatic",  # Pre-Pris: fingertips opposed to thumb along a line (pen, small stick)
     "power_circular",  # Pow-Circ: whole-hand wrap around a sphere/disc (ball, jar lid)
     "precision_circular",  # Pre-Circ: fingertips around a circular object (cap, small ball)
-    "lateral",  # Lat: thumb pad against the side of the index (key grip)
-    "extension",  # Exten: flat object held between extended thumb and fingers (plate, book)
+    "lateral",  # Later: thumb pad against the side of the index (key grip)
+    "other",  # Other: any other hand-object contact
 )
 
 NUM_GRASP_CLASSES = len(GRASP_CLASSES)
