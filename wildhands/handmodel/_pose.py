@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from smplx.lbs import batch_rodrigues
 
+from wildhands.geometry.rotations import mirror_axis_angle, mirror_matrix
+
 NUM_POSE_JOINTS = 15
 NUM_BETAS = 10
 
@@ -166,18 +168,14 @@ def prepare_inputs(
 def mirror_pose_axis_angle(aa: torch.Tensor) -> torch.Tensor:
     """Mirror axis-angle rotations about the x = 0 plane of the model frame (right <-> left hand).
 
-    A reflection M = diag(-1, 1, 1) turns a rotation R into M R M; its axis-angle (x, y, z) becomes
-    (x, -y, -z). Works on any (..., 3k) tensor, e.g. (B, 3), (B, 45), (B, 15, 3), (B, 48).
+    :func:`wildhands.geometry.rotations.mirror_axis_angle` ((x, y, z) -> (x, -y, -z)) on any (..., 3k)
+    tensor, e.g. (B, 3), (B, 45), (B, 15, 3), (B, 48).
     """
     if aa.shape[-1] % 3 != 0:
         raise ValueError(f"aa: last dimension {aa.shape[-1]} is not a multiple of 3")
-    sign = aa.new_tensor([1.0, -1.0, -1.0]).repeat(aa.shape[-1] // 3)
-    return aa * sign
+    return mirror_axis_angle(aa.reshape(*aa.shape[:-1], -1, 3)).reshape(aa.shape)
 
 
 def mirror_pose_rotmat(rot: torch.Tensor) -> torch.Tensor:
     """Mirror rotation matrices (..., 3, 3) about the x = 0 plane: R -> M R M with M = diag(-1, 1, 1)."""
-    if rot.shape[-2:] != (3, 3):
-        raise ValueError(f"rot: shape {tuple(rot.shape)}, expected (..., 3, 3)")
-    m = rot.new_tensor([-1.0, 1.0, 1.0])
-    return rot * m[:, None] * m[None, :]
+    return mirror_matrix(rot)

@@ -11,8 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-OUTPUT_NAMES = ("global_orient", "hand_pose", "betas", "cam_wp", "grasp_logits")
-INPUT_NAMES = ("images", "kpe")
+from wildhands.model.network import INPUT_NAMES, OUTPUT_NAMES
+
+__all__ = ["INPUT_NAMES", "OUTPUT_NAMES", "Engine", "EngineOutput", "check_inputs"]
 
 
 @dataclass
