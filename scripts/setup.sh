@@ -36,7 +36,9 @@ STAMP_FILE="$VENV/.wildhands-setup-stamp"
 STAMP="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
 
 if [ -f "$STAMP_FILE" ] && [ "$(cat "$STAMP_FILE")" = "$STAMP" ] &&
-   "$VENV/bin/python" -c 'import wildhands, torch, rclpy, wildhands_ros.msg' >/dev/null 2>&1; then
+   "$VENV/bin/python" -c 'import wildhands, torch, rclpy, wildhands_ros.msg
+from wildhands.runtime.detection.models import missing_models
+raise SystemExit(1 if missing_models(check_hash=False) else 0)' >/dev/null 2>&1; then
   log "up to date ($VENV)"
   exit 0
 fi
@@ -59,6 +61,13 @@ log "installing pinned packages (first run: ~2 min, ~2.5 GB; log: $LOG_DIR/pip.l
 log "installing wildhands + wildhands_ros (editable)"
 "${PIP[@]}" install -q --no-deps -e "$REPO" --config-settings editable_mode=compat >>"$LOG_DIR/pip.log" 2>&1 ||
   { tail -30 "$LOG_DIR/pip.log"; die "pip install -e failed"; }
+
+# Hand-detector models: MediaPipe's palm_detection_full.tflite + hand_landmark_full.tflite (Apache-2.0),
+# unzipped from the mediapipe==0.10.21 wheel (pip download --no-deps, ~36 MB, not installed) into
+# $WILDHANDS_CACHE/mediapipe/0.10.21 (default ~/.cache/wildhands/...), sha256-checked. Seconds if present.
+log "fetching the hand-detector models (log: $LOG_DIR/detector_models.log)"
+"$VENV/bin/python" "$REPO/scripts/fetch_detector_models.py" >"$LOG_DIR/detector_models.log" 2>&1 ||
+  { tail -20 "$LOG_DIR/detector_models.log"; die "fetching the hand-detector models failed"; }
 
 # The ROS wheels' exported CMake targets name include dirs of the machine they were built on; point them
 # at this venv's Python and numpy headers (see README, "ROS 2 from PyPI").

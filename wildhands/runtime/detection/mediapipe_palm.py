@@ -1,0 +1,441 @@
+"""MediaPipe Hands, offline, without the ``mediapipe`` package: palm detector + hand-landmark model in LiteRT.
+
+The two-stage graph of MediaPipe Hands, re-implemented in numpy/OpenCV around the two .tflite files:
+
+1. **Palm detection** (``palm_detection_full.tflite``): the image is letterboxed (aspect kept, zero padding)
+   to 192x192 RGB in [0, 1]; the SSD head gives 2016 anchors x (box + 7 palm keypoints) and a logit each.
+   Anchors: strides [8, 16, 16, 16] on a 192x192 input, 2 anchors per layer and cell, fixed size 1
+   (24x24x2 + 12x12x6 = 2016). Decoding: offsets / 192 + anchor centre; scores = sigmoid(clip(logit, ±100)).
+   Weighted NMS (IoU 0.3) merges the overlapping anchors of one palm into a score-weighted average.
+2. **Palm -> hand rect**: rotated so that the wrist (palm keypoint 0) -> middle-finger MCP (keypoint 2)
+   points up; centre shifted by -0.5 box heights along that direction; square of 2.6x the long side.
+3. **Hand landmarks** (``hand_landmark_full.tflite``): the rotated rect is cropped to 224x224 RGB in
+   [0, 1]; the model gives 21 landmarks (crop pixels, projected back through the rect), a hand-presence
+   score (false palms are dropped below ``presence_threshold``), a handedness score and 21 world
+   landmarks (m, origin near the hand's centre).
+
+Handedness: MediaPipe's label assumes a *mirrored* (selfie) image. Camera images here are not mirrored,
+so the label is swapped: the model's "Left" is the person's right hand. Tested on real hands of known
+side (InterHand2.6M images) and on their horizontal flips. ``mirrored_input=True`` keeps MediaPipe's label.
+
+The output box of each hand is the axis-aligned box of its 21 landmarks, grown by ``box_margin`` of its
+size on every side (the landmarks are joints; the skin reaches a little beyond them).
+
+Differences from MediaPipe, measured on our test images: the letterbox downscales with area averaging
+(MediaPipe: bilinear, which aliases; with bilinear we reproduce MediaPipe's miss of the InterHand2.6M left
+hand), and an optional mirrored palm pass (``flip_palms``). Where both find a hand, our 21 landmarks lie
+within ~2 px (mean) of the ``mediapipe==0.10.21`` package's on 95-134 px hands
+(test/data/mediapipe/reference.json).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from wildhands.runtime.detection.models import LANDMARK_MODEL, PALM_MODEL, model_paths
+from wildhands.runtime.pipeline import HandBox
+
+logger = logging.getLogger(__name__)
+
+PALM_INPUT_SIZE = 192
+LANDMARK_INPUT_SIZE = 224
+NUM_LANDMARKS = 21
+NUM_PALM_KEYPOINTS = 7
+PALM_WRIST_KEYPOINT = 0  # centre of the wrist
+PALM_MIDDLE_MCP_KEYPOINT = 2  # middle-finger MCP joint
+_ANCHOR_STRIDES = (8, 16, 16, 16)
+_ANCHORS_PER_LAYER = 2  # aspect ratio 1.0 + the interpolated scale
+_SCORE_CLIP = 100.0
+# Palm -> hand rect (MediaPipe's palm_detection_detection_to_roi).
+_RECT_SCALE = 2.6
+_RECT_SHIFT_Y = -0.5
+
+
+@dataclass(frozen=True)
+class HandDetection:
+    """One hand from :meth:`MediaPipeHandDetector.detect_with_landmarks`.
+
+    box: the hand box (xyxy px, side, scores) as :meth:`~MediaPipeHandDetector.detect` returns it.
+    landmarks_px: (21, 3) float64: x, y in source-image pixels (continuous coordinates: pixel (0, 0)
+        covers [0, 1)^2) and a relative depth z in pixels (smaller = nearer the camera, origin at the
+        wrist, MediaPipe's convention). MediaPipe landmark order, which is ours (``handmodel.keypoints``).
+    landmarks_world_m: (21, 3) float64, metres, MediaPipe's "world" landmarks: origin near the hand's
+        centre, axes roughly the camera's, *not* a camera-frame position.
+    presence: hand-presence score of the landmark model in [0, 1].
+    palm_score: palm-detector score in [0, 1].
+    palm_box_xyxy_px: the palm box of the first stage, source-image pixels.
+    rect_center_px, rect_size_px, rect_rotation_rad: the rotated square crop the landmarks came from
+        (rotation: angle, image frame, from the crop's "up" to the wrist -> middle-MCP direction).
+    """
+
+    box: HandBox
+    landmarks_px: np.ndarray
+    landmarks_world_m: np.ndarray
+    presence: float
+    palm_score: float
+    palm_box_xyxy_px: tuple[float, float, float, float]
+    rect_center_px: tuple[float, float]
+    rect_size_px: float
+    rect_rotation_rad: float
+
+
+def ssd_anchors() -> np.ndarray:
+    """(2016, 2) anchor centres (x, y) normalised to [0, 1], in the order of the palm model's outputs."""
+    centres = []
+    i = 0
+    while i < len(_ANCHOR_STRIDES):
+        stride = _ANCHOR_STRIDES[i]
+        # consecutive layers of one stride share a feature map; their anchors interleave per cell
+        j = i
+        while j < len(_ANCHOR_STRIDES) and _ANCHOR_STRIDES[j] == stride:
+            j += 1
+        per_cell = _ANCHORS_PER_LAYER * (j - i)
+        cells = math.ceil(PALM_INPUT_SIZE / stride)
+        ys, xs = np.meshgrid(
+            (np.arange(cells) + 0.5) / cells, (np.arange(cells) + 0.5) / cells, indexing="ij"
+        )
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)  # (cells*cells, 2), row-major
+        centres.append(np.repeat(grid, per_cell, axis=0))
+        i = j
+    return np.concatenate(centres, axis=0)
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one xyxy box (4,) with many (N, 4)."""
+    ix0 = np.maximum(box[0], boxes[:, 0])
+    iy0 = np.maximum(box[1], boxes[:, 1])
+    ix1 = np.minimum(box[2], boxes[:, 2])
+    iy1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = area + areas - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def weighted_nms(
+    boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """MediaPipe's WEIGHTED non-max suppression.
+
+    boxes (N, 4) xyxy, keypoints (N, K, 2), scores (N,). Highest score first: every remaining box with
+    IoU > ``iou_threshold`` to it joins its cluster; the cluster's boxes and keypoints are averaged with
+    the scores as weights, the score is the top one's. Returns [(box (4,), keypoints (K, 2), score)].
+    """
+    order = np.argsort(-scores, kind="stable")
+    out = []
+    while order.size:
+        top = order[0]
+        overlap = _iou(boxes[top], boxes[order]) > iou_threshold
+        overlap[0] = True
+        members = order[overlap]
+        w = scores[members][:, None]
+        if w.sum() <= 0:  # all-zero scores: no weighting possible, keep the top one as is
+            w = np.zeros_like(w)
+            w[0] = 1.0
+        box = (boxes[members] * w).sum(0) / w.sum()
+        kps = (keypoints[members] * w[:, :, None]).sum(0) / w.sum()
+        out.append((box, kps, float(scores[top])))
+        order = order[~overlap]
+    return out
+
+
+def _rotation(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def _load_interpreter(path: os.PathLike, threads: int):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the MediaPipe hand detector needs LiteRT: pip install ai-edge-litert==2.3.0 "
+            "(listed in requirements/core.txt)"
+        ) from exc
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+class MediaPipeHandDetector:
+    """Hands with side from MediaPipe's palm detector + hand-landmark model (LiteRT, CPU).
+
+    model_dir: folder holding ``palm_detection_full.tflite`` and ``hand_landmark_full.tflite``
+        (default: the wildhands cache, filled by ``scripts/fetch_detector_models.py``).
+    score_threshold: minimum palm-detector score in [0, 1] (MediaPipe: 0.5).
+    nms_iou: IoU above which palm detections are merged (MediaPipe: 0.3).
+    max_hands: at most this many hands (MediaPipe's ``num_hands``). Palms go to the landmark model best
+        first, at most 2 x max_hands of them, so that a false palm or a second palm of one hand does not
+        hide another hand.
+    presence_threshold: minimum hand-presence score of the landmark model; rejects false palms
+        (MediaPipe: 0.5).
+    box_margin: the landmark box grows by this fraction of its width/height on each side.
+    mirrored_input: True when images are mirrored (selfie view), as MediaPipe's handedness assumes.
+    flip_palms: also run the palm detector on the mirrored image and merge both (one more palm pass,
+        ~6.5 ms on 2 threads here). The palm model misses some hands that it finds mirrored (a real left
+        hand seen from the back in our InterHand2.6M test image: score 0.07, mirrored 0.95). MediaPipe
+        itself runs one pass.
+    threads: LiteRT CPU threads.
+
+    Thread-safe (calls are serialised); use one detector per worker thread for parallel detection.
+    """
+
+    name = "mediapipe"
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike | None = None,
+        score_threshold: float = 0.5,
+        nms_iou: float = 0.3,
+        max_hands: int = 2,
+        presence_threshold: float = 0.5,
+        box_margin: float = 0.08,
+        mirrored_input: bool = False,
+        flip_palms: bool = True,
+        threads: int = 2,
+    ) -> None:
+        for key, value in (
+            ("score_threshold", score_threshold),
+            ("nms_iou", nms_iou),
+            ("presence_threshold", presence_threshold),
+        ):
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"{key}={value!r} must be in [0, 1]")
+        if not (isinstance(max_hands, int) and not isinstance(max_hands, bool) and max_hands >= 1):
+            raise ValueError(f"max_hands={max_hands!r} must be an integer >= 1")
+        if not (isinstance(box_margin, (int, float)) and 0.0 <= box_margin <= 1.0):
+            raise ValueError(f"box_margin={box_margin!r} must be in [0, 1]")
+        if not (isinstance(threads, int) and threads >= 1):
+            raise ValueError(f"threads={threads!r} must be an integer >= 1")
+        self.score_threshold = float(score_threshold)
+        self.nms_iou = float(nms_iou)
+        self.max_hands = max_hands
+        self.presence_threshold = float(presence_threshold)
+        self.box_margin = float(box_margin)
+        self.mirrored_input = bool(mirrored_input)
+        self.flip_palms = bool(flip_palms)
+        paths = model_paths(model_dir)  # DetectorModelsMissing names the fetch command
+        self._palm = _load_interpreter(paths[PALM_MODEL], threads)
+        self._landmark = _load_interpreter(paths[LANDMARK_MODEL], threads)
+        self._palm_in = self._palm.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self._palm.get_output_details()}
+        self._palm_regressors, self._palm_logits = outs["Identity"], outs["Identity_1"]
+        self._lm_in = self._landmark.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self._landmark.get_output_details()}
+        # Identity: 21 x (x, y, z) crop px; _1: presence; _2: handedness (P("Left") in the selfie view);
+        # _3: 21 x (x, y, z) world landmarks, m
+        self._lm_out = (outs["Identity"], outs["Identity_1"], outs["Identity_2"], outs["Identity_3"])
+        self._anchors = ssd_anchors()
+        self._lock = threading.RLock()
+
+    # -- public API -----------------------------------------------------------------------------------
+
+    def detect(self, image_rgb: np.ndarray) -> list[HandBox]:
+        """Hand boxes with side in ``image_rgb`` ((H, W, 3) uint8 RGB), highest score first; [] if none."""
+        return [d.box for d in self.detect_with_landmarks(image_rgb)]
+
+    def detect_with_landmarks(self, image_rgb: np.ndarray) -> list[HandDetection]:
+        """As :meth:`detect`, with each hand's 21 landmarks and the intermediate palm/rect."""
+        image = _check_image(image_rgb)
+        with self._lock:  # one LiteRT interpreter pair per detector: calls run one at a time
+            palms = self.detect_palms(image)
+            hands: list[HandDetection] = []
+            # best palms first; a false palm (rejected by the landmark model) or a second palm of a hand
+            # already found does not use up a hand, up to 2 x max_hands landmark passes
+            for palm_box, palm_kps, palm_score in palms[: 2 * self.max_hands]:
+                hand = self._refine(image, palm_box, palm_kps, palm_score)
+                if hand is not None and not any(_same_hand(hand, other) for other in hands):
+                    hands.append(hand)
+                    if len(hands) == self.max_hands:
+                        break
+        hands.sort(key=lambda h: -h.box.score)
+        return hands
+
+    def detect_palms(self, image_rgb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Stage 1 only: [(palm box xyxy px (4,), 7 palm keypoints px (7, 2), score)], best first."""
+        image = _check_image(image_rgb)
+        h, w = image.shape[:2]
+        tensor, to_image = _letterbox(image, PALM_INPUT_SIZE)
+        with self._lock:
+            boxes, kps, scores = self._run_palm(tensor)
+            if self.flip_palms:
+                # the same letterboxed image mirrored: x -> 1 - x maps its detections back exactly
+                fb, fk, fs = self._run_palm(np.ascontiguousarray(tensor[:, ::-1]))
+        if self.flip_palms:
+            fb = np.stack([1.0 - fb[:, 2], fb[:, 1], 1.0 - fb[:, 0], fb[:, 3]], axis=1)
+            fk = np.stack([1.0 - fk[..., 0], fk[..., 1]], axis=-1)
+            boxes, kps, scores = (
+                np.concatenate([boxes, fb]),
+                np.concatenate([kps, fk]),
+                np.concatenate([scores, fs]),
+            )
+        if scores.size == 0:
+            return []
+        palms = []
+        for box, kp, score in weighted_nms(boxes, kps, scores, self.nms_iou):
+            box_px = np.concatenate([to_image(box[:2]), to_image(box[2:])])
+            box_px[[0, 2]] = box_px[[0, 2]].clip(0, w)
+            box_px[[1, 3]] = box_px[[1, 3]].clip(0, h)
+            if box_px[2] - box_px[0] < 1 or box_px[3] - box_px[1] < 1:
+                continue
+            palms.append((box_px, to_image(kp), score))
+        return palms
+
+    # -- stages ---------------------------------------------------------------------------------------
+
+    def _run_palm(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Palm model on one (192, 192, 3) tensor -> boxes (N, 4) xyxy, keypoints (N, 7, 2) (both
+        normalised, letterboxed frame) and scores (N,) of the anchors above ``score_threshold``."""
+        self._palm.set_tensor(self._palm_in, tensor[None])
+        self._palm.invoke()
+        raw = self._palm.get_tensor(self._palm_regressors)[0]  # (2016, 18)
+        logits = self._palm.get_tensor(self._palm_logits)[0, :, 0].astype(np.float64)  # (2016,)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -_SCORE_CLIP, _SCORE_CLIP)))
+        keep = scores >= self.score_threshold
+        raw, scores, anchors = raw[keep].astype(np.float64), scores[keep], self._anchors[keep]
+        # (x_centre, y_centre, w, h) then 7 x (x, y): offsets in input pixels from the anchor centre
+        centre = raw[:, 0:2] / PALM_INPUT_SIZE + anchors
+        size = raw[:, 2:4] / PALM_INPUT_SIZE
+        boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+        kps = raw[:, 4:].reshape(-1, NUM_PALM_KEYPOINTS, 2) / PALM_INPUT_SIZE + anchors[:, None, :]
+        return boxes, kps, scores
+
+    def _refine(
+        self, image: np.ndarray, palm_box: np.ndarray, palm_kps: np.ndarray, palm_score: float
+    ) -> HandDetection | None:
+        """Stage 2 for one palm: rotated hand rect -> landmark model -> HandDetection, or None if absent."""
+        # palm -> hand rect, pixels (MediaPipe computes it in normalised units; same thing for squares)
+        wrist, mcp = palm_kps[PALM_WRIST_KEYPOINT], palm_kps[PALM_MIDDLE_MCP_KEYPOINT]
+        rotation = _normalize_angle(math.pi / 2 - math.atan2(-(mcp[1] - wrist[1]), mcp[0] - wrist[0]))
+        bw, bh = palm_box[2] - palm_box[0], palm_box[3] - palm_box[1]
+        centre = (palm_box[:2] + palm_box[2:]) / 2 + _rotation(rotation) @ np.array([0.0, _RECT_SHIFT_Y * bh])
+        size = max(bw, bh) * _RECT_SCALE
+
+        crop, to_image = _rotated_crop(image, centre, size, rotation, LANDMARK_INPUT_SIZE)
+        self._landmark.set_tensor(self._lm_in, crop[None])
+        self._landmark.invoke()
+        lm_idx, presence_idx, handed_idx, world_idx = self._lm_out
+        presence = float(self._landmark.get_tensor(presence_idx).ravel()[0])
+        if presence < self.presence_threshold:
+            logger.debug("palm at %s rejected: hand presence %.2f", np.round(palm_box), presence)
+            return None
+        lm = self._landmark.get_tensor(lm_idx).reshape(NUM_LANDMARKS, 3).astype(np.float64)
+        world = self._landmark.get_tensor(world_idx).reshape(NUM_LANDMARKS, 3).astype(np.float64)
+        p_left_selfie = float(self._landmark.get_tensor(handed_idx).ravel()[0])
+        # In a mirrored (selfie) image MediaPipe's "Left" is the person's left hand; in a camera image
+        # (not mirrored) it is their right hand.
+        p_right = 1.0 - p_left_selfie if self.mirrored_input else p_left_selfie
+        side, side_score = ("right", p_right) if p_right >= 0.5 else ("left", 1.0 - p_right)
+
+        landmarks_px = np.empty((NUM_LANDMARKS, 3))
+        landmarks_px[:, :2] = to_image(lm[:, :2])
+        landmarks_px[:, 2] = lm[:, 2] * size / LANDMARK_INPUT_SIZE
+
+        h, w = image.shape[:2]
+        lo, hi = landmarks_px[:, :2].min(0), landmarks_px[:, :2].max(0)
+        grow = (hi - lo) * self.box_margin
+        lo = np.clip(lo - grow, 0, [w, h])
+        hi = np.clip(hi + grow, 0, [w, h])
+        if hi[0] - lo[0] < 1 or hi[1] - lo[1] < 1:
+            return None
+        box = HandBox(
+            xyxy_px=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
+            side=side,
+            score=float(np.clip(palm_score * presence, 0.0, 1.0)),
+            side_score=float(np.clip(side_score, 0.0, 1.0)),
+        )
+        return HandDetection(
+            box=box,
+            landmarks_px=landmarks_px,
+            landmarks_world_m=world,
+            presence=presence,
+            palm_score=float(palm_score),
+            palm_box_xyxy_px=tuple(float(v) for v in palm_box),
+            rect_center_px=(float(centre[0]), float(centre[1])),
+            rect_size_px=float(size),
+            rect_rotation_rad=float(rotation),
+        )
+
+
+def _same_hand(a: HandDetection, b: HandDetection) -> bool:
+    """Two landmark boxes of one hand (two palm detections of it): same side and IoU > 0.5, or IoU > 0.8.
+
+    Two hands of different sides may overlap a lot (clasped hands: IoU 0.45 in our InterHand2.6M test).
+    """
+    iou = _iou(np.asarray(a.box.xyxy_px), np.asarray([b.box.xyxy_px]))[0]
+    return iou > 0.8 or (iou > 0.5 and a.box.side == b.box.side)
+
+
+# -- image helpers ------------------------------------------------------------------------------------
+
+
+def _check_image(image_rgb: np.ndarray) -> np.ndarray:
+    if not isinstance(image_rgb, np.ndarray):
+        raise ValueError(f"image_rgb must be a numpy array, got {type(image_rgb).__name__}")
+    if image_rgb.dtype != np.uint8:
+        raise ValueError(f"image_rgb must be uint8 RGB, got dtype {image_rgb.dtype}")
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        raise ValueError(f"image_rgb must have shape (H, W, 3), got {image_rgb.shape}")
+    if image_rgb.shape[0] < 2 or image_rgb.shape[1] < 2:
+        raise ValueError(f"image_rgb is empty or degenerate: shape {image_rgb.shape}")
+    return np.ascontiguousarray(image_rgb)
+
+
+def _normalize_angle(angle: float) -> float:
+    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
+
+
+def _letterbox(image: np.ndarray, size: int):
+    """Image -> (size, size, 3) float32 in [0, 1], aspect kept, centred, zero padding.
+
+    Returns the tensor and ``to_image(points_norm (..., 2)) -> points_px``: from normalised tensor
+    coordinates back to source-image pixels (continuous coordinates).
+    """
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = cv2.resize(
+        image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    )
+    pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
+    canvas = np.zeros((size, size, 3), np.float32)
+    canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized.astype(np.float32) / 255.0
+    sx, sy = new_w / w, new_h / h  # exact per-axis scales of cv2.resize
+
+    def to_image(points: np.ndarray) -> np.ndarray:
+        p = np.asarray(points, dtype=np.float64) * size
+        return np.stack([(p[..., 0] - pad_x) / sx, (p[..., 1] - pad_y) / sy], axis=-1)
+
+    return canvas, to_image
+
+
+def _rotated_crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: float, out: int):
+    """Square crop of side ``size`` px centred at ``centre``, rotated by ``rotation``, to (out, out, 3) [0,1].
+
+    A crop point q (crop px, continuous) comes from the image point centre + R(rotation) (q/out - 0.5) size.
+    Returns the crop and ``to_image(crop_px (..., 2)) -> image px``. Borders replicate the edge.
+    """
+    A = _rotation(rotation) * (size / out)  # crop px -> image px (linear part)
+    b = np.asarray(centre, dtype=np.float64) - A @ np.array([out / 2, out / 2])
+    # cv2 maps pixel indices (centres at integer coords); continuous = index + 0.5 on both sides
+    M = np.hstack([A, (b + A @ np.array([0.5, 0.5]) - 0.5)[:, None]])
+    crop = cv2.warpAffine(
+        image,
+        M,
+        (out, out),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+
+    def to_image(points: np.ndarray) -> np.ndarray:
+        return np.asarray(points, dtype=np.float64) @ A.T + b
+
+    return crop.astype(np.float32) / 255.0, to_image
