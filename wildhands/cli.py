@@ -30,7 +30,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from wildhands.runtime.demo import run_demo
 
     pipeline = _pipeline_from_args(args)
-    result = run_demo(pipeline, args.image, args.camera_info, args.boxes, args.out)
+    detector = None
+    if args.detector != "none" and not (args.boxes and args.detector == "auto"):
+        from wildhands.runtime.detection import build_detector
+
+        detector = build_detector("mediapipe")
+    result = run_demo(pipeline, args.image, args.camera_info, args.boxes, args.out, detector=detector)
     cam = result.camera
     print(f"image      {result.image_path} ({cam.width}x{cam.height})")
     print(
@@ -41,7 +46,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"engine     {pipeline.engine.name}, hand model {result.hands[0].hand_model if result.hands else '-'}"
     )
-    print(f"hands      {len(result.hands)}")
+    source = f"detector {detector.name}" if detector is not None else "boxes file"
+    print(f"hands      {len(result.hands)} (boxes from the {source})")
     for i, hand in enumerate(result.hands):
         x, y, z = hand.wrist_position_m
         line = (
@@ -72,6 +78,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from wildhands.eval.evaluator import evaluate
+    from wildhands.eval.report import markdown_table
+    from wildhands.eval.sources import open_records
+
+    records = open_records(args.data)
+    pipeline = _pipeline_from_args(args)
+    result = evaluate(pipeline, records, args.out, worst_k=args.worst_k, limit=args.limit)
+    print(f"weights    {result['weights']}")
+    print(f"boxes      {result['boxes']}")
+    print(markdown_table(result["datasets"]), end="")
+    if not result["trained"]:
+        print(
+            "NOTE: the network is UNTRAINED (no weights given): these numbers only exercise the evaluation."
+        )
+    print(f"report     {Path(args.out) / 'metrics.md'}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from wildhands.data.synthetic import SyntheticConfig, write_dataset
+
+    config = SyntheticConfig.from_yaml(args.config) if args.config else SyntheticConfig()
+    out = write_dataset(args.out, config, n=args.n, seed=args.seed, start=args.start, workers=args.workers)
+    print(f"wrote {out} ({args.n} frames from index {args.start}, seed {args.seed})")
+    return 0
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="WildHands checkpoint (.pt); default: untrained network")
     p.add_argument("--backbone", default="resnet50", choices=["resnet18", "resnet34", "resnet50"])
@@ -90,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--image", help="image file; default: the bundled sample")
     demo.add_argument("--camera-info", help="camera_calibration YAML; default: estimated from a 90 deg FoV")
     demo.add_argument("--boxes", help='JSON {"hands": [{"box_xyxy": [x0,y0,x1,y1], "side": "left"}]}')
+    demo.add_argument(
+        "--detector",
+        default="auto",
+        choices=["auto", "mediapipe", "none"],
+        help="hand detector; auto = mediapipe unless --boxes is given",
+    )
     demo.add_argument("--out", default="out/demo", help="output folder (overlay PNG + JSON)")
     _add_model_args(demo)
     demo.set_defaults(func=cmd_demo)
@@ -99,6 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17)
     _add_model_args(export)
     export.set_defaults(func=cmd_export)
+
+    synth = sub.add_parser("synth", help="generate a synthetic egocentric hand dataset")
+    synth.add_argument("--out", required=True, help="output folder (resumable)")
+    synth.add_argument("--n", type=int, required=True, help="number of frames")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--start", type=int, default=0, help="first frame index")
+    synth.add_argument("--config", help="YAML of SyntheticConfig keys (unknown keys are refused)")
+    synth.add_argument("--workers", type=int, default=1, help="processes")
+    synth.set_defaults(func=cmd_synth)
+
+    ev = sub.add_parser("eval", help="evaluate on labelled data with ground-truth boxes (metrics + overlays)")
+    ev.add_argument(
+        "--data", required=True, help="'sample', a synthetic data folder, or NAME:DIR of a dataset reader"
+    )
+    ev.add_argument("--out", default="out/eval", help="output folder (metrics.json, metrics.md, worst/)")
+    ev.add_argument("--limit", type=int, help="evaluate at most N frames")
+    ev.add_argument("--worst-k", type=int, default=8, help="overlays of the K worst hands")
+    _add_model_args(ev)
+    ev.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -13,7 +13,7 @@ from wildhands.cli import main
 def test_demo_on_the_bundled_sample_writes_overlay_and_json(tmp_path, capsys):
     assert main(["demo", "--backbone", "resnet18", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "hands      2" in out
+    assert "hands      2 (boxes from the detector mediapipe)" in out
     assert "UNTRAINED" in out
     overlay = tmp_path / "image_overlay.png"
     assert overlay.is_file() and overlay.stat().st_size > 10_000
@@ -29,14 +29,50 @@ def test_demo_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert "cannot read image" in capsys.readouterr().err
 
 
-def test_demo_without_boxes_on_a_user_image_says_what_is_missing(tmp_path, capsys):
+def test_demo_without_boxes_or_detector_says_what_is_missing(tmp_path, capsys):
     import cv2
 
     image = tmp_path / "blank.png"
     cv2.imwrite(str(image), np.zeros((48, 64, 3), np.uint8))
-    code = main(["demo", "--image", str(image), "--backbone", "resnet18", "--out", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2 and "--boxes" in err
+    args = [
+        "demo",
+        "--image",
+        str(image),
+        "--detector",
+        "none",
+        "--backbone",
+        "resnet18",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 2
+    assert "--boxes" in capsys.readouterr().err
+
+
+def test_demo_with_given_boxes_skips_the_detector(tmp_path, capsys):
+    from wildhands.runtime.demo import SAMPLE_DIR
+
+    args = [
+        "demo",
+        "--boxes",
+        str(SAMPLE_DIR / "hands.json"),
+        "--backbone",
+        "resnet18",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    assert "hands      2 (boxes from the boxes file)" in capsys.readouterr().out
+
+
+def test_demo_on_an_image_without_hands_finds_none(tmp_path, capsys):
+    import cv2
+
+    image = tmp_path / "blank.png"
+    cv2.imwrite(str(image), np.full((240, 320, 3), 128, np.uint8))
+    assert main(["demo", "--image", str(image), "--backbone", "resnet18", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "hands      0" in out and "ESTIMATED" in out
 
 
 @pytest.mark.onnxruntime
