@@ -32,6 +32,7 @@ setup(
     entry_points={
         "console_scripts": [
             "wildhands = wildhands.cli:main",
+            "wildhands_node = wildhands_ros.node:main",
         ],
     },
 )

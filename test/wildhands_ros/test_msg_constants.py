@@ -31,4 +31,6 @@ def test_fixed_size_fields():
 
     hand = Hand()
     assert len(hand.keypoints_3d) == 21 and len(hand.keypoints_2d) == 42
-    assert len(hand.shape_betas) == 10 and len(hand.joint_rotations) == 45 and len(hand.grasp_probabilities) == 8
+    assert (
+        len(hand.shape_betas) == 10 and len(hand.joint_rotations) == 45 and len(hand.grasp_probabilities) == 8
+    )

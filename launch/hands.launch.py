@@ -1,0 +1,86 @@
+"""Start wildhands_node with config/hands.yaml; optionally RViz with config/hands.rviz.
+
+    ros2 launch wildhands_ros hands.launch.py image:=/camera/color/image_raw \
+        camera_info:=/camera/color/camera_info engine:=onnxruntime rviz:=true
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from launch import LaunchDescription
+
+
+def generate_launch_description():
+    share = get_package_share_directory("wildhands_ros")
+    arguments = [
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=os.path.join(share, "config", "hands.yaml"),
+            description="YAML file with the node's parameters",
+        ),
+        DeclareLaunchArgument(
+            "namespace", default_value="", description="namespace of the node and its topics"
+        ),
+        DeclareLaunchArgument("image", default_value="image", description="input sensor_msgs/Image topic"),
+        DeclareLaunchArgument(
+            "camera_info", default_value="camera_info", description="input sensor_msgs/CameraInfo topic"
+        ),
+        DeclareLaunchArgument(
+            "hand_boxes", default_value="hand_boxes", description="optional input HandDetectionArray topic"
+        ),
+        DeclareLaunchArgument(
+            "engine", default_value="torch", description="inference engine: torch or onnxruntime"
+        ),
+        DeclareLaunchArgument(
+            "weights", default_value="", description="WildHands checkpoint; empty = untrained network"
+        ),
+        DeclareLaunchArgument("device", default_value="cpu", description="torch device: cpu, cuda, cuda:0"),
+        DeclareLaunchArgument(
+            "detector",
+            default_value="mediapipe",
+            description="hand detector: mediapipe or none (hand_boxes only)",
+        ),
+        DeclareLaunchArgument(
+            "camera_info_policy",
+            default_value="skip",
+            description="without valid CameraInfo: skip or estimate",
+        ),
+        DeclareLaunchArgument(
+            "publish_debug_image",
+            default_value="false",
+            description="publish the overlay on hands/debug_image",
+        ),
+        DeclareLaunchArgument("rviz", default_value="false", description="start RViz with config/hands.rviz"),
+    ]
+    overrides = {
+        name: LaunchConfiguration(name)
+        for name in ("engine", "weights", "device", "detector", "camera_info_policy", "publish_debug_image")
+    }
+    node = Node(
+        package="wildhands_ros",
+        executable="wildhands_node",
+        name="wildhands_node",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=[LaunchConfiguration("params_file"), overrides],
+        remappings=[
+            ("image", LaunchConfiguration("image")),
+            ("camera_info", LaunchConfiguration("camera_info")),
+            ("hand_boxes", LaunchConfiguration("hand_boxes")),
+        ],
+        output="screen",
+        emulate_tty=True,
+    )
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        name="rviz2",
+        arguments=["-d", os.path.join(share, "config", "hands.rviz")],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+        output="screen",
+    )
+    return LaunchDescription([*arguments, node, rviz])

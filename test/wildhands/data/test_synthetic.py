@@ -1,0 +1,199 @@
+"""Tests of the synthetic egocentric generator (wildhands.data.synthetic)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from wildhands.data.synthetic import (
+    SyntheticConfig,
+    SyntheticDataset,
+    SyntheticHandStream,
+    generate_frame,
+    write_dataset,
+)
+from wildhands.data.synthetic.generator import hand_model
+from wildhands.data.synthetic.poses import POSE_LOWER, POSE_UPPER, sample_hand_pose
+from wildhands.model.grasp import NUM_GRASP_CLASSES
+
+SMALL = SyntheticConfig(image_sizes=((320, 240),))
+PLUMB = dataclasses.replace(SMALL, distortion_mix=(0.0, 1.0, 0.0))
+FISHEYE = dataclasses.replace(SMALL, distortion_mix=(0.0, 0.0, 1.0))
+OCCLUDED = dataclasses.replace(SMALL, occluder_prob=1.0, two_hands_prob=1.0)
+
+
+@pytest.fixture(scope="module")
+def coverage_frames():
+    return [generate_frame(SyntheticConfig(image_sizes=((320, 240), (640, 360))), 11, i) for i in range(50)]
+
+
+def test_deterministic_per_seed_and_index():
+    a, b, c = generate_frame(SMALL, 3, 5), generate_frame(SMALL, 3, 5), generate_frame(SMALL, 3, 6)
+    assert a.jpeg_bytes == b.jpeg_bytes
+    assert np.array_equal(a.image, b.image)
+    for ha, hb in zip(a.hands, b.hands, strict=True):
+        assert np.array_equal(ha.keypoints_cam_m, hb.keypoints_cam_m)
+        assert np.array_equal(ha.mask, hb.mask)
+        assert np.array_equal(ha.box_xyxy_px, hb.box_xyxy_px)
+    assert a.jpeg_bytes != c.jpeg_bytes
+    assert generate_frame(SMALL, 4, 5).jpeg_bytes != a.jpeg_bytes
+
+
+def _check_labels(frame) -> None:
+    cam = frame.camera
+    assert frame.image.shape == (cam.height, cam.width, 3)
+    kernel = np.ones((5, 5), np.uint8)  # dilation by 2 px
+    for rec in frame.hands:
+        # 2D keypoints are the (distorted) projection of the 3D ones
+        assert np.abs(rec.keypoints_px - cam.project(rec.keypoints_cam_m)).max() < 0.5
+        # the 3D keypoints are the hand model's output for the stored parameters
+        out = hand_model(rec.side)(
+            betas=torch.from_numpy(rec.betas[None]),
+            global_orient=torch.from_numpy(rec.global_orient_aa[None]),
+            hand_pose=torch.from_numpy(rec.hand_pose_aa[None]),
+            transl=torch.from_numpy(rec.extra["transl_m"][None]),
+        )
+        np.testing.assert_allclose(out.keypoints[0].numpy(), rec.keypoints_cam_m, atol=1e-9)
+        np.testing.assert_allclose(rec.keypoints_cam_m[0], rec.extra["wrist_cam_m"], atol=1e-12)
+        # the wrist is in view
+        u, v = rec.keypoints_px[0]
+        assert 0 <= u <= cam.width - 1 and 0 <= v <= cam.height - 1
+        # the visible keypoints lie on the visible mask
+        vis = rec.extra["keypoints_visible"]
+        mask = cv2.dilate(rec.mask.astype(np.uint8), kernel) > 0
+        if vis.any():
+            ij = np.round(rec.keypoints_px[vis]).astype(int)
+            assert mask[ij[:, 1], ij[:, 0]].mean() >= 0.9
+        # the box contains the visible mask
+        ys, xs = np.nonzero(rec.mask)
+        assert ys.size > 0
+        x0, y0, x1, y1 = rec.box_xyxy_px
+        assert x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1
+        assert 0 <= x0 < x1 <= cam.width and 0 <= y0 < y1 <= cam.height
+        assert rec.dataset == "synthetic" and rec.side in ("left", "right")
+        assert 0 <= rec.grasp < NUM_GRASP_CLASSES
+
+
+@pytest.mark.parametrize(
+    "cfg, model", [(SMALL, None), (PLUMB, "plumb_bob"), (FISHEYE, "equidistant"), (OCCLUDED, None)]
+)
+def test_labels_consistent(cfg, model):
+    for i in range(4):
+        frame = generate_frame(cfg, 21, i)
+        if model is not None:
+            assert frame.camera.distortion_model.value == model
+            assert np.any(frame.camera.D != 0)
+        _check_labels(frame)
+
+
+def test_occluders_hide_keypoints_and_shrink_masks():
+    frames = [generate_frame(OCCLUDED, 2, i) for i in range(6)]
+    assert sum(f.info["occluders"] for f in frames) >= 3
+    assert all(len(f.hands) == 2 and {h.side for h in f.hands} == {"left", "right"} for f in frames)
+    assert any(not h.extra["keypoints_visible"].all() for f in frames for h in f.hands)
+
+
+def test_coverage(coverage_frames):
+    hands = [(f, h) for f in coverage_frames for h in f.hands]
+    quadrants = set()
+    near_edge = 0
+    for f, h in hands:
+        u, v = h.keypoints_px[0]
+        quadrants.add((u > f.camera.width / 2, v > f.camera.height / 2))
+        near_edge += min(u, v, f.camera.width - 1 - u, f.camera.height - 1 - v) < 0.1 * f.camera.height
+    assert len(quadrants) == 4
+    assert near_edge >= 3
+    fx = [f.camera.fx for f in coverage_frames]
+    assert min(fx) < 350 and max(fx) > 900
+    assert {h.side for _, h in hands} == {"left", "right"}
+    assert {h.grasp for _, h in hands} == set(range(NUM_GRASP_CLASSES))
+    assert {f.camera.distortion_model.value for f in coverage_frames} == {"none", "plumb_bob", "equidistant"}
+    assert any(h.extra["in_image_fraction"] < 1.0 for _, h in hands)  # truncated at the border
+
+
+def test_poses_within_limits():
+    rng = np.random.default_rng(0)
+    for g in range(NUM_GRASP_CLASSES):
+        for _ in range(20):
+            p = sample_hand_pose(rng, g)
+            assert p.shape == (15, 3)
+            assert np.all(p >= POSE_LOWER - 1e-12) and np.all(p <= POSE_UPPER + 1e-12)
+    # power grasps flex the fingers much more than the flat palm
+    flat = np.mean([sample_hand_pose(rng, 0)[:12, 2].mean() for _ in range(10)])
+    wrap = np.mean([sample_hand_pose(rng, 2)[:12, 2].mean() for _ in range(10)])
+    assert wrap > flat + 0.8
+
+
+def test_write_read_roundtrip_and_resume(tmp_path):
+    out = tmp_path / "ds"
+    write_dataset(out, SMALL, n=3, seed=9, progress=False)
+    first = {p.name: p.stat().st_mtime_ns for p in (out / "images").iterdir()}
+    write_dataset(out, SMALL, n=4, seed=9, progress=False)  # resume: 3 skipped, 1 new
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "images").iterdir()}
+    assert len(after) == 4 and all(after[k] == v for k, v in first.items())
+    assert "3 already complete, 1 to generate" in (out / "synth.log").read_text()
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["count"] == 4 and meta["seed"] == 9 and SyntheticConfig.from_dict(meta["config"]) == SMALL
+    lines = (out / "labels.jsonl").read_text().splitlines()
+    assert [json.loads(x)["index"] for x in lines] == [0, 1, 2, 3]
+
+    ds = SyntheticDataset(out)
+    frames = [generate_frame(SMALL, 9, i) for i in range(4)]
+    expected = [h for f in frames for h in f.hands]
+    assert len(ds) == len(expected)
+    for rec, exp in zip(ds, expected, strict=True):
+        assert rec.frame_id == exp.frame_id and rec.side == exp.side and rec.grasp == exp.grasp
+        assert rec.image is None and rec.image_path.exists()
+        assert np.array_equal(rec.load_image(), exp.image)
+        assert np.array_equal(rec.mask, exp.mask)
+        np.testing.assert_allclose(rec.keypoints_cam_m, exp.keypoints_cam_m, atol=1e-12)
+        np.testing.assert_allclose(rec.keypoints_px, exp.keypoints_px, atol=1e-9)
+        np.testing.assert_array_equal(rec.extra["keypoints_visible"], exp.extra["keypoints_visible"])
+        assert rec.camera == exp.camera
+    with pytest.raises(ValueError, match="another seed or config"):
+        write_dataset(out, SMALL, n=1, seed=10, progress=False)
+
+
+def test_stream_is_deterministic():
+    stream = SyntheticHandStream(SMALL, seed=5, length=3)
+    assert len(stream) == 3
+    a, b = stream[1], SyntheticHandStream(SMALL, seed=5, length=3)[1]
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.keypoints_px, b.keypoints_px)
+    assert a.image is not None and a.mask is not None
+    frame = SyntheticHandStream(SMALL, seed=5, length=3, mode="frame")[1]
+    assert any(np.array_equal(h.keypoints_px, a.keypoints_px) for h in frame)
+    with pytest.raises(IndexError):
+        stream[3]
+
+
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"fx_range_px": [900, 300]}, "fx_range_px"),
+        ({"depth_range_m": [0.0, 0.8]}, "depth_range_m"),
+        ({"occluder_prob": 1.5}, "occluder_prob"),
+        ({"distortion_mix": [0, 0, 0]}, "distortion_mix"),
+        ({"distortion_mix": {"fisheye": 1.0}}, "distortion_mix"),
+        ({"image_sizes": [[640, 10]]}, "image_sizes"),
+        ({"jpeg_quality_range": [50, 101]}, "jpeg_quality_range"),
+        ({"grasp_weights": [1, 1]}, "grasp_weights"),
+        ({"fx_rnge_px": [1, 2]}, "fx_rnge_px"),
+    ],
+)
+def test_bad_config(bad, field):
+    with pytest.raises(ValueError, match=field):
+        SyntheticConfig.from_dict(bad)
+
+
+def test_config_roundtrip_and_yaml(tmp_path):
+    cfg = SyntheticConfig.from_dict({"distortion_mix": {"none": 1.0}, "fx_range_px": [300, 600]})
+    assert cfg.distortion_mix == (1.0, 0.0, 0.0) and cfg.fx_range_px == (300.0, 600.0)
+    assert SyntheticConfig.from_dict(cfg.to_dict()) == cfg
+    path = tmp_path / "synth.yaml"
+    path.write_text("synthetic:\n  occluder_prob: 0.9\n  image_sizes: [[640, 480]]\n")
+    assert SyntheticConfig.from_yaml(path).occluder_prob == 0.9

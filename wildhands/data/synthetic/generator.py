@@ -1,0 +1,366 @@
+"""``generate_frame(config, seed, index)``: one synthetic egocentric image with its hands and all labels.
+
+A frame is a pure function of ``(config, seed, index)``: its randomness comes from
+``np.random.default_rng([seed, index])`` alone (no global RNG), and the hand model runs in float64 on the
+CPU, so the same arguments give the same image bytes and labels on every run.
+
+Steps: sample a camera (``scene.sample_camera``: size, log-uniform fx, principal point, distortion model);
+a procedural background; 1 or 2 hands (two = one left + one right), each with a grasp class, a pose from
+that class's template (``poses``), a shape β, an egocentric orientation; place each hand by drawing its
+**wrist pixel uniformly over the whole image** (corners and edges included, ``wrist_margin_px`` inside)
+and a distance along that pixel's ray (``depth_range_m``, raised for long lenses so the hand fits), then
+keep the placement only if the mesh is in front of the camera within the lens model's valid region, at
+least ``min_in_image_fraction`` of it projects into the image (truncation allowed), its size is within
+limits and it keeps clear of the other hand; render both hands in one painter's pass (so they occlude
+each other correctly) with a sampled skin tone and light; draw occluders over hands (after the hands);
+degrade (white balance, blur, motion blur, noise) and JPEG-compress.
+
+Labels of each ``HandRecord``: ``keypoints_cam_m`` = the hand model's 21 keypoints for the stored
+``global_orient_aa``, ``hand_pose_aa``, ``betas`` plus ``extra['transl_m']`` (= ``extra['wrist_cam_m']`` for
+the open model, whose wrist is its origin); ``keypoints_px = camera.project(keypoints_cam_m)`` (with
+distortion); ``mask`` = the VISIBLE silhouette (minus the other hand where it is in front, minus occluders,
+minus pixels outside a fisheye's image circle); ``extra['keypoints_visible']`` (21,) bool = inside the image
+and not covered by an occluder or the other hand (self-occlusion is not modelled: a keypoint behind its
+own palm counts as visible); ``box_xyxy_px`` = the tight box of the visible mask, or of the whole projected
+silhouette (clipped to the image) when less than 30% of it is visible (``extra['box_source']`` says
+which). Left hands use the left model with mirrored parameters (``mirror_axis_angle`` of a right-hand
+sample), as ``handmodel`` defines the left hand.
+
+CPU only: rendering is numpy/OpenCV (``render.shaded``); the hand model's skinning could run on a GPU but
+takes ~5 ms of the ~0.2-0.4 s a frame costs, so it stays on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from wildhands.data.record import HandRecord
+from wildhands.data.synthetic import poses
+from wildhands.data.synthetic.config import SyntheticConfig
+from wildhands.data.synthetic.scene import (
+    SampledCamera,
+    degrade,
+    draw_occluder,
+    fisheye_valid_mask,
+    make_background,
+    sample_camera,
+    sample_skin_style,
+)
+from wildhands.geometry.camera import CameraModel
+from wildhands.geometry.rotations import mirror_axis_angle
+from wildhands.handmodel import OpenHandModel
+from wildhands.model.grasp import GRASP_CLASSES
+from wildhands.render.shaded import render_mesh
+
+__all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model"]
+
+GENERATOR_VERSION = "wildhands-synthetic-1"
+DATASET_NAME = "synthetic"
+_BOX_FROM_VISIBLE_MIN = 0.3  # visible / in-image silhouette below this: box from the whole silhouette
+_MIN_VISIBLE_FRACTION = 0.35  # occluders / the other hand may hide at most 65% of a hand
+_SHIFT = 4  # fixed-point bits for cv2.fillConvexPoly, as render.shaded
+
+_MODELS: dict[str, OpenHandModel] = {}
+
+
+def hand_model(side: str) -> OpenHandModel:
+    """The float64 open hand model of ``side`` used for all labels (built once per process)."""
+    if side not in _MODELS:
+        _MODELS[side] = OpenHandModel(side=side, dtype=torch.float64)
+    return _MODELS[side]
+
+
+@dataclass
+class SyntheticFrame:
+    """One generated image.
+
+    image: (H, W, 3) uint8 RGB, after JPEG compression (decoded ``jpeg_bytes``).
+    camera: its intrinsics and distortion.
+    hands: one ``HandRecord`` per hand (they share ``image``).
+    masks: (H, W) bool visible silhouette per hand (same objects as ``hands[k].mask``).
+    jpeg_bytes: the encoded image; ``io.write_dataset`` writes exactly these bytes.
+    info: scene settings (background, lights, blur, ...), for debugging and statistics.
+    """
+
+    index: int
+    seed: int
+    frame_id: str
+    image: np.ndarray
+    camera: CameraModel
+    hands: list[HandRecord]
+    masks: list[np.ndarray]
+    jpeg_bytes: bytes
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Hand:
+    side: str
+    grasp: int
+    global_orient: np.ndarray  # (3,) for this side's model
+    hand_pose: np.ndarray  # (15, 3) for this side's model
+    betas: np.ndarray
+    vertices: np.ndarray  # (V, 3) model frame, no translation
+    keypoints: np.ndarray  # (21, 3)
+    faces: np.ndarray
+    transl: np.ndarray | None = None
+
+
+def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _Hand:
+    grasp = poses.sample_grasp(rng, cfg.grasp_weights)
+    pose = poses.sample_hand_pose(rng, grasp)
+    orient = poses.sample_global_orient(rng)
+    betas = poses.sample_betas(rng)
+    if side == "left":
+        pose, orient = mirror_axis_angle(pose), mirror_axis_angle(orient)
+    model = hand_model(side)
+    with torch.no_grad():
+        out = model(
+            betas=torch.from_numpy(betas[None]),
+            global_orient=torch.from_numpy(orient[None]),
+            hand_pose=torch.from_numpy(pose[None]),
+        )
+    return _Hand(
+        side,
+        grasp,
+        orient,
+        pose,
+        betas,
+        out.vertices[0].numpy(),
+        out.keypoints[0].numpy(),
+        out.faces.numpy(),
+    )
+
+
+def _place(
+    rng: np.random.Generator, cfg: SyntheticConfig, scam: SampledCamera, hand: _Hand, others: list[_Hand]
+) -> bool:
+    """Try to put ``hand`` in view (sets ``hand.transl``); False when 25 tries fail."""
+    cam = scam.camera
+    w, h = cam.width, cam.height
+    m = cfg.wrist_margin_px
+    extent = float(np.linalg.norm(np.ptp(hand.vertices, axis=0)))
+    size_px_per_m = max(cam.fx, cam.fy)
+    min_side = min(w, h)
+    for _ in range(25):
+        uv_w = rng.uniform([m, m], [w - 1 - m, h - 1 - m])
+        ray = cam.pixels_to_rays(uv_w[None])[0]
+        if not np.all(np.isfinite(ray)) or ray[2] < math.cos(scam.max_theta_rad):
+            continue
+        lo, hi = cfg.depth_range_m
+        lo = max(lo, size_px_per_m * extent / (cfg.max_hand_fraction * min_side))
+        hi = max(min(hi, size_px_per_m * extent / cfg.min_hand_px), lo)
+        dist = rng.uniform(lo, hi)
+        transl = ray * dist - hand.keypoints[0]
+        verts = hand.vertices + transl
+        if np.any(verts[:, 2] < 0.03):
+            continue
+        norm_r = np.linalg.norm(verts[:, :2], axis=1) / verts[:, 2]
+        if np.any(np.arctan(norm_r) > scam.max_theta_rad) or np.any(norm_r > scam.max_norm_radius):
+            continue
+        uv = cam.project(verts)
+        if not np.all(np.isfinite(uv)):
+            continue
+        inside = (uv[:, 0] >= -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] < h - 0.5)
+        if inside.mean() < cfg.min_in_image_fraction:
+            continue
+        if np.ptp(uv, axis=0).max() < cfg.min_hand_px:
+            continue
+        clash = False
+        for other in others:
+            wrist_other = other.keypoints[0] + other.transl
+            if np.linalg.norm(wrist_other - (hand.keypoints[0] + transl)) < cfg.min_wrist_distance_m:
+                clash = True
+                break
+            a, b = verts[::3], (other.vertices + other.transl)[::3]
+            if np.min(np.linalg.norm(a[:, None] - b[None], axis=-1)) < 0.015:
+                clash = True
+                break
+        if clash:
+            continue
+        hand.transl = transl
+        return True
+    return False
+
+
+def _paint_labels(
+    uv: np.ndarray, centers_z: np.ndarray, faces: np.ndarray, face_hand: np.ndarray, n: int, h: int, w: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Painter's label map (0 = none, k + 1 = hand k; nearest face wins, as in render_mesh) and each
+    hand's full silhouette (as if alone)."""
+    label = np.zeros((h, w), np.uint8)
+    full = [np.zeros((h, w), np.uint8) for _ in range(n)]
+    pts = np.round(uv[faces] * (1 << _SHIFT)).astype(np.int32)
+    for f in np.argsort(-centers_z):
+        k = int(face_hand[f])
+        cv2.fillConvexPoly(label, pts[f], k + 1, lineType=cv2.LINE_8, shift=_SHIFT)
+        cv2.fillConvexPoly(full[k], pts[f], 1, lineType=cv2.LINE_8, shift=_SHIFT)
+    return label, [f.astype(bool) for f in full]
+
+
+def _box(mask: np.ndarray) -> np.ndarray | None:
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
+
+
+def _keypoints_visible(uv: np.ndarray, w: int, h: int, blocked: np.ndarray) -> np.ndarray:
+    """(21,) bool: inside the image and not on a ``blocked`` pixel."""
+    vis = (uv[:, 0] >= -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] < h - 0.5)
+    ij = np.round(np.nan_to_num(uv)).astype(np.int64)
+    ij[:, 0] = ij[:, 0].clip(0, w - 1)
+    ij[:, 1] = ij[:, 1].clip(0, h - 1)
+    return vis & ~blocked[ij[:, 1], ij[:, 0]]
+
+
+def _sides(rng: np.random.Generator, cfg: SyntheticConfig) -> list[str]:
+    if rng.random() < cfg.two_hands_prob:
+        return ["left", "right"]
+    return ["left" if rng.random() < cfg.left_prob else "right"]
+
+
+def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticFrame:
+    """Generate image ``index`` of the synthetic set ``seed`` (deterministic; see the module docstring)."""
+    cfg = config
+    rng = np.random.default_rng([int(seed), int(index)])
+    scam = sample_camera(rng, cfg)
+    cam = scam.camera
+    w, h = cam.width, cam.height
+    image = make_background(rng, w, h, cfg.clutter_range)
+    style = sample_skin_style(rng)
+
+    # ---- hands: sample, place (retrying with new poses), reject heavy mutual occlusion
+    sides = _sides(rng, cfg)
+    for _attempt in range(8):
+        hands: list[_Hand] = []
+        for side in sides:
+            for _try in range(40):
+                hand = _sample_hand(rng, cfg, side)
+                if _place(rng, cfg, scam, hand, hands):
+                    hands.append(hand)
+                    break
+        if not hands:
+            continue
+        verts = np.concatenate([hd.vertices + hd.transl for hd in hands])
+        offsets = np.cumsum([0] + [len(hd.vertices) for hd in hands])
+        faces = np.concatenate([hd.faces + o for hd, o in zip(hands, offsets)])
+        face_hand = np.concatenate([np.full(len(hd.faces), k) for k, hd in enumerate(hands)])
+        uv_all = cam.project(verts)
+        label, full = _paint_labels(uv_all, verts[faces].mean(1)[:, 2], faces, face_hand, len(hands), h, w)
+        if all((label == k + 1).sum() >= _MIN_VISIBLE_FRACTION * max(f.sum(), 1) for k, f in enumerate(full)):
+            break
+    if not hands:
+        raise RuntimeError(f"could not place any hand in frame seed={seed} index={index}; check the config")
+
+    rendered, _ = render_mesh(image, verts, faces, cam, style)
+    hand_px = label > 0
+    skin_tex = 1.0 + 0.12 * (rng.random((max(2, h // 8), max(2, w // 8))).astype(np.float32) - 0.5)
+    skin_tex = cv2.resize(skin_tex, (w, h), interpolation=cv2.INTER_CUBIC)
+    textured = np.clip(rendered.astype(np.float32) * skin_tex[..., None], 0, 255).astype(np.uint8)
+    image = np.where(hand_px[..., None], textured, rendered)
+
+    # ---- occluders (after the hands), each kept only if the hand stays >= 35% visible
+    occ = np.zeros((h, w), bool)
+    n_occluders = 0
+    for k in range(len(hands)):
+        if rng.random() >= cfg.occluder_prob:
+            continue
+        own = label == k + 1
+        box = _box(own)
+        if box is None:
+            continue
+        for _ in range(3):
+            trial = image.copy()
+            m = draw_occluder(rng, trial, box)
+            if (own & ~occ & ~m).sum() >= _MIN_VISIBLE_FRACTION * full[k].sum():
+                image, occ = trial, occ | m
+                n_occluders += 1
+                break
+
+    valid = fisheye_valid_mask(cam)
+    if valid is not None:
+        image = np.where(valid[..., None], image, 0).astype(np.uint8)
+    image, degrade_info = degrade(rng, image, cfg)
+    if valid is not None:
+        image = np.where(valid[..., None], image, 0).astype(np.uint8)
+    quality = int(rng.integers(cfg.jpeg_quality_range[0], cfg.jpeg_quality_range[1] + 1))
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    jpeg_bytes = buf.tobytes()
+    image = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    # ---- labels
+    frame_id = f"synthetic_s{int(seed)}_{int(index):06d}"
+    records: list[HandRecord] = []
+    masks: list[np.ndarray] = []
+    for k, hd in enumerate(hands):
+        kp_cam = hd.keypoints + hd.transl
+        kp_px = cam.project(kp_cam)
+        visible = (label == k + 1) & ~occ
+        if valid is not None:
+            visible &= valid
+        blocked = occ | ((label > 0) & (label != k + 1))
+        if valid is not None:
+            blocked |= ~valid
+        kp_vis = _keypoints_visible(kp_px, w, h, blocked)
+        full_count = int(full[k].sum())
+        vis_count = int(visible.sum())
+        box = _box(visible) if vis_count >= _BOX_FROM_VISIBLE_MIN * full_count else None
+        box_source = "visible_mask" if box is not None else "silhouette"
+        if box is None:
+            box = _box(full[k])
+        if box is None:  # cannot happen for a placed hand (>= 40% of its vertices are in view)
+            box = np.array([0.0, 0.0, w, h])
+        uv_v = cam.project(hd.vertices + hd.transl)
+        inside = (uv_v[:, 0] >= -0.5) & (uv_v[:, 0] < w - 0.5) & (uv_v[:, 1] >= -0.5) & (uv_v[:, 1] < h - 0.5)
+        extra = {
+            "keypoints_visible": kp_vis,
+            "wrist_cam_m": kp_cam[0].copy(),
+            "transl_m": hd.transl.copy(),
+            "hand_model": OpenHandModel.name,
+            "grasp_name": GRASP_CLASSES[hd.grasp],
+            "box_source": box_source,
+            "visible_fraction": vis_count / max(full_count, 1),
+            "in_image_fraction": float(inside.mean()),
+            "skin_rgb": list(style.color_rgb),
+            "index": int(index),
+            "seed": int(seed),
+        }
+        records.append(
+            HandRecord(
+                dataset=DATASET_NAME,
+                frame_id=frame_id,
+                camera=cam,
+                box_xyxy_px=box,
+                side=hd.side,
+                image=image,
+                keypoints_cam_m=kp_cam,
+                keypoints_px=kp_px,
+                keypoints_valid=np.ones(21, bool),
+                mask=visible,
+                grasp=hd.grasp,
+                global_orient_aa=hd.global_orient,
+                hand_pose_aa=hd.hand_pose,
+                betas=hd.betas,
+                extra=extra,
+            )
+        )
+        masks.append(visible)
+    info = {
+        "jpeg_quality": quality,
+        "occluders": n_occluders,
+        "light_dir": list(style.light_dir),
+        "ambient": style.ambient,
+        **degrade_info,
+    }
+    return SyntheticFrame(int(index), int(seed), frame_id, image, cam, records, masks, jpeg_bytes, info)

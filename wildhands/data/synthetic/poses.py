@@ -1,0 +1,257 @@
+"""Hand poses for the synthetic generator: grasp templates for the 8 grasp classes, joint limits, shapes
+and egocentric global orientations. All in MANO's parameter interface (axis-angle, radians).
+
+Joint order of ``hand_pose`` (15, 3): MANO's -- index1-3, middle1-3, pinky1-3, ring1-3, thumb1-3 (rows 0-14).
+Axes are those of the right hand's model frame (``handmodel.open_hand``): fingers along −x, palm normal −y,
+thumb side +z. For the four fingers, **flexion** (curling towards the palm) is a positive rotation about +z
+(component 2), **abduction** (spreading in the palm plane) a rotation about y (component 1; positive moves
+a finger towards the thumb), twist about x (component 0) is kept small. The thumb's bone is oblique to these
+axes, so its templates are 3-vectors found once by a small optimisation (below).
+
+Joint limits (``POSE_LOWER``/``POSE_UPPER``, per component, applied by clipping after the noise):
+fingers MCP flexion −20°..+97° (hyperextension allowed for pressing), abduction ±26°, twist ±9°;
+PIP 0..+109°, DIP −6..+80°, both ±6° abduction/twist; thumb CMC ±0.9 rad per component, MCP/IP ±0.9 rad
+per component. They follow the active ranges of motion in clinical tables (e.g. AAOS: MCP 0-90°, PIP
+0-100°, DIP 0-80°), loosened a little.
+
+Grasp taxonomy (``wildhands.model.grasp.GRASP_CLASSES``, the Hands23 coarsening of Feix et al.'s GRASP
+taxonomy) and how each template is built. Every sample = template + per-joint Gaussian noise (``noise``
+rad on finger flexion, a third of it on abduction, ``thumb_noise`` rad on each thumb component), clipped
+to the limits:
+
+0 ``non_prehensile_palm``: flat open hand pushing/holding with the palm -- all fingers almost straight
+  (MCP ±0.1 rad, slight hyperextension possible), spread, thumb at rest abduction.
+1 ``non_prehensile_fingers``: fingers extended pressing/touching with the pads -- MCP 0.5, PIP 0.25,
+  DIP 0.1 rad, index and middle a bit straighter, thumb lightly flexed.
+2 ``power_prismatic``: full wrap round a handle -- MCP 1.25, PIP 1.55, DIP 0.95 rad on all fingers, thumb
+  wrapped over the middle phalanges of index/middle (opposed).
+3 ``precision_prismatic``: pinch along a line (pen) -- index/middle half-flexed (MCP 0.75-0.8, PIP 0.55-0.6),
+  ring/pinky tucked, thumb tip opposed to the index/middle tips (~1.7 cm apart: object thickness).
+4 ``power_circular``: wrap round a ball/jar -- MCP 0.85, PIP 0.9, DIP 0.5 rad, fingers spread wide
+  (index +0.25, ring −0.18, pinky −0.35 rad abduction), thumb opposed across the object (~7 cm).
+5 ``precision_circular``: fingertips round a small disc/cap -- MCP 0.7, PIP 0.75, DIP 0.4, spread, thumb
+  tip on the circle opposite the fingertips (~5 cm).
+6 ``lateral``: key grip -- fingers flexed into a fist (index a little less), thumb adducted with its pad on
+  the radial side of the index's middle phalanx.
+7 ``other``: any pose within the limits: each finger an independent random curl (correlated across its
+  three joints), random abduction, random thumb.
+
+The thumb vectors of templates 2-6 came from a gradient-descent fit (Adam on the open hand model, β = 0)
+of the thumb's three axis-angles so that its tip reaches the contact described above, with a small
+penalty on the angles and on the thumb tip crossing to the back of the hand. The numbers are rounded and
+frozen here; the fit is not rerun at import.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from wildhands.model.grasp import GRASP_CLASS_IDS, NUM_GRASP_CLASSES
+
+__all__ = [
+    "POSE_LOWER",
+    "POSE_UPPER",
+    "GRASP_TEMPLATES",
+    "sample_hand_pose",
+    "sample_grasp",
+    "sample_betas",
+    "sample_global_orient",
+    "clip_to_limits",
+]
+
+_FINGER_ROWS = {"index": (0, 1, 2), "middle": (3, 4, 5), "pinky": (6, 7, 8), "ring": (9, 10, 11)}
+_FINGER_ORDER = ("index", "middle", "pinky", "ring")
+_THUMB_ROWS = (12, 13, 14)
+
+
+def _limits() -> tuple[np.ndarray, np.ndarray]:
+    lo = np.zeros((15, 3))
+    hi = np.zeros((15, 3))
+    d = math.radians
+    for mcp, pip, dip in _FINGER_ROWS.values():
+        lo[mcp], hi[mcp] = (-d(9), -d(26), -d(20)), (d(9), d(26), d(97))
+        lo[pip], hi[pip] = (-d(6), -d(6), 0.0), (d(6), d(6), d(109))
+        lo[dip], hi[dip] = (-d(6), -d(6), -d(6)), (d(6), d(6), d(80))
+    lo[12], hi[12] = -0.9, 0.9
+    lo[13:15], hi[13:15] = -0.9, 0.9
+    return lo, hi
+
+
+POSE_LOWER, POSE_UPPER = _limits()
+
+
+def clip_to_limits(hand_pose: np.ndarray) -> np.ndarray:
+    """(15, 3) axis-angle clipped component-wise to the joint limits."""
+    return np.clip(hand_pose, POSE_LOWER, POSE_UPPER)
+
+
+def _template(
+    flex: list[float] | tuple[float, ...], spread: tuple[float, float, float, float], thumb: list[list[float]]
+) -> np.ndarray:
+    """(15, 3) from finger flexions (MCP, PIP, DIP per finger in MANO order, or one triple for all),
+    MCP abductions (index, middle, pinky, ring) and the thumb's three axis-angles."""
+    flex = list(flex) * 4 if len(flex) == 3 else list(flex)
+    pose = np.zeros((15, 3))
+    pose[:12, 2] = flex
+    for i, name in enumerate(_FINGER_ORDER):
+        pose[_FINGER_ROWS[name][0], 1] = spread[i]
+    pose[12:15] = thumb
+    return pose
+
+
+#: grasp id -> (template (15, 3), finger noise rad, thumb noise rad)
+GRASP_TEMPLATES: dict[int, tuple[np.ndarray, float, float]] = {
+    GRASP_CLASS_IDS["non_prehensile_palm"]: (
+        _template([0.02, 0.04, 0.02], (0.12, 0.0, -0.18, -0.08), [[0.0, 0.0, 0.0]] * 3),
+        0.08,
+        0.08,
+    ),
+    GRASP_CLASS_IDS["non_prehensile_fingers"]: (
+        _template(
+            [0.4, 0.2, 0.08, 0.45, 0.22, 0.1, 0.6, 0.35, 0.15, 0.55, 0.3, 0.12],
+            (0.05, 0.0, -0.08, -0.04),
+            [[0.1, -0.1, 0.1], [0.1, -0.1, 0.1], [0.05, -0.05, 0.05]],
+        ),
+        0.1,
+        0.08,
+    ),
+    GRASP_CLASS_IDS["power_prismatic"]: (
+        _template(
+            [1.25, 1.55, 0.95],
+            (0.05, 0.0, -0.05, -0.02),
+            [[0.013, -0.094, -0.13], [0.516, -0.523, 0.493], [0.69, -0.663, 0.667]],
+        ),
+        0.1,
+        0.06,
+    ),
+    GRASP_CLASS_IDS["precision_prismatic"]: (
+        _template(
+            [0.75, 0.55, 0.25, 0.8, 0.6, 0.3, 1.2, 1.3, 0.8, 1.0, 1.1, 0.6],
+            (0.0, 0.0, -0.1, -0.05),
+            [[0.358, -0.388, 0.293], [0.149, -0.18, 0.1], [0.036, -0.06, 0.013]],
+        ),
+        0.08,
+        0.05,
+    ),
+    GRASP_CLASS_IDS["power_circular"]: (
+        _template(
+            [0.85, 0.9, 0.5],
+            (0.25, 0.02, -0.35, -0.18),
+            [[0.297, 0.038, 0.313], [0.083, 0.007, 0.091], [0.0, 0.001, 0.003]],
+        ),
+        0.1,
+        0.06,
+    ),
+    GRASP_CLASS_IDS["precision_circular"]: (
+        _template(
+            [0.7, 0.75, 0.4],
+            (0.2, 0.0, -0.3, -0.15),
+            [[0.229, -0.137, 0.258], [0.137, -0.062, 0.165], [0.069, -0.023, 0.087]],
+        ),
+        0.08,
+        0.05,
+    ),
+    GRASP_CLASS_IDS["lateral"]: (
+        _template(
+            [1.0, 1.5, 0.9, 1.3, 1.6, 1.0, 1.4, 1.6, 1.0, 1.35, 1.6, 1.0],
+            (0.0, 0.0, 0.0, 0.0),
+            [[-0.029, -0.02, -0.07], [0.32, -0.326, 0.289], [0.452, -0.461, 0.426]],
+        ),
+        0.08,
+        0.05,
+    ),
+}
+_OTHER = GRASP_CLASS_IDS["other"]
+
+
+def sample_grasp(rng: np.random.Generator, weights: tuple[float, ...] | None = None) -> int:
+    """A grasp class id drawn with relative ``weights`` (8 numbers; uniform when None)."""
+    w = np.ones(NUM_GRASP_CLASSES) if weights is None else np.asarray(weights, dtype=np.float64)
+    return int(rng.choice(NUM_GRASP_CLASSES, p=w / w.sum()))
+
+
+def _random_pose(rng: np.random.Generator) -> np.ndarray:
+    """Grasp class 'other': each finger an independent curl, random spread, random thumb."""
+    pose = np.zeros((15, 3))
+    for mcp, pip, dip in _FINGER_ROWS.values():
+        curl = rng.uniform(-0.1, 1.0)
+        pose[mcp, 2] = curl * 1.5 + rng.normal(0, 0.2)
+        pose[pip, 2] = curl * 1.7 + rng.normal(0, 0.2)
+        pose[dip, 2] = curl * 1.0 + rng.normal(0, 0.15)
+        pose[mcp, 1] = rng.normal(0, 0.15)
+        pose[[mcp, pip, dip], 0] = rng.normal(0, 0.05, 3)
+    pose[12:15] = rng.normal(0, 0.35, (3, 3))
+    return pose
+
+
+def sample_hand_pose(rng: np.random.Generator, grasp: int) -> np.ndarray:
+    """(15, 3) right-hand pose (axis-angle, rad, MANO joint order) of grasp class ``grasp``, within limits."""
+    if not 0 <= grasp < NUM_GRASP_CLASSES:
+        raise ValueError(f"grasp: {grasp!r} not in [0, {NUM_GRASP_CLASSES - 1}]")
+    if grasp == _OTHER:
+        return clip_to_limits(_random_pose(rng))
+    template, noise, thumb_noise = GRASP_TEMPLATES[grasp]
+    pose = template.copy()
+    finger_noise = rng.normal(0.0, noise, (12,))
+    pose[:12, 2] += finger_noise
+    pose[:12, 1] += rng.normal(0.0, noise / 3, (12,))
+    pose[:12, 0] += rng.normal(0.0, noise / 4, (12,))
+    pose[12:15] += rng.normal(0.0, thumb_noise, (3, 3))
+    return clip_to_limits(pose)
+
+
+def sample_betas(rng: np.random.Generator, std: float = 1.0, limit: float = 2.5) -> np.ndarray:
+    """(10,) shape coefficients ~ N(0, std²), clipped to ±limit (one unit ~ one population SD)."""
+    return np.clip(rng.normal(0.0, std, 10), -limit, limit)
+
+
+def _rot(axis: int, angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    R = np.eye(3)
+    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
+    return R
+
+
+# Model -> camera for a right hand seen from the eyes: fingers (model −x) forward (+z cam), palm normal
+# (model −y) down (+y cam), thumb (model +z) towards −x cam (the left of the image), as in make_sample.py.
+_BASE = np.stack([[0, 0, -1], [0, -1, 0], [-1, 0, 0]], axis=1).astype(np.float64)
+
+
+def sample_global_orient(rng: np.random.Generator) -> np.ndarray:
+    """(3,) axis-angle (rad) of a **right** hand's model frame in the camera optical frame.
+
+    Egocentric prior: roll about the finger axis mostly palm down (60%, ±30°), sideways (25%, 50-110°
+    either way) or palm up (15%, 150-210°); pitch −25..80° (fingers pointing away and up in the image);
+    yaw ±65° (fingers towards the left/right); an in-image rotation ±40°; and 8% of samples uniformly
+    random rotations. For a left hand, mirror it (``geometry.rotations.mirror_axis_angle``).
+    """
+    import cv2
+
+    if rng.random() < 0.08:
+        q = rng.normal(size=4)
+        q /= np.linalg.norm(q)
+        w, x, y, z = q
+        R = np.array(
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            ]
+        )
+    else:
+        u = rng.random()
+        if u < 0.6:
+            roll = rng.normal(0.0, math.radians(30))
+        elif u < 0.85:
+            roll = rng.choice([-1.0, 1.0]) * math.radians(rng.uniform(50, 110))
+        else:
+            roll = math.radians(rng.uniform(150, 210))
+        pitch = math.radians(rng.uniform(-25, 80))
+        yaw = math.radians(rng.uniform(-65, 65))
+        spin = math.radians(rng.uniform(-40, 40))
+        # roll about the model's finger axis (x), then pitch (cam x), yaw (cam y), spin (cam z)
+        R = _rot(2, spin) @ _rot(1, yaw) @ _rot(0, pitch) @ _BASE @ _rot(0, roll)
+    return cv2.Rodrigues(R)[0].ravel()

@@ -1,0 +1,276 @@
+"""Pure conversions between ROS messages and wildhands types (no node, no spinning; tested on their own).
+
+* ``sensor_msgs/Image`` <-> numpy RGB (rgb8, bgr8, rgba8, bgra8, mono8; row padding handled), with numpy:
+  cv_bridge would add nothing for these 8-bit encodings and is absent from pip-installed ROS.
+* ``sensor_msgs/CameraInfo`` -> :class:`CameraModel`, or an estimate from the image size.
+* :class:`HandEstimate` -> ``wildhands_ros/Hand``; a list -> ``HandArray``.
+* ``wildhands_ros/HandDetectionArray`` -> list of :class:`HandBox`.
+* all keypoints (optionally mesh vertices) -> ``sensor_msgs/PointCloud2`` with fields
+  x, y, z (float32), side (uint8), joint (uint8: keypoint index, 255 for mesh vertices), hand (uint16:
+  index in the HandArray); ``sensor_msgs_py.point_cloud2`` where installed, numpy with the same layout
+  otherwise.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from geometry_msgs.msg import Point, Pose
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from wildhands.geometry.camera import CameraModel
+from wildhands.geometry.rotations import matrix_to_quaternion_xyzw
+from wildhands.runtime.pipeline import HandBox, HandEstimate
+from wildhands_ros.msg import Hand, HandArray, HandDetection, HandDetectionArray
+
+try:  # present on a ROS 2 install, absent from the PyPI wheels
+    from sensor_msgs_py import point_cloud2 as _pc2
+except ImportError:  # pragma: no cover - depends on the install
+    _pc2 = None
+
+#: encoding -> (channels, index of R, G, B in a pixel; None for grey)
+ENCODINGS: dict[str, tuple[int, tuple[int, int, int] | None]] = {
+    "rgb8": (3, (0, 1, 2)),
+    "bgr8": (3, (2, 1, 0)),
+    "rgba8": (4, (0, 1, 2)),
+    "bgra8": (4, (2, 1, 0)),
+    "mono8": (1, None),
+}
+
+SIDE_TO_MSG = {"left": Hand.SIDE_LEFT, "right": Hand.SIDE_RIGHT}
+MESH_JOINT = 255  # `joint` value of mesh vertices in the point cloud
+
+
+# ----------------------------------------------------------------------------------------------- images
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """An Image message -> (H, W, 3) uint8 RGB (a copy). ValueError with the reason on bad input."""
+    enc = msg.encoding.strip().lower()
+    if enc not in ENCODINGS:
+        raise ValueError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
+    channels, order = ENCODINGS[enc]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if h == 0 or w == 0:
+        raise ValueError(f"empty image: {w}x{h}")
+    if step < w * channels:
+        raise ValueError(f"image step {step} < width {w} x {channels} bytes per pixel ({enc})")
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size != step * h:
+        raise ValueError(
+            f"image data has {data.size} bytes, expected step x height = {step} x {h} = {step * h}"
+        )
+    pixels = data.reshape(h, step)[:, : w * channels].reshape(h, w, channels)
+    if order is None:
+        return np.repeat(pixels, 3, axis=2)
+    return np.ascontiguousarray(pixels[:, :, list(order)])
+
+
+def rgb_to_image(
+    rgb: np.ndarray, header: Header | None = None, encoding: str = "rgb8", step: int = 0
+) -> Image:
+    """(H, W, 3) uint8 RGB -> Image in ``encoding``; ``step`` > W x channels adds zero row padding."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unsupported image encoding {encoding!r}; supported: {', '.join(ENCODINGS)}")
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"rgb must be (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
+    channels, order = ENCODINGS[encoding]
+    h, w = rgb.shape[:2]
+    if order is None:
+        pixels = np.round(rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+        pixels = pixels.astype(np.uint8)[:, :, None]
+    else:
+        pixels = np.full((h, w, channels), 255, np.uint8)
+        pixels[:, :, list(order)] = rgb
+    step = step or w * channels
+    if step < w * channels:
+        raise ValueError(f"step {step} < width {w} x {channels}")
+    rows = np.zeros((h, step), np.uint8)
+    rows[:, : w * channels] = pixels.reshape(h, w * channels)
+    msg = Image(height=h, width=w, encoding=encoding, is_bigendian=0, step=step)
+    if header is not None:
+        msg.header = header
+    msg.data = array.array("B", rows.tobytes())
+    return msg
+
+
+# ----------------------------------------------------------------------------------------------- camera
+def camera_from_info(info: CameraInfo, image_size: tuple[int, int]) -> CameraModel:
+    """CameraInfo -> CameraModel for an image of ``image_size`` (w, h); ValueError when K is unusable
+    (zero, NaN) or the sizes disagree."""
+    k = np.asarray(info.k, dtype=np.float64)
+    if not np.all(np.isfinite(k)):
+        raise ValueError(f"CameraInfo K has non-finite values: {k.tolist()}")
+    camera = CameraModel.from_camera_info(info)
+    if (camera.width, camera.height) != tuple(image_size):
+        raise ValueError(
+            f"CameraInfo is {camera.width}x{camera.height} but the image is {image_size[0]}x{image_size[1]}"
+        )
+    return camera
+
+
+def estimated_camera(image_size: tuple[int, int], hfov_deg: float) -> CameraModel:
+    """Intrinsics guessed from the image size and a horizontal field of view (``estimated=True``)."""
+    return CameraModel.from_fov(int(image_size[0]), int(image_size[1]), math.radians(hfov_deg))
+
+
+# ----------------------------------------------------------------------------------------------- boxes
+def detections_to_boxes(msg: HandDetectionArray, image_width: int) -> list[HandBox]:
+    """HandDetectionArray -> HandBoxes. SIDE_UNKNOWN becomes the side of the image half the box centre is
+    in (egocentric guess: right hand on the right), with side_score 0.5. Invalid boxes are skipped."""
+    boxes = []
+    for d in msg.detections:
+        xyxy = (float(d.x_min), float(d.y_min), float(d.x_max), float(d.y_max))
+        side_score = float(np.clip(d.side_score, 0.0, 1.0))
+        if d.side == HandDetection.SIDE_LEFT:
+            side = "left"
+        elif d.side == HandDetection.SIDE_RIGHT:
+            side = "right"
+        else:
+            side = "right" if (xyxy[0] + xyxy[2]) / 2.0 >= (image_width - 1) / 2.0 else "left"
+            side_score = 0.5
+        try:
+            boxes.append(HandBox(xyxy, side, float(np.clip(d.score, 0.0, 1.0)), side_score))
+        except ValueError:
+            continue
+    return boxes
+
+
+def boxes_to_detections(boxes: Sequence[HandBox], header: Header) -> HandDetectionArray:
+    """HandBoxes -> HandDetectionArray (what an upstream detector publishes)."""
+    out = HandDetectionArray(header=header)
+    for b in boxes:
+        x0, y0, x1, y1 = (float(v) for v in b.xyxy_px)
+        side = HandDetection.SIDE_LEFT if b.side == "left" else HandDetection.SIDE_RIGHT
+        out.detections.append(
+            HandDetection(
+                x_min=x0, y_min=y0, x_max=x1, y_max=y1, side=side, score=float(b.score),
+                side_score=float(b.side_score),
+            )
+        )  # fmt: skip
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- hands
+def points_to_msgs(points: np.ndarray) -> list[Point]:
+    """(N, 3) -> geometry_msgs/Point list (message objects must be built one by one)."""
+    return [Point(x=x, y=y, z=z) for x, y, z in np.asarray(points, dtype=np.float64).tolist()]
+
+
+def hand_is_finite(hand: HandEstimate) -> bool:
+    return bool(
+        np.all(np.isfinite(hand.keypoints_cam_m))
+        and np.all(np.isfinite(hand.keypoints_px))
+        and np.all(np.isfinite(hand.wrist_rotation))
+    )
+
+
+def hand_to_msg(hand: HandEstimate, include_mesh: bool = False, track_id: int = -1) -> Hand:
+    """HandEstimate -> Hand (see msg/Hand.msg for units and frames)."""
+    q = matrix_to_quaternion_xyzw(hand.wrist_rotation)
+    wrist = hand.wrist_position_m
+    msg = Hand(
+        track_id=int(track_id),
+        side=SIDE_TO_MSG[hand.side],
+        side_confidence=float(hand.side_confidence),
+        detection_confidence=float(hand.detection_confidence),
+        confidence=float(hand.confidence),
+        crop_x=float(hand.crop_box.x0),
+        crop_y=float(hand.crop_box.y0),
+        crop_size=float(hand.crop_box.size),
+        hand_model=str(hand.hand_model),
+        grasp_type=int(hand.grasp_id),
+        grasp_label=str(hand.grasp_label),
+        intrinsics_estimated=bool(hand.intrinsics_estimated),
+    )
+    msg.keypoints_3d = points_to_msgs(hand.keypoints_cam_m)
+    msg.keypoints_2d = np.asarray(hand.keypoints_px, np.float32).reshape(42)
+    msg.wrist_pose = Pose()
+    msg.wrist_pose.position = Point(x=float(wrist[0]), y=float(wrist[1]), z=float(wrist[2]))
+    msg.wrist_pose.orientation.x, msg.wrist_pose.orientation.y = float(q[0]), float(q[1])
+    msg.wrist_pose.orientation.z, msg.wrist_pose.orientation.w = float(q[2]), float(q[3])
+    msg.shape_betas = np.asarray(hand.betas, np.float32).reshape(10)
+    msg.joint_rotations = np.asarray(hand.joint_rotations_aa, np.float32).reshape(45)
+    msg.grasp_probabilities = np.asarray(hand.grasp_probabilities, np.float32).reshape(8)
+    if include_mesh:
+        msg.mesh_vertices = points_to_msgs(hand.vertices_cam_m)
+        msg.mesh_triangles = array.array("I", np.asarray(hand.faces, np.uint32).reshape(-1).tobytes())
+    return msg
+
+
+def hands_to_msg(
+    hands: Sequence[HandEstimate], header: Header, latency_s: float = 0.0, include_mesh: bool = False
+) -> HandArray:
+    return HandArray(
+        header=header,
+        hands=[hand_to_msg(h, include_mesh) for h in hands],
+        latency=float(latency_s),
+    )
+
+
+# ----------------------------------------------------------------------------------------------- points
+POINT_FIELDS = [
+    PointField(name="x", offset=0, datatype=PointField.FLOAT32, count=1),
+    PointField(name="y", offset=4, datatype=PointField.FLOAT32, count=1),
+    PointField(name="z", offset=8, datatype=PointField.FLOAT32, count=1),
+    PointField(name="side", offset=12, datatype=PointField.UINT8, count=1),
+    PointField(name="joint", offset=13, datatype=PointField.UINT8, count=1),
+    PointField(name="hand", offset=14, datatype=PointField.UINT16, count=1),
+]
+POINT_DTYPE = np.dtype(
+    {
+        "names": ["x", "y", "z", "side", "joint", "hand"],
+        "formats": ["<f4", "<f4", "<f4", "u1", "u1", "<u2"],
+        "offsets": [0, 4, 8, 12, 13, 14],
+        "itemsize": 16,
+    }
+)
+
+
+def hands_to_points(hands: Sequence[HandEstimate], include_mesh: bool = False) -> np.ndarray:
+    """Structured array (POINT_DTYPE) of every keypoint (and optionally every mesh vertex)."""
+    parts = []
+    for i, hand in enumerate(hands):
+        xyz = [np.asarray(hand.keypoints_cam_m)]
+        joint = [np.arange(21)]
+        if include_mesh:
+            xyz.append(np.asarray(hand.vertices_cam_m))
+            joint.append(np.full(len(hand.vertices_cam_m), MESH_JOINT))
+        xyz_all, joint_all = np.concatenate(xyz), np.concatenate(joint)
+        part = np.zeros(len(xyz_all), POINT_DTYPE)
+        part["x"], part["y"], part["z"] = xyz_all[:, 0], xyz_all[:, 1], xyz_all[:, 2]
+        part["side"], part["joint"], part["hand"] = SIDE_TO_MSG[hand.side], joint_all, i
+        parts.append(part)
+    return np.concatenate(parts) if parts else np.zeros(0, POINT_DTYPE)
+
+
+def hands_to_cloud(hands: Sequence[HandEstimate], header: Header, include_mesh: bool = False) -> PointCloud2:
+    """PointCloud2 of the keypoints (unorganised: height 1), fields as POINT_FIELDS."""
+    points = hands_to_points(hands, include_mesh)
+    if _pc2 is not None:
+        typed = np.zeros(len(points), _pc2.dtype_from_fields(POINT_FIELDS))
+        for name in POINT_DTYPE.names:
+            typed[name] = points[name]
+        return _pc2.create_cloud(header, POINT_FIELDS, typed)
+    msg = PointCloud2(
+        header=header,
+        height=1,
+        width=len(points),
+        fields=POINT_FIELDS,
+        is_bigendian=False,
+        point_step=POINT_DTYPE.itemsize,
+        row_step=POINT_DTYPE.itemsize * len(points),
+        is_dense=True,
+    )
+    msg.data = array.array("B", points.tobytes())
+    return msg
+
+
+def cloud_to_points(msg: PointCloud2) -> np.ndarray:
+    """The inverse of :func:`hands_to_cloud` for clouds with POINT_FIELDS (tests, consumers)."""
+    if msg.point_step != POINT_DTYPE.itemsize:
+        raise ValueError(f"point_step {msg.point_step} != {POINT_DTYPE.itemsize}")
+    return np.frombuffer(msg.data, dtype=POINT_DTYPE, count=msg.width * msg.height).copy()

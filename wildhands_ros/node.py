@@ -1,0 +1,306 @@
+"""wildhands_node: image + camera_info (+ optional hand_boxes) -> metric 3D hands on ROS 2 topics and TF.
+
+Callbacks only store the newest image/camera_info pair in a one-slot buffer (latest frame wins; replaced
+frames are counted as dropped); a worker thread runs the detector and the wildhands Pipeline and publishes.
+All conversions live in conversions.py, tf.py and markers.py; parameters in params.py (see docs/node.md).
+
+    ros2 run wildhands_ros wildhands_node --ros-args --params-file config/hands.yaml -p detector:=none
+    .venv/bin/wildhands_node --ros-args -p backbone:=resnet18        # pip-installed ROS (this repo's venv)
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import OrderedDict
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, PointCloud2
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from wildhands.runtime.overlay import draw_hands
+from wildhands.runtime.pipeline import Pipeline
+from wildhands_ros.conversions import (
+    camera_from_info,
+    detections_to_boxes,
+    estimated_camera,
+    hand_is_finite,
+    hands_to_cloud,
+    hands_to_msg,
+    image_to_rgb,
+    rgb_to_image,
+)
+from wildhands_ros.health import Health, Throttle
+from wildhands_ros.markers import hand_markers
+from wildhands_ros.msg import HandArray, HandDetectionArray
+from wildhands_ros.params import PARAM_SPECS, NodeParams, declare_parameters, on_set_parameters
+from wildhands_ros.sync import BoxesBuffer, ImageInfoSync, stamp_ns
+from wildhands_ros.tf import TFPublisher, hand_transforms
+
+
+class WildHandsNode(Node):
+    """See the module docstring; topics and parameters are listed in docs/node.md."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("wildhands_node", **kwargs)
+        self._worker: threading.Thread | None = None
+        self._cond = threading.Condition()
+        self._stop = False
+        try:
+            self._setup()
+        except BaseException:
+            super().destroy_node()  # a node that failed to start leaves nothing behind
+            raise
+
+    def _setup(self) -> None:
+        self.params: NodeParams | None = None
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        declare_parameters(self)
+        p = self.params = NodeParams.from_node(self)  # ValueError naming a bad parameter
+        self.health = Health(f"{self.get_name()}: hands", self.get_fully_qualified_name())
+        self.throttle = Throttle(p.log_throttle_sec)
+        self.pipeline = Pipeline(p.pipeline_config())
+        if not self.pipeline.trained:
+            self.get_logger().warning(
+                "no weights given: the network is UNTRAINED and its hands are meaningless"
+            )
+        self.detector = self._build_detector(p)
+        self.hands_pub = self.create_publisher(HandArray, "hands", 10)
+        self.markers_pub = self.create_publisher(MarkerArray, "hands/markers", 10)
+        self.points_pub = self.create_publisher(PointCloud2, "hands/points", 10)
+        self.debug_pub = self.create_publisher(Image, "hands/debug_image", 1)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.tf = TFPublisher(self)
+        self._slot: tuple | None = None  # (image, camera_info | None, t_received)
+        self._received_at: OrderedDict[int, float] = OrderedDict()
+        self._start_time = time.monotonic()
+        self._last_info_time: float | None = None
+        self.boxes = BoxesBuffer() if p.use_hand_boxes else None
+        if self.boxes is not None:
+            self.create_subscription(
+                HandDetectionArray, "hand_boxes", self.boxes.put, qos_profile_sensor_data
+            )
+        self.sync = ImageInfoSync(
+            self, "image", "camera_info", qos_profile_sensor_data, qos_profile_sensor_data,
+            p.max_sync_delay, p.sync_queue_size, self._on_pair, self._on_image, self._on_info,
+            self._on_unmatched,
+        )  # fmt: skip
+        self.health.info.update(
+            engine=p.engine, weights=self.pipeline.weights_description, detector=str(p.detector),
+            sync=self.sync.backend, tf=self.tf.backend,
+        )  # fmt: skip
+        self.create_timer(p.diagnostics_period, self._publish_diagnostics)
+        self._worker = threading.Thread(target=self._work, name="wildhands_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"ready: engine={p.engine}, weights={self.pipeline.weights_description}, "
+            f"detector={'on' if self.detector else 'off'} ({p.detector}), sync={self.sync.backend}, "
+            f"tf={self.tf.backend}"
+        )
+
+    # ------------------------------------------------------------------ set-up
+    def _build_detector(self, p: NodeParams):
+        if p.detector == "none":
+            return None
+        try:
+            from wildhands.runtime.detection import build_detector
+
+            try:
+                return build_detector(
+                    p.detector, score_threshold=p.detector_score_threshold, max_hands=p.max_hands
+                )
+            except (TypeError, ValueError):  # a detector without these options
+                return build_detector(p.detector)
+        except Exception as exc:  # any failure: keep running on hand_boxes
+            msg = f"hand detector {p.detector!r} unavailable ({exc}); using hand_boxes only"
+            self.get_logger().error(msg)
+            self.health.error(msg)
+            return None
+
+    def _on_set_parameters(self, params):
+        result = on_set_parameters(params)
+        if result.successful and self.params is not None:
+            changes = {q.name: q.value for q in params if q.name in PARAM_SPECS}
+            self.params = self.params.updated(changes)
+            self.throttle.period = self.params.log_throttle_sec
+        return result
+
+    # ------------------------------------------------------------------ callbacks (never block)
+    def _warn(self, key: str, message: str, error: bool = False) -> None:
+        """One log line per cause per log_throttle_sec; every occurrence counts in diagnostics."""
+        if error:
+            self.health.error(message)
+        if self.throttle.ready(key):
+            if error:  # rclpy wants one severity per call site
+                self.get_logger().error(message)
+            else:
+                self.get_logger().warning(message)
+
+    def _on_info(self, msg) -> None:
+        self._last_info_time = time.monotonic()
+
+    def _on_image(self, msg) -> bool:
+        self.health.count("received")
+        self.health.input_rate.tick()
+        self._received_at[stamp_ns(msg.header)] = time.monotonic()
+        while len(self._received_at) > 64:
+            self._received_at.popitem(last=False)
+        p = self.params
+        age = time.monotonic() - (self._last_info_time or self._start_time)
+        if age <= p.camera_info_timeout:
+            return True
+        if p.camera_info_policy == "estimate":
+            self._on_pair(msg, None)
+        else:
+            self.health.count("skipped")
+            self._warn(
+                "camera_info",
+                f"no CameraInfo on '{self.resolve_topic_name('camera_info')}' for {age:.1f} s: image skipped "
+                "(camera_info_policy=skip; set it to 'estimate' to guess the intrinsics)",
+            )
+        return False
+
+    def _on_unmatched(self, image, dt: float | None) -> None:
+        self.health.count("skipped")
+        away = "no camera_info at all" if dt is None else f"the nearest camera_info is {dt:.3f} s away"
+        self._warn(
+            "sync",
+            f"image stamp {stamp_ns(image.header) * 1e-9:.3f} s has no camera_info within max_sync_delay="
+            f"{self.params.max_sync_delay} s ({away}): image skipped",
+        )
+
+    def _on_pair(self, image, info) -> None:
+        t0 = self._received_at.get(stamp_ns(image.header), time.monotonic())
+        with self._cond:
+            if self._slot is not None:
+                self.health.count("dropped")
+            self._slot = (image, info, t0)
+            self._cond.notify()
+
+    def _publish_diagnostics(self) -> None:
+        self.diag_pub.publish(self.health.diagnostics(self.get_clock().now().to_msg()))
+
+    # ------------------------------------------------------------------ worker
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._slot is not None or self._stop)
+                if self._stop:
+                    return
+                frame, self._slot = self._slot, None
+            try:
+                self._process(*frame)
+            except Exception as exc:  # one bad frame must not stop the node
+                if self._stop or not self.context.ok():
+                    return
+                self._warn(f"error:{type(exc).__name__}", f"frame failed: {type(exc).__name__}: {exc}", True)
+
+    def _process(self, image, info, t0: float) -> None:
+        p = self.params
+        try:
+            rgb = image_to_rgb(image)
+        except ValueError as exc:
+            self.health.count("skipped")
+            return self._warn("image", f"image dropped: {exc}", error=True)
+        header = Header(stamp=image.header.stamp, frame_id=image.header.frame_id)
+        if not header.frame_id:
+            header.frame_id = p.default_frame_id
+            self._warn(
+                "frame_id", f"image has an empty frame_id: using default_frame_id='{p.default_frame_id}'"
+            )
+        size = (rgb.shape[1], rgb.shape[0])
+        camera = None
+        if info is not None:
+            try:
+                camera = camera_from_info(info, size)
+            except ValueError as exc:
+                reason = f"invalid CameraInfo: {exc}"
+        else:
+            reason = "no CameraInfo"
+        if camera is None:
+            if p.camera_info_policy != "estimate":
+                self.health.count("skipped")
+                return self._warn("camera", f"{reason}: image skipped (camera_info_policy=skip)")
+            camera = estimated_camera(size, p.estimate_hfov_deg)
+            self._warn(
+                "camera_estimate",
+                f"{reason}: intrinsics estimated from the image size and estimate_hfov_deg="
+                f"{p.estimate_hfov_deg} (intrinsics_estimated=true)",
+            )
+        boxes = self._boxes(image.header, rgb, p)
+        hands = self.pipeline(rgb, camera, boxes)
+        expected = min(len(boxes), p.max_hands)
+        hands = [h for h in hands if hand_is_finite(h)]
+        if len(hands) < expected:
+            self._warn(
+                "nan",
+                f"{expected - len(hands)} of {expected} hand(s) dropped: the engine returned non-finite "
+                "or invalid values",
+                error=True,
+            )
+        self._publish(hands, header, rgb, camera, t0, p)
+
+    def _boxes(self, header, rgb, p: NodeParams) -> list:
+        if self.boxes is not None:
+            wait = p.hand_boxes_timeout if self.detector is None else 0.0
+            msg = self.boxes.get(header, slop=p.max_sync_delay, timeout=wait)
+            if msg is not None:
+                return detections_to_boxes(msg, rgb.shape[1])
+        if self.detector is not None:
+            return [b for b in self.detector.detect(rgb) if b.score >= p.detector_score_threshold]
+        return []
+
+    def _publish(self, hands, header, rgb, camera, t0: float, p: NodeParams) -> None:
+        latency = time.monotonic() - t0
+        self.hands_pub.publish(hands_to_msg(hands, header, latency, include_mesh=p.publish_mesh))
+        if p.publish_tf:
+            self.tf.send(hand_transforms(hands, header, p.frame_prefix))
+        if p.publish_markers:
+            self.markers_pub.publish(hand_markers(hands, header, p.frame_prefix))
+        if p.publish_points:
+            self.points_pub.publish(hands_to_cloud(hands, header, include_mesh=p.points_include_mesh))
+        if p.publish_debug_image:
+            title = None if self.pipeline.trained else "UNTRAINED WEIGHTS"
+            self.debug_pub.publish(rgb_to_image(draw_hands(rgb, hands, camera, title=title), header))
+        self.health.published(latency)
+
+    def destroy_node(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if (
+            self._worker is not None
+            and self._worker.is_alive()
+            and threading.current_thread() is not self._worker
+        ):
+            self._worker.join(timeout=10.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = WildHandsNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, OSError, ParameterException) as exc:  # bad parameters, missing weights
+        rclpy.logging.get_logger("wildhands_node").fatal(f"cannot start: {exc}")
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

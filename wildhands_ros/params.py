@@ -1,0 +1,234 @@
+"""Parameters of wildhands_node: one table of specs, declared with descriptors, read into a frozen dataclass.
+
+    specs = PARAM_SPECS                 # name -> ParamSpec (default, description, choices / range)
+    declare_parameters(node)            # every parameter with a ParameterDescriptor
+    p = NodeParams.from_node(node)      # ValueError: engine='trt' not in {'torch', 'onnxruntime'}
+
+``config/hands.yaml`` mirrors the defaults (a test checks they agree). Parameters marked ``read_only`` build
+the pipeline, the detector or the subscriptions and need a restart; the others can be changed at run time
+(``ros2 param set``), and :func:`check_value` refuses bad values with a reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+
+from wildhands.model.config import BACKBONE_CHANNELS, ModelConfig
+from wildhands.runtime.pipeline import ENGINES, PipelineConfig
+
+DETECTORS = ("mediapipe", "none")
+CAMERA_INFO_POLICIES = ("skip", "estimate")
+HAND_MODELS = ("open", "mano")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    default: Any
+    description: str
+    choices: tuple[str, ...] | None = None
+    range: tuple[float, float] | None = None  # inclusive
+    read_only: bool = False
+
+
+PARAM_SPECS: dict[str, ParamSpec] = {
+    # --- network / pipeline (restart to change) ---
+    "engine": ParamSpec(
+        "torch", "Inference engine of the WildHands network.", tuple(ENGINES), read_only=True
+    ),
+    "weights": ParamSpec(
+        "", "WildHands checkpoint file; empty = UNTRAINED network (output meaningless).", read_only=True
+    ),
+    "backbone": ParamSpec(
+        "resnet50",
+        "Backbone of the untrained network when `weights` is empty (a checkpoint carries its own).",
+        tuple(BACKBONE_CHANNELS),
+        read_only=True,
+    ),
+    "device": ParamSpec("cpu", "Torch device for engine=torch: cpu, cuda, cuda:1, ...", read_only=True),
+    "threads": ParamSpec(0, "CPU threads of the engine (0 = all cores).", range=(0, 256), read_only=True),
+    "hand_model": ParamSpec("open", "Hand model: open (shipped) or mano.", HAND_MODELS, read_only=True),
+    "mano_model_path": ParamSpec("", "MANO_RIGHT.pkl (or its folder) for hand_model=mano.", read_only=True),
+    "max_hands": ParamSpec(
+        2, "At most this many hands per image (highest scores).", range=(1, 16), read_only=True
+    ),
+    "box_scale": ParamSpec(
+        1.5, "Side of the square crop / longest side of the hand box.", range=(1.0, 4.0), read_only=True
+    ),
+    # --- detection ---
+    "detector": ParamSpec(
+        "mediapipe",
+        "Hand detector run on images without upstream boxes; none = use hand_boxes only.",
+        DETECTORS,
+        read_only=True,
+    ),
+    "detector_score_threshold": ParamSpec(
+        0.5, "Minimum detector score of a hand.", range=(0.0, 1.0), read_only=True
+    ),
+    "use_hand_boxes": ParamSpec(
+        True, "Subscribe to hand_boxes (HandDetectionArray) from an upstream detector.", read_only=True
+    ),
+    "hand_boxes_timeout": ParamSpec(
+        0.1, "s the worker waits for hand_boxes with the image's stamp (detector=none).", range=(0.0, 5.0)
+    ),
+    # --- camera / synchronisation ---
+    "camera_info_policy": ParamSpec(
+        "skip",
+        "Without a valid CameraInfo: skip the image, or estimate intrinsics from the image size and "
+        "estimate_hfov_deg (every Hand then has intrinsics_estimated=true).",
+        CAMERA_INFO_POLICIES,
+    ),
+    "estimate_hfov_deg": ParamSpec(
+        90.0, "Horizontal field of view used by camera_info_policy=estimate (deg).", range=(10.0, 179.0)
+    ),
+    "camera_info_timeout": ParamSpec(
+        1.0, "s without any CameraInfo after which camera_info counts as missing.", range=(0.05, 60.0)
+    ),
+    "max_sync_delay": ParamSpec(
+        0.02,
+        "s, largest stamp difference of a paired image and camera_info (approximate-time slop).",
+        range=(0.0, 1.0),
+        read_only=True,
+    ),
+    "sync_queue_size": ParamSpec(
+        10, "Messages kept per input while pairing image and camera_info.", range=(1, 100), read_only=True
+    ),
+    "default_frame_id": ParamSpec(
+        "camera_color_optical_frame", "frame_id used when an image arrives with an empty header.frame_id."
+    ),
+    # --- outputs ---
+    "frame_prefix": ParamSpec("hand", "TF frames are <frame_prefix>_<side>_<keypoint>."),
+    "publish_tf": ParamSpec(True, "Publish one TF frame per keypoint on /tf."),
+    "publish_markers": ParamSpec(True, "Publish hands/markers (MarkerArray)."),
+    "publish_mesh": ParamSpec(False, "Fill Hand.mesh_vertices / mesh_triangles in hands."),
+    "publish_debug_image": ParamSpec(False, "Publish the overlay image on hands/debug_image."),
+    "publish_points": ParamSpec(True, "Publish all keypoints as hands/points (PointCloud2)."),
+    "points_include_mesh": ParamSpec(False, "Add the mesh vertices to hands/points (joint field 255)."),
+    "diagnostics_period": ParamSpec(
+        1.0, "s between /diagnostics messages.", range=(0.1, 60.0), read_only=True
+    ),
+    "log_throttle_sec": ParamSpec(5.0, "s between repeats of the same warning.", range=(0.0, 3600.0)),
+}
+
+
+def check_value(name: str, value: Any) -> str | None:
+    """The reason why ``value`` is not valid for parameter ``name``, or None when it is."""
+    spec = PARAM_SPECS.get(name)
+    if spec is None:
+        return f"unknown parameter {name!r}"
+    expected = type(spec.default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        return f"{name}={value!r} must be of type {expected.__name__}"
+    if spec.choices is not None and value not in spec.choices:
+        return f"{name}={value!r} not in {{{', '.join(repr(c) for c in spec.choices)}}}"
+    if spec.range is not None:
+        lo, hi = spec.range
+        if isinstance(value, float) and not math.isfinite(value) or not lo <= value <= hi:
+            return f"{name}={value!r} must be in [{lo}, {hi}]"
+    return None
+
+
+def descriptor(name: str) -> ParameterDescriptor:
+    """The ParameterDescriptor of ``name``: description, allowed values, range, read-only flag."""
+    spec = PARAM_SPECS[name]
+    d = ParameterDescriptor(name=name, description=spec.description, read_only=spec.read_only)
+    if spec.choices is not None:
+        d.additional_constraints = "one of: " + ", ".join(spec.choices)
+    if spec.range is not None:
+        lo, hi = spec.range
+        if isinstance(spec.default, float):
+            d.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
+        else:
+            d.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=1)]
+    return d
+
+
+def declare_parameters(node) -> None:
+    """Declare every parameter of PARAM_SPECS on ``node`` (overrides from --ros-args apply)."""
+    for name, spec in PARAM_SPECS.items():
+        node.declare_parameter(name, spec.default, descriptor(name))
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    engine: str
+    weights: str
+    backbone: str
+    device: str
+    threads: int
+    hand_model: str
+    mano_model_path: str
+    max_hands: int
+    box_scale: float
+    detector: str
+    detector_score_threshold: float
+    use_hand_boxes: bool
+    hand_boxes_timeout: float
+    camera_info_policy: str
+    estimate_hfov_deg: float
+    camera_info_timeout: float
+    max_sync_delay: float
+    sync_queue_size: int
+    default_frame_id: str
+    frame_prefix: str
+    publish_tf: bool
+    publish_markers: bool
+    publish_mesh: bool
+    publish_debug_image: bool
+    publish_points: bool
+    points_include_mesh: bool
+    diagnostics_period: float
+    log_throttle_sec: float
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(PARAM_SPECS[f.name].default, float) and isinstance(value, int):
+                object.__setattr__(self, f.name, float(value))
+            reason = check_value(f.name, getattr(self, f.name))
+            if reason is not None:
+                raise ValueError(reason)
+
+    @classmethod
+    def defaults(cls) -> NodeParams:
+        return cls(**{name: spec.default for name, spec in PARAM_SPECS.items()})
+
+    @classmethod
+    def from_node(cls, node) -> NodeParams:
+        """Read every parameter once; ValueError naming the first bad one."""
+        return cls(**{name: node.get_parameter(name).value for name in PARAM_SPECS})
+
+    def pipeline_config(self) -> PipelineConfig:
+        """The wildhands PipelineConfig these parameters describe."""
+        return PipelineConfig(
+            weights=Path(self.weights) if self.weights else None,
+            model=ModelConfig(backbone=self.backbone),
+            engine=self.engine,
+            device=self.device,
+            threads=self.threads,
+            box_scale=self.box_scale,
+            max_hands=self.max_hands,
+            hand_model=self.hand_model,
+            mano_model_path=Path(self.mano_model_path) if self.mano_model_path else None,
+        )
+
+    def updated(self, changes: dict[str, Any]) -> NodeParams:
+        return dataclasses.replace(self, **changes)
+
+
+def on_set_parameters(params: list) -> SetParametersResult:
+    """A set-parameters callback: refuse values that fail :func:`check_value`, with the reason."""
+    for p in params:
+        if p.name not in PARAM_SPECS:
+            continue  # e.g. use_sim_time: rclpy's own
+        reason = check_value(p.name, p.value)
+        if reason is not None:
+            return SetParametersResult(successful=False, reason=reason)
+    return SetParametersResult(successful=True)
