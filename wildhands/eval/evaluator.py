@@ -1,0 +1,346 @@
+"""Evaluate a Pipeline on labelled records: per-dataset metrics, ``metrics.json``, ``metrics.md``, overlays.
+
+What is measured: the 3D lift from **ground-truth hand boxes and sides** (each record's ``box_xyxy_px``
+and ``side`` become a :class:`~wildhands.runtime.pipeline.HandBox` with score 1). Hand detection and
+handedness classification are *not* evaluated here.
+
+Per hand (records with 3D labels): root-relative MPJPE, PA-MPJPE, absolute root (wrist) error in the
+camera frame; per hand with 2D labels: 2D keypoint error (px; ground truth = ``keypoints_px``, or the
+projection of the 3D keypoints when only those exist); per frame with exactly one left and one right hand
+(both with 3D labels and both estimated): MRRPE. PCK@{10..50} mm and AUC over 0-50 mm are computed on the
+root-relative per-joint errors of all valid joints. Hands the pipeline did not return (non-finite network
+output, beyond ``max_hands``) are counted as ``missing`` and left out of the means; frames that raise are
+counted as ``failed`` and logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from wildhands.data.record import HandRecord
+from wildhands.eval import metrics as M
+from wildhands.eval.report import write_markdown
+from wildhands.handmodel.keypoints import SKELETON_EDGES
+from wildhands.runtime.overlay import draw_hands
+from wildhands.runtime.pipeline import HandBox, HandEstimate, Pipeline
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PCK_THRESHOLDS_MM", "AUC_MAX_MM", "HandScore", "evaluate", "group_by_frame", "summarise"]
+
+PCK_THRESHOLDS_MM = (10, 20, 30, 40, 50)
+AUC_MAX_MM = 50.0
+GT_COLOR_RGB = (255, 255, 255)
+_MAX_LOGGED_FAILURES = 50
+
+
+@dataclass
+class HandScore:
+    """The errors of one hand (NaN where the label or the estimate is missing)."""
+
+    dataset: str
+    frame_id: str
+    side: str
+    estimated: bool
+    mpjpe_mm: float = math.nan
+    pa_mpjpe_mm: float = math.nan
+    root_error_mm: float = math.nan
+    kp2d_px: float = math.nan
+    joint_errors_mm: np.ndarray | None = None  # (J_valid,) root-relative, valid joints only
+
+    @property
+    def badness(self) -> float:
+        """What "worst" means: MPJPE when there is 3D ground truth, else the 2D error, else -inf."""
+        for v in (self.mpjpe_mm, self.kp2d_px):
+            if math.isfinite(v):
+                return v
+        return -math.inf
+
+
+@dataclass
+class _DatasetAcc:
+    hands: list[HandScore] = field(default_factory=list)
+    mrrpe_mm: list[float] = field(default_factory=list)
+    frames: int = 0
+    failed_frames: int = 0
+
+
+def group_by_frame(
+    records: Iterable[HandRecord], limit: int | None = None
+) -> dict[tuple[str, str], list[HandRecord]]:
+    """Records grouped by (dataset, frame_id), in order of first appearance; at most ``limit`` frames.
+
+    With a limit, reading stops at the first record of frame ``limit + 1`` (so the hands of one frame
+    must be adjacent in ``records``, as every reader and the synthetic folders give them, for the limited
+    frames to be complete). Images stay where the records keep them (paths are loaded per frame).
+    """
+    frames: dict[tuple[str, str], list[HandRecord]] = {}
+    for rec in records:
+        key = (rec.dataset, rec.frame_id)
+        if key not in frames and limit is not None and len(frames) >= limit:
+            break
+        frames.setdefault(key, []).append(rec)
+    return frames
+
+
+def _match(records: list[HandRecord], hands: list[HandEstimate]) -> list[HandEstimate | None]:
+    """For each record, the estimate of the same side whose crop centre is nearest its box centre."""
+    free = list(range(len(hands)))
+    out: list[HandEstimate | None] = []
+    for rec in records:
+        centre = (rec.box_xyxy_px[:2] + rec.box_xyxy_px[2:] - 1.0) / 2.0
+        same = [i for i in free if hands[i].side == rec.side]
+        if not same:
+            out.append(None)
+            continue
+        best = min(same, key=lambda i: float(np.linalg.norm(np.asarray(hands[i].crop_box.center) - centre)))
+        free.remove(best)
+        out.append(hands[best])
+    return out
+
+
+def _gt_px(rec: HandRecord) -> np.ndarray | None:
+    if rec.keypoints_px is not None:
+        return rec.keypoints_px
+    if rec.keypoints_cam_m is not None and np.all(rec.keypoints_cam_m[:, 2] > 0):
+        return rec.camera.project(rec.keypoints_cam_m)
+    return None
+
+
+def score_hand(rec: HandRecord, hand: HandEstimate | None) -> HandScore:
+    """Errors of one estimate against its record."""
+    s = HandScore(rec.dataset, rec.frame_id, rec.side, estimated=hand is not None)
+    if hand is None:
+        return s
+    valid = rec.keypoints_valid if rec.keypoints_valid is not None else np.ones(21, bool)
+    if rec.keypoints_cam_m is not None:
+        pred, gt = hand.keypoints_cam_m[None], rec.keypoints_cam_m[None]
+        s.mpjpe_mm = float(M.mpjpe_mm(pred, gt, valid=valid[None])[0])
+        s.pa_mpjpe_mm = float(M.pa_mpjpe_mm(pred, gt, valid=valid[None])[0])
+        if valid[0]:
+            s.root_error_mm = float(M.root_error_mm(pred[:, 0], gt[:, 0])[0])
+        s.joint_errors_mm = M.joint_errors_mm(pred, gt)[0][valid]
+    gt_px = _gt_px(rec)
+    if gt_px is not None:
+        s.kp2d_px = float(M.kp2d_error_px(hand.keypoints_px[None], gt_px[None], valid[None])[0])
+    return s
+
+
+def _frame_mrrpe(records: list[HandRecord], matched: list[HandEstimate | None]) -> float | None:
+    pairs = {
+        r.side: (r, h) for r, h in zip(records, matched) if r.keypoints_cam_m is not None and h is not None
+    }
+    sides = [r.side for r in records]
+    if sides.count("left") != 1 or sides.count("right") != 1 or set(pairs) != {"left", "right"}:
+        return None
+    (rl, hl), (rr, hr) = pairs["left"], pairs["right"]
+    return float(
+        M.mrrpe_mm(
+            hl.keypoints_cam_m[0], hr.keypoints_cam_m[0], rl.keypoints_cam_m[0], rr.keypoints_cam_m[0]
+        )[0]
+    )
+
+
+def _nanmean(values: list[float]) -> float | None:
+    a = np.asarray(values, np.float64)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else None
+
+
+def summarise(acc: _DatasetAcc) -> dict[str, Any]:
+    """Per-dataset metrics from the per-hand scores (None where nothing could be measured)."""
+    hands = acc.hands
+    joint_errors = [h.joint_errors_mm for h in hands if h.joint_errors_mm is not None]
+    errors = np.concatenate(joint_errors) if joint_errors else np.zeros(0)
+    pcks = M.pck(errors, PCK_THRESHOLDS_MM) if errors.size else [None] * len(PCK_THRESHOLDS_MM)
+    auc = M.auc(errors, AUC_MAX_MM, steps=101) if errors.size else None
+    out: dict[str, Any] = {
+        "hands": len(hands),
+        "hands_estimated": sum(h.estimated for h in hands),
+        "hands_missing": sum(not h.estimated for h in hands),
+        "hands_3d": sum(math.isfinite(h.mpjpe_mm) for h in hands),
+        "frames": acc.frames,
+        "frames_failed": acc.failed_frames,
+        "frames_mrrpe": len(acc.mrrpe_mm),
+        "mpjpe_mm": _nanmean([h.mpjpe_mm for h in hands]),
+        "pa_mpjpe_mm": _nanmean([h.pa_mpjpe_mm for h in hands]),
+        "mrrpe_mm": _nanmean(acc.mrrpe_mm),
+        "root_error_mm": _nanmean([h.root_error_mm for h in hands]),
+        "kp2d_px": _nanmean([h.kp2d_px for h in hands]),
+    }
+    for t, v in zip(PCK_THRESHOLDS_MM, pcks):
+        out[f"pck_{t}mm"] = None if v is None or not np.isfinite(v) else float(v)
+    out[f"auc_0_{int(AUC_MAX_MM)}mm"] = None if auc is None or not np.isfinite(auc) else float(auc)
+    return out
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80] or "frame"
+
+
+def draw_ground_truth(image_rgb: np.ndarray, keypoints_px: np.ndarray, color=GT_COLOR_RGB) -> np.ndarray:
+    """Draw ground-truth 2D keypoints and skeleton (thin, ``color``) on a copy of the image."""
+    out = image_rgb.copy()
+    if keypoints_px is None or not np.all(np.isfinite(keypoints_px)):
+        return out
+    scale = max(out.shape[:2]) / 640.0
+    thick = max(1, round(scale))
+    pts = np.round(keypoints_px).astype(int)
+    for a, b in SKELETON_EDGES:
+        cv2.line(out, tuple(pts[a]), tuple(pts[b]), color, thick, cv2.LINE_AA)
+    for p in pts:
+        cv2.circle(out, tuple(p), thick + 1, color, 1, cv2.LINE_AA)
+    return out
+
+
+def _write_overlay(
+    path: Path, rec: HandRecord, hand: HandEstimate | None, score: HandScore, title: str
+) -> None:
+    image = rec.load_image()
+    out = draw_hands(image, [hand] if hand is not None else [], rec.camera, title=title)
+    out = draw_ground_truth(out, _gt_px(rec))
+    label = (
+        f"GT (white) | MPJPE {score.mpjpe_mm:.1f} mm  root {score.root_error_mm:.1f} mm  "
+        f"2D {score.kp2d_px:.1f} px"
+    )
+    scale = max(out.shape[:2]) / 640.0
+    org = (8, out.shape[0] - max(8, round(10 * scale)))
+    cv2.putText(out, label, org, cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, label, org, cv2.FONT_HERSHEY_SIMPLEX, 0.45 * scale, GT_COLOR_RGB, 1, cv2.LINE_AA)
+    cv2.imwrite(str(path), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
+
+
+def evaluate(
+    pipeline: Pipeline,
+    records: Iterable[HandRecord],
+    out_dir: str | Path,
+    worst_k: int = 8,
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run ``pipeline`` once per frame on its ground-truth boxes and write the metrics and overlays.
+
+    Args:
+        pipeline: any :class:`Pipeline` (a trained network, the untrained one, or an oracle in tests).
+        records: HandRecords; the hands of one image share ``(dataset, frame_id)``.
+        out_dir: gets ``metrics.json``, ``metrics.md`` and ``worst/NN_<dataset>_<frame>_<side>.png``.
+        worst_k: overlays of the k worst hands (by MPJPE, or 2D error without 3D labels); 0 = none.
+        limit: evaluate at most this many frames.
+        progress: show a tqdm bar.
+
+    Returns:
+        The content of ``metrics.json``: ``{"datasets": {name: metrics}, "weights": ..., ...}``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    frames = group_by_frame(records, limit)
+    keys = list(frames)
+    accs: dict[str, _DatasetAcc] = {}
+    failures: list[dict[str, str]] = []
+    worst: list[tuple[float, int, HandScore, HandRecord, HandEstimate | None]] = []  # min-heap of size k
+    counter = 0
+    max_hands = getattr(getattr(pipeline, "config", None), "max_hands", 16)
+    for key in tqdm(keys, desc="eval", unit="frame", disable=not progress):
+        dataset, frame_id = key
+        recs = frames[key]
+        acc = accs.setdefault(dataset, _DatasetAcc())
+        acc.frames += 1
+        if len(recs) > max_hands:
+            logger.warning(
+                "%s: %d hands but max_hands=%d; the rest count as missing", frame_id, len(recs), max_hands
+            )
+        try:
+            image = recs[0].load_image()
+            camera = recs[0].camera
+            boxes = [HandBox(tuple(float(v) for v in r.box_xyxy_px), r.side) for r in recs]
+            hands = pipeline(image, camera, boxes)
+            matched = _match(recs, hands)
+            scores = [score_hand(r, h) for r, h in zip(recs, matched)]
+            mrrpe = _frame_mrrpe(recs, matched)
+        except Exception as exc:  # noqa: BLE001 - one bad frame must not stop an evaluation
+            acc.failed_frames += 1
+            if len(failures) < _MAX_LOGGED_FAILURES:
+                logger.warning("frame %s (%s) failed: %s: %s", frame_id, dataset, type(exc).__name__, exc)
+            failures.append(
+                {"dataset": dataset, "frame_id": frame_id, "error": f"{type(exc).__name__}: {exc}"}
+            )
+            continue
+        acc.hands.extend(scores)
+        if mrrpe is not None:
+            acc.mrrpe_mm.append(mrrpe)
+        for rec, hand, score in zip(recs, matched, scores):
+            if worst_k <= 0 or not math.isfinite(score.badness):
+                continue
+            counter += 1
+            item = (score.badness, counter, score, rec, hand)
+            if len(worst) < worst_k:
+                heapq.heappush(worst, item)
+            elif item[0] > worst[0][0]:
+                heapq.heapreplace(worst, item)
+
+    datasets = {name: summarise(acc) for name, acc in accs.items()}
+    worst_dir = out_dir / "worst"
+    worst_list = []
+    if worst:
+        worst_dir.mkdir(exist_ok=True)
+    for rank, (_, _, score, rec, hand) in enumerate(sorted(worst, key=lambda t: -t[0])):
+        name = f"{rank:02d}_{_safe_name(score.dataset)}_{_safe_name(score.frame_id)}_{score.side}.png"
+        try:
+            _write_overlay(
+                worst_dir / name, rec, hand, score, f"worst #{rank}: {score.frame_id} {score.side}"
+            )
+        except Exception as exc:  # noqa: BLE001 - an overlay must not lose the metrics
+            logger.warning("overlay %s failed: %s", name, exc)
+            name = None
+        worst_list.append(
+            {
+                "dataset": score.dataset,
+                "frame_id": score.frame_id,
+                "side": score.side,
+                "mpjpe_mm": _finite_or_none(score.mpjpe_mm),
+                "root_error_mm": _finite_or_none(score.root_error_mm),
+                "kp2d_px": _finite_or_none(score.kp2d_px),
+                "overlay": f"worst/{name}" if name else None,
+            }
+        )
+    result = {
+        "weights": getattr(pipeline, "weights_description", "?"),
+        "trained": bool(getattr(pipeline, "trained", False)),
+        "kpe": getattr(pipeline, "kpe_variant", "?"),
+        "boxes": "ground truth (detection is not evaluated)",
+        "pck_thresholds_mm": list(PCK_THRESHOLDS_MM),
+        "datasets": datasets,
+        "worst": worst_list,
+        "failures": failures[:_MAX_LOGGED_FAILURES],
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(result, indent=2))
+    write_markdown(out_dir / "metrics.md", result)
+    for name, m in datasets.items():
+        logger.info(
+            "%s: %d hands, %d frames (%d failed), MPJPE %s mm, MRRPE %s mm",
+            name,
+            m["hands"],
+            m["frames"],
+            m["frames_failed"],
+            m["mpjpe_mm"],
+            m["mrrpe_mm"],
+        )
+    return result
+
+
+def _finite_or_none(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
