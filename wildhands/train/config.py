@@ -1,0 +1,181 @@
+"""Training configuration: frozen dataclasses read from YAML (``config/train/*.yaml``), unknown keys rejected.
+
+    cfg = TrainConfig.from_yaml("config/train/synthetic_resnet18.yaml")
+
+Per-dataset loss weights follow the paper: lab data with 3D labels λθ=10, λkp3d=5, λkp2d=5, λcam=1;
+wild data with 2D labels λmask=10, λgrasp=0.1. A source's ``loss_weights`` lists the terms it uses;
+terms it omits weigh 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wildhands.model.config import ModelConfig
+from wildhands.train.items import AugmentConfig
+from wildhands.train.losses import LOSS_TERMS
+
+SOURCE_KINDS = ("synthetic_stream", "synthetic_dir", "reader")
+LAB_WEIGHTS = {"theta": 10.0, "kp3d": 5.0, "kp2d": 5.0, "cam": 1.0}
+WILD_WEIGHTS = {"mask": 10.0, "grasp": 0.1}
+
+
+def _reject_unknown(cls: type, d: Any) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise ValueError(f"{cls.__name__} expects a mapping, got {type(d).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {unknown}; allowed: {sorted(known)}")
+    return d
+
+
+@dataclass(frozen=True)
+class DataSourceConfig:
+    """One training data source.
+
+    name: dataset name (selects nothing by itself; shows in logs and metrics).
+    kind: ``synthetic_stream`` (rendered on the fly, deterministic by index), ``synthetic_dir`` (written by
+        ``wildhands synth``), ``reader`` (a real dataset through ``wildhands.data.readers``, named by
+        ``reader``).
+    root: folder for ``synthetic_dir`` / ``reader``.
+    reader: reader name for ``kind='reader'`` (``arctic``, ``assemblyhands``, ``h2o``, ``visor``, ...).
+    length: number of hands to draw indices from for ``synthetic_stream``.
+    seed: data seed of ``synthetic_stream`` (keep it apart from the evaluation set's seed).
+    sample_weight: relative frequency of this source in a batch.
+    loss_weights: weight per loss term (missing terms weigh 0).
+    synthetic: overrides of ``SyntheticConfig`` for ``synthetic_stream``.
+    """
+
+    name: str
+    kind: str
+    root: str | None = None
+    reader: str | None = None
+    length: int = 100_000
+    seed: int = 1
+    sample_weight: float = 1.0
+    loss_weights: dict[str, float] = field(default_factory=lambda: {**LAB_WEIGHTS, **WILD_WEIGHTS})
+    synthetic: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise ValueError(f"data.kind={self.kind!r} not in {SOURCE_KINDS}")
+        if self.kind in ("synthetic_dir", "reader") and not self.root:
+            raise ValueError(f"data source {self.name!r} of kind {self.kind!r} needs a root folder")
+        if self.kind == "reader" and not self.reader:
+            raise ValueError(f"data source {self.name!r} of kind 'reader' needs `reader:` (a dataset name)")
+        if not (isinstance(self.sample_weight, (int, float)) and self.sample_weight > 0):
+            raise ValueError(f"data.sample_weight={self.sample_weight!r} must be > 0")
+        if not (isinstance(self.length, int) and self.length > 0):
+            raise ValueError(f"data.length={self.length!r} must be an int > 0")
+        unknown = sorted(set(self.loss_weights) - set(LOSS_TERMS))
+        if unknown:
+            raise ValueError(f"data.loss_weights has unknown terms {unknown}; allowed: {list(LOSS_TERMS)}")
+        for term, w in self.loss_weights.items():
+            if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
+                raise ValueError(f"data.loss_weights.{term}={w!r} must be a finite number >= 0")
+
+    def weight_row(self) -> list[float]:
+        return [float(self.loss_weights.get(term, 0.0)) for term in LOSS_TERMS]
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam (paper: lr 1e-5 with a pretrained backbone; higher from scratch), steps and batch."""
+
+    steps: int = 2000
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    warmup_steps: int = 100
+    uncertainty_weighting: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "warmup_steps"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= (0 if name == "warmup_steps" else 1)):
+                raise ValueError(f"optim.{name}={value!r} must be a positive int")
+        for name in ("lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"optim.{name}={value!r} must be a finite number >= 0")
+        if self.lr <= 0:
+            raise ValueError(f"optim.lr={self.lr!r} must be > 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run. ``out_dir`` holds checkpoints, logs, TensorBoard events and loss curves."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: tuple[DataSourceConfig, ...] = ()
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    out_dir: str = "runs/default"
+    seed: int = 0
+    device: str = "cpu"
+    amp: bool = True
+    num_workers: int = 0
+    mask_size: int = 56
+    log_every: int = 10
+    ckpt_every: int = 200
+    eval_every: int = 500
+    eval_hands: int = 64
+    eval_seed: int = 12345
+
+    def __post_init__(self) -> None:
+        if not self.data:
+            raise ValueError("train config needs at least one data source (`data:`)")
+        for name in ("num_workers",):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 0):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be an int >= 0")
+        for name in ("log_every", "ckpt_every", "eval_every", "eval_hands", "mask_size"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be an int >= 1")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"device={self.device!r} must be 'cpu' or 'cuda[:N]'")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(_reject_unknown(cls, d))
+        if "model" in d:
+            d["model"] = ModelConfig.from_dict(d["model"])
+        if "data" in d:
+            if not isinstance(d["data"], list):
+                raise ValueError("data must be a list of sources")
+            d["data"] = tuple(DataSourceConfig(**_reject_unknown(DataSourceConfig, s)) for s in d["data"])
+        if "optim" in d:
+            d["optim"] = OptimConfig(**_reject_unknown(OptimConfig, d["optim"]))
+        if "augment" in d:
+            d["augment"] = AugmentConfig(**_reject_unknown(AugmentConfig, d["augment"]))
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"train config not found: {path}")
+        try:
+            return cls.from_dict(yaml.safe_load(path.read_text()) or {})
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.to_dict(),
+            "data": [dataclasses.asdict(s) for s in self.data],
+            "optim": dataclasses.asdict(self.optim),
+            "augment": dataclasses.asdict(self.augment),
+            **{
+                f.name: getattr(self, f.name)
+                for f in dataclasses.fields(self)
+                if f.name not in ("model", "data", "optim", "augment")
+            },
+        }

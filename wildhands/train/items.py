@@ -1,0 +1,193 @@
+"""HandRecord -> one training item: the crop the network sees, its KPE inputs and every available target.
+
+Everything is expressed in the frame the network predicts in: the crop's camera for right hands, and
+for left hands the *mirrored* camera (the image flipped left-right, ``CameraModel.mirrored``), where the
+left hand is a right hand (see ``wildhands.runtime.pipeline``). Missing labels get ``has_* = False``
+and zeros, so items of different datasets batch together and each loss masks what is absent.
+
+Targets (``net camera`` = the camera of the frame above; metres and pixels):
+
+    kp3d_rel    (21, 3) keypoints relative to the wrist, net camera axes         has_3d
+    transl      (3,)    wrist position in the net camera                          has_3d
+    cam_wp      (3,)    ideal weak-perspective camera of the crop for ``transl``  has_3d
+    global_orient (3, 3), hand_pose (15, 3, 3), betas (10,)                      has_params
+    kp2d        (21, 2) pinhole pixels in the net camera (undistorted), kp2d_valid (21,)
+    mask        (m, m)  the hand's silhouette in the crop, at ``mask_size``       has_mask
+    grasp       ()      class id, -1 when unknown
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from wildhands.data.record import HandRecord
+from wildhands.geometry.camera import translation_to_weak_perspective_np
+from wildhands.geometry.crop import CropBox, kpe_inputs, mirror_box, square_box_from_xyxy, warp_crop
+from wildhands.geometry.rotations import mirror_axis_angle
+from wildhands.model.config import ModelConfig
+from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+_S = np.diag([-1.0, 1.0, 1.0])
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time jitter of the crop and colours (all off with ``enabled=False``).
+
+    scale_sigma: log-normal sigma of the crop scale around ``box_scale``; shift: max centre shift as a
+    fraction of the crop side; color: max per-channel gain deviation; blur_prob: probability of a small
+    Gaussian blur.
+    """
+
+    enabled: bool = True
+    box_scale: float = 1.5
+    scale_sigma: float = 0.1
+    shift: float = 0.08
+    color: float = 0.2
+    blur_prob: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("box_scale", "scale_sigma", "shift", "color", "blur_prob"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"augment.{name}={value!r} must be a finite number >= 0")
+        if self.box_scale < 1.0:
+            raise ValueError(f"augment.box_scale={self.box_scale!r} must be >= 1")
+        if self.blur_prob > 1:
+            raise ValueError(f"augment.blur_prob={self.blur_prob!r} must be in [0, 1]")
+
+
+def _rodrigues(aa: np.ndarray) -> np.ndarray:
+    return np.stack(
+        [cv2.Rodrigues(np.asarray(a, np.float64).reshape(3, 1))[0] for a in np.reshape(aa, (-1, 3))]
+    )
+
+
+def crop_box_for(record: HandRecord, augment: AugmentConfig, rng: np.random.Generator | None) -> CropBox:
+    """The (possibly jittered) square crop box of a record, in its image's pixels."""
+    cam = record.camera
+    scale = augment.box_scale
+    if augment.enabled and rng is not None:
+        scale *= float(np.exp(rng.normal(0.0, augment.scale_sigma)))
+    box = square_box_from_xyxy(record.box_xyxy_px, (cam.width, cam.height), scale=scale, border="zero_pad")
+    if augment.enabled and rng is not None and augment.shift > 0:
+        dx, dy = rng.uniform(-augment.shift, augment.shift, size=2) * box.size
+        box = CropBox(box.x0 + dx, box.y0 + dy, box.size)
+    return box
+
+
+def make_item(
+    record: HandRecord,
+    model: ModelConfig,
+    dataset_index: int = 0,
+    augment: AugmentConfig | None = None,
+    rng: np.random.Generator | None = None,
+    mask_size: int = 56,
+) -> dict[str, torch.Tensor]:
+    """Build one training item (a dict of tensors, see the module docstring)."""
+    augment = augment or AugmentConfig(enabled=False)
+    image = record.load_image()
+    cam = record.camera
+    mirror = record.side == "left"
+    box = crop_box_for(record, augment, rng)
+    size = model.image_size
+    crop = warp_crop(image, box, out_size=size, mirror=mirror)
+    if augment.enabled and rng is not None:
+        gains = 1.0 + rng.uniform(-augment.color, augment.color, size=3)
+        crop = np.clip(crop.astype(np.float32) * gains, 0, 255).astype(np.uint8)
+        if rng.random() < augment.blur_prob:
+            crop = cv2.GaussianBlur(crop, (5, 5), float(rng.uniform(0.5, 1.5)))
+    images = (crop.astype(np.float32) / 255.0 - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(
+        IMAGENET_STD, np.float32
+    )
+    kpe = kpe_inputs(cam, box, model.kpe.variant.value, mirror=mirror, grid=model.kpe.dense_grid)
+
+    net_cam = cam.mirrored() if mirror else cam
+    net_box = mirror_box(box, (cam.width - 1) / 2.0) if mirror else box
+    K = net_cam.K.astype(np.float64)
+
+    item: dict[str, np.ndarray | float | int | bool] = {
+        "images": images.transpose(2, 0, 1),
+        "kpe": kpe,
+        "K": K,
+        "box_center": np.asarray(net_box.center, np.float64),
+        "box_size": np.float64(net_box.size),
+        "dataset": dataset_index,
+        "is_left": mirror,
+    }
+
+    kp3d = None
+    if record.keypoints_cam_m is not None:
+        kp3d = record.keypoints_cam_m @ _S if mirror else record.keypoints_cam_m
+    item["has_3d"] = kp3d is not None and bool(kp3d[0, 2] > 1e-3)
+    if item["has_3d"]:
+        transl = kp3d[0]
+        item["kp3d_rel"] = kp3d - transl
+        item["transl"] = transl
+        item["cam_wp"] = translation_to_weak_perspective_np(
+            transl, net_box.center, net_box.size, net_cam.fx, net_cam.fy, net_cam.cx, net_cam.cy
+        )
+    else:
+        item["kp3d_rel"], item["transl"], item["cam_wp"] = np.zeros((21, 3)), np.zeros(3), np.zeros(3)
+
+    has_params = record.global_orient_aa is not None and record.hand_pose_aa is not None
+    item["has_params"] = has_params
+    if has_params:
+        orient, pose = record.global_orient_aa, record.hand_pose_aa
+        if mirror:  # the record's params are for its own (left) model; the network predicts the right one
+            orient, pose = mirror_axis_angle(orient), mirror_axis_angle(pose)
+        item["global_orient"] = _rodrigues(orient)[0]
+        item["hand_pose"] = _rodrigues(pose)
+        item["betas"] = record.betas if record.betas is not None else np.zeros(10)
+    else:
+        item["global_orient"], item["hand_pose"], item["betas"] = (
+            np.eye(3),
+            np.tile(np.eye(3), (15, 1, 1)),
+            np.zeros(10),
+        )
+
+    # 2D targets: pinhole pixels of the undistorted rays, in the net camera
+    valid = np.zeros(21, bool)
+    kp2d = np.zeros((21, 2))
+    if kp3d is not None and item["has_3d"]:
+        uvw = kp3d @ K.T
+        kp2d = uvw[:, :2] / uvw[:, 2:3]
+        valid = kp3d[:, 2] > 1e-3
+    elif record.keypoints_px is not None:
+        xy = cam.undistort_points(record.keypoints_px)
+        if mirror:
+            xy = xy * np.array([-1.0, 1.0])
+        kp2d = xy @ K[:2, :2].T + K[:2, 2]
+        valid = np.all(np.isfinite(kp2d), axis=1)
+        kp2d = np.nan_to_num(kp2d)
+    if record.keypoints_valid is not None:
+        valid &= record.keypoints_valid
+    item["kp2d"], item["kp2d_valid"] = kp2d, valid
+
+    item["has_mask"] = record.mask is not None
+    if record.mask is not None:
+        m = warp_crop(
+            (np.asarray(record.mask) > 0).astype(np.uint8) * 255, box, out_size=mask_size, mirror=mirror
+        )
+        item["mask"] = (m.reshape(mask_size, mask_size) > 127).astype(np.float32)
+    else:
+        item["mask"] = np.zeros((mask_size, mask_size), np.float32)
+    item["grasp"] = -1 if record.grasp is None else int(record.grasp)
+
+    out: dict[str, torch.Tensor] = {}
+    for key, value in item.items():
+        arr = np.asarray(value)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        out[key] = torch.from_numpy(np.ascontiguousarray(arr)) if arr.ndim else torch.tensor(arr.item())
+    return out
+
+
+def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack items into a batch (every item has the same keys and shapes)."""
+    return {key: torch.stack([it[key] for it in items]) for key in items[0]}

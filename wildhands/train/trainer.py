@@ -1,0 +1,363 @@
+"""Multi-dataset trainer with exact resume.
+
+A batch is a pure function of ``(seed, step)``: which source and which record fill each slot, and the
+augmentation of each, come from ``np.random.default_rng([seed, step, slot])``. So a run stopped at any
+point and resumed from its last checkpoint (model, optimiser, AMP scaler, torch RNG, step, history)
+continues exactly as if it had never stopped — training can be spread over sessions.
+
+Outputs in ``out_dir``: ``last.pt`` (resume state), ``model.pt`` (weights in the
+``wildhands.model.checkpoint`` format), ``train.log``, ``history.jsonl``, TensorBoard events (where
+``tensorboard`` is installed) and ``loss_curves.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from wildhands.data.record import HandRecord
+from wildhands.handmodel import OpenHandModel
+from wildhands.model.checkpoint import save_checkpoint
+from wildhands.model.network import WildHandsNet
+from wildhands.train.config import TrainConfig
+from wildhands.train.items import AugmentConfig, collate, make_item
+from wildhands.train.losses import LOSS_TERMS, compute_losses, predicted_keypoints, weighted_total
+from wildhands.train.sources import build_source, synthetic_eval_records
+
+logger = logging.getLogger(__name__)
+
+RESUME_FORMAT = "wildhands-train-state"
+
+
+class StepBatches(Dataset):
+    """Item ``step`` = the collated batch of that step (deterministic, see the module docstring)."""
+
+    def __init__(self, cfg: TrainConfig, sources: Sequence[Sequence[HandRecord]]):
+        self.cfg = cfg
+        self.sources = sources
+        weights = np.array([s.sample_weight for s in cfg.data], dtype=np.float64)
+        self.probs = weights / weights.sum()
+
+    def __len__(self) -> int:
+        return self.cfg.optim.steps
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        items = []
+        for slot in range(self.cfg.optim.batch_size):
+            rng = np.random.default_rng([self.cfg.seed, step, slot])
+            src = int(rng.choice(len(self.sources), p=self.probs))
+            records = self.sources[src]
+            for _attempt in range(8):  # a record whose crop cannot be made (e.g. degenerate box) is redrawn
+                record = records[int(rng.integers(len(records)))]
+                try:
+                    items.append(
+                        make_item(record, self.cfg.model, src, self.cfg.augment, rng, self.cfg.mask_size)
+                    )
+                    break
+                except ValueError as exc:
+                    logger.debug("skipping a record of %s: %s", self.cfg.data[src].name, exc)
+            else:
+                raise RuntimeError(f"8 unusable records in a row from source {self.cfg.data[src].name!r}")
+        return collate(items)
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _silhouette_fn():
+    """The differentiable soft silhouette, if the renderer is available."""
+    try:
+        from wildhands.render.soft_silhouette import soft_silhouette
+    except ImportError:  # pragma: no cover - present in this repo
+        return None
+
+    def render(vertices_cam, faces, K_crop, size):
+        return soft_silhouette(vertices_cam, faces, K_crop, (size, size))
+
+    return render
+
+
+class Trainer:
+    """Runs (or resumes) the training described by a :class:`TrainConfig`."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        resume: bool = True,
+        sources: Sequence[Sequence[HandRecord]] | None = None,
+        eval_records: Sequence[HandRecord] | None = None,
+    ) -> None:
+        """``sources`` / ``eval_records`` replace the configured data (one sequence per ``cfg.data`` entry),
+        e.g. a fixed list of records for an overfitting test."""
+        self.cfg = cfg
+        self.out_dir = Path(cfg.out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._setup_logging()
+        if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device={cfg.device!r} but CUDA is not available")
+        self.device = torch.device(cfg.device)
+        self.use_amp = cfg.amp and self.device.type == "cuda"
+        torch.manual_seed(cfg.seed)
+        self.model = WildHandsNet(cfg.model).to(self.device)
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.hand_model = OpenHandModel(side="right").to(self.device)
+        self.log_vars = (
+            torch.nn.Parameter(torch.zeros(len(LOSS_TERMS), device=self.device))
+            if cfg.optim.uncertainty_weighting
+            else None
+        )
+        params = list(self.model.parameters()) + ([self.log_vars] if self.log_vars is not None else [])
+        self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.weight_table = torch.tensor([s.weight_row() for s in cfg.data], dtype=torch.float32)
+        self.silhouette = _silhouette_fn()
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        if sources is not None and len(sources) != len(cfg.data):
+            raise ValueError(f"got {len(sources)} sources for {len(cfg.data)} configured data entries")
+        self.sources = list(sources) if sources is not None else [build_source(s, cfg) for s in cfg.data]
+        self.eval_records = list(eval_records) if eval_records is not None else synthetic_eval_records(cfg)
+        if resume and (self.out_dir / "last.pt").is_file():
+            self._load_state(self.out_dir / "last.pt")
+        self.writer = self._tensorboard()
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _setup_logging(self) -> None:
+        handler = logging.FileHandler(self.out_dir / "train.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger("wildhands").addHandler(handler)
+        logging.getLogger("wildhands").setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def _tensorboard(self):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            logger.info("tensorboard is not installed: no event files (history.jsonl and PNG curves only)")
+            return None
+        return SummaryWriter(str(self.out_dir / "tb"), purge_step=self.step)
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": RESUME_FORMAT,
+            "config": self.cfg.to_dict(),
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "log_vars": None if self.log_vars is None else self.log_vars.detach().cpu(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "history": self.history,
+        }
+
+    def save(self) -> Path:
+        """Write ``last.pt`` (resume state) and ``model.pt`` (weights) atomically."""
+        path = self.out_dir / "last.pt"
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(self._state(), tmp)
+        tmp.replace(path)
+        save_checkpoint(
+            self.out_dir / "model.pt", self.model, extra={"step": self.step, "train": self.cfg.to_dict()}
+        )
+        return path
+
+    def _load_state(self, path: Path) -> None:
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as exc:
+            raise ValueError(f"cannot resume from {path}: {exc}") from exc
+        if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+            raise ValueError(f"{path} is not a wildhands training state")
+        if state["config"]["model"] != self.cfg.model.to_dict():
+            raise ValueError(f"{path} was trained with another model config; use a new out_dir")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.log_vars is not None and state["log_vars"] is not None:
+            with torch.no_grad():
+                self.log_vars.copy_(state["log_vars"].to(self.device))
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.step = int(state["step"])
+        self.history = list(state["history"])
+        logger.info("resumed %s at step %d", path, self.step)
+
+    # ------------------------------------------------------------------ training
+    def _lr(self, step: int) -> float:
+        warm = self.cfg.optim.warmup_steps
+        return self.cfg.optim.lr * min(1.0, (step + 1) / warm) if warm else self.cfg.optim.lr
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        self.model.train()
+        batch = _to(batch, self.device)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._lr(self.step)
+        images = batch["images"]
+        if self.device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            out = self.model(images, batch["kpe"])
+        out = type(out)(
+            *(
+                t.float()
+                for t in (
+                    out.global_orient,
+                    out.hand_pose,
+                    out.betas,
+                    out.cam_wp,
+                    out.grasp_logits,
+                    out.pose_6d,
+                )
+            )
+        )
+        losses = compute_losses(out, batch, self.hand_model, self.silhouette)
+        weights = self.weight_table.to(self.device)[batch["dataset"]]
+        total, logs = weighted_total(losses, weights, self.log_vars)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.optimizer)
+        if self.cfg.optim.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        logs["total"] = float(total)
+        return logs
+
+    @torch.no_grad()
+    def evaluate(self, records: Sequence[HandRecord] | None = None) -> dict[str, float]:
+        """MPJPE (wrist-relative), root error (mm) and 2D error (px) of the current model on ``records``
+        (default: the fixed synthetic evaluation hands), using the true crop boxes."""
+        records = self.eval_records if records is None else records
+        if not records:
+            return {}
+        self.model.eval()
+        no_aug = AugmentConfig(enabled=False)
+        mpjpe, root, px = [], [], []
+        for i in range(0, len(records), 16):
+            items = [
+                make_item(r, self.cfg.model, 0, no_aug, None, self.cfg.mask_size) for r in records[i : i + 16]
+            ]
+            batch = _to(collate(items), self.device)
+            out = self.model(batch["images"], batch["kpe"])
+            kp_rel, _, _, transl = predicted_keypoints(out, self.hand_model, batch)
+            ok = batch["has_3d"]
+            err = (kp_rel - batch["kp3d_rel"]).norm(dim=-1).mean(-1)
+            mpjpe += (1000 * err[ok]).tolist()
+            root += (1000 * (transl - batch["transl"]).norm(dim=-1)[ok]).tolist()
+            K = batch["K"]
+            pts = kp_rel + transl[:, None]
+            uv = (
+                pts[..., :2] / pts[..., 2:3].clamp(min=1e-3) @ K[:, :2, :2].transpose(1, 2)
+                + K[:, None, :2, 2]
+            )
+            e2d = (uv - batch["kp2d"]).norm(dim=-1)
+            valid = batch["kp2d_valid"]
+            px += [float(e2d[b][valid[b]].mean()) for b in range(len(items)) if bool(valid[b].any())]
+        return {
+            "mpjpe_mm": float(np.mean(mpjpe)) if mpjpe else math.nan,
+            "root_error_mm": float(np.mean(root)) if root else math.nan,
+            "kp2d_px": float(np.mean(px)) if px else math.nan,
+        }
+
+    def train(self, max_steps: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
+        """Train until ``optim.steps`` (or ``max_steps`` more steps); checkpoint, log and plot on the way."""
+        from tqdm import tqdm
+
+        end = self.cfg.optim.steps if max_steps is None else min(self.cfg.optim.steps, self.step + max_steps)
+        if self.step >= end:
+            return self.history
+        dataset = StepBatches(self.cfg, self.sources)
+        loader = DataLoader(
+            dataset,
+            batch_size=None,
+            sampler=range(self.step, end),
+            num_workers=self.cfg.num_workers,
+            persistent_workers=False,
+        )
+        bar = tqdm(total=end - self.step, initial=0, desc="train", disable=not progress, dynamic_ncols=True)
+        t0 = time.perf_counter()
+        for batch in loader:
+            logs = self.train_step(batch)
+            self.step += 1
+            bar.update(1)
+            if self.step % self.cfg.log_every == 0 or self.step == end:
+                logs["lr"] = self._lr(self.step - 1)
+                logs["step"] = self.step
+                logs["samples_per_s"] = (
+                    self.cfg.log_every * self.cfg.optim.batch_size / (time.perf_counter() - t0)
+                )
+                t0 = time.perf_counter()
+                if self.step % self.cfg.eval_every == 0 or self.step == end:
+                    logs.update({f"eval/{k}": v for k, v in self.evaluate().items()})
+                self._record(logs)
+                bar.set_postfix(loss=f"{logs['total']:.3f}")
+            if self.step % self.cfg.ckpt_every == 0 or self.step == end:
+                self.save()
+                self.plot()
+        bar.close()
+        return self.history
+
+    def _record(self, logs: dict[str, Any]) -> None:
+        self.history.append(logs)
+        with open(self.out_dir / "history.jsonl", "a") as f:
+            f.write(json.dumps(logs) + "\n")
+        logger.info(
+            "step %d %s", logs["step"], " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k != "step")
+        )
+        if self.writer is not None:
+            for key, value in logs.items():
+                if key != "step" and isinstance(value, float) and math.isfinite(value):
+                    self.writer.add_scalar(key if "/" in key else f"loss/{key}", value, self.step)
+            self.writer.flush()
+
+    def plot(self) -> Path | None:
+        """Render the loss and evaluation curves to ``loss_curves.png``."""
+        if not self.history:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps = [h["step"] for h in self.history]
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for term in ("total", *LOSS_TERMS):
+            values = [h.get(term, math.nan) for h in self.history]
+            if any(math.isfinite(v) for v in values):
+                axes[0].plot(steps, values, label=term)
+        axes[0].set_yscale("log")
+        axes[0].set_xlabel("step")
+        axes[0].set_title("training losses")
+        axes[0].legend(fontsize=8)
+        evals = [h for h in self.history if "eval/mpjpe_mm" in h]
+        if evals:
+            for key in ("eval/mpjpe_mm", "eval/root_error_mm"):
+                axes[1].plot([h["step"] for h in evals], [h[key] for h in evals], marker="o", label=key[5:])
+            axes[1].set_xlabel("step")
+            axes[1].set_title("synthetic eval (mm)")
+            axes[1].legend(fontsize=8)
+        fig.tight_layout()
+        path = self.out_dir / "loss_curves.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        return path
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        logging.getLogger("wildhands").removeHandler(self._log_handler)
+        self._log_handler.close()
