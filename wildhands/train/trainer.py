@@ -234,7 +234,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        logs["total"] = float(total)
+        logs["total"] = float(total.detach())
         return logs
 
     @torch.no_grad()
@@ -287,6 +287,9 @@ class Trainer:
             sampler=range(self.step, end),
             num_workers=self.cfg.num_workers,
             persistent_workers=False,
+            # its own generator: a new loader must not draw from the global RNG (dropout), or a resumed
+            # run would diverge from an uninterrupted one
+            generator=torch.Generator().manual_seed(self.cfg.seed),
         )
         bar = tqdm(total=end - self.step, initial=0, desc="train", disable=not progress, dynamic_ncols=True)
         t0 = time.perf_counter()
