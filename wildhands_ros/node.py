@@ -80,8 +80,7 @@ class WildHandsNode(Node):
         self.tf = TFPublisher(self)
         self._slot: tuple | None = None  # (image, camera_info | None, t_received)
         self._received_at: OrderedDict[int, float] = OrderedDict()
-        self._start_time = time.monotonic()
-        self._last_info_time: float | None = None
+        self._images_waiting_since: float | None = None
         self.boxes = BoxesBuffer() if p.use_hand_boxes else None
         if self.boxes is not None:
             self.create_subscription(
@@ -144,7 +143,7 @@ class WildHandsNode(Node):
                 self.get_logger().warning(message)
 
     def _on_info(self, msg) -> None:
-        self._last_info_time = time.monotonic()
+        self._images_waiting_since = None
 
     def _on_image(self, msg) -> bool:
         self.health.count("received")
@@ -153,7 +152,13 @@ class WildHandsNode(Node):
         while len(self._received_at) > 64:
             self._received_at.popitem(last=False)
         p = self.params
-        age = time.monotonic() - (self._last_info_time or self._start_time)
+        # CameraInfo is missing once images have kept arriving without one for camera_info_timeout
+        # (counted from the first such image, so an image that merely precedes its own CameraInfo after a
+        # pause in the stream is not skipped)
+        now = time.monotonic()
+        if self._images_waiting_since is None:
+            self._images_waiting_since = now
+        age = now - self._images_waiting_since
         if age <= p.camera_info_timeout:
             return True
         if p.camera_info_policy == "estimate":

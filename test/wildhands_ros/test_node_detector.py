@@ -1,0 +1,76 @@
+"""The node with its own hand detector (detector:=mediapipe, the default) and no hand_boxes, in this process
+with real rclpy on loopback: the bundled sample gives a HandArray with one left and one right hand whose crop
+boxes sit on the sample's ground-truth boxes (hands.json)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import rclpy
+import ros_harness
+from ros_harness import Harness
+
+from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes
+from wildhands.runtime.detection.models import default_model_dir, missing_models
+from wildhands_ros.msg import Hand
+from wildhands_ros.node import WildHandsNode
+
+# Own namespace: the session `harness` (detector none) of test_node.py may live in this process too, and
+# would otherwise also take our images on /image and publish its own (empty) HandArray on /hands.
+NAMESPACE = "/detector_test"
+
+
+@pytest.fixture(scope="module")
+def detector_harness(ros_context, sample):
+    missing = missing_models()
+    if missing:
+        pytest.skip(
+            f"MediaPipe detector models {missing} missing in {default_model_dir()}: "
+            "run `python scripts/fetch_detector_models.py` (scripts/setup.sh does this)"
+        )
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ros_harness, "WildHandsNode", functools.partial(WildHandsNode, namespace=NAMESPACE))
+    mp.setattr(ros_harness.rclpy, "create_node", functools.partial(rclpy.create_node, namespace=NAMESPACE))
+    try:
+        h = Harness(sample, {"detector": "mediapipe", "detector_score_threshold": 0.5, "max_hands": 2})
+    finally:
+        mp.undo()
+    h._sec = 70_000  # stamps apart from the other harness's
+    yield h
+    h.close()
+
+
+def test_detector_finds_both_sample_hands(detector_harness):
+    h = detector_harness
+    assert h.node.detector is not None, "the node started without its detector: " + str(h.node.health.info)
+    assert h.node.get_fully_qualified_name() == f"{NAMESPACE}/wildhands_node"
+    header = h.send(boxes=False)  # image + camera_info only: boxes must come from the node's detector
+    msg = h.hands_for(header, timeout=20.0)
+    assert msg is not None, "no HandArray from the node with detector:=mediapipe"
+    assert msg.header.stamp == header.stamp and msg.header.frame_id == ros_harness.FRAME
+    assert len(msg.hands) == 2, [(x.side, x.detection_confidence) for x in msg.hands]
+    assert sorted(x.side for x in msg.hands) == [Hand.SIDE_LEFT, Hand.SIDE_RIGHT]
+
+    _, entries = load_hand_boxes(SAMPLE_DIR / "hands.json")
+    gt = {e["side"]: np.asarray(e["box_xyxy"], dtype=np.float64) for e in entries}
+    expected_score = {"left": 0.84, "right": 0.61}  # MediaPipe palm scores on this rendered sample
+    for hand in msg.hands:
+        side = "left" if hand.side == Hand.SIDE_LEFT else "right"
+        x0, y0, x1, y1 = gt[side]
+        assert hand.detection_confidence < 1.0, "score 1 = a box from hand_boxes, not from the detector"
+        assert abs(hand.detection_confidence - expected_score[side]) < 0.1, (side, hand.detection_confidence)
+        cx, cy = hand.crop_x + hand.crop_size / 2, hand.crop_y + hand.crop_size / 2
+        assert x0 <= cx <= x1 and y0 <= cy <= y1, (
+            f"{side} crop centre ({cx:.1f}, {cy:.1f}) not in gt {gt[side]}"
+        )
+        # the crop (box_scale x the detected box) covers most of the gt box
+        ix = max(0.0, min(x1, hand.crop_x + hand.crop_size) - max(x0, hand.crop_x))
+        iy = max(0.0, min(y1, hand.crop_y + hand.crop_size) - max(y0, hand.crop_y))
+        assert ix * iy > 0.8 * (x1 - x0) * (y1 - y0), f"{side} crop covers too little of the gt box"
+        kp = np.array([[p.x, p.y, p.z] for p in hand.keypoints_3d])
+        assert np.all(np.isfinite(kp)) and np.all(kp[:, 2] > 0)
+        uv = np.asarray(hand.keypoints_2d, dtype=np.float64).reshape(21, 2)
+        assert np.abs(h.camera.project(kp) - uv).max() < 1.0
+    assert h.node.health.info.get("detector") == "mediapipe"
