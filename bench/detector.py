@@ -14,7 +14,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
@@ -27,35 +26,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.machine import busy_cpu_s, cpu_model, own_cpu_s  # noqa: E402
 from wildhands.runtime.detection import build_detector  # noqa: E402
 from wildhands.runtime.detection.mediapipe_palm import PALM_INPUT_SIZE, _letterbox  # noqa: E402
 
 logger = logging.getLogger("bench.detector")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _busy_cpu_s() -> float:
-    """Non-idle CPU seconds of the whole machine since boot (/proc/stat; 0 where unavailable)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def _time(fn: Callable[[], object], iters: int, warmup: int = 5) -> dict[str, float]:
@@ -88,13 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[bench.detector] %(message)s")
 
-    wall0, busy0, own0 = time.perf_counter(), _busy_cpu_s(), _own_cpu_s()
+    wall0, busy0, own0 = time.perf_counter(), busy_cpu_s(), own_cpu_s()
     image = cv2.cvtColor(cv2.imread(str(REPO / "wildhands/assets/sample/image.png")), cv2.COLOR_BGR2RGB)
     results: dict[str, object] = {
         "image": "wildhands/assets/sample/image.png",
         "image_hw": list(image.shape[:2]),
         "threads": args.threads,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "runtime": "ai-edge-litert (XNNPACK, fp32)",
         "loadavg_before": Path("/proc/loadavg").read_text().split()[:3]
@@ -131,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - wall0
     # CPU used by every other process during the run, in cores: should be ~0 on an idle machine
     results["other_processes_cores"] = round(
-        max(0.0, (_busy_cpu_s() - busy0) - (_own_cpu_s() - own0)) / wall, 2
+        max(0.0, (busy_cpu_s() - busy0) - (own_cpu_s() - own0)) / wall, 2
     )
     logger.info("other processes used %.2f cores during the run", results["other_processes_cores"])
     out = Path(args.out)

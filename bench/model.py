@@ -35,34 +35,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import busy_cpu_s, cpu_model, own_cpu_s  # noqa: E402
 from wildhands.model import KPEConfig, ModelConfig, WildHandsNet  # noqa: E402
 
 logger = logging.getLogger("bench.model")
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _busy_cpu_s() -> float:
-    """Non-idle CPU seconds of the whole machine since boot (/proc/stat; 0 where unavailable)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def _time(fn: Callable[[], object], repeats: int, warmup: int, desc: str) -> list[float]:
@@ -191,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
         "config": cfg.to_dict(),
         "params_M": n_params / 1e6,
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "cpu_count": os.cpu_count(),
             "threads": args.threads,
             "python": platform.python_version(),
@@ -202,7 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
         "repeats": args.repeats,
         "warmup": args.warmup,
     }
-    busy0, own0, wall0 = _busy_cpu_s(), _own_cpu_s(), time.perf_counter()
+    busy0, own0, wall0 = busy_cpu_s(), own_cpu_s(), time.perf_counter()
     result["matmul_torch"] = matmul_gflops(args.matmul_n, max(args.repeats, 10), args.warmup + 2)
     result["matmul_numpy"] = numpy_matmul_gflops(
         args.matmul_n, max(args.repeats, 10), args.warmup + 2, args.threads
@@ -248,7 +224,7 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(row)
         result["results"] = rows
 
-    other = (_busy_cpu_s() - busy0) - (_own_cpu_s() - own0)
+    other = (busy_cpu_s() - busy0) - (own_cpu_s() - own0)
     result["other_processes_cores"] = max(other, 0.0) / (time.perf_counter() - wall0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -41,6 +41,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.machine import busy_cpu_s, cpu_model  # noqa: E402
+
 # before rclpy is imported: keep DDS on loopback, in a private domain
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.pop("ROS_STATIC_PEERS", None)
@@ -54,24 +56,6 @@ INFO_FIELDS = ("width", "height", "distortion_model", "d", "k", "r", "p")
 
 
 # ----------------------------------------------------------------------------------------------- machine
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _busy_cpu_s() -> float:
-    """Non-idle CPU seconds of the whole machine since boot (/proc/stat; 0 where unavailable)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _proc_cpu() -> dict[int, tuple[str, float]]:
@@ -103,7 +87,7 @@ class Load:
 
     def __init__(self, own_pids: set[int]) -> None:
         self.own_pids = own_pids
-        self.busy0, self.wall0, self.procs0 = _busy_cpu_s(), time.monotonic(), _proc_cpu()
+        self.busy0, self.wall0, self.procs0 = busy_cpu_s(), time.monotonic(), _proc_cpu()
         self.loadavg0 = os.getloadavg()
 
     def result(self) -> dict:
@@ -113,7 +97,7 @@ class Load:
             pid: (name, cpu - self.procs0.get(pid, (name, 0.0))[1]) for pid, (name, cpu) in procs1.items()
         }
         own = sum(deltas[p][1] for p in self.own_pids if p in deltas)
-        other = max((_busy_cpu_s() - self.busy0) - own, 0.0)
+        other = max((busy_cpu_s() - self.busy0) - own, 0.0)
         top = sorted(
             ((d, pid, name) for pid, (name, d) in deltas.items() if pid not in self.own_pids and d > 0),
             reverse=True,
@@ -156,7 +140,7 @@ def _machine(args) -> dict:
     except ImportError:  # pragma: no cover - optional engine
         ort_version = None
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,

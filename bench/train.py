@@ -24,6 +24,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.machine import OtherLoad, cpu_model  # noqa: E402
 from wildhands.data.synthetic import SyntheticConfig, SyntheticHandStream, generate_frame  # noqa: E402
 from wildhands.model.config import ModelConfig  # noqa: E402
 from wildhands.train.config import TrainConfig  # noqa: E402
@@ -31,35 +32,11 @@ from wildhands.train.items import AugmentConfig, make_item  # noqa: E402
 from wildhands.train.trainer import Trainer  # noqa: E402
 
 
-def _cpu_times() -> tuple[float, float]:
-    with open("/proc/stat") as f:
-        fields = [float(x) for x in f.readline().split()[1:]]
-    return sum(fields) - fields[3] - fields[4], sum(fields)
-
-
-class Load:
-    """Cores used by other processes during a block (total busy cores minus ours)."""
-
-    def __enter__(self):
-        self.busy0, self.total0 = _cpu_times()
-        self.own0, self.t0 = time.process_time(), time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        busy1, total1 = _cpu_times()
-        wall = time.perf_counter() - self.t0
-        ticks = os.sysconf("SC_CLK_TCK")
-        busy_cores = (busy1 - self.busy0) / ticks / wall
-        own_cores = (time.process_time() - self.own0) / wall
-        self.other_cores = max(0.0, busy_cores - own_cores)
-        self.wall = wall
-
-
 def bench_generation(n: int, size: tuple[int, int]) -> dict:
     cfg = SyntheticConfig.from_dict({"image_sizes": [list(size)]})
     generate_frame(cfg, 0, 0)  # warm-up (hand-model construction)
     hands = 0
-    with Load() as load:
+    with OtherLoad() as load:
         for i in range(1, n + 1):
             hands += len(generate_frame(cfg, 0, i).hands)
     return {
@@ -75,7 +52,7 @@ def bench_items(records, model: ModelConfig) -> dict:
     aug = AugmentConfig()
     import numpy as np
 
-    with Load() as load:
+    with OtherLoad() as load:
         for i, r in enumerate(records):
             make_item(r, model, augment=aug, rng=np.random.default_rng(i))
     return {
@@ -103,7 +80,7 @@ def bench_steps(records, model: dict, batch: int, steps: int, tmp: Path) -> dict
 
     batches = StepBatches(cfg, [records])
     times = []
-    with Load() as load:
+    with OtherLoad() as load:
         for s in range(steps):
             b = batches[s]
             t0 = time.perf_counter()
@@ -135,7 +112,7 @@ def main() -> None:
 
     result: dict = {
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
