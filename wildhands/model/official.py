@@ -68,7 +68,9 @@ What does NOT map (our architecture cannot hold it; the loader raises ``ValueErr
 - ``model.head_l.*`` (the left head; we mirror left hands onto the right head);
 - ``model.grasp_classifier.*``: widths 1024/512/128, 9 outputs, input ``[betas, rotmats]`` (ours: one
   ``grasp_hidden`` width, 8 outputs, input ``[rotmats, betas]``);
-- the 6D row/column convention (the imported regressor's rotations come out transposed).
+- the 6D row/column convention (the imported regressor's rotations come out transposed);
+- the camera's scale: ours iterates ``log s`` (``regressor.py``), the official regressor ``s`` itself, so
+  the imported ``dec_cam`` row for s means a relative, not an absolute, update.
 - MANO buffers are ignored (the hand model is loaded separately, from the user's MANO files).
 
 A ``partial`` import (crop backbone + regressor of one side) is a starting point for fine-tuning, not a

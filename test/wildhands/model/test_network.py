@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -113,8 +115,9 @@ def test_fresh_model_outputs_mean_params():
     assert (out.global_orient - eye).abs().max() < 0.1
     assert (out.hand_pose - eye).abs().max() < 0.1
     assert out.betas.abs().max() < 0.1
-    assert (out.cam_wp - torch.tensor([8.0, 0.0, 0.0])).abs().max() < 0.1
-    assert torch.equal(net.regressor.mean_cam, torch.tensor([8.0, 0.0, 0.0]))
+    assert (out.cam_wp[:, 0] / 8.0).log().abs().max() < 0.02  # the scale is regressed in log space
+    assert out.cam_wp[:, 1:].abs().max() < 0.1
+    assert torch.allclose(net.regressor.mean_cam, torch.tensor([math.log(8.0), 0.0, 0.0]))
 
 
 def test_sparse_output_depends_on_kpe_none_does_not():
