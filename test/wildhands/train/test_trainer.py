@@ -159,13 +159,19 @@ def test_train_cli_writes_weights_that_load(tmp_path, capsys):
 @pytest.mark.slow
 def test_overfitting_a_small_set_lowers_loss_and_mpjpe(tmp_path):
     """16 synthetic hands, 80 steps of batch 8 on CPU: the training loss and the MPJPE on those hands
-    must both fall by at least 1.3x (measured: see the README, Training)."""
+    must both fall by at least 1.5x (measured 2026-11-25: loss 36 -> 10.6, 3.4x; MPJPE 146 -> 56 mm, 2.6x)."""
     stream = SyntheticHandStream(SyntheticConfig(), seed=7, length=16)
     hands = [stream[i] for i in range(16)]
     cfg = TrainConfig.from_dict(
         {
             "model": {"backbone": "resnet18", "regressor_dropout": 0.0, "image_size": 128},
-            "data": [{"name": "synthetic", "kind": "synthetic_stream"}],
+            "data": [
+                {
+                    "name": "synthetic",
+                    "kind": "synthetic_stream",
+                    "loss_weights": {"theta": 10.0, "kp3d": 5.0, "kp2d": 5.0, "cam": 1.0, "grasp": 0.1},
+                }
+            ],
             "optim": {"steps": 80, "batch_size": 8, "lr": 1e-3, "warmup_steps": 5},
             "augment": {"enabled": False},
             "out_dir": str(tmp_path / "overfit"),
@@ -181,5 +187,5 @@ def test_overfitting_a_small_set_lowers_loss_and_mpjpe(tmp_path):
     after = trainer.evaluate()["mpjpe_mm"]
     trainer.close()
     losses = [h["total"] for h in trainer.history]
-    assert np.mean(losses[:2]) / np.mean(losses[-2:]) > 1.3, losses
-    assert before / after > 1.3, (before, after)
+    assert np.mean(losses[:2]) / np.mean(losses[-2:]) > 1.5, losses
+    assert before / after > 1.5, (before, after)
