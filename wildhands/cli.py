@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -106,6 +107,30 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from wildhands.train.config import TrainConfig
+    from wildhands.train.trainer import Trainer
+
+    cfg = TrainConfig.from_yaml(args.config)
+    if args.out_dir:
+        cfg = dataclasses.replace(cfg, out_dir=args.out_dir)
+    trainer = Trainer(cfg, resume=not args.restart)
+    try:
+        print(
+            f"training {cfg.model.backbone}/{cfg.model.kpe.variant.value} from step {trainer.step} to "
+            f"{cfg.optim.steps} -> {cfg.out_dir}"
+        )
+        trainer.train(max_steps=args.max_steps)
+    finally:
+        trainer.close()
+    last = trainer.history[-1] if trainer.history else {}
+    print(
+        f"step {trainer.step}: " + " ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float))
+    )
+    print(f"weights    {Path(cfg.out_dir) / 'model.pt'}\ncurves     {Path(cfg.out_dir) / 'loss_curves.png'}")
+    return 0
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="WildHands checkpoint (.pt); default: untrained network")
     p.add_argument("--backbone", default="resnet50", choices=["resnet18", "resnet34", "resnet50"])
@@ -139,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--opset", type=int, default=17)
     _add_model_args(export)
     export.set_defaults(func=cmd_export)
+
+    train = sub.add_parser("train", help="train (or resume) from a config/train/*.yaml")
+    train.add_argument("--config", required=True, help="training config YAML")
+    train.add_argument("--out-dir", help="override out_dir of the config")
+    train.add_argument("--max-steps", type=int, help="stop after this many more steps (resume later)")
+    train.add_argument("--restart", action="store_true", help="ignore out_dir/last.pt and start over")
+    train.set_defaults(func=cmd_train)
 
     synth = sub.add_parser("synth", help="generate a synthetic egocentric hand dataset")
     synth.add_argument("--out", required=True, help="output folder (resumable)")
