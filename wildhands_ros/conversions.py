@@ -118,12 +118,19 @@ def estimated_camera(image_size: tuple[int, int], hfov_deg: float) -> CameraMode
 
 
 # ----------------------------------------------------------------------------------------------- boxes
-def detections_to_boxes(msg: HandDetectionArray, image_width: int) -> list[HandBox]:
+def detections_to_boxes(
+    msg: HandDetectionArray, image_width: int, image_height: int | None = None
+) -> list[HandBox]:
     """HandDetectionArray -> HandBoxes. SIDE_UNKNOWN becomes the side of the image half the box centre is
-    in (egocentric guess: right hand on the right), with side_score 0.5. Invalid boxes are skipped."""
+    in (egocentric guess: right hand on the right), with side_score 0.5. Invalid boxes (NaN, inverted) and,
+    with ``image_height``, boxes lying fully outside the image are skipped."""
     boxes = []
     for d in msg.detections:
         xyxy = (float(d.x_min), float(d.y_min), float(d.x_max), float(d.y_max))
+        if image_height is not None and not (
+            xyxy[2] > 0 and xyxy[3] > 0 and xyxy[0] < image_width and xyxy[1] < image_height
+        ):
+            continue  # fully outside (or NaN): the pipeline would refuse the whole frame
         side_score = float(np.clip(d.side_score, 0.0, 1.0))
         if d.side == HandDetection.SIDE_LEFT:
             side = "left"
@@ -202,11 +209,19 @@ def hand_to_msg(hand: HandEstimate, include_mesh: bool = False, track_id: int = 
 
 
 def hands_to_msg(
-    hands: Sequence[HandEstimate], header: Header, latency_s: float = 0.0, include_mesh: bool = False
+    hands: Sequence[HandEstimate],
+    header: Header,
+    latency_s: float = 0.0,
+    include_mesh: bool = False,
+    track_ids: Sequence[int] | None = None,
 ) -> HandArray:
+    """HandEstimates -> HandArray; ``track_ids`` (one per hand) fill Hand.track_id (-1 without)."""
+    if track_ids is not None and len(track_ids) != len(hands):
+        raise ValueError(f"{len(track_ids)} track ids for {len(hands)} hands")
+    ids = [-1] * len(hands) if track_ids is None else track_ids
     return HandArray(
         header=header,
-        hands=[hand_to_msg(h, include_mesh) for h in hands],
+        hands=[hand_to_msg(h, include_mesh, i) for h, i in zip(hands, ids)],
         latency=float(latency_s),
     )
 

@@ -10,6 +10,8 @@ All conversions live in conversions.py, tf.py and markers.py; parameters in para
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import threading
 import time
@@ -27,6 +29,7 @@ from visualization_msgs.msg import MarkerArray
 
 from wildhands.runtime.overlay import draw_hands
 from wildhands.runtime.pipeline import Pipeline
+from wildhands.runtime.tracking import HandTracker
 from wildhands_ros.conversions import (
     camera_from_info,
     detections_to_boxes,
@@ -72,6 +75,7 @@ class WildHandsNode(Node):
                 "no weights given: the network is UNTRAINED and its hands are meaningless"
             )
         self.detector = self._build_detector(p)
+        self.tracker = HandTracker(p.tracking_config())  # used by the worker thread only
         self.hands_pub = self.create_publisher(HandArray, "hands", 10)
         self.markers_pub = self.create_publisher(MarkerArray, "hands/markers", 10)
         self.points_pub = self.create_publisher(PointCloud2, "hands/points", 10)
@@ -239,7 +243,7 @@ class WildHandsNode(Node):
                 f"{reason}: intrinsics estimated from the image size and estimate_hfov_deg="
                 f"{p.estimate_hfov_deg} (intrinsics_estimated=true)",
             )
-        boxes = self._boxes(image.header, rgb, p)
+        boxes, detected = self._boxes(image.header, rgb, p)
         hands = self.pipeline(rgb, camera, boxes)
         expected = min(len(boxes), p.max_hands)
         hands = [h for h in hands if hand_is_finite(h)]
@@ -250,21 +254,31 @@ class WildHandsNode(Node):
                 "or invalid values",
                 error=True,
             )
-        self._publish(hands, header, rgb, camera, t0, p)
+        config = p.tracking_config()
+        if config != self.tracker.config:
+            self.tracker.reconfigure(config)
+        stamp = stamp_ns(image.header) * 1e-9 or t0  # unstamped images: time of arrival
+        tracked = self.tracker.update(hands, stamp, camera, detected)
+        self._publish([t.hand for t in tracked], [t.track_id for t in tracked], header, rgb, camera, t0, p)
 
-    def _boxes(self, header, rgb, p: NodeParams) -> list:
+    def _boxes(self, header, rgb, p: NodeParams) -> tuple[list, bool]:
+        """Hand boxes of this frame, and whether they are fresh detections (not the previous frame's)."""
         if self.boxes is not None:
             wait = p.hand_boxes_timeout if self.detector is None else 0.0
             msg = self.boxes.get(header, slop=p.max_sync_delay, timeout=wait)
             if msg is not None:
-                return detections_to_boxes(msg, rgb.shape[1])
+                return detections_to_boxes(msg, rgb.shape[1], rgb.shape[0]), True
         if self.detector is not None:
-            return [b for b in self.detector.detect(rgb) if b.score >= p.detector_score_threshold]
-        return []
+            if not self.tracker.needs_detection():
+                boxes = self.tracker.boxes_for_next_frame((rgb.shape[1], rgb.shape[0]))
+                if boxes:
+                    return boxes, False
+            return [b for b in self.detector.detect(rgb) if b.score >= p.detector_score_threshold], True
+        return [], True
 
-    def _publish(self, hands, header, rgb, camera, t0: float, p: NodeParams) -> None:
+    def _publish(self, hands, track_ids, header, rgb, camera, t0: float, p: NodeParams) -> None:
         latency = time.monotonic() - t0
-        self.hands_pub.publish(hands_to_msg(hands, header, latency, include_mesh=p.publish_mesh))
+        self.hands_pub.publish(hands_to_msg(hands, header, latency, p.publish_mesh, track_ids))
         if p.publish_tf:
             self.tf.send(hand_transforms(hands, header, p.frame_prefix))
         if p.publish_markers:
@@ -290,6 +304,19 @@ class WildHandsNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM. Without ``args`` (the console script, ``python -m``) the process
+    ends right after a clean shutdown: torch's interpreter teardown alone takes 1-2 s on a busy 2-core
+    machine, the node must stop within 2 s."""
+    rc = _run(args)
+    if args is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(rc)
+    return rc
+
+
+def _run(args: list[str] | None) -> int:
     rclpy.init(args=args)
     node = None
     try:

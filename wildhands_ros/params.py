@@ -20,7 +20,9 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 
 from wildhands.model.config import BACKBONE_CHANNELS, ModelConfig
+from wildhands.runtime.filters import OneEuroConfig
 from wildhands.runtime.pipeline import ENGINES, PipelineConfig
+from wildhands.runtime.tracking import TrackingConfig
 
 DETECTORS = ("mediapipe", "none")
 CAMERA_INFO_POLICIES = ("skip", "estimate")
@@ -101,6 +103,27 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "default_frame_id": ParamSpec(
         "camera_color_optical_frame", "frame_id used when an image arrives with an empty header.frame_id."
     ),
+    # --- tracking and smoothing (wildhands.runtime.tracking) ---
+    "tracking": ParamSpec(True, "Give hands stable track ids across frames (false: Hand.track_id = -1)."),
+    "smoothing": ParamSpec(
+        True, "One-Euro smoothing of keypoints, wrist pose and mesh per track (needs tracking)."
+    ),
+    "one_euro_min_cutoff": ParamSpec(
+        1.0,
+        "Hz, One-Euro cutoff at rest (keypoints and wrist rotation); lower = smoother, more lag.",
+        range=(0.01, 100.0),
+    ),  # fmt: skip
+    "one_euro_beta": ParamSpec(
+        5.0,
+        "s/m, One-Euro speed coefficient of the keypoints; higher = less lag in fast motion.",
+        range=(0.0, 1000.0),
+    ),  # fmt: skip
+    "redetect_every": ParamSpec(
+        1,
+        "Run the detector every N frames; in between, crops come from the previous frame's hands "
+        "(and at once when a track is lost). 1 = every frame. Needs tracking.",
+        range=(1, 1000),
+    ),  # fmt: skip
     # --- outputs ---
     "frame_prefix": ParamSpec("hand", "TF frames are <frame_prefix>_<side>_<keypoint>."),
     "publish_tf": ParamSpec(True, "Publish one TF frame per keypoint on /tf."),
@@ -177,6 +200,11 @@ class NodeParams:
     max_sync_delay: float
     sync_queue_size: int
     default_frame_id: str
+    tracking: bool
+    smoothing: bool
+    one_euro_min_cutoff: float
+    one_euro_beta: float
+    redetect_every: int
     frame_prefix: str
     publish_tf: bool
     publish_markers: bool
@@ -217,6 +245,18 @@ class NodeParams:
             max_hands=self.max_hands,
             hand_model=self.hand_model,
             mano_model_path=Path(self.mano_model_path) if self.mano_model_path else None,
+        )
+
+    def tracking_config(self) -> TrackingConfig:
+        """The wildhands TrackingConfig these parameters describe: min_cutoff serves the keypoints and the
+        wrist rotation, beta the keypoints (the rotation keeps its own default, in s/rad)."""
+        rotation = TrackingConfig().rotation_filter
+        return TrackingConfig(
+            enabled=self.tracking,
+            smoothing=self.smoothing,
+            redetect_every=self.redetect_every,
+            position_filter=OneEuroConfig(min_cutoff=self.one_euro_min_cutoff, beta=self.one_euro_beta),
+            rotation_filter=dataclasses.replace(rotation, min_cutoff=self.one_euro_min_cutoff),
         )
 
     def updated(self, changes: dict[str, Any]) -> NodeParams:

@@ -1,0 +1,319 @@
+"""Hand tracking across frames: stable track ids, One-Euro smoothing, and crops from the previous frame.
+
+    tracker = HandTracker(TrackingConfig())
+    for image, camera, t in frames:                       # t: image timestamp, s
+        boxes = detector.detect(image) if tracker.needs_detection() else tracker.boxes_for_next_frame(size)
+        tracked = tracker.update(pipeline(image, camera, boxes), t, camera)
+        tracked[0].track_id, tracked[0].hand.keypoints_cam_m   # stable id, smoothed (21, 3) m
+
+**Association** (per frame): every new :class:`HandEstimate` is matched to at most one live track by the
+Hungarian method (``scipy.optimize.linear_sum_assignment``) on the cost ``(1 - IoU) + d / distance_gate_m``,
+where IoU is that of the crop boxes (px) and ``d`` the 3D wrist distance (m) to the track's last raw
+estimate. A pair is admissible only for the **same side** and when ``IoU >= iou_gate`` **or**
+``d <= distance_gate_m`` (either cue suffices: boxes carry a hand whose depth is noisy, the wrist carries a
+hand whose box jumped). Left and right hands therefore never swap ids, even while their boxes overlap.
+Unmatched hands start new tracks; ids are integers from 0, increasing, never reused. A track not matched
+for more than ``max_age`` consecutive frames dies; one that is matched again within ``max_age`` frames keeps
+its id (and its filter state: the One-Euro ``alpha`` grows with the gap, so it catches up at once).
+
+**Smoothing** (``smoothing=True``): per track, the 21 keypoints are One-Euro filtered per point
+(``vector_speed``: the cutoff follows each point's 3D speed; keypoint 0 is the wrist, i.e. the hand's
+translation) and the wrist rotation on SO(3) (:class:`RotationOneEuroFilter`). The mesh vertices are not
+filtered one by one: they get the smoothed rigid wrist pose, ``v' = R' R^T (v - p) + p'`` (``p``, ``R``: raw
+wrist position and rotation; primes: smoothed), so the mesh moves as the smoothed wrist frame while its
+finger articulation is the current frame's. ``keypoints_px`` are re-projected from the smoothed keypoints
+when a camera is passed to :meth:`HandTracker.update` (the raw ones are kept otherwise). Everything else
+(side, confidences, crop box, betas, joint rotations, grasp) is the current frame's.
+
+**Off switches**: ``enabled=False`` gives every hand ``track_id=-1`` and passes it unchanged;
+``smoothing=False`` keeps ids but passes values unchanged.
+
+**Crops from the previous frame** (:func:`boxes_from_previous`): the box around the projected keypoints of
+each hand tracked in the last frame (grown by ``box_margin`` on each side, as the MediaPipe detector's
+landmark boxes are), so that the detector need only run every ``redetect_every`` frames, or when a track
+was lost or none is live (:meth:`HandTracker.needs_detection`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from wildhands.runtime.filters import OneEuroConfig, OneEuroFilter, RotationOneEuroFilter
+from wildhands.runtime.pipeline import HandBox, HandEstimate
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TrackingConfig", "TrackedHand", "HandTracker", "boxes_from_previous", "box_iou"]
+
+_INF = 1e9
+
+
+def _default_position_filter() -> OneEuroConfig:
+    return OneEuroConfig(min_cutoff=1.0, beta=5.0, d_cutoff=1.0)
+
+
+def _default_rotation_filter() -> OneEuroConfig:
+    return OneEuroConfig(min_cutoff=1.0, beta=0.5, d_cutoff=1.0)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """How hands are tracked and smoothed (ValueError naming a bad field).
+
+    enabled: assign track ids (False: every hand gets -1 and passes unchanged).
+    smoothing: One-Euro smoothing of keypoints, wrist rotation and mesh (False: ids only).
+    max_age: frames a track survives without a match (>= 0); it dies on the next miss.
+    iou_gate: a same-side pair with crop-box IoU >= iou_gate is admissible, in [0, 1].
+    distance_gate_m: m, a same-side pair with wrist distance <= this is admissible, > 0.
+    redetect_every: run the detector at least every N frames (1 = every frame); in between, crops come
+        from the previous frame's hands (:meth:`HandTracker.boxes_for_next_frame`).
+    box_margin: fraction of the keypoint box's width/height added on each side for those crops, in [0, 1].
+    position_filter: One-Euro parameters of the keypoints (beta in s/m).
+    rotation_filter: One-Euro parameters of the wrist rotation (beta in s/rad).
+    """
+
+    enabled: bool = True
+    smoothing: bool = True
+    max_age: int = 10
+    iou_gate: float = 0.1
+    distance_gate_m: float = 0.15
+    redetect_every: int = 1
+    box_margin: float = 0.08
+    position_filter: OneEuroConfig = field(default_factory=_default_position_filter)
+    rotation_filter: OneEuroConfig = field(default_factory=_default_rotation_filter)
+
+    def __post_init__(self) -> None:
+        for name in ("enabled", "smoothing"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrackingConfig.{name}={getattr(self, name)!r} must be a bool")
+        for name, lo in (("max_age", 0), ("redetect_every", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ValueError(f"TrackingConfig.{name}={value!r} must be an int >= {lo}")
+        for name in ("iou_gate", "box_margin"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"TrackingConfig.{name}={value!r} must be in [0, 1]")
+        d = self.distance_gate_m
+        if not (isinstance(d, (int, float)) and math.isfinite(d) and d > 0):
+            raise ValueError(f"TrackingConfig.distance_gate_m={d!r} must be a finite number > 0")
+        for name in ("position_filter", "rotation_filter"):
+            if not isinstance(getattr(self, name), OneEuroConfig):
+                raise ValueError(f"TrackingConfig.{name} must be a OneEuroConfig")
+
+
+@dataclass
+class TrackedHand:
+    """One hand of the current frame with its track.
+
+    track_id: stable id (-1 when tracking is off).
+    hand: the estimate to publish (smoothed when smoothing is on).
+    raw: the pipeline's estimate of this frame.
+    age: frames the track had gone unmatched before this one (0 = seen in the previous frame).
+    hits: frames this track has been matched, this one included.
+    """
+
+    track_id: int
+    hand: HandEstimate
+    raw: HandEstimate
+    age: int = 0
+    hits: int = 1
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """IoU of two boxes (x0, y0, x1, y1) px; 0 when either is empty."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+class _Track:
+    def __init__(self, track_id: int, hand: HandEstimate, config: TrackingConfig) -> None:
+        self.id = track_id
+        self.side = hand.side
+        self.last_raw = hand
+        self.last_out = hand
+        self.misses = 0
+        self.hits = 0
+        self.keypoints = OneEuroFilter(config.position_filter, vector_speed=True)
+        self.rotation = RotationOneEuroFilter(config.rotation_filter)
+
+    def smooth(self, hand: HandEstimate, t: float, camera) -> HandEstimate:
+        kp = self.keypoints(hand.keypoints_cam_m, t)
+        R = self.rotation(hand.wrist_rotation, t)
+        p_raw, R_raw = hand.keypoints_cam_m[0], hand.wrist_rotation
+        verts = (hand.vertices_cam_m - p_raw) @ (R @ R_raw.T).T + kp[0]
+        uv = camera.project(kp) if camera is not None else hand.keypoints_px
+        return dataclasses.replace(
+            hand, keypoints_cam_m=kp, keypoints_px=uv, vertices_cam_m=verts, wrist_rotation=R
+        )
+
+
+class HandTracker:
+    """Stable ids + One-Euro smoothing of the hands of consecutive frames (see the module docstring)."""
+
+    def __init__(self, config: TrackingConfig | None = None) -> None:
+        self.config = config or TrackingConfig()
+        self.reset()
+
+    def reconfigure(self, config: TrackingConfig) -> None:
+        """Use ``config`` from the next :meth:`update` on; live tracks keep their ids and filter state
+        (their filters take the new parameters)."""
+        self.config = config
+        for tr in self._tracks:
+            tr.keypoints.config = config.position_filter
+            tr.rotation.config = config.rotation_filter
+
+    def reset(self) -> None:
+        """Forget every track (ids keep increasing)."""
+        self._tracks: list[_Track] = []
+        self._next_id = getattr(self, "_next_id", 0)
+        self._frames_since_detection: int | None = None  # None: never detected
+        self._lost = False
+        self._last: list[TrackedHand] = []
+
+    @property
+    def track_ids(self) -> list[int]:
+        """Ids of the live tracks."""
+        return [tr.id for tr in self._tracks]
+
+    @property
+    def last(self) -> list[TrackedHand]:
+        """The hands returned by the last :meth:`update`."""
+        return list(self._last)
+
+    # ------------------------------------------------------------------ detection scheduling
+    def needs_detection(self) -> bool:
+        """True when the detector should run on the next frame: tracking off, redetect_every reached, no
+        hand tracked in the last frame, or a track missed in the last frame."""
+        c = self.config
+        if not c.enabled or c.redetect_every <= 1 or self._frames_since_detection is None:
+            return True
+        return self._lost or not self._last or self._frames_since_detection + 1 >= c.redetect_every
+
+    def boxes_for_next_frame(self, image_size: tuple[int, int]) -> list[HandBox]:
+        """Crops for the next frame from the hands of the last :meth:`update` (see boxes_from_previous)."""
+        return boxes_from_previous(self._last, image_size, self.config.box_margin)
+
+    # ------------------------------------------------------------------ update
+    def _cost(self, tracks: list[_Track], hands: Sequence[HandEstimate]) -> np.ndarray:
+        c = self.config
+        cost = np.full((len(tracks), len(hands)), _INF)
+        for i, tr in enumerate(tracks):
+            for j, hand in enumerate(hands):
+                if hand.side != tr.side:
+                    continue
+                iou = box_iou(tr.last_raw.crop_box.as_xyxy(), hand.crop_box.as_xyxy())
+                d = float(np.linalg.norm(hand.keypoints_cam_m[0] - tr.last_raw.keypoints_cam_m[0]))
+                if not math.isfinite(d):
+                    d = _INF
+                if iou >= c.iou_gate or d <= c.distance_gate_m:
+                    cost[i, j] = (1.0 - iou) + min(d, 10.0 * c.distance_gate_m) / c.distance_gate_m
+        return cost
+
+    def update(
+        self, hands: Sequence[HandEstimate], t: float, camera=None, detected: bool = True
+    ) -> list[TrackedHand]:
+        """Associate ``hands`` (one frame, timestamp ``t`` s) with the tracks; one :class:`TrackedHand` per
+        hand, in the order of ``hands``.
+
+        camera: the frame's :class:`~wildhands.geometry.camera.CameraModel`; re-projects smoothed keypoints.
+        detected: whether the boxes of this frame came from the detector (schedules the next detection).
+        """
+        c = self.config
+        if not math.isfinite(float(t)):
+            raise ValueError(f"timestamp must be finite, got {t}")
+        t = float(t)
+        if not c.enabled:
+            self._last = [TrackedHand(-1, h, h) for h in hands]
+            return self.last
+        tracks = self._tracks
+        cost = self._cost(tracks, hands)
+        match: dict[int, int] = {}  # hand index -> track index
+        if cost.size:
+            rows, cols = linear_sum_assignment(cost)
+            match = {int(j): int(i) for i, j in zip(rows, cols) if cost[i, j] < _INF}
+        out: list[TrackedHand] = []
+        matched_tracks: set[int] = set()
+        for j, hand in enumerate(hands):
+            if j in match:
+                tr = tracks[match[j]]
+                matched_tracks.add(match[j])
+            else:
+                tr = _Track(self._next_id, hand, c)
+                self._next_id += 1
+                tracks.append(tr)
+                matched_tracks.add(len(tracks) - 1)
+                logger.debug("new track %d (%s hand)", tr.id, hand.side)
+            age = tr.misses
+            smoothed = hand
+            if c.smoothing:
+                try:
+                    smoothed = tr.smooth(hand, t, camera)
+                except ValueError as exc:  # non-finite values or an improper wrist rotation: pass it raw
+                    logger.warning("track %d: not smoothed (%s); its filters restart", tr.id, exc)
+                    tr.keypoints.reset()
+                    tr.rotation.reset()
+            tr.last_raw, tr.last_out, tr.misses = hand, smoothed, 0
+            tr.hits += 1
+            out.append(TrackedHand(tr.id, smoothed, hand, age, tr.hits))
+        self._lost = False
+        survivors = []
+        for i, tr in enumerate(tracks):
+            if i not in matched_tracks:
+                tr.misses += 1
+                self._lost = True
+                if tr.misses > c.max_age:
+                    logger.debug("track %d (%s hand) ended", tr.id, tr.side)
+                    continue
+            survivors.append(tr)
+        self._tracks = survivors
+        if detected or self._frames_since_detection is None:
+            self._frames_since_detection = 0
+        else:
+            self._frames_since_detection += 1
+        self._last = out
+        return self.last
+
+
+def boxes_from_previous(
+    tracked: Sequence[TrackedHand | HandEstimate], image_size: tuple[int, int], margin: float = 0.08
+) -> list[HandBox]:
+    """Hand boxes for the next frame from the previous frame's hands: the box around each hand's projected
+    keypoints (``raw`` ones for a TrackedHand: no filter lag), grown by ``margin`` x its width/height on
+    each side and clipped to the image (w, h). Hands fully outside the image are left out. Side and scores
+    are the hand's."""
+    w, h = int(image_size[0]), int(image_size[1])
+    boxes = []
+    for item in tracked:
+        hand = item.raw if isinstance(item, TrackedHand) else item
+        uv = np.asarray(hand.keypoints_px, dtype=np.float64).reshape(-1, 2)
+        uv = uv[np.all(np.isfinite(uv), axis=1)]
+        if len(uv) == 0:
+            continue
+        lo, hi = uv.min(axis=0), uv.max(axis=0)
+        grow = (hi - lo) * margin
+        lo = np.clip(lo - grow, 0.0, [w, h])
+        hi = np.clip(hi + grow, 0.0, [w, h])
+        if hi[0] - lo[0] < 1.0 or hi[1] - lo[1] < 1.0:
+            continue
+        boxes.append(
+            HandBox(
+                (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
+                hand.side,
+                float(np.clip(hand.detection_confidence, 0.0, 1.0)),
+                float(np.clip(hand.side_confidence, 0.0, 1.0)),
+            )
+        )
+    return boxes
