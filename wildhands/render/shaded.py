@@ -37,6 +37,28 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
+def shade_faces(
+    vertices_cam_m: np.ndarray, faces: np.ndarray, style: ShadingStyle
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-face Lambert colour and visibility, as :func:`render_mesh` paints them.
+
+    Returns:
+        colors: (F, 3) float64 RGB in [0, 255] (ambient + diffuse from ``style.light_dir``).
+        facing: (F,) bool, the face's normal points against the viewing ray (front-facing).
+        centers: (F, 3) face centres (metres, optical frame); painter's order sorts by their z.
+    """
+    vertices = np.asarray(vertices_cam_m, dtype=np.float64)
+    normals = face_normals(vertices, faces)
+    light = np.asarray(style.light_dir, dtype=np.float64)
+    light /= np.linalg.norm(light)
+    # faces point towards the camera when their normal is against the viewing ray
+    centers = vertices[faces].mean(axis=1)
+    facing = np.einsum("fi,fi->f", normals, centers) < 0
+    shade = style.ambient + (1.0 - style.ambient) * np.clip(-(normals @ light), 0.0, 1.0)
+    colors = np.clip(np.asarray(style.color_rgb)[None, :] * shade[:, None], 0, 255)
+    return colors, facing, centers
+
+
 def render_mesh(
     image_rgb: np.ndarray,
     vertices_cam_m: np.ndarray,
@@ -74,14 +96,7 @@ def render_mesh(
     mask = np.zeros((h, w), np.uint8) if mask is None else mask
 
     uv = camera.project(vertices)  # (V, 2) px
-    normals = face_normals(vertices, faces)
-    light = np.asarray(style.light_dir, dtype=np.float64)
-    light /= np.linalg.norm(light)
-    # faces point towards the camera when their normal is against the viewing ray
-    centers = vertices[faces].mean(axis=1)
-    facing = np.einsum("fi,fi->f", normals, centers) < 0
-    shade = style.ambient + (1.0 - style.ambient) * np.clip(-(normals @ light), 0.0, 1.0)
-    colors = np.clip(np.asarray(style.color_rgb)[None, :] * shade[:, None], 0, 255)
+    colors, facing, centers = shade_faces(vertices, faces, style)
 
     order = np.argsort(-centers[:, 2])  # far to near
     pts = np.round(uv[faces] * _SCALE).astype(np.int32)  # (F, 3, 2) fixed point

@@ -26,13 +26,18 @@ silhouette (clipped to the image) when less than 30% of it is visible (``extra['
 which). Left hands use the left model with mirrored parameters (``mirror_axis_angle`` of a right-hand
 sample), as ``handmodel`` defines the left hand.
 
-CPU only: rendering is numpy/OpenCV (``render.shaded``); the hand model's skinning could run on a GPU but
-takes ~5 ms of the ~0.2-0.4 s a frame costs, so it stays on the CPU.
+CPU only: rendering is numpy/OpenCV -- ``render.raster`` rasterises all triangles of both hands at once
+(the painter's order of ``render.shaded.render_mesh`` as a per-pixel priority, OpenCV's fill rule) and
+``render.shaded.shade_faces`` gives the Lambert colours; the hand model's skinning (~2.5 ms, run with one
+torch thread) could run on a GPU but stays on the CPU. A frame takes ~60-100 ms on a 2-core machine
+(640x480 to 1280x720), mostly the procedural background and the camera effects.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +61,8 @@ from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.rotations import mirror_axis_angle
 from wildhands.handmodel import OpenHandModel
 from wildhands.model.grasp import GRASP_CLASSES
-from wildhands.render.shaded import render_mesh
+from wildhands.render.raster import Spans, coverage, top_face, triangle_spans
+from wildhands.render.shaded import shade_faces
 
 __all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model"]
 
@@ -64,7 +70,6 @@ GENERATOR_VERSION = "wildhands-synthetic-1"
 DATASET_NAME = "synthetic"
 _BOX_FROM_VISIBLE_MIN = 0.3  # visible / in-image silhouette below this: box from the whole silhouette
 _MIN_VISIBLE_FRACTION = 0.35  # occluders / the other hand may hide at most 65% of a hand
-_SHIFT = 4  # fixed-point bits for cv2.fillConvexPoly, as render.shaded
 
 _MODELS: dict[str, OpenHandModel] = {}
 
@@ -112,6 +117,21 @@ class _Hand:
     transl: np.ndarray | None = None
 
 
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """The hand model's ops are tiny; with OpenCV's worker threads busy, two OpenMP threads can wait on each
+    other (measured: ~30 ms per call instead of ~2.5 ms on a 2-core machine). Restores the caller's
+    setting."""
+    threads = torch.get_num_threads()
+    if threads != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads != 1:
+            torch.set_num_threads(threads)
+
+
 def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _Hand:
     grasp = poses.sample_grasp(rng, cfg.grasp_weights)
     pose = poses.sample_hand_pose(rng, grasp)
@@ -120,7 +140,7 @@ def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _
     if side == "left":
         pose, orient = mirror_axis_angle(pose), mirror_axis_angle(orient)
     model = hand_model(side)
-    with torch.no_grad():
+    with torch.no_grad(), _one_torch_thread():
         out = model(
             betas=torch.from_numpy(betas[None]),
             global_orient=torch.from_numpy(orient[None]),
@@ -179,7 +199,9 @@ def _place(
                 clash = True
                 break
             a, b = verts[::3], (other.vertices + other.transl)[::3]
-            if np.min(np.linalg.norm(a[:, None] - b[None], axis=-1)) < 0.015:
+            # min pairwise distance < 1.5 cm, as |a|^2 + |b|^2 - 2 a.b (no (N, M, 3) difference array)
+            d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2.0 * (a @ b.T)
+            if d2.min() < 0.015**2:
                 clash = True
                 break
         if clash:
@@ -190,34 +212,40 @@ def _place(
 
 
 def _paint_labels(
-    uv: np.ndarray, centers_z: np.ndarray, faces: np.ndarray, face_hand: np.ndarray, n: int, h: int, w: int
+    spans: Spans, priority: np.ndarray, face_hand: np.ndarray, n: int
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Painter's label map (0 = none, k + 1 = hand k; nearest face wins, as in render_mesh) and each
-    hand's full silhouette (as if alone)."""
-    label = np.zeros((h, w), np.uint8)
-    full = [np.zeros((h, w), np.uint8) for _ in range(n)]
-    pts = np.round(uv[faces] * (1 << _SHIFT)).astype(np.int32)
-    for f in np.argsort(-centers_z):
-        k = int(face_hand[f])
-        cv2.fillConvexPoly(label, pts[f], k + 1, lineType=cv2.LINE_8, shift=_SHIFT)
-        cv2.fillConvexPoly(full[k], pts[f], 1, lineType=cv2.LINE_8, shift=_SHIFT)
-    return label, [f.astype(bool) for f in full]
+    """Painter's label map (H, W) (0 = none, k + 1 = hand k; the face drawn last = nearest by its centre, as
+    in render_mesh) and each hand's full silhouette (as if alone) over ``spans.window`` (nothing lies
+    outside it)."""
+    top = top_face(spans, priority)
+    label = spans.paste(np.where(top >= 0, face_hand[top] + 1, 0).astype(np.uint8))
+    full = [coverage(spans, face_hand == k) for k in range(n)]
+    return label, full
 
 
-def _box(mask: np.ndarray) -> np.ndarray | None:
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
+def _box(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray | None:
+    """Tight (x0, y0, x1, y1) box of a bool mask (exclusive ends), shifted by ``offset`` (x, y) (the mask's
+    place in the image); None when empty."""
+    x, y, bw, bh = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    if bw == 0:
         return None
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
+    x, y = x + offset[0], y + offset[1]
+    return np.array([x, y, x + bw, y + bh], dtype=np.float64)
 
 
-def _keypoints_visible(uv: np.ndarray, w: int, h: int, blocked: np.ndarray) -> np.ndarray:
-    """(21,) bool: inside the image and not on a ``blocked`` pixel."""
+def _keypoints_visible(
+    uv: np.ndarray, w: int, h: int, k: int, label: np.ndarray, occ: np.ndarray, valid: np.ndarray | None
+) -> np.ndarray:
+    """(21,) bool: inside the image and not on a blocked pixel -- an occluder's, the other hand's (in front)
+    or one outside a fisheye's image circle."""
     vis = (uv[:, 0] >= -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] < h - 0.5)
     ij = np.round(np.nan_to_num(uv)).astype(np.int64)
-    ij[:, 0] = ij[:, 0].clip(0, w - 1)
-    ij[:, 1] = ij[:, 1].clip(0, h - 1)
-    return vis & ~blocked[ij[:, 1], ij[:, 0]]
+    cols, rows = ij[:, 0].clip(0, w - 1), ij[:, 1].clip(0, h - 1)
+    lab = label[rows, cols]
+    blocked = occ[rows, cols] | ((lab > 0) & (lab != k + 1))
+    if valid is not None:
+        blocked |= ~valid[rows, cols]
+    return vis & ~blocked
 
 
 def _sides(rng: np.random.Generator, cfg: SyntheticConfig) -> list[str]:
@@ -253,18 +281,34 @@ def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticF
         faces = np.concatenate([hd.faces + o for hd, o in zip(hands, offsets)])
         face_hand = np.concatenate([np.full(len(hd.faces), k) for k, hd in enumerate(hands)])
         uv_all = cam.project(verts)
-        label, full = _paint_labels(uv_all, verts[faces].mean(1)[:, 2], faces, face_hand, len(hands), h, w)
-        if all((label == k + 1).sum() >= _MIN_VISIBLE_FRACTION * max(f.sum(), 1) for k, f in enumerate(full)):
+        spans = triangle_spans(uv_all, faces, w, h)
+        colors, facing, centers = shade_faces(verts, faces, style)
+        priority = np.empty(len(faces), np.int64)  # painter's order: far to near, as render_mesh
+        priority[np.argsort(-centers[:, 2])] = np.arange(len(faces))
+        label, full = _paint_labels(spans, priority, face_hand, len(hands))
+        label_w = label[spans.slices]
+        full_counts = [int(np.count_nonzero(f)) for f in full]
+        if all(
+            np.count_nonzero(label_w == k + 1) >= _MIN_VISIBLE_FRACTION * max(fc, 1)
+            for k, fc in enumerate(full_counts)
+        ):
             break
     if not hands:
         raise RuntimeError(f"could not place any hand in frame seed={seed} index={index}; check the config")
 
-    rendered, _ = render_mesh(image, verts, faces, cam, style)
-    hand_px = label > 0
+    # shaded front faces (back faces are not painted, as render_mesh), times a smooth skin texture on every
+    # hand pixel; all within the hands' window
+    top = top_face(spans, priority, select=facing)
     skin_tex = 1.0 + 0.12 * (rng.random((max(2, h // 8), max(2, w // 8))).astype(np.float32) - 0.5)
     skin_tex = cv2.resize(skin_tex, (w, h), interpolation=cv2.INTER_CUBIC)
-    textured = np.clip(rendered.astype(np.float32) * skin_tex[..., None], 0, 255).astype(np.uint8)
-    image = np.where(hand_px[..., None], textured, rendered)
+    win = spans.slices
+    offset = spans.window[:2]
+    shaded = np.take(np.rint(colors).astype(np.uint8), top, axis=0)  # (top = -1: unused, masked out)
+    image[win] = cv2.copyTo(shaded, (top >= 0).view(np.uint8), image[win])
+    tex = skin_tex[win]
+    textured = cv2.multiply(image[win].astype(np.float32), cv2.merge([tex, tex, tex]))
+    textured = np.clip(textured, 0, 255, out=textured).astype(np.uint8)
+    image[win] = cv2.copyTo(textured, (label_w > 0).view(np.uint8), image[win])
 
     # ---- occluders (after the hands), each kept only if the hand stays >= 35% visible
     occ = np.zeros((h, w), bool)
@@ -272,24 +316,24 @@ def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticF
     for k in range(len(hands)):
         if rng.random() >= cfg.occluder_prob:
             continue
-        own = label == k + 1
-        box = _box(own)
+        own = label_w == k + 1
+        box = _box(own, offset)
         if box is None:
             continue
         for _ in range(3):
             trial = image.copy()
             m = draw_occluder(rng, trial, box)
-            if (own & ~occ & ~m).sum() >= _MIN_VISIBLE_FRACTION * full[k].sum():
+            if np.count_nonzero(own & ~occ[win] & ~m[win]) >= _MIN_VISIBLE_FRACTION * full_counts[k]:
                 image, occ = trial, occ | m
                 n_occluders += 1
                 break
 
     valid = fisheye_valid_mask(cam)
     if valid is not None:
-        image = np.where(valid[..., None], image, 0).astype(np.uint8)
+        image = cv2.copyTo(image, valid.view(np.uint8))  # black outside the image circle
     image, degrade_info = degrade(rng, image, cfg)
     if valid is not None:
-        image = np.where(valid[..., None], image, 0).astype(np.uint8)
+        image = cv2.copyTo(image, valid.view(np.uint8))
     quality = int(rng.integers(cfg.jpeg_quality_range[0], cfg.jpeg_quality_range[1] + 1))
     ok, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
@@ -306,22 +350,21 @@ def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticF
     for k, hd in enumerate(hands):
         kp_cam = hd.keypoints + hd.transl
         kp_px = cam.project(kp_cam)
-        visible = (label == k + 1) & ~occ
+        # masks live in the hands' window: nothing of either hand lies outside it
+        visible_w = (label_w == k + 1) & ~occ[win]
         if valid is not None:
-            visible &= valid
-        blocked = occ | ((label > 0) & (label != k + 1))
-        if valid is not None:
-            blocked |= ~valid
-        kp_vis = _keypoints_visible(kp_px, w, h, blocked)
-        full_count = int(full[k].sum())
-        vis_count = int(visible.sum())
-        box = _box(visible) if vis_count >= _BOX_FROM_VISIBLE_MIN * full_count else None
+            visible_w &= valid[win]
+        visible = spans.paste(visible_w)
+        kp_vis = _keypoints_visible(kp_px, w, h, k, label, occ, valid)
+        full_count = full_counts[k]
+        vis_count = int(np.count_nonzero(visible_w))
+        box = _box(visible_w, offset) if vis_count >= _BOX_FROM_VISIBLE_MIN * full_count else None
         box_source = "visible_mask" if box is not None else "silhouette"
         if box is None:
-            box = _box(full[k])
+            box = _box(full[k], offset)
         if box is None:  # cannot happen for a placed hand (>= 40% of its vertices are in view)
             box = np.array([0.0, 0.0, w, h])
-        uv_v = cam.project(hd.vertices + hd.transl)
+        uv_v = uv_all[offsets[k] : offsets[k + 1]]
         inside = (uv_v[:, 0] >= -0.5) & (uv_v[:, 0] < w - 0.5) & (uv_v[:, 1] >= -0.5) & (uv_v[:, 1] < h - 0.5)
         extra = {
             "keypoints_visible": kp_vis,
