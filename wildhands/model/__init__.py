@@ -7,8 +7,8 @@ from wildhands.model.checkpoint import load_model, read_checkpoint, save_checkpo
 from wildhands.model.config import KPEConfig, KPEVariant, ModelConfig
 from wildhands.model.grasp import GRASP_CLASS_IDS, GRASP_CLASSES, NUM_GRASP_CLASSES, grasp_class_name
 from wildhands.model.heads import GraspHead
-from wildhands.model.kpe import KPEEncoder, KPEFusion, sinusoidal_encoding
-from wildhands.model.network import INPUT_NAMES, OUTPUT_NAMES, WildHandsNet, WildHandsOutput
+from wildhands.model.kpe import KPEEncoder, KPEFusion, OfficialFusion, sinusoidal_encoding
+from wildhands.model.network import INPUT_NAMES, OUTPUT_NAMES, WildHandsNet, WildHandsOutput, input_names
 from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD, preprocess_crops
 from wildhands.model.regressor import IterativeRegressor, RegressorOutput
 from wildhands.model.resnet import ResNet, load_torchvision_state_dict, resnet_trunk
@@ -28,11 +28,13 @@ __all__ = [
     "KPEFusion",
     "KPEVariant",
     "ModelConfig",
+    "OfficialFusion",
     "RegressorOutput",
     "ResNet",
     "WildHandsNet",
     "WildHandsOutput",
     "grasp_class_name",
+    "input_names",
     "load_model",
     "load_torchvision_state_dict",
     "preprocess_crops",

@@ -26,6 +26,16 @@ BACKBONE_STRIDE = 32
 SPARSE_NUM_POINTS = 5
 
 
+#: ``KPEConfig.layout`` values: ``'ours'`` (point-major ``[raw?, sin_k, cos_k]`` per scalar) or
+#: ``'official'``.
+KPE_LAYOUTS: tuple[str, ...] = ("ours", "official")
+
+#: Our sparse point order is TL, TR, BL, BR, centre (``geometry.crop.kpe_inputs``); the official code encodes
+#: the centre first, then the corners (x0,y0), (x0,y1), (x1,y0), (x1,y1) = our points 0, 2, 1, 3.
+OFFICIAL_KPE_CENTRE_INDEX = 4
+OFFICIAL_KPE_CORNER_ORDER: tuple[int, ...] = (0, 2, 1, 3)
+
+
 class KPEVariant(str, Enum):
     """Which camera information is given to the network (paper section 3, "KPE").
 
@@ -81,12 +91,18 @@ class KPEConfig:
     angular size of a hand crop in wide-FoV egocentric cameras) and ``include_raw=True`` (the raw angle
     keeps the encoding injective over the whole field of view, which the sinusoids alone are not).
     ``dense_grid=7`` is the feature grid of a 224 px crop with a stride-32 backbone.
+
+    ``layout='official'`` (sparse only, ``include_raw=False``) lays the same numbers out like the official
+    WildHands code (``compute_center_pos_enc`` / ``compute_corner_pos_enc``): 4 * num_freqs centre channels
+    ``[k][axis][sin, cos]`` then 16 * num_freqs corner channels ``[k][corner * 2 + axis][sin, cos]``, corners
+    in the official order (see :data:`OFFICIAL_KPE_CORNER_ORDER`). Omitted from ``to_dict`` at its default.
     """
 
     variant: KPEVariant = KPEVariant.SPARSE
     num_freqs: int = 8
     include_raw: bool = True
     dense_grid: int = 7
+    layout: str = "ours"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", _enum_value(KPEVariant, "kpe.variant", self.variant))
@@ -94,6 +110,13 @@ class KPEConfig:
         if not isinstance(self.include_raw, bool):
             raise ValueError(f"kpe.include_raw={self.include_raw!r} must be a bool")
         _check_int("kpe.dense_grid", self.dense_grid, 1, 64)
+        if self.layout not in KPE_LAYOUTS:
+            raise ValueError(f"kpe.layout={self.layout!r} not in {KPE_LAYOUTS}")
+        if self.layout == "official" and (self.variant is not KPEVariant.SPARSE or self.include_raw):
+            raise ValueError(
+                f"kpe.layout='official' needs variant='sparse' and include_raw=False, got "
+                f"variant={self.variant.value!r}, include_raw={self.include_raw!r}"
+            )
 
     @property
     def num_points(self) -> int:
@@ -121,17 +144,33 @@ class KPEConfig:
         return SPARSE_NUM_POINTS * 2 * self.features_per_scalar
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "variant": self.variant.value,
             "num_freqs": self.num_freqs,
             "include_raw": self.include_raw,
             "dense_grid": self.dense_grid,
         }
+        if self.layout != "ours":  # absent at the default: dicts of existing configs are unchanged
+            d["layout"] = self.layout
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KPEConfig:
         _reject_unknown(cls, d)
         return cls(**d)
+
+
+#: Allowed values of the string options of :class:`ModelConfig` (first = default).
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "fusion": ("ours", "official"),
+    "cam_init": ("mean", "mlp"),
+    "cam_scale": ("log", "linear"),
+    "rot6d_layout": ("columns", "rows"),
+    "grasp_input": ("rotmats_betas", "betas_rotmats"),
+}
+
+#: Fields added for the official architecture: left out of ``ModelConfig.to_dict`` at these defaults.
+_OMITTED_AT_DEFAULT: dict[str, Any] = {**{k: v[0] for k, v in _CHOICES.items()}, "global_backbone": False}
 
 
 @dataclass(frozen=True)
@@ -154,6 +193,24 @@ class ModelConfig:
         mean_cam_scale: weak-perspective scale s of the mean camera; with crop coordinates normalised to
             [-1, 1] and ``x_norm = s * (X + t)`` (X in metres), s = 8 maps a 0.2 m hand to 1.6 of the crop's
             width of 2, i.e. the hand fills ~80% of the crop as the crop policy intends.
+        grasp_hidden may also be a tuple of widths, one per hidden layer (official: ``(1024, 512, 128)``).
+
+    Options expressing the official WildHands architecture (``wildhands.model.official``); each defaults to
+    our behaviour and is left out of ``to_dict`` at its default, so configs and checkpoints written before
+    these options existed load and serialise unchanged:
+
+        fusion: ``'ours'`` (three same-size convs with bias, then average pooling) or ``'official'``
+            (bias-free 1x1 -> 1024, 3x3 valid -> 512, 3x3 valid -> 256, flatten, Linear -> backbone_channels,
+            ReLU after each; needs a grid of at least 5x5; ``fusion_channels`` must be None).
+        global_backbone: a second ResNet on the FULL image (resized to image_size x image_size) whose map is
+            added to the crop's map before the KPE; the network then takes a third input ``full_images``.
+        cam_init: ``'mean'`` (constant initial camera) or ``'mlp'`` (per-sample initial camera
+            ``Linear(C, 512) -> ReLU -> Linear(512, 512) -> ReLU -> Linear(512, 3)`` of the fused feature).
+        cam_scale: ``'log'`` (the regressor iterates ``log s``) or ``'linear'`` (iterates ``s``, official).
+        rot6d_layout: ``'columns'`` (the 6 numbers are the first two columns, ours) or ``'rows'`` (first two
+            rows, pytorch3d / official: the Gram-Schmidt matrix is transposed).
+        grasp_input: ``'rotmats_betas'`` (ours) or ``'betas_rotmats'`` (official): input order of the
+            grasp MLP.
     """
 
     backbone: str = "resnet50"
@@ -166,8 +223,14 @@ class ModelConfig:
     image_size: int = 224
     regressor_hidden: int = 1024
     regressor_dropout: float = 0.5
-    grasp_hidden: int = 256
+    grasp_hidden: int | tuple[int, ...] = 256
     mean_cam_scale: float = 8.0
+    fusion: str = "ours"
+    global_backbone: bool = False
+    cam_init: str = "mean"
+    cam_scale: str = "log"
+    rot6d_layout: str = "columns"
+    grasp_input: str = "rotmats_betas"
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONE_CHANNELS:
@@ -194,7 +257,31 @@ class ModelConfig:
                 f"for image_size={self.image_size}"
             )
         _check_int("regressor_hidden", self.regressor_hidden, 1)
-        _check_int("grasp_hidden", self.grasp_hidden, 1)
+        if isinstance(self.grasp_hidden, list):
+            object.__setattr__(self, "grasp_hidden", tuple(self.grasp_hidden))
+        if isinstance(self.grasp_hidden, tuple):
+            if not self.grasp_hidden:
+                raise ValueError("grasp_hidden=() must hold at least one width")
+            for i, width in enumerate(self.grasp_hidden):
+                _check_int(f"grasp_hidden[{i}]", width, 1)
+        else:
+            _check_int("grasp_hidden", self.grasp_hidden, 1)
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} not in {allowed}")
+        if not isinstance(self.global_backbone, bool):
+            raise ValueError(f"global_backbone={self.global_backbone!r} must be a bool")
+        if self.fusion == "official":
+            if self.fusion_channels is not None or self.fusion_kernel_size != 1:
+                raise ValueError(
+                    "fusion='official' fixes its widths and kernels: fusion_channels must be None and "
+                    f"fusion_kernel_size 1, got {self.fusion_channels!r}, {self.fusion_kernel_size!r}"
+                )
+            if self.grid_size < 5:
+                raise ValueError(
+                    f"fusion='official' needs a grid of >= 5 cells (image_size >= 160), got "
+                    f"image_size={self.image_size}"
+                )
         if not isinstance(self.regressor_dropout, (int, float)) or not 0.0 <= self.regressor_dropout < 1.0:
             raise ValueError(f"regressor_dropout={self.regressor_dropout!r} must be in [0, 1)")
         if (
@@ -215,6 +302,13 @@ class ModelConfig:
         return self.backbone_channels if self.fusion_channels is None else self.fusion_channels
 
     @property
+    def grasp_widths(self) -> tuple[int, ...]:
+        """Hidden widths of the grasp MLP: ``grasp_hidden`` as a tuple (an int means three equal layers)."""
+        if isinstance(self.grasp_hidden, tuple):
+            return self.grasp_hidden
+        return (self.grasp_hidden,) * 3
+
+    @property
     def grid_size(self) -> int:
         """Side of the backbone feature grid: ``image_size / 32`` (7 for 224 px)."""
         return self.image_size // BACKBONE_STRIDE
@@ -223,6 +317,11 @@ class ModelConfig:
         """Plain dict of builtins (YAML/JSON friendly); ``from_dict(to_dict())`` returns an equal config."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["kpe"] = self.kpe.to_dict()
+        if isinstance(self.grasp_hidden, tuple):
+            d["grasp_hidden"] = list(self.grasp_hidden)
+        for name, default in _OMITTED_AT_DEFAULT.items():
+            if d[name] == default:  # keeps the dicts of pre-existing configs (checkpoints, caches) unchanged
+                del d[name]
         return d
 
     @classmethod

@@ -2,7 +2,8 @@
 
 Graph: inputs ``images (B,3,S,S) float32`` (ImageNet-normalised RGB) and ``kpe (B,P,2) float32``; outputs
 ``global_orient (B,3,3)``, ``hand_pose (B,15,3,3)``, ``betas (B,nb)``, ``cam_wp (B,3)``,
-``grasp_logits (B,ncls)``; B is a dynamic axis named ``batch`` when ``dynamic_batch``.
+``grasp_logits (B,ncls)``; B is a dynamic axis named ``batch`` when ``dynamic_batch``. A model with
+``config.global_backbone`` has a third input ``full_images (B,3,S,S) float32`` (``network.input_names``).
 
 Uses the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``): the dynamo exporter, the
 default since torch 2.9, needs ``onnxscript``, which is not a dependency here. Input validation of
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from wildhands.model.network import INPUT_NAMES, OUTPUT_NAMES, WildHandsNet, _TensorsWrapper
+from wildhands.model.network import OUTPUT_NAMES, WildHandsNet, _TensorsWrapper, input_names
 
 logger = logging.getLogger(__name__)
 
@@ -61,16 +62,18 @@ def export_onnx(
     s = cfg.image_size
     images = torch.zeros(batch_size, 3, s, s)
     kpe = torch.zeros(batch_size, cfg.kpe.num_points, 2)
+    names = input_names(cfg)
+    example = (images, kpe, torch.zeros_like(images)) if cfg.global_backbone else (images, kpe)
     dynamic_axes = None
     if dynamic_batch:
-        dynamic_axes = {name: {0: "batch"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)}
+        dynamic_axes = {name: {0: "batch"} for name in (*names, *OUTPUT_NAMES)}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings / TorchScript-exporter deprecation notice
         torch.onnx.export(
             wrapper,
-            (images, kpe),
+            example,
             str(path),
-            input_names=list(INPUT_NAMES),
+            input_names=list(names),
             output_names=list(OUTPUT_NAMES),
             dynamic_axes=dynamic_axes,
             opset_version=opset,

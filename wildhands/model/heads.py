@@ -17,23 +17,37 @@ class GraspHead(nn.Module):
 
     Layers: Linear(144 + nb, hidden) -> ReLU -> Linear(hidden, hidden) -> ReLU -> Linear(hidden, hidden)
     -> ReLU -> Linear(hidden, num_classes).
+
+    ``hidden`` may be a tuple of widths (one Linear + ReLU each; official WildHands: ``(1024, 512, 128)``);
+    ``input_order='betas_rotmats'`` puts the betas first (official).
     """
 
-    def __init__(self, num_betas: int = 10, num_classes: int = 8, hidden: int = 256):
+    def __init__(
+        self,
+        num_betas: int = 10,
+        num_classes: int = 8,
+        hidden: int | tuple[int, ...] = 256,
+        input_order: str = "rotmats_betas",
+    ):
         super().__init__()
+        if input_order not in ("rotmats_betas", "betas_rotmats"):
+            raise ValueError(f"input_order={input_order!r} must be 'rotmats_betas' or 'betas_rotmats'")
+        self.input_order = input_order
+        widths = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,) * 3
         in_features = NUM_POSE_ROTATIONS * 9 + num_betas
         self.in_features = in_features
-        self.mlp = nn.Sequential(
-            nn.Linear(in_features, hidden),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, num_classes),
-        )
+        layers: list[nn.Module] = []
+        prev = in_features
+        for width in widths:
+            layers += [nn.Linear(prev, width), nn.ReLU(inplace=True)]
+            prev = width
+        layers.append(nn.Linear(prev, num_classes))
+        self.mlp = nn.Sequential(*layers)
 
     def forward(self, rotmats: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
         """``rotmats (B, 16, 3, 3)``, ``betas (B, nb)`` -> ``logits (B, num_classes)`` (unnormalised)."""
-        x = torch.cat((rotmats.flatten(1), betas), dim=1)  # (B, 144 + nb)
+        if self.input_order == "betas_rotmats":
+            x = torch.cat((betas, rotmats.flatten(1)), dim=1)  # (B, nb + 144)
+        else:
+            x = torch.cat((rotmats.flatten(1), betas), dim=1)  # (B, 144 + nb)
         return self.mlp(x)

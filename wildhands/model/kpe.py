@@ -19,7 +19,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wildhands.model.config import KPEConfig, KPEVariant
+from wildhands.model.config import (
+    OFFICIAL_KPE_CENTRE_INDEX,
+    OFFICIAL_KPE_CORNER_ORDER,
+    KPEConfig,
+    KPEVariant,
+)
 
 
 def sinusoidal_encoding(x: torch.Tensor, num_freqs: int, include_raw: bool) -> torch.Tensor:
@@ -30,6 +35,14 @@ def sinusoidal_encoding(x: torch.Tensor, num_freqs: int, include_raw: bool) -> t
     if include_raw:
         parts.insert(0, x.unsqueeze(-1))
     return torch.cat(parts, dim=-1)
+
+
+def official_block_encoding(angles: torch.Tensor, num_freqs: int) -> torch.Tensor:
+    """Official WildHands layout of one block of angles ``(B, c)`` -> ``(B, num_freqs * c * 2)``, channels
+    ``[k][angle][sin, cos]`` (frequency-major, sin/cos innermost)."""
+    freqs = 2.0 ** torch.arange(num_freqs, dtype=angles.dtype, device=angles.device)  # (L,)
+    xf = angles.unsqueeze(1) * freqs.view(1, -1, 1)  # (B, L, c)
+    return torch.stack((torch.sin(xf), torch.cos(xf)), dim=-1).flatten(1)
 
 
 class KPEEncoder(nn.Module):
@@ -56,11 +69,22 @@ class KPEEncoder(nn.Module):
         """``kpe (B, P, 2)`` -> ``(B, P, 2, F)``; last axis ``[raw?, sin(2^k x)_k<L, cos(2^k x)_k<L]``."""
         return sinusoidal_encoding(kpe, self.config.num_freqs, self.config.include_raw)
 
+    def encode_official(self, kpe: torch.Tensor) -> torch.Tensor:
+        """Sparse ``kpe (B, 5, 2)`` in our point order -> ``(B, 20 * num_freqs)`` in the official layout:
+        centre block ``(B, 2)`` then corner block ``(B, 8)`` (corners (x0,y0), (x0,y1), (x1,y0), (x1,y1),
+        each (theta_x, theta_y)), each encoded by :func:`official_block_encoding`."""
+        centre = kpe[:, OFFICIAL_KPE_CENTRE_INDEX]  # (B, 2)
+        corners = kpe[:, list(OFFICIAL_KPE_CORNER_ORDER)].flatten(1)  # (B, 8)
+        L = self.config.num_freqs
+        return torch.cat((official_block_encoding(centre, L), official_block_encoding(corners, L)), dim=1)
+
     def forward(self, kpe: torch.Tensor, grid_hw: tuple[int, int]) -> torch.Tensor:
         """``kpe (B, P, 2)`` -> ``(B, out_channels, H, W)`` with ``(H, W) = grid_hw``."""
         h, w = grid_hw
         if self.variant is KPEVariant.NONE:
             return kpe.new_zeros((kpe.shape[0], 0, h, w))
+        if self.config.layout == "official":
+            return self.encode_official(kpe).reshape(-1, self.out_channels, 1, 1).expand(-1, -1, h, w)
         enc = self.encode_points(kpe)  # (B, P, 2, F)
         if self.variant is KPEVariant.DENSE:
             g = self.config.dense_grid
@@ -102,3 +126,36 @@ class KPEFusion(nn.Module):
         x = self.relu(self.conv1(x))
         x = self.relu(self.conv2(x))
         return self.relu(self.conv3(x))
+
+
+class OfficialFusion(nn.Module):
+    """The official WildHands ``feature_conv``: ``concat(features, kpe_map)`` -> bias-free Conv1x1 -> 1024,
+    ReLU -> bias-free Conv3x3 (no padding) -> 512, ReLU -> bias-free Conv3x3 (no padding) -> 256, ReLU ->
+    flatten -> Linear(256 * (G-4)^2, out_features) -> ReLU. Output ``(B, out_features)`` (no pooling).
+
+    Module indices match the official ``nn.Sequential`` (``net.0``, ``net.2``, ``net.4``, ``net.7``).
+    """
+
+    def __init__(self, in_channels: int, kpe_channels: int, out_features: int, grid: int):
+        super().__init__()
+        if grid < 5:
+            raise ValueError(f"grid={grid!r} must be >= 5 (two 3x3 valid convs)")
+        self.kpe_channels = kpe_channels
+        self.out_channels = out_features
+        g = grid - 4
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels + kpe_channels, 1024, 1, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(1024, 512, 3, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(512, 256, 3, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Flatten(),
+            nn.Linear(256 * g * g, out_features),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, features: torch.Tensor, kpe_map: torch.Tensor) -> torch.Tensor:
+        """``features (B, C, G, G)``, ``kpe_map (B, K, G, G)`` -> ``(B, out_features)``."""
+        x = torch.cat((features, kpe_map), dim=1) if self.kpe_channels > 0 else features
+        return self.net(x)

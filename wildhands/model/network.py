@@ -7,6 +7,16 @@
 
 Hands are predicted as RIGHT hands: the caller mirrors left-hand crops (and their KPE inputs) before the
 network and mirrors the output back (see ``wildhands.handmodel``).
+
+Official-architecture options (``ModelConfig``: ``fusion='official'``, ``global_backbone``, ``cam_init``,
+``cam_scale``, ``rot6d_layout``, ``kpe.layout``, grasp widths/order) change the blocks above as documented
+in :mod:`wildhands.model.official`. With ``global_backbone=True`` the network takes a THIRD input
+``full_images (B, 3, S, S)``: the whole camera image resized (not cropped) to S x S and normalised like the
+crops, one per crop (repeat the frame for several hands of one frame); its map from ``global_backbone`` is
+added to the crop's map before the KPE. The exported ONNX graph then has the inputs
+``input_names(config) = ("images", "kpe", "full_images")``. The runtime pipeline and engines feed only
+``images`` and ``kpe`` (:data:`INPUT_NAMES`), so such a model runs through :meth:`WildHandsNet.forward`
+/ ONNX directly, not through the pipeline, until the pipeline produces the resized full frame.
 """
 
 from __future__ import annotations
@@ -20,7 +30,7 @@ from torch import nn
 from wildhands.geometry.rotations import rot6d_to_matrix
 from wildhands.model.config import ModelConfig
 from wildhands.model.heads import GraspHead
-from wildhands.model.kpe import KPEEncoder, KPEFusion
+from wildhands.model.kpe import KPEEncoder, KPEFusion, OfficialFusion
 from wildhands.model.regressor import IterativeRegressor
 from wildhands.model.resnet import resnet_trunk
 
@@ -29,6 +39,13 @@ logger = logging.getLogger(__name__)
 #: Order of the outputs of :meth:`WildHandsNet.forward_tensors` and of the ONNX graph.
 OUTPUT_NAMES: tuple[str, ...] = ("global_orient", "hand_pose", "betas", "cam_wp", "grasp_logits")
 INPUT_NAMES: tuple[str, ...] = ("images", "kpe")
+#: Extra input of a network with ``config.global_backbone`` (see the module docstring).
+FULL_IMAGES_INPUT = "full_images"
+
+
+def input_names(config: ModelConfig) -> tuple[str, ...]:
+    """Inputs of :meth:`WildHandsNet.forward_tensors` / the ONNX graph for ``config``."""
+    return (*INPUT_NAMES, FULL_IMAGES_INPUT) if config.global_backbone else INPUT_NAMES
 
 
 @dataclass
@@ -67,12 +84,21 @@ class WildHandsNet(nn.Module):
         self.config = config
         self.backbone = resnet_trunk(config.backbone)
         self.kpe_encoder = KPEEncoder(config.kpe)
-        self.kpe_fusion = KPEFusion(
-            config.backbone_channels,
-            self.kpe_encoder.out_channels,
-            config.fused_channels,
-            kernel_size=config.fusion_kernel_size,
-        )
+        self.kpe_fusion: nn.Module
+        if config.fusion == "official":
+            self.kpe_fusion = OfficialFusion(
+                config.backbone_channels,
+                self.kpe_encoder.out_channels,
+                config.fused_channels,
+                config.grid_size,
+            )
+        else:
+            self.kpe_fusion = KPEFusion(
+                config.backbone_channels,
+                self.kpe_encoder.out_channels,
+                config.fused_channels,
+                kernel_size=config.fusion_kernel_size,
+            )
         self.regressor = IterativeRegressor(
             config.fused_channels,
             num_betas=config.num_betas,
@@ -80,8 +106,14 @@ class WildHandsNet(nn.Module):
             hidden=config.regressor_hidden,
             dropout=config.regressor_dropout,
             mean_cam_scale=config.mean_cam_scale,
+            cam_init=config.cam_init,
+            cam_scale=config.cam_scale,
         )
-        self.grasp_head = GraspHead(config.num_betas, config.num_grasp_classes, config.grasp_hidden)
+        self.grasp_head = GraspHead(
+            config.num_betas, config.num_grasp_classes, config.grasp_hidden, input_order=config.grasp_input
+        )
+        # created last so that the other modules draw the same initial values as without it
+        self.global_backbone = resnet_trunk(config.backbone) if config.global_backbone else None
         logger.debug(
             "WildHandsNet %s kpe=%s: %.1f M parameters",
             config.backbone,
@@ -113,7 +145,9 @@ class WildHandsNet(nn.Module):
         if not bool(torch.isfinite(images).all()):
             raise ValueError("images contain NaN or inf")
 
-    def forward(self, images: torch.Tensor, kpe: torch.Tensor) -> WildHandsOutput:
+    def forward(
+        self, images: torch.Tensor, kpe: torch.Tensor, full_images: torch.Tensor | None = None
+    ) -> WildHandsOutput:
         """Predict hand parameters.
 
         Args:
@@ -121,20 +155,35 @@ class WildHandsNet(nn.Module):
                 S = ``config.image_size`` (224).
             kpe: (B, P, 2) KPE inputs, P = ``config.kpe.num_points``: radians for sparse/dense, normalised
                 pixel coordinates for free, ignored for none (see ``wildhands.model.kpe``).
+            full_images: (B, 3, S, S) the whole image resized to S x S, normalised like ``images``; required
+                when ``config.global_backbone`` and refused otherwise.
         """
-        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+        checking = not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())
+        if checking:
             self.check_inputs(images, kpe)
+            if (full_images is not None) != self.config.global_backbone:
+                raise ValueError(
+                    f"full_images must be given if and only if config.global_backbone "
+                    f"(global_backbone={self.config.global_backbone}, full_images "
+                    f"{'given' if full_images is not None else 'missing'})"
+                )
+            if full_images is not None:
+                self.check_inputs(full_images, kpe)
         feats = self.backbone(images)  # (B, C, h, w)
+        if self.global_backbone is not None:
+            feats = feats + self.global_backbone(full_images)
         grid_hw = (int(feats.shape[-2]), int(feats.shape[-1]))
         kpe_map = self.kpe_encoder(kpe.to(feats.dtype), grid_hw)  # (B, K, h, w)
-        fused = self.kpe_fusion(feats, kpe_map)  # (B, C', h, w)
-        pooled = fused.mean(dim=(2, 3))  # (B, C')
+        fused = self.kpe_fusion(feats, kpe_map)  # (B, C', h, w), or (B, C') for the official fusion
+        pooled = fused.mean(dim=(2, 3)) if fused.ndim == 4 else fused  # (B, C')
         if self.kpe_encoder.out_channels == 0:
             # variant none: keep ``kpe`` in exported graphs (same engine interface for every variant) by
             # adding the sum over an EMPTY slice: exactly 0 whatever the values (NaN included).
             pooled = pooled + kpe[:, :0, 0].sum(dim=1, keepdim=True).to(pooled.dtype)  # (B, 1) zeros
         reg = self.regressor(pooled)
         rotmats = rot6d_to_matrix(reg.pose_6d)  # (B, 16, 3, 3)
+        if self.config.rot6d_layout == "rows":  # the 6 numbers are rows: Gram-Schmidt of rows = transpose
+            rotmats = rotmats.transpose(-1, -2)
         logits = self.grasp_head(rotmats, reg.betas)
         return WildHandsOutput(
             global_orient=rotmats[:, 0],
@@ -145,10 +194,12 @@ class WildHandsNet(nn.Module):
             pose_6d=reg.pose_6d,
         )
 
-    def forward_tensors(self, images: torch.Tensor, kpe: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward_tensors(
+        self, images: torch.Tensor, kpe: torch.Tensor, full_images: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """Same as :meth:`forward` as a tuple, for export: ``(global_orient (B,3,3), hand_pose (B,15,3,3),
         betas (B,nb), cam_wp (B,3), grasp_logits (B,ncls))`` — :data:`OUTPUT_NAMES` order."""
-        return self.forward(images, kpe).as_tuple()
+        return self.forward(images, kpe, full_images).as_tuple()
 
 
 class _TensorsWrapper(nn.Module):
@@ -158,5 +209,5 @@ class _TensorsWrapper(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, images: torch.Tensor, kpe: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.net.forward_tensors(images, kpe)
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.net.forward_tensors(*inputs)

@@ -15,6 +15,11 @@ Mean parameters:
 The camera is iterated as ``(log s, tx, ty)`` and returned as ``(exp(log s), tx, ty)``: s stays positive
 (the metric depth ``T_z = 2 f / (s · box)`` never flips or explodes) and its updates are relative, which
 suits a scale that spans 5-50 across focal lengths and distances.
+
+Official WildHands options: ``cam_scale='linear'`` iterates ``s`` itself (and returns it unchanged);
+``cam_init='mlp'`` replaces the constant initial camera by ``cam_init_mlp(features)`` (per sample, in the
+iterated parametrisation). The refine input order ``[features, pose, betas, cam]`` is the official one too
+(its state dict is inserted as pose_6d, shape, cam_t/wp).
 """
 
 from __future__ import annotations
@@ -55,8 +60,15 @@ class IterativeRegressor(nn.Module):
         hidden: int = 1024,
         dropout: float = 0.5,
         mean_cam_scale: float = 8.0,
+        cam_init: str = "mean",
+        cam_scale: str = "log",
     ):
         super().__init__()
+        if cam_init not in ("mean", "mlp") or cam_scale not in ("log", "linear"):
+            raise ValueError(
+                f"cam_init={cam_init!r} / cam_scale={cam_scale!r} not in (mean|mlp) / (log|linear)"
+            )
+        self.cam_scale = cam_scale
         if num_iterations < 1:
             raise ValueError(f"num_iterations={num_iterations!r} must be >= 1")
         self.num_iterations = num_iterations
@@ -67,7 +79,17 @@ class IterativeRegressor(nn.Module):
         self.register_buffer("mean_pose_6d", identity6d)
         self.register_buffer("mean_betas", torch.zeros(num_betas))
         # (log s, tx, ty): see the module docstring
-        self.register_buffer("mean_cam", torch.tensor([math.log(float(mean_cam_scale)), 0.0, 0.0]))
+        s0 = math.log(float(mean_cam_scale)) if cam_scale == "log" else float(mean_cam_scale)
+        self.register_buffer("mean_cam", torch.tensor([s0, 0.0, 0.0]))
+        self.cam_init: nn.Module | None = None
+        if cam_init == "mlp":
+            self.cam_init = nn.Sequential(
+                nn.Linear(in_features, 512),
+                nn.ReLU(),
+                nn.Linear(512, 512),
+                nn.ReLU(),
+                nn.Linear(512, 3),
+            )
 
         self.fc1 = nn.Linear(in_features + npose + num_betas + 3, hidden)
         self.drop1 = nn.Dropout(dropout)
@@ -86,7 +108,7 @@ class IterativeRegressor(nn.Module):
         b = features.shape[0]
         pose = self.mean_pose_6d.expand(b, -1)  # (B, 96)
         betas = self.mean_betas.expand(b, -1)  # (B, nb)
-        cam = self.mean_cam.expand(b, -1)  # (B, 3)
+        cam = self.mean_cam.expand(b, -1) if self.cam_init is None else self.cam_init(features)  # (B, 3)
         for _ in range(self.num_iterations):
             x = torch.cat((features, pose, betas, cam), dim=1)
             x = self.drop1(self.relu(self.fc1(x)))
@@ -94,5 +116,8 @@ class IterativeRegressor(nn.Module):
             pose = pose + self.dec_pose(x)
             betas = betas + self.dec_betas(x)
             cam = cam + self.dec_cam(x)
-        cam_wp = torch.cat((cam[:, :1].exp(), cam[:, 1:]), dim=1)  # (B, 3) = (s, tx, ty)
+        if self.cam_scale == "log":
+            cam_wp = torch.cat((cam[:, :1].exp(), cam[:, 1:]), dim=1)  # (B, 3) = (s, tx, ty)
+        else:
+            cam_wp = cam
         return RegressorOutput(pose_6d=pose.reshape(-1, NUM_POSE_ROTATIONS, 6), betas=betas, cam_wp=cam_wp)
