@@ -7,12 +7,12 @@
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-
-from launch import LaunchDescription
+from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description():
@@ -55,12 +55,25 @@ def generate_launch_description():
             default_value="false",
             description="publish the overlay on hands/debug_image",
         ),
+        DeclareLaunchArgument(
+            "tracking", default_value="true", description="stable track ids across frames (Hand.track_id)"
+        ),
+        DeclareLaunchArgument(
+            "smoothing", default_value="true", description="One-Euro smoothing of keypoints and wrist pose"
+        ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz with config/hands.rviz"),
     ]
+    # strings stay strings (an empty `weights` would otherwise be parsed as YAML null); booleans are parsed
     overrides = {
-        name: LaunchConfiguration(name)
-        for name in ("engine", "weights", "device", "detector", "camera_info_policy", "publish_debug_image")
+        name: ParameterValue(LaunchConfiguration(name), value_type=str)
+        for name in ("engine", "weights", "device", "detector", "camera_info_policy")
     }
+    overrides.update(
+        {
+            name: ParameterValue(LaunchConfiguration(name), value_type=bool)
+            for name in ("publish_debug_image", "tracking", "smoothing")
+        }
+    )
     node = Node(
         package="wildhands_ros",
         executable="wildhands_node",

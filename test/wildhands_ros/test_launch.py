@@ -51,10 +51,9 @@ def test_argument_checker_can_fail(tmp_path):
     importlib.util.find_spec("launch_ros") is None, reason="launch/launch_ros not installed (pip ROS)"
 )
 def test_launch_description_loads():  # pragma: no cover - runs on a ROS 2 install only
+    from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument
     from launch.launch_description_sources import get_launch_description_from_python_launch_file
-
-    from launch import LaunchDescription
 
     ld = get_launch_description_from_python_launch_file(str(LAUNCH))
     assert isinstance(ld, LaunchDescription)
