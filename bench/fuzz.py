@@ -383,8 +383,11 @@ def log_cause(message: str) -> str:
     m = re.match(r"frame failed: (\w+)", message)
     if m:
         return f"error:{m.group(1)}"
-    for key, text in (
-        ("image", "image dropped:"),
+    for key, text in (  # the node throttles bad images per cause (conversions.ImageError.cause)
+        ("image_encoding", "image dropped: unsupported image encoding"),
+        ("image_empty", "image dropped: empty image"),
+        ("image_step", "image dropped: image step"),
+        ("image_data_length", "image dropped: image data has"),
         ("camera_info", "no CameraInfo on"),
         ("camera_estimate", "intrinsics estimated"),
         ("camera", "image skipped (camera_info_policy=skip)"),

@@ -46,21 +46,33 @@ MESH_JOINT = 255  # `joint` value of mesh vertices in the point cloud
 
 
 # ----------------------------------------------------------------------------------------------- images
+class ImageError(ValueError):
+    """A bad Image message; ``cause`` is one of ``encoding``, ``empty``, ``step``, ``data_length`` (a fixed,
+    small set: the node throttles its log lines per cause)."""
+
+    def __init__(self, cause: str, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 def image_to_rgb(msg: Image) -> np.ndarray:
-    """An Image message -> (H, W, 3) uint8 RGB (a copy). ValueError with the reason on bad input."""
+    """An Image message -> (H, W, 3) uint8 RGB (a copy). :class:`ImageError` with the reason on bad input."""
     enc = msg.encoding.strip().lower()
     if enc not in ENCODINGS:
-        raise ValueError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
+        raise ImageError(
+            "encoding", f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}"
+        )
     channels, order = ENCODINGS[enc]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h == 0 or w == 0:
-        raise ValueError(f"empty image: {w}x{h}")
+        raise ImageError("empty", f"empty image: {w}x{h}")
     if step < w * channels:
-        raise ValueError(f"image step {step} < width {w} x {channels} bytes per pixel ({enc})")
+        raise ImageError("step", f"image step {step} < width {w} x {channels} bytes per pixel ({enc})")
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size != step * h:
-        raise ValueError(
-            f"image data has {data.size} bytes, expected step x height = {step} x {h} = {step * h}"
+        raise ImageError(
+            "data_length",
+            f"image data has {data.size} bytes, expected step x height = {step} x {h} = {step * h}",
         )
     pixels = data.reshape(h, step)[:, : w * channels].reshape(h, w, channels)
     if order is None:

@@ -31,6 +31,7 @@ from wildhands.runtime.overlay import draw_hands
 from wildhands.runtime.pipeline import Pipeline
 from wildhands.runtime.tracking import HandTracker
 from wildhands_ros.conversions import (
+    ImageError,
     camera_from_info,
     detections_to_boxes,
     estimated_camera,
@@ -215,9 +216,9 @@ class WildHandsNode(Node):
         p = self.params
         try:
             rgb = image_to_rgb(image)
-        except ValueError as exc:
+        except ImageError as exc:  # one throttled log line per cause, so causes do not hide each other
             self.health.count("skipped")
-            return self._warn("image", f"image dropped: {exc}", error=True)
+            return self._warn(f"image_{exc.cause}", f"image dropped: {exc}", error=True)
         header = Header(stamp=image.header.stamp, frame_id=image.header.frame_id)
         if not header.frame_id:
             header.frame_id = p.default_frame_id

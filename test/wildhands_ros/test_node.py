@@ -129,6 +129,18 @@ def test_bad_image_keeps_running(h, kind, text):
     h.valid_frame_works()
 
 
+def test_bad_image_causes_do_not_hide_each_other(h):
+    """Each cause has its own throttle window: a bad length right after a bad encoding is still logged."""
+    mark = len(h.logs)
+    for kind in ("encoding", "length"):
+        hd = h.next_header()
+        h.send(image=_bad_image(kind, h.image, hd), header=hd)
+    assert h.wait(
+        lambda: h.log_lines("unsupported image encoding", mark) and h.log_lines("image data has", mark), 5.0
+    )
+    h.valid_frame_works()
+
+
 def test_camera_info_missing_skip_then_estimate(h):
     h.node.set_parameters([Parameter("camera_info_timeout", value=0.05)])
     time.sleep(0.2)
