@@ -637,6 +637,20 @@ def _np_batch(name: str, value: Any, ndim: int, positive: bool = False) -> np.nd
     return a
 
 
+def _np_crop_camera(
+    box_center_px: Any, box_size_px: Any, fx: Any, fy: Any, cx: Any, cy: Any
+) -> list[torch.Tensor]:
+    """The crop box and intrinsics arguments of the numpy wrappers, checked, as float64 tensors."""
+    return [
+        torch.from_numpy(_np_batch("box_center_px", box_center_px, 1)),
+        torch.from_numpy(_np_batch("box_size_px", box_size_px, 0, positive=True)),
+        torch.from_numpy(_np_batch("fx", fx, 0, positive=True)),
+        torch.from_numpy(_np_batch("fy", fy, 0, positive=True)),
+        torch.from_numpy(_np_batch("cx", cx, 0)),
+        torch.from_numpy(_np_batch("cy", cy, 0)),
+    ]
+
+
 def weak_perspective_to_translation_np(
     cam_wp: Any, box_center_px: Any, box_size_px: Any, fx: Any, fy: Any, cx: Any, cy: Any
 ) -> np.ndarray:
@@ -649,15 +663,8 @@ def weak_perspective_to_translation_np(
         raise ValueError(f"cam_wp must have shape (B, 3), got {wp.shape}")
     if np.any(wp[..., 0] <= 0):
         raise ValueError(f"cam_wp scale s must be > 0, got {wp[..., 0].tolist()}")
-    args = [
-        _np_batch("box_center_px", box_center_px, 1),
-        _np_batch("box_size_px", box_size_px, 0, positive=True),
-        _np_batch("fx", fx, 0, positive=True),
-        _np_batch("fy", fy, 0, positive=True),
-        _np_batch("cx", cx, 0),
-        _np_batch("cy", cy, 0),
-    ]
-    out = weak_perspective_to_translation(torch.from_numpy(wp), *(torch.from_numpy(a) for a in args))
+    args = _np_crop_camera(box_center_px, box_size_px, fx, fy, cx, cy)
+    out = weak_perspective_to_translation(torch.from_numpy(wp), *args)
     return out.numpy()
 
 
@@ -670,13 +677,6 @@ def translation_to_weak_perspective_np(
         raise ValueError(f"transl_m must have shape (B, 3), got {t.shape}")
     if np.any(t[..., 2] <= 0):
         raise ValueError(f"transl_m z must be > 0 (in front of the camera), got {t[..., 2].tolist()}")
-    args = [
-        _np_batch("box_center_px", box_center_px, 1),
-        _np_batch("box_size_px", box_size_px, 0, positive=True),
-        _np_batch("fx", fx, 0, positive=True),
-        _np_batch("fy", fy, 0, positive=True),
-        _np_batch("cx", cx, 0),
-        _np_batch("cy", cy, 0),
-    ]
-    out = translation_to_weak_perspective(torch.from_numpy(t), *(torch.from_numpy(a) for a in args))
+    args = _np_crop_camera(box_center_px, box_size_px, fx, fy, cx, cy)
+    out = translation_to_weak_perspective(torch.from_numpy(t), *args)
     return out.numpy()

@@ -70,13 +70,16 @@ def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) 
         raise ValueError(f"{name}={value!r} must be {bound}")
 
 
-def _reject_unknown(cls: type, d: dict[str, Any]) -> None:
+def reject_unknown_keys(cls: type, d: Any) -> dict[str, Any]:
+    """``d`` itself if it is a dict whose keys are all fields of the dataclass ``cls``; ValueError naming the
+    unknown keys otherwise (every config ``from_dict`` uses it, so a typo in a YAML file fails loudly)."""
     if not isinstance(d, dict):
         raise ValueError(f"{cls.__name__} expects a dict, got {type(d).__name__}")
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - known)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys {unknown}; allowed: {sorted(known)}")
+    return d
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ class KPEConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KPEConfig:
-        _reject_unknown(cls, d)
+        reject_unknown_keys(cls, d)
         return cls(**d)
 
 
@@ -327,7 +330,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         """Build from a dict (e.g. parsed YAML). Unknown keys (also inside ``kpe``) raise ``ValueError``."""
-        _reject_unknown(cls, d)
+        reject_unknown_keys(cls, d)
         d = dict(d)
         if "kpe" in d and isinstance(d["kpe"], dict):
             d["kpe"] = KPEConfig.from_dict(d["kpe"])

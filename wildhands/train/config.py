@@ -17,23 +17,13 @@ from typing import Any
 
 import yaml
 
-from wildhands.model.config import ModelConfig
+from wildhands.model.config import ModelConfig, reject_unknown_keys
 from wildhands.train.items import AugmentConfig
 from wildhands.train.losses import LOSS_TERMS
 
 SOURCE_KINDS = ("synthetic_stream", "synthetic_dir", "reader")
 LAB_WEIGHTS = {"theta": 10.0, "kp3d": 5.0, "kp2d": 5.0, "cam": 1.0}
 WILD_WEIGHTS = {"mask": 10.0, "grasp": 0.1}
-
-
-def _reject_unknown(cls: type, d: Any) -> dict[str, Any]:
-    if not isinstance(d, dict):
-        raise ValueError(f"{cls.__name__} expects a mapping, got {type(d).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {unknown}; allowed: {sorted(known)}")
-    return d
 
 
 @dataclass(frozen=True)
@@ -144,17 +134,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        d = dict(_reject_unknown(cls, d))
+        d = dict(reject_unknown_keys(cls, d))
         if "model" in d:
             d["model"] = ModelConfig.from_dict(d["model"])
         if "data" in d:
             if not isinstance(d["data"], list):
                 raise ValueError("data must be a list of sources")
-            d["data"] = tuple(DataSourceConfig(**_reject_unknown(DataSourceConfig, s)) for s in d["data"])
+            d["data"] = tuple(DataSourceConfig(**reject_unknown_keys(DataSourceConfig, s)) for s in d["data"])
         if "optim" in d:
-            d["optim"] = OptimConfig(**_reject_unknown(OptimConfig, d["optim"]))
+            d["optim"] = OptimConfig(**reject_unknown_keys(OptimConfig, d["optim"]))
         if "augment" in d:
-            d["augment"] = AugmentConfig(**_reject_unknown(AugmentConfig, d["augment"]))
+            d["augment"] = AugmentConfig(**reject_unknown_keys(AugmentConfig, d["augment"]))
         return cls(**d)
 
     @classmethod
