@@ -41,6 +41,7 @@ class DataSourceConfig:
     sample_weight: relative frequency of this source in a batch.
     loss_weights: weight per loss term (missing terms weigh 0).
     synthetic: overrides of ``SyntheticConfig`` for ``synthetic_stream``.
+    min_visible_fraction: ``synthetic_stream`` hands less visible than this are passed over (see the stream).
     """
 
     name: str
@@ -52,6 +53,7 @@ class DataSourceConfig:
     sample_weight: float = 1.0
     loss_weights: dict[str, float] = field(default_factory=lambda: {**LAB_WEIGHTS, **WILD_WEIGHTS})
     synthetic: dict[str, Any] = field(default_factory=dict)
+    min_visible_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
@@ -64,6 +66,8 @@ class DataSourceConfig:
             raise ValueError(f"data.sample_weight={self.sample_weight!r} must be > 0")
         if not (isinstance(self.length, int) and self.length > 0):
             raise ValueError(f"data.length={self.length!r} must be an int > 0")
+        if not (isinstance(self.min_visible_fraction, (int, float)) and 0 <= self.min_visible_fraction <= 1):
+            raise ValueError(f"data.min_visible_fraction={self.min_visible_fraction!r} must be in [0, 1]")
         unknown = sorted(set(self.loss_weights) - set(LOSS_TERMS))
         if unknown:
             raise ValueError(f"data.loss_weights has unknown terms {unknown}; allowed: {list(LOSS_TERMS)}")
@@ -86,8 +90,15 @@ class OptimConfig:
     grad_clip: float = 1.0
     warmup_steps: int = 100
     uncertainty_weighting: bool = False
+    #: ``'constant'`` (after warm-up) or ``'cosine'`` (decays to ``min_lr_ratio * lr`` at ``steps``).
+    schedule: str = "constant"
+    min_lr_ratio: float = 0.05
 
     def __post_init__(self) -> None:
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"optim.schedule={self.schedule!r} not in {{'constant', 'cosine'}}")
+        if not (isinstance(self.min_lr_ratio, (int, float)) and 0 <= self.min_lr_ratio <= 1):
+            raise ValueError(f"optim.min_lr_ratio={self.min_lr_ratio!r} must be in [0, 1]")
         for name in ("steps", "batch_size", "warmup_steps"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= (0 if name == "warmup_steps" else 1)):

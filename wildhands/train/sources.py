@@ -30,7 +30,10 @@ def build_source(source: DataSourceConfig, cfg: TrainConfig) -> Sequence[HandRec
         from wildhands.data.synthetic import SyntheticConfig, SyntheticHandStream
 
         return SyntheticHandStream(
-            SyntheticConfig.from_dict(source.synthetic), seed=source.seed, length=source.length
+            SyntheticConfig.from_dict(source.synthetic),
+            seed=source.seed,
+            length=source.length,
+            min_visible_fraction=source.min_visible_fraction,
         )
     if source.kind == "synthetic_dir":
         from wildhands.data.synthetic import SyntheticDataset

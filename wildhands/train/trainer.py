@@ -122,7 +122,10 @@ class Trainer:
         self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.weight_table = torch.tensor([s.weight_row() for s in cfg.data], dtype=torch.float32)
-        self.silhouette = _silhouette_fn()
+        # The soft silhouette is the costliest loss: render it only when some source weighs the mask term.
+        mask_col = LOSS_TERMS.index("mask")
+        needs_mask = cfg.optim.uncertainty_weighting or bool((self.weight_table[:, mask_col] > 0).any())
+        self.silhouette = _silhouette_fn() if needs_mask else None
         self.step = 0
         self.history: list[dict[str, Any]] = []
         if sources is not None and len(sources) != len(cfg.data):
@@ -198,8 +201,18 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def _lr(self, step: int) -> float:
-        warm = self.cfg.optim.warmup_steps
-        return self.cfg.optim.lr * min(1.0, (step + 1) / warm) if warm else self.cfg.optim.lr
+        """Learning rate at ``step``: linear warm-up, then constant or cosine decay to ``min_lr_ratio*lr``."""
+        optim = self.cfg.optim
+        warm = optim.warmup_steps
+        if warm and step < warm:
+            return optim.lr * (step + 1) / warm
+        if optim.schedule == "cosine":
+            progress = min(1.0, (step - warm) / max(1, optim.steps - warm))
+            ratio = optim.min_lr_ratio + (1.0 - optim.min_lr_ratio) * 0.5 * (
+                1.0 + math.cos(math.pi * progress)
+            )
+            return optim.lr * ratio
+        return optim.lr
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.model.train()

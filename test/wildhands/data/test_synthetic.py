@@ -171,6 +171,20 @@ def test_stream_is_deterministic():
         stream[3]
 
 
+def test_stream_passes_over_hands_that_are_barely_visible():
+    frames = SyntheticHandStream(SMALL, seed=5, length=16, mode="frame")
+    plain = SyntheticHandStream(SMALL, seed=5, length=16)
+    hands = SyntheticHandStream(SMALL, seed=5, length=16, min_visible_fraction=0.9)
+    # frame 15 has hands 100% and 55% visible; index 15 alone would give the 55% one
+    assert plain[15].extra["visible_fraction"] < 0.9 <= hands[15].extra["visible_fraction"]
+    for i in range(16):
+        seen = [h.extra["visible_fraction"] for h in frames[i]]
+        got = hands[i].extra["visible_fraction"]
+        assert got >= 0.9 or got == max(seen)
+    with pytest.raises(ValueError, match="min_visible_fraction"):
+        SyntheticHandStream(SMALL, seed=5, length=6, min_visible_fraction=-0.1)
+
+
 @pytest.mark.parametrize(
     "bad, field",
     [

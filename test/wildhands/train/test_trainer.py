@@ -94,11 +94,30 @@ def test_batch_collates(records):
         ({"data": [{"name": "x", "kind": "reader", "root": "/d"}]}, "reader"),
         ({"data": [{"name": "x", "kind": "synthetic_stream", "loss_weights": {"depth": 1}}]}, "depth"),
         ({"device": "tpu"}, "device"),
+        ({"optim": {"schedule": "linear"}}, "schedule"),
+        ({"optim": {"min_lr_ratio": 2}}, "min_lr_ratio"),
+        ({"data": [{"name": "x", "kind": "synthetic_stream", "min_visible_fraction": 1.5}]}, "min_visible"),
     ],
 )
 def test_bad_config_is_refused(tmp_path, patch, field):
     with pytest.raises(ValueError, match=field):
         _cfg(tmp_path, **patch)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_the_floor(tmp_path):
+    from types import SimpleNamespace
+
+    cfg = _cfg(
+        tmp_path,
+        optim={"steps": 100, "lr": 1e-3, "warmup_steps": 10, "schedule": "cosine", "min_lr_ratio": 0.1},
+    )
+    lr = [Trainer._lr(SimpleNamespace(cfg=cfg), s) for s in range(101)]
+    assert lr[0] == pytest.approx(1e-4) and lr[9] == pytest.approx(1e-3)
+    assert lr[10] == pytest.approx(1e-3) and lr[100] == pytest.approx(1e-4)
+    assert lr[55] == pytest.approx(0.55e-3, rel=1e-6)  # halfway through the decay
+    assert all(a >= b for a, b in zip(lr[9:], lr[10:]))
+    constant = _cfg(tmp_path, optim={"steps": 100, "lr": 1e-3, "warmup_steps": 10})
+    assert Trainer._lr(SimpleNamespace(cfg=constant), 100) == pytest.approx(1e-3)
 
 
 def _final_params(trainer: Trainer) -> torch.Tensor:

@@ -307,14 +307,28 @@ class SyntheticHandStream(torch.utils.data.Dataset):
     so both hands of two-hand frames are used across the set). ``mode='frame'``: item ``i`` is the list of
     all hands of frame ``i``. Records carry ``image`` and ``mask`` arrays. Use ``collate_records`` (or your
     own) as the DataLoader's ``collate_fn``: records are not tensors.
+
+    ``min_visible_fraction`` (hand mode): hands whose visible share of the silhouette is below it (e.g. a hand
+    outside a fisheye's image circle, or hidden by occluders) are passed over for another hand of the frame;
+    a frame without such a hand gives its most visible one.
     """
 
-    def __init__(self, config: SyntheticConfig, seed: int, length: int, mode: str = "hand") -> None:
+    def __init__(
+        self,
+        config: SyntheticConfig,
+        seed: int,
+        length: int,
+        mode: str = "hand",
+        min_visible_fraction: float = 0.0,
+    ) -> None:
         if length < 0:
             raise ValueError(f"length: must be >= 0, got {length}")
         if mode not in ("hand", "frame"):
             raise ValueError(f"mode: {mode!r} not in {{'hand', 'frame'}}")
+        if not 0.0 <= min_visible_fraction <= 1.0:
+            raise ValueError(f"min_visible_fraction: must be in [0, 1], got {min_visible_fraction}")
         self.config, self.seed, self.length, self.mode = config, int(seed), int(length), mode
+        self.min_visible_fraction = float(min_visible_fraction)
 
     def __len__(self) -> int:
         return self.length
@@ -326,7 +340,12 @@ class SyntheticHandStream(torch.utils.data.Dataset):
         frame = generate_frame(self.config, self.seed, i)
         if self.mode == "frame":
             return frame.hands
-        return frame.hands[i % len(frame.hands)]
+        hands = frame.hands
+        if self.min_visible_fraction > 0:
+            seen = [float(h.extra.get("visible_fraction", 1.0)) for h in hands]
+            good = [h for h, f in zip(hands, seen) if f >= self.min_visible_fraction]
+            hands = good or [hands[int(np.argmax(seen))]]
+        return hands[i % len(hands)]
 
 
 def collate_records(batch: list[Any]) -> list[Any]:
