@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,28 @@ import numpy as np
 from wildhands.geometry.camera import CameraModel
 
 logger = logging.getLogger(__name__)
+
+#: Seconds between two "outside the lens model" warnings (training hits it often on wide-angle crops).
+_LENS_WARNING_PERIOD_S = 30.0
+_lens_warning = {"last": -math.inf, "suppressed": 0}
+
+
+def _warn_outside_lens(n_bad: int, n: int) -> None:
+    """Log the KPE pinhole fallback at most once per ``_LENS_WARNING_PERIOD_S``, counting the silent ones."""
+    now = time.monotonic()
+    if now - _lens_warning["last"] < _LENS_WARNING_PERIOD_S:
+        _lens_warning["suppressed"] += 1
+        return
+    logger.warning(
+        "KPE: %d of %d sample points outside the lens model; pinhole angles used (%d similar warnings "
+        "suppressed in the last %.0f s)",
+        n_bad,
+        n,
+        _lens_warning["suppressed"],
+        _LENS_WARNING_PERIOD_S,
+    )
+    _lens_warning.update(last=now, suppressed=0)
+
 
 __all__ = [
     "BORDER_MODES",
@@ -367,9 +390,7 @@ def kpe_inputs(
         if np.any(bad):
             # Outside the distortion model's valid domain (e.g. far past the image border of a strong
             # lens): fall back to the undistorted pinhole angles rather than feed NaN to the network.
-            logger.warning(
-                "KPE: %d of %d sample points outside the lens model; pinhole angles used", bad.sum(), len(bad)
-            )
+            _warn_outside_lens(int(bad.sum()), len(bad))
             pin = CameraModel(camera.width, camera.height, camera.K)
             vals[bad] = pin.pixels_to_angles(pts[bad])
     if mirror:

@@ -220,3 +220,19 @@ def test_kpe_accepts_enum_variant() -> None:
     cam = CameraModel.from_fov(W, H, 1.2)
     box = CropBox(10.0, 10.0, 50.0)
     np.testing.assert_array_equal(kpe_inputs(cam, box, Variant.SPARSE), kpe_inputs(cam, box, "sparse"))
+
+
+def test_kpe_falls_back_to_pinhole_outside_the_lens_and_warns_once_per_period(caplog) -> None:
+    import wildhands.geometry.crop as crop_module
+
+    K = np.array([[300.0, 0, 320], [0, 300.0, 240], [0, 0, 1]])
+    lens = CameraModel(640, 480, K, "plumb_bob", np.array([0.5, 0.3, 0, 0, 0]))
+    far = CropBox(-3000.0, -3000.0, 500.0)  # past where plumb_bob can be inverted
+    assert not np.isfinite(lens.pixels_to_angles(np.array([[-2000.0, -2000.0]]))).all()
+    crop_module._lens_warning.update(last=-np.inf, suppressed=0)
+    with caplog.at_level("WARNING", logger="wildhands.geometry.crop"):
+        angles = [kpe_inputs(lens, far, "sparse") for _ in range(5)]
+    pinhole = kpe_inputs(CameraModel(640, 480, K), far, "sparse")
+    assert all(np.allclose(a, pinhole) for a in angles)
+    warnings = [r for r in caplog.records if "outside the lens model" in r.getMessage()]
+    assert len(warnings) == 1 and crop_module._lens_warning["suppressed"] == 4
