@@ -28,12 +28,20 @@ CHECKPOINT_FORMAT_VERSION = 1
 
 
 def save_checkpoint(
-    path: str | os.PathLike, model: WildHandsNet, extra: dict[str, Any] | None = None
+    path: str | os.PathLike,
+    model: WildHandsNet,
+    extra: dict[str, Any] | None = None,
+    precision: str = "float32",
 ) -> Path:
     """Write ``model``'s weights and config to ``path`` (parent directories created). Returns the path.
 
     ``extra`` (epoch, metrics, ...) must hold plain types so that the file loads with ``weights_only=True``.
+    ``precision='float16'`` stores floating tensors as float16 (half the size; the shipped weights);
+    :func:`load_model` casts them back to the model's float32.
     """
+    if precision not in ("float32", "float16"):
+        raise ValueError(f"precision={precision!r} not in {{'float32', 'float16'}}")
+    dtype = torch.float16 if precision == "float16" else torch.float32
     if not isinstance(model, WildHandsNet):
         raise ValueError(f"model type={type(model).__name__} must be WildHandsNet")
     if extra is not None and not isinstance(extra, dict):
@@ -44,7 +52,10 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_FORMAT_VERSION,
         "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {
+            k: (v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu())
+            for k, v in model.state_dict().items()
+        },
         "extra": dict(extra or {}),
     }
     tmp = path.with_name(path.name + ".tmp")
