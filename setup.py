@@ -33,6 +33,9 @@ setup(
         "console_scripts": [
             "wildhands = wildhands.cli:main",
             "wildhands_node = wildhands_ros.node:main",
+            "wildhands_retarget_node = wildhands_ros.retarget_node:main",
         ],
+        # `wildhands demo` runs the node over real ROS 2 topics through this backend when it loads
+        "wildhands.demo_backends": ["ros = wildhands_ros.demo:run_ros_backend"],
     },
 )

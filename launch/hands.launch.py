@@ -1,7 +1,9 @@
-"""Start wildhands_node with config/hands.yaml; optionally RViz with config/hands.rviz.
+"""Start wildhands_node with config/hands.yaml; optionally RViz with config/hands.rviz, and retarget_node
+(teleoperation: gripper, wrist pose, hand joint targets) with config/retarget.yaml.
 
     ros2 launch wildhands_ros hands.launch.py image:=/camera/color/image_raw \
         camera_info:=/camera/color/camera_info engine:=onnxruntime rviz:=true
+    ros2 launch wildhands_ros hands.launch.py retarget:=true robot_frame:=base_link retarget_side:=right
 """
 
 import os
@@ -62,6 +64,31 @@ def generate_launch_description():
             "smoothing", default_value="true", description="One-Euro smoothing of keypoints and wrist pose"
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz with config/hands.rviz"),
+        DeclareLaunchArgument(
+            "retarget",
+            default_value="false",
+            description="start retarget_node (gripper command, wrist pose, hand joint targets)",
+        ),
+        DeclareLaunchArgument(
+            "retarget_params_file",
+            default_value=os.path.join(share, "config", "retarget.yaml"),
+            description="YAML file with retarget_node's parameters",
+        ),
+        DeclareLaunchArgument(
+            "retarget_side",
+            default_value="right",
+            description="retarget_node: which human hand, right or left",
+        ),
+        DeclareLaunchArgument(
+            "robot_frame",
+            default_value="",
+            description="retarget_node: frame of the wrist pose (via TF); empty = the camera frame",
+        ),
+        DeclareLaunchArgument(
+            "urdf",
+            default_value="",
+            description="retarget_node: robot hand URDF; empty = the bundled example",
+        ),
     ]
     # strings stay strings (an empty `weights` would otherwise be parsed as YAML null); booleans are parsed
     overrides = {
@@ -96,4 +123,21 @@ def generate_launch_description():
         condition=IfCondition(LaunchConfiguration("rviz")),
         output="screen",
     )
-    return LaunchDescription([*arguments, node, rviz])
+    retarget = Node(
+        package="wildhands_ros",
+        executable="wildhands_retarget_node",
+        name="retarget_node",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=[
+            LaunchConfiguration("retarget_params_file"),
+            {
+                "side": ParameterValue(LaunchConfiguration("retarget_side"), value_type=str),
+                "robot_frame": ParameterValue(LaunchConfiguration("robot_frame"), value_type=str),
+                "urdf": ParameterValue(LaunchConfiguration("urdf"), value_type=str),
+            },
+        ],
+        condition=IfCondition(LaunchConfiguration("retarget")),
+        output="screen",
+        emulate_tty=True,
+    )
+    return LaunchDescription([*arguments, node, rviz, retarget])

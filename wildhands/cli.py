@@ -18,7 +18,7 @@ def _pipeline_from_args(args: argparse.Namespace):
     model = ModelConfig(backbone=args.backbone, kpe=KPEConfig(variant=args.kpe))
     return Pipeline(
         PipelineConfig(
-            weights=Path(args.weights) if args.weights else None,
+            weights=args.weights,
             model=model,
             engine=args.engine,
             device=args.device,
@@ -28,7 +28,48 @@ def _pipeline_from_args(args: argparse.Namespace):
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.image is None:
+        return cmd_demo_sequence(args)
+    return cmd_demo_image(args)
+
+
+def cmd_demo_sequence(args: argparse.Namespace) -> int:
+    """The main job: a sequence through the node (or the pipeline), scored, recorded and drawn."""
+    from wildhands.runtime.demo import SequenceDemoOptions, run_main_job
+    from wildhands.runtime.sequence import format_summary
+
+    if args.boxes:
+        print("--boxes applies to --image; for a sequence use --detector groundtruth", file=sys.stderr)
+        return 2
+    detector = {"auto": "mediapipe", "none": "groundtruth"}.get(args.detector, args.detector)
+    options = SequenceDemoOptions(
+        weights=args.weights,
+        engine=args.engine,
+        detector=detector,
+        backend=args.backend,
+        threads=args.threads,
+    )
+    summary, paths = run_main_job(
+        args.images, args.camera_info, args.out, options, limit=args.limit, hfov_deg=args.hfov, fps=args.fps
+    )
+    print(f"wildhands demo ({summary['backend']} backend): {args.images or 'the bundled sequence'}")
+    print(f"weights      {summary['weights']}")
+    print(f"engine       {summary['engine']}, detector {summary['detector']}")
+    print(format_summary(summary))
+    if not summary.get("trained"):
+        print("NOTE: the network is UNTRAINED (--weights untrained): the hands above are not meaningful.")
+    for name in ("overlays", "video", "mcap", "summary"):
+        if name in paths:
+            print(f"{name:12s} {paths[name]}")
+    return 0 if summary["frames_answered"] == summary["frames"] else 1
+
+
+def cmd_demo_image(args: argparse.Namespace) -> int:
     from wildhands.runtime.demo import run_demo
+
+    if args.detector == "groundtruth":
+        print("--detector groundtruth applies to sequences; for --image pass --boxes FILE", file=sys.stderr)
+        return 2
 
     pipeline = _pipeline_from_args(args)
     detector = None
@@ -70,12 +111,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from wildhands.model.export import export_onnx
 
-    if not args.onnx:
-        print("nothing to export: pass --onnx OUT.onnx", file=sys.stderr)
+    if not args.onnx and not args.tensorrt:
+        print("nothing to export: pass --onnx OUT.onnx and/or --tensorrt OUT.engine", file=sys.stderr)
         return 2
+    if args.tensorrt:  # fail early, before loading the network, where TensorRT cannot run
+        from wildhands.runtime.engines.tensorrt_engine import require_tensorrt
+
+        require_tensorrt(args.device)
     pipeline = _pipeline_from_args(args)
-    path = export_onnx(pipeline.network, args.onnx, opset=args.opset)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) from {pipeline.weights_description}")
+    if args.onnx:
+        precision = args.precision or "fp32"
+        path = export_onnx(pipeline.network, args.onnx, opset=args.opset, precision=precision)
+        print(
+            f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, {precision}) "
+            f"from {pipeline.weights_description}"
+        )
+    if args.tensorrt:
+        import shutil
+
+        from wildhands.runtime.engines.engine_cache import sidecar_path
+        from wildhands.runtime.engines.tensorrt_engine import gpu_description, tensorrt_engine
+
+        precision = args.precision or "fp16"
+        engine = tensorrt_engine(
+            pipeline.network, precision=precision, device=args.device, weights_path=pipeline.weights_path
+        )
+        out = Path(args.tensorrt)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.resolve() != engine.cache_path.resolve():
+            shutil.copyfile(engine.cache_path, out)
+            shutil.copyfile(sidecar_path(engine.cache_path), sidecar_path(out))
+        print(
+            f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {precision}, batch 1-{engine.max_batch}, "
+            f"{gpu_description(args.device)}) from {pipeline.weights_description}; "
+            f"{'built' if engine.built else 'reused'} cache {engine.cache_path}"
+        )
     return 0
 
 
@@ -102,6 +172,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from wildhands.data.synthetic import SyntheticConfig, write_dataset
 
     config = SyntheticConfig.from_yaml(args.config) if args.config else SyntheticConfig()
+    if args.device is not None:
+        config = dataclasses.replace(config, device=args.device)
     out = write_dataset(args.out, config, n=args.n, seed=args.seed, start=args.start, workers=args.workers)
     print(f"wrote {out} ({args.n} frames from index {args.start}, seed {args.seed})")
     return 0
@@ -132,10 +204,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", help="WildHands checkpoint (.pt); default: untrained network")
+    p.add_argument(
+        "--weights",
+        default="default",
+        help="'default' (the shipped weights in models/), a manifest name, a checkpoint .pt path, or "
+        "'untrained' (random network, for tests)",
+    )
     p.add_argument("--backbone", default="resnet50", choices=["resnet18", "resnet34", "resnet50"])
     p.add_argument("--kpe", default="sparse", choices=["sparse", "dense", "free", "none"])
-    p.add_argument("--engine", default="torch", choices=["torch", "onnxruntime"])
+    p.add_argument("--engine", default="torch", choices=["torch", "onnxruntime", "tensorrt"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
 
@@ -145,22 +222,55 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run the pipeline on an image (default: the bundled sample)")
-    demo.add_argument("--image", help="image file; default: the bundled sample")
-    demo.add_argument("--camera-info", help="camera_calibration YAML; default: estimated from a 90 deg FoV")
-    demo.add_argument("--boxes", help='JSON {"hands": [{"box_xyxy": [x0,y0,x1,y1], "side": "left"}]}')
+    demo = sub.add_parser(
+        "demo",
+        help="the main job: the node over real ROS 2 topics on an image sequence (default: the bundled "
+        "clip) -> MCAP, overlays, video, summary; or one image with --image",
+    )
+    demo.add_argument(
+        "--images", help="folder of frames (png/jpg, sorted by name); default: the bundled clip"
+    )
+    demo.add_argument(
+        "--camera-info",
+        help="camera_calibration YAML; default: the folder's camera_info.yaml, else the EXIF focal length, "
+        "else a --hfov field of view (both marked estimated)",
+    )
+    demo.add_argument("--hfov", type=float, default=90.0, help="deg, FoV prior without calibration or EXIF")
+    demo.add_argument("--fps", type=float, default=15.0, help="frame rate of a folder without time stamps")
+    demo.add_argument("--limit", type=int, help="process at most N frames")
+    demo.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "ros", "python"],
+        help="ros: the node over real topics (recorded to MCAP); python: the pipeline in-process; "
+        "auto: ros when ROS 2 is available",
+    )
+    demo.add_argument("--image", help="one image file instead of a sequence (overlay PNG + JSON)")
+    demo.add_argument(
+        "--boxes", help='with --image: JSON {"hands": [{"box_xyxy": [x0,y0,x1,y1], "side": "left"}]}'
+    )
     demo.add_argument(
         "--detector",
         default="auto",
-        choices=["auto", "mediapipe", "none"],
-        help="hand detector; auto = mediapipe unless --boxes is given",
+        choices=["auto", "mediapipe", "groundtruth", "none"],
+        help="hand detector; auto = mediapipe (with --image: unless --boxes is given); groundtruth = the "
+        "sequence's labelled boxes",
     )
-    demo.add_argument("--out", default="out/demo", help="output folder (overlay PNG + JSON)")
+    demo.add_argument("--out", default="out/demo", help="output folder")
     _add_model_args(demo)
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=cmd_demo, engine="onnxruntime")
 
-    export = sub.add_parser("export", help="export the network (ONNX)")
+    export = sub.add_parser("export", help="export the network (ONNX, TensorRT engine)")
     export.add_argument("--onnx", help="output .onnx path")
+    export.add_argument(
+        "--tensorrt",
+        help="output .engine path: a TensorRT engine for this GPU (batch 1-4), also cached beside --weights",
+    )
+    export.add_argument(
+        "--precision",
+        choices=["fp16", "fp32"],
+        help="precision: --tensorrt defaults to fp16, --onnx to fp32 (fp16 = the mixed-precision graph)",
+    )
     export.add_argument("--opset", type=int, default=17)
     _add_model_args(export)
     export.set_defaults(func=cmd_export)
@@ -179,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--start", type=int, default=0, help="first frame index")
     synth.add_argument("--config", help="YAML of SyntheticConfig keys (unknown keys are refused)")
     synth.add_argument("--workers", type=int, default=1, help="processes")
+    synth.add_argument(
+        "--device",
+        help="render on 'cpu' (numpy/OpenCV, the default), 'torch-cpu' or 'cuda[:N]' (torch); overrides the "
+        "config's device",
+    )
     synth.set_defaults(func=cmd_synth)
 
     ev = sub.add_parser("eval", help="evaluate on labelled data with ground-truth boxes (metrics + overlays)")

@@ -23,6 +23,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from wildhands.geometry.camera import CameraModel
+from wildhands.geometry.crop import CropBox
 from wildhands.geometry.rotations import matrix_to_quaternion_xyzw
 from wildhands.runtime.pipeline import HandBox, HandEstimate
 from wildhands_ros.msg import Hand, HandArray, HandDetection, HandDetectionArray
@@ -42,6 +43,7 @@ ENCODINGS: dict[str, tuple[int, tuple[int, int, int] | None]] = {
 }
 
 SIDE_TO_MSG = {"left": Hand.SIDE_LEFT, "right": Hand.SIDE_RIGHT}
+MSG_TO_SIDE = {v: k for k, v in SIDE_TO_MSG.items()}
 MESH_JOINT = 255  # `joint` value of mesh vertices in the point cloud
 
 
@@ -218,6 +220,34 @@ def hand_to_msg(hand: HandEstimate, include_mesh: bool = False, track_id: int = 
         msg.mesh_vertices = points_to_msgs(hand.vertices_cam_m)
         msg.mesh_triangles = array.array("I", np.asarray(hand.faces, np.uint32).reshape(-1).tobytes())
     return msg
+
+
+def _points_array(points: Sequence[Point]) -> np.ndarray:
+    return np.array([(p.x, p.y, p.z) for p in points], dtype=np.float64).reshape(-1, 3)
+
+
+def msg_to_hand(msg: Hand) -> HandEstimate:
+    """Hand -> HandEstimate (inverse of :func:`hand_to_msg`; the mesh is empty unless the message has one)."""
+    from scipy.spatial.transform import Rotation
+
+    o = msg.wrist_pose.orientation
+    return HandEstimate(
+        side=MSG_TO_SIDE[int(msg.side)],
+        side_confidence=float(msg.side_confidence),
+        detection_confidence=float(msg.detection_confidence),
+        confidence=float(msg.confidence),
+        crop_box=CropBox(float(msg.crop_x), float(msg.crop_y), float(msg.crop_size)),
+        keypoints_cam_m=_points_array(msg.keypoints_3d),
+        keypoints_px=np.asarray(msg.keypoints_2d, np.float64).reshape(21, 2),
+        vertices_cam_m=_points_array(msg.mesh_vertices),
+        faces=np.asarray(msg.mesh_triangles, np.int64).reshape(-1, 3),
+        wrist_rotation=Rotation.from_quat([o.x, o.y, o.z, o.w]).as_matrix(),
+        joint_rotations_aa=np.asarray(msg.joint_rotations, np.float64).reshape(15, 3),
+        betas=np.asarray(msg.shape_betas, np.float64).reshape(10),
+        grasp_probabilities=np.asarray(msg.grasp_probabilities, np.float64).reshape(8),
+        intrinsics_estimated=bool(msg.intrinsics_estimated),
+        hand_model=str(msg.hand_model),
+    )
 
 
 def hands_to_msg(

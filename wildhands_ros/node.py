@@ -244,6 +244,9 @@ class WildHandsNode(Node):
                 f"{reason}: intrinsics estimated from the image size and estimate_hfov_deg="
                 f"{p.estimate_hfov_deg} (intrinsics_estimated=true)",
             )
+        config = p.tracking_config()
+        if config != self.tracker.config:  # before _boxes: redetect_every applies to this frame already
+            self.tracker.reconfigure(config)
         boxes, detected = self._boxes(image.header, rgb, p)
         hands = self.pipeline(rgb, camera, boxes)
         expected = min(len(boxes), p.max_hands)
@@ -255,9 +258,6 @@ class WildHandsNode(Node):
                 "or invalid values",
                 error=True,
             )
-        config = p.tracking_config()
-        if config != self.tracker.config:
-            self.tracker.reconfigure(config)
         stamp = stamp_ns(image.header) * 1e-9 or t0  # unstamped images: time of arrival
         tracked = self.tracker.update(hands, stamp, camera, detected)
         self._publish([t.hand for t in tracked], [t.track_id for t in tracked], header, rgb, camera, t0, p)
@@ -271,7 +271,9 @@ class WildHandsNode(Node):
                 return detections_to_boxes(msg, rgb.shape[1], rgb.shape[0]), True
         if self.detector is not None:
             if not self.tracker.needs_detection():
-                boxes = self.tracker.boxes_for_next_frame((rgb.shape[1], rgb.shape[0]))
+                boxes = self.tracker.boxes_for_next_frame(
+                    (rgb.shape[1], rgb.shape[0]), self.pipeline.config.box_scale
+                )
                 if boxes:
                     return boxes, False
             return [b for b in self.detector.detect(rgb) if b.score >= p.detector_score_threshold], True

@@ -41,14 +41,21 @@ class ParamSpec:
 PARAM_SPECS: dict[str, ParamSpec] = {
     # --- network / pipeline (restart to change) ---
     "engine": ParamSpec(
-        "torch", "Inference engine of the WildHands network.", tuple(ENGINES), read_only=True
+        "onnxruntime",
+        "Inference engine of the WildHands network (onnxruntime: CPU; torch: CPU/CUDA; tensorrt: NVIDIA "
+        "GPUs).",
+        tuple(ENGINES),
+        read_only=True,
     ),
     "weights": ParamSpec(
-        "", "WildHands checkpoint file; empty = UNTRAINED network (output meaningless).", read_only=True
+        "default",
+        "default = the shipped weights (models/manifest.json, hash-checked), a manifest name, a checkpoint "
+        "path, or empty/untrained = an UNTRAINED network (output meaningless).",
+        read_only=True,
     ),
     "backbone": ParamSpec(
         "resnet50",
-        "Backbone of the untrained network when `weights` is empty (a checkpoint carries its own).",
+        "Backbone of an untrained network (weights empty); weights carry their own.",
         tuple(BACKBONE_CHANNELS),
         read_only=True,
     ),
@@ -118,6 +125,11 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "s/m, One-Euro speed coefficient of the keypoints; higher = less lag in fast motion.",
         range=(0.0, 1000.0),
     ),  # fmt: skip
+    "one_euro_rotation_beta": ParamSpec(
+        0.5,
+        "s/rad, One-Euro speed coefficient of the wrist rotation; higher = less lag in fast turns.",
+        range=(0.0, 1000.0),
+    ),  # fmt: skip
     "redetect_every": ParamSpec(
         1,
         "Run the detector every N frames; in between, crops come from the previous frame's hands "
@@ -139,9 +151,10 @@ PARAM_SPECS: dict[str, ParamSpec] = {
 }
 
 
-def check_value(name: str, value: Any) -> str | None:
-    """The reason why ``value`` is not valid for parameter ``name``, or None when it is."""
-    spec = PARAM_SPECS.get(name)
+def check_value(name: str, value: Any, specs: dict[str, ParamSpec] | None = None) -> str | None:
+    """The reason why ``value`` is not valid for parameter ``name`` of ``specs`` (default: this node's
+    PARAM_SPECS), or None when it is."""
+    spec = (PARAM_SPECS if specs is None else specs).get(name)
     if spec is None:
         return f"unknown parameter {name!r}"
     expected = type(spec.default)
@@ -158,9 +171,9 @@ def check_value(name: str, value: Any) -> str | None:
     return None
 
 
-def descriptor(name: str) -> ParameterDescriptor:
+def descriptor(name: str, specs: dict[str, ParamSpec] | None = None) -> ParameterDescriptor:
     """The ParameterDescriptor of ``name``: description, allowed values, range, read-only flag."""
-    spec = PARAM_SPECS[name]
+    spec = (PARAM_SPECS if specs is None else specs)[name]
     d = ParameterDescriptor(name=name, description=spec.description, read_only=spec.read_only)
     if spec.choices is not None:
         d.additional_constraints = "one of: " + ", ".join(spec.choices)
@@ -173,10 +186,11 @@ def descriptor(name: str) -> ParameterDescriptor:
     return d
 
 
-def declare_parameters(node) -> None:
-    """Declare every parameter of PARAM_SPECS on ``node`` (overrides from --ros-args apply)."""
-    for name, spec in PARAM_SPECS.items():
-        node.declare_parameter(name, spec.default, descriptor(name))
+def declare_parameters(node, specs: dict[str, ParamSpec] | None = None) -> None:
+    """Declare every parameter of ``specs`` (default PARAM_SPECS) on ``node`` (--ros-args overrides apply)."""
+    specs = PARAM_SPECS if specs is None else specs
+    for name, spec in specs.items():
+        node.declare_parameter(name, spec.default, descriptor(name, specs))
 
 
 @dataclass(frozen=True)
@@ -204,6 +218,7 @@ class NodeParams:
     smoothing: bool
     one_euro_min_cutoff: float
     one_euro_beta: float
+    one_euro_rotation_beta: float
     redetect_every: int
     frame_prefix: str
     publish_tf: bool
@@ -236,7 +251,7 @@ class NodeParams:
     def pipeline_config(self) -> PipelineConfig:
         """The wildhands PipelineConfig these parameters describe."""
         return PipelineConfig(
-            weights=Path(self.weights) if self.weights else None,
+            weights=self.weights or None,  # a name ("default") or a path, resolved by the Pipeline
             model=ModelConfig(backbone=self.backbone),
             engine=self.engine,
             device=self.device,
@@ -249,14 +264,16 @@ class NodeParams:
 
     def tracking_config(self) -> TrackingConfig:
         """The wildhands TrackingConfig these parameters describe: min_cutoff serves the keypoints and the
-        wrist rotation, beta the keypoints (the rotation keeps its own default, in s/rad)."""
+        wrist rotation; beta (s/m) the keypoints, rotation_beta (s/rad) the wrist rotation."""
         rotation = TrackingConfig().rotation_filter
         return TrackingConfig(
             enabled=self.tracking,
             smoothing=self.smoothing,
             redetect_every=self.redetect_every,
             position_filter=OneEuroConfig(min_cutoff=self.one_euro_min_cutoff, beta=self.one_euro_beta),
-            rotation_filter=dataclasses.replace(rotation, min_cutoff=self.one_euro_min_cutoff),
+            rotation_filter=dataclasses.replace(
+                rotation, min_cutoff=self.one_euro_min_cutoff, beta=self.one_euro_rotation_beta
+            ),
         )
 
     def updated(self, changes: dict[str, Any]) -> NodeParams:

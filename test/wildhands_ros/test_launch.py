@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from wildhands_ros.params import PARAM_SPECS
+from wildhands_ros.retarget_params import RETARGET_PARAM_SPECS
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = REPO / "launch" / "hands.launch.py"
 REMAPS = {"image", "camera_info", "hand_boxes"}
-LAUNCH_ONLY = {"params_file", "namespace", "rviz"}
+LAUNCH_ONLY = {"params_file", "namespace", "rviz", "retarget", "retarget_params_file"}
+RETARGET_ARGS = {"retarget_side": "side", "robot_frame": "robot_frame", "urdf": "urdf"}  # argument -> param
 
 
 def _declared_arguments(tree: ast.AST) -> list[tuple[str, str | None]]:
@@ -31,14 +33,21 @@ def test_launch_file_parses_and_every_argument_is_used():
     args = _declared_arguments(tree)
     assert len(args) >= 8 and all(desc for _, desc in args), "every argument needs a description"
     for name, _ in args:
-        assert name in PARAM_SPECS or name in REMAPS or name in LAUNCH_ONLY, (
+        assert name in PARAM_SPECS or name in REMAPS or name in LAUNCH_ONLY or name in RETARGET_ARGS, (
             f"launch argument {name!r} is unused"
         )
+    assert all(p in RETARGET_PARAM_SPECS for p in RETARGET_ARGS.values())
     names = {n for n, _ in args}
     assert {"engine", "weights", "image", "camera_info", "namespace", "rviz"} <= names
     text = LAUNCH.read_text()
     assert "eval(" not in text and "hands.rviz" in text and "IfCondition" in text
     assert 'executable="wildhands_node"' in text
+    assert (
+        'executable="wildhands_retarget_node"' in text
+        and 'IfCondition(LaunchConfiguration("retarget"))' in text
+    )
+    for arg, param in RETARGET_ARGS.items():
+        assert f'"{param}": ParameterValue(LaunchConfiguration("{arg}")' in text, arg
 
 
 def test_argument_checker_can_fail(tmp_path):

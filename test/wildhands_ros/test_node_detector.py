@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import rclpy
 import ros_harness
+from rclpy.parameter import Parameter
 from ros_harness import Harness
 
 from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes
@@ -74,3 +75,34 @@ def test_detector_finds_both_sample_hands(detector_harness):
         uv = np.asarray(hand.keypoints_2d, dtype=np.float64).reshape(21, 2)
         assert np.abs(h.camera.project(kp) - uv).max() < 1.0
     assert h.node.health.info.get("detector") == "mediapipe"
+
+
+def test_redetect_every_runs_the_detector_on_every_nth_frame(detector_harness):
+    """redetect_every=3: in between, crops come from the previous frame's hands, and both hands keep coming
+    with their track ids; redetect_every=1 runs the detector on every frame (the count can fail)."""
+    h = detector_harness
+    node = h.node
+    calls = []
+    detect = node.detector.detect
+    node.detector.detect = lambda rgb: calls.append(1) or detect(rgb)  # count, do not replace
+    try:
+        assert node.set_parameters([Parameter("redetect_every", value=3)])[0].successful
+        first = h.hands_for(h.send(boxes=False), timeout=20.0)  # settles the tracks
+        assert first is not None and len(first.hands) == 2
+        ids = {x.side: x.track_id for x in first.hands}
+        calls.clear()
+        for _ in range(6):
+            msg = h.hands_for(h.send(boxes=False), timeout=20.0)
+            assert msg is not None and len(msg.hands) == 2, "a frame without detection lost its hands"
+            assert {x.side: x.track_id for x in msg.hands} == ids
+            for hand in msg.hands:  # crops around the hands, from the detector or from the last frame
+                assert hand.crop_size > 20
+        assert len(calls) == 2, f"detector ran {len(calls)} times in 6 frames with redetect_every=3"
+        assert node.set_parameters([Parameter("redetect_every", value=1)])[0].successful
+        calls.clear()
+        for _ in range(3):
+            assert h.hands_for(h.send(boxes=False), timeout=20.0) is not None
+        assert len(calls) == 3
+    finally:
+        node.detector.detect = detect
+        node.set_parameters([Parameter("redetect_every", value=1)])

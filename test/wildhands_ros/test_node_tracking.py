@@ -67,3 +67,17 @@ def test_tracking_config_from_params():
     assert c.rotation_filter.min_cutoff == 1.0
     with pytest.raises(ValueError, match="one_euro_beta"):
         NodeParams.defaults().updated({"one_euro_beta": -1.0})
+
+
+def test_rotation_beta_parameter_reaches_the_tracker(harness):
+    c = NodeParams.defaults().updated({"one_euro_rotation_beta": 2.0}).tracking_config()
+    assert c.rotation_filter.beta == 2.0 and c.position_filter.beta == 5.0
+    assert NodeParams.defaults().tracking_config().rotation_filter.beta == 0.5  # the tracker's default
+    assert "one_euro_rotation_beta=-1.0 must be in" in check_value("one_euro_rotation_beta", -1.0)
+    h = harness
+    try:
+        assert h.node.set_parameters([Parameter("one_euro_rotation_beta", value=3.0)])[0].successful
+        assert h.hands_for(h.send()) is not None
+        assert h.node.tracker.config.rotation_filter.beta == 3.0
+    finally:
+        h.node.set_parameters([Parameter("one_euro_rotation_beta", value=0.5)])

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_specs_match_dataclass():
     assert list(PARAM_SPECS) == [f.name for f in dataclasses.fields(NodeParams)]
-    assert NodeParams.defaults().engine == "torch"
+    assert NodeParams.defaults().engine == "onnxruntime" and NodeParams.defaults().weights == "default"
 
 
 def test_yaml_defaults_equal_declared_defaults():

@@ -11,6 +11,11 @@ projection of the 3D keypoints when only those exist); per frame with exactly on
 root-relative per-joint errors of all valid joints. Hands the pipeline did not return (non-finite network
 output, beyond ``max_hands``) are counted as ``missing`` and left out of the means; frames that raise are
 counted as ``failed`` and logged, never fatal.
+
+Options used by the benchmarks (``bench/kpe_*.py``, ``bench/intrinsics_estimated.py``): ``pipeline_camera``
+hands the pipeline another camera than the record's (e.g. intrinsics estimated from a field-of-view prior)
+while the errors are still measured against the record's ground truth; ``subsets`` adds named groups of
+frames (e.g. per lens model) whose metrics are reported beside their dataset's.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from tqdm import tqdm
 from wildhands.data.record import HandRecord
 from wildhands.eval import metrics as M
 from wildhands.eval.report import write_markdown
+from wildhands.geometry.camera import CameraModel
 from wildhands.handmodel.keypoints import SKELETON_EDGES
 from wildhands.runtime.overlay import draw_hands
 from wildhands.runtime.pipeline import HandBox, HandEstimate, Pipeline
@@ -229,6 +235,8 @@ def evaluate(
     worst_k: int = 8,
     limit: int | None = None,
     progress: bool = True,
+    pipeline_camera: Callable[[CameraModel], CameraModel] | None = None,
+    subsets: Callable[[HandRecord], Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """Run ``pipeline`` once per frame on its ground-truth boxes and write the metrics and overlays.
 
@@ -239,6 +247,11 @@ def evaluate(
         worst_k: overlays of the k worst hands (by MPJPE, or 2D error without 3D labels); 0 = none.
         limit: evaluate at most this many frames.
         progress: show a tqdm bar.
+        pipeline_camera: maps a frame's true camera to the one the pipeline is given (default: the true
+            one). Ground truth (3D keypoints, 2D keypoints through the true lens) is never changed, so the
+            errors include what the other camera costs.
+        subsets: names of extra groups a frame belongs to, from its first record (e.g.
+            ``"wide_fov/equidistant"``); each gets its own metrics in ``datasets``, after its dataset's.
 
     Returns:
         The content of ``metrics.json``: ``{"datasets": {name: metrics}, "weights": ..., ...}``.
@@ -257,31 +270,35 @@ def evaluate(
     for key in tqdm(keys, desc="eval", unit="frame", disable=not progress):
         dataset, frame_id = key
         recs = frames[key]
-        acc = accs.setdefault(dataset, _DatasetAcc())
-        acc.frames += 1
+        groups = [dataset, *(subsets(recs[0]) if subsets is not None else ())]
+        group_accs = [accs.setdefault(name, _DatasetAcc()) for name in dict.fromkeys(groups)]
+        for acc in group_accs:
+            acc.frames += 1
         if len(recs) > max_hands:
             logger.warning(
                 "%s: %d hands but max_hands=%d; the rest count as missing", frame_id, len(recs), max_hands
             )
         try:
             image = recs[0].load_image()
-            camera = recs[0].camera
+            camera = recs[0].camera if pipeline_camera is None else pipeline_camera(recs[0].camera)
             boxes = [HandBox(tuple(float(v) for v in r.box_xyxy_px), r.side) for r in recs]
             hands = pipeline(image, camera, boxes)
             matched = _match(recs, hands)
             scores = [score_hand(r, h) for r, h in zip(recs, matched)]
             mrrpe = _frame_mrrpe(recs, matched)
         except Exception as exc:  # noqa: BLE001 - one bad frame must not stop an evaluation
-            acc.failed_frames += 1
+            for acc in group_accs:
+                acc.failed_frames += 1
             if len(failures) < _MAX_LOGGED_FAILURES:
                 logger.warning("frame %s (%s) failed: %s: %s", frame_id, dataset, type(exc).__name__, exc)
             failures.append(
                 {"dataset": dataset, "frame_id": frame_id, "error": f"{type(exc).__name__}: {exc}"}
             )
             continue
-        acc.hands.extend(scores)
-        if mrrpe is not None:
-            acc.mrrpe_mm.append(mrrpe)
+        for acc in group_accs:
+            acc.hands.extend(scores)
+            if mrrpe is not None:
+                acc.mrrpe_mm.append(mrrpe)
         for rec, hand, score in zip(recs, matched, scores):
             if worst_k <= 0 or not math.isfinite(score.badness):
                 continue

@@ -4,7 +4,9 @@
 
 * ``sample``: the two hands of ``wildhands/assets/sample`` (ground truth from ``hands.json``);
 * ``NAME:DIR`` with NAME a reader of :mod:`wildhands.data.readers` (``arctic:/data/arctic``, ``h2o:...``);
-* ``DIR``: a folder written by the synthetic generator (``wildhands.data.synthetic.io.SyntheticDataset``).
+* ``DIR``: a folder written by the synthetic generator (``wildhands.data.synthetic.io.SyntheticDataset``);
+* ``testset:NAME[:FRAMES]``: a held-out synthetic test set of :mod:`wildhands.eval.testsets` (``wide_fov``,
+  ``fisheye``, ...; FRAMES defaults to 200), rendered once into the test-set cache.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def open_records(spec: str) -> Iterable[HandRecord]:
     if spec == "sample":
         return sample_records()
     name, sep, root = spec.partition(":")
+    if name == "testset" and sep:
+        return _testset(root)
     if sep and not Path(spec).exists():
         from wildhands.data.readers import open_dataset
 
@@ -75,6 +79,20 @@ def open_records(spec: str) -> Iterable[HandRecord]:
             f"--data {spec!r}: reading synthetic folders needs wildhands.data.synthetic.io ({exc})"
         ) from exc
     return _iterate(SyntheticDataset(path, load_masks=False))  # masks are not needed to evaluate
+
+
+DEFAULT_TESTSET_FRAMES = 200
+
+
+def _testset(text: str) -> Iterable[HandRecord]:
+    from wildhands.eval.testsets import testset_records
+
+    name, _, frames = text.partition(":")
+    try:
+        n = int(frames) if frames else DEFAULT_TESTSET_FRAMES
+    except ValueError:
+        raise ValueError(f"--data testset:{text}: FRAMES must be an integer, got {frames!r}") from None
+    return testset_records(name, n)
 
 
 def _iterate(dataset) -> Iterator[HandRecord]:

@@ -132,3 +132,126 @@ def run_demo(
     )
     gt = [e for e in entries if "keypoints_cam_m" in e]
     return DemoResult(image_path, camera, hands, gt, overlay_path, json_path, boxes)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The main job: a sequence (default: the bundled clip) through a backend, scored against its ground truth.
+# ---------------------------------------------------------------------------------------------------------
+#: Entry-point group of demo backends. wildhands_ros registers ``ros`` (the node over real ROS 2 topics);
+#: this module provides ``python`` (the Pipeline in-process). The core never imports ROS itself.
+DEMO_BACKEND_GROUP = "wildhands.demo_backends"
+DETECTORS = ("mediapipe", "groundtruth")
+
+
+@dataclass(frozen=True)
+class SequenceDemoOptions:
+    """How the main job runs.
+
+    weights: ``"default"`` (the shipped weights), a manifest name, a checkpoint path, or ``"untrained"``.
+    engine: ``"onnxruntime"`` (CPU default), ``"torch"``, ...
+    detector: ``"mediapipe"`` (finds hands and sides) or ``"groundtruth"`` (boxes and sides of the
+        sequence's ``groundtruth.json``: measures the 3D lift alone).
+    backend: ``"auto"`` (``ros`` when installed, else ``python``), ``"ros"`` or ``"python"``.
+    threads: CPU threads of the engine (0 = all cores).
+    backbone: architecture of an untrained network (``weights="untrained"``); weights carry their own.
+    """
+
+    weights: str | None = "default"
+    engine: str = "onnxruntime"
+    detector: str = "mediapipe"
+    backend: str = "auto"
+    threads: int = 0
+    backbone: str = "resnet50"
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector={self.detector!r} not in {DETECTORS}")
+        if self.backend not in ("auto", "ros", "python"):
+            raise ValueError(f"backend={self.backend!r} not in ('auto', 'ros', 'python')")
+
+
+def ground_truth_boxes(labels: list[dict[str, Any]]) -> list[HandBox]:
+    return [HandBox(tuple(h["box_xyxy"]), h["side"]) for h in labels]
+
+
+def run_sequence_python(sequence, out_dir: str | Path, options: SequenceDemoOptions):
+    """The ``python`` backend: detector + Pipeline in this process, frame after frame."""
+    import time
+
+    from tqdm import tqdm
+
+    from wildhands.runtime.pipeline import PipelineConfig
+    from wildhands.runtime.sequence import FrameResult
+
+    pipeline = Pipeline(
+        PipelineConfig(weights=options.weights, engine=options.engine, threads=options.threads)
+    )
+    detector = None
+    if options.detector == "mediapipe":
+        from wildhands.runtime.detection import build_detector
+
+        detector = build_detector("mediapipe")
+    results = []
+    for i in tqdm(range(len(sequence)), desc="pipeline", unit="frame"):
+        image = sequence.read_rgb(i)
+        t0 = time.monotonic()
+        if detector is not None:
+            boxes = detector.detect(image)
+        else:
+            boxes = ground_truth_boxes(sequence.ground_truth[i] if sequence.ground_truth else [])
+        hands = pipeline(image, sequence.camera, boxes) if boxes else []
+        results.append(FrameResult(i, hands, time.monotonic() - t0))
+    facts = {
+        "weights": pipeline.weights_description,
+        "trained": pipeline.trained,
+        "engine": pipeline.engine.name,
+        "detector": options.detector,
+    }
+    return results, facts
+
+
+def demo_backend(name: str):
+    """The backend function ``name`` (``auto``: ``ros`` when its entry point loads, else ``python``)."""
+    from importlib.metadata import entry_points
+
+    if name == "python":
+        return run_sequence_python
+    found = {ep.name: ep for ep in entry_points(group=DEMO_BACKEND_GROUP)}
+    if name in ("auto", "ros") and "ros" in found:
+        try:
+            return found["ros"].load()
+        except ImportError as exc:  # wildhands_ros installed but no ROS 2 environment
+            if name == "ros":
+                raise ValueError(f"the ros demo backend cannot load: {exc}") from exc
+            logger.warning("ROS 2 not available (%s): running the pipeline in-process instead", exc)
+            return run_sequence_python
+    if name == "ros":
+        raise ValueError("no ros demo backend installed (install wildhands_ros in a ROS 2 environment)")
+    return run_sequence_python
+
+
+def run_main_job(
+    images: str | Path | None,
+    camera_info: str | Path | None,
+    out_dir: str | Path,
+    options: SequenceDemoOptions,
+    limit: int | None = None,
+    hfov_deg: float = math.degrees(DEFAULT_HFOV_RAD),
+    fps: float = 15.0,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Load the sequence, run it through the backend, score it, write overlays/video/summary."""
+    from wildhands.runtime.sequence import load_sequence, score_sequence, write_results
+
+    sequence = load_sequence(images, camera_info, fps=fps, hfov_deg=hfov_deg, limit=limit)
+    if options.detector == "groundtruth" and sequence.ground_truth is None:
+        raise ValueError("detector='groundtruth' needs a sequence with groundtruth.json")
+    backend = demo_backend(options.backend)
+    results, facts = backend(sequence, out_dir, options)
+    summary = score_sequence(sequence, results)
+    summary.update(facts)
+    summary["backend"] = getattr(backend, "backend_name", "python")
+    title = "wildhands" if facts.get("trained") else "wildhands - UNTRAINED WEIGHTS: output is not meaningful"
+    paths = write_results(sequence, results, summary, out_dir, title=title, fps=fps)
+    if facts.get("mcap"):
+        paths["mcap"] = Path(facts["mcap"])
+    return summary, paths

@@ -46,7 +46,7 @@ def draw_hands(
     out = image_rgb.copy()
     if draw_mesh:
         for hand in hands:
-            if np.all(hand.vertices_cam_m[:, 2] > 1e-3):
+            if len(hand.vertices_cam_m) and np.all(hand.vertices_cam_m[:, 2] > 1e-3):
                 rendered, mask = render_mesh(
                     out, hand.vertices_cam_m, hand.faces, camera, MESH_STYLES[hand.side]
                 )

@@ -75,6 +75,9 @@ class TrackingConfig:
     redetect_every: run the detector at least every N frames (1 = every frame); in between, crops come
         from the previous frame's hands (:meth:`HandTracker.boxes_for_next_frame`).
     box_margin: fraction of the keypoint box's width/height added on each side for those crops, in [0, 1].
+    max_box_scale_change: those crops' size may differ from the previous crop's by at most this fraction
+        per frame, in [0, 1] (an estimate that sees the hand too small or too large must not shrink or
+        grow the crop frame after frame until the hand is lost).
     position_filter: One-Euro parameters of the keypoints (beta in s/m).
     rotation_filter: One-Euro parameters of the wrist rotation (beta in s/rad).
     """
@@ -86,6 +89,7 @@ class TrackingConfig:
     distance_gate_m: float = 0.15
     redetect_every: int = 1
     box_margin: float = 0.08
+    max_box_scale_change: float = 0.15
     position_filter: OneEuroConfig = field(default_factory=_default_position_filter)
     rotation_filter: OneEuroConfig = field(default_factory=_default_rotation_filter)
 
@@ -97,7 +101,7 @@ class TrackingConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < lo:
                 raise ValueError(f"TrackingConfig.{name}={value!r} must be an int >= {lo}")
-        for name in ("iou_gate", "box_margin"):
+        for name in ("iou_gate", "box_margin", "max_box_scale_change"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
                 raise ValueError(f"TrackingConfig.{name}={value!r} must be in [0, 1]")
@@ -202,9 +206,12 @@ class HandTracker:
             return True
         return self._lost or not self._last or self._frames_since_detection + 1 >= c.redetect_every
 
-    def boxes_for_next_frame(self, image_size: tuple[int, int]) -> list[HandBox]:
-        """Crops for the next frame from the hands of the last :meth:`update` (see boxes_from_previous)."""
-        return boxes_from_previous(self._last, image_size, self.config.box_margin)
+    def boxes_for_next_frame(self, image_size: tuple[int, int], box_scale: float = 1.5) -> list[HandBox]:
+        """Crops for the next frame from the hands of the last :meth:`update` (see boxes_from_previous);
+        ``box_scale``: the pipeline's crop side / box side (``PipelineConfig.box_scale``)."""
+        return boxes_from_previous(
+            self._last, image_size, self.config.box_margin, box_scale, self.config.max_box_scale_change
+        )
 
     # ------------------------------------------------------------------ update
     def _cost(self, tracks: list[_Track], hands: Sequence[HandEstimate]) -> np.ndarray:
@@ -288,12 +295,20 @@ class HandTracker:
 
 
 def boxes_from_previous(
-    tracked: Sequence[TrackedHand | HandEstimate], image_size: tuple[int, int], margin: float = 0.08
+    tracked: Sequence[TrackedHand | HandEstimate],
+    image_size: tuple[int, int],
+    margin: float = 0.08,
+    box_scale: float = 1.5,
+    max_scale_change: float | None = None,
 ) -> list[HandBox]:
     """Hand boxes for the next frame from the previous frame's hands: the box around each hand's projected
     keypoints (``raw`` ones for a TrackedHand: no filter lag), grown by ``margin`` x its width/height on
     each side and clipped to the image (w, h). Hands fully outside the image are left out. Side and scores
-    are the hand's."""
+    are the hand's.
+
+    With ``max_scale_change`` the box is rescaled about its centre so that the crop it gives (longest side
+    x ``box_scale``) is within ``1 +- max_scale_change`` of the hand's previous crop: without it, a network
+    that sees the hand slightly too small shrinks the crop every frame until the hand is lost."""
     w, h = int(image_size[0]), int(image_size[1])
     boxes = []
     for item in tracked:
@@ -304,8 +319,17 @@ def boxes_from_previous(
             continue
         lo, hi = uv.min(axis=0), uv.max(axis=0)
         grow = (hi - lo) * margin
-        lo = np.clip(lo - grow, 0.0, [w, h])
-        hi = np.clip(hi + grow, 0.0, [w, h])
+        lo, hi = lo - grow, hi + grow
+        if max_scale_change is not None:
+            side = float((hi - lo).max())
+            previous = hand.crop_box.size / box_scale
+            target = float(
+                np.clip(side, (1 - max_scale_change) * previous, (1 + max_scale_change) * previous)
+            )
+            centre, factor = (lo + hi) / 2, target / max(side, 1e-6)
+            lo, hi = centre - (centre - lo) * factor, centre + (hi - centre) * factor
+        lo = np.clip(lo, 0.0, [w, h])
+        hi = np.clip(hi, 0.0, [w, h])
         if hi[0] - lo[0] < 1.0 or hi[1] - lo[1] < 1.0:
             continue
         boxes.append(

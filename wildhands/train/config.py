@@ -113,7 +113,15 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A whole training run. ``out_dir`` holds checkpoints, logs, TensorBoard events and loss curves."""
+    """A whole training run. ``out_dir`` holds checkpoints, logs, TensorBoard events and loss curves.
+
+    Precision and memory layout (they change the numerics, so a resumed run must keep them):
+        amp: mixed precision on CUDA: float16 autocast + gradient scaling (``GradScaler``).
+        amp_cpu: with ``amp``, also autocast on the CPU, in bfloat16 (float32's range: no scaling). Off by
+            default, so CPU runs stay in float32.
+        channels_last: NHWC memory layout of the network and its input: ``'auto'`` (on CUDA only), ``true``
+            or ``false``.
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: tuple[DataSourceConfig, ...] = ()
@@ -123,6 +131,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     amp: bool = True
+    amp_cpu: bool = False
+    channels_last: bool | str = "auto"
     num_workers: int = 0
     mask_size: int = 56
     log_every: int = 10
@@ -142,6 +152,11 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be an int >= 1")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"device={self.device!r} must be 'cpu' or 'cuda[:N]'")
+        for name in ("amp", "amp_cpu"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
+        if self.channels_last not in (True, False, "auto"):
+            raise ValueError(f"channels_last={self.channels_last!r} must be 'auto', true or false")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -107,10 +107,14 @@ class Trainer:
         if cfg.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device={cfg.device!r} but CUDA is not available")
         self.device = torch.device(cfg.device)
-        self.use_amp = cfg.amp and self.device.type == "cuda"
+        cuda = self.device.type == "cuda"
+        # AMP: float16 + GradScaler on CUDA; bfloat16 (no scaler) on the CPU only when asked (amp_cpu)
+        self.use_amp = cfg.amp and (cuda or cfg.amp_cpu)
+        self.amp_dtype = torch.float16 if cuda else torch.bfloat16
+        self.channels_last = cuda if cfg.channels_last == "auto" else bool(cfg.channels_last)
         torch.manual_seed(cfg.seed)
         self.model = WildHandsNet(cfg.model).to(self.device)
-        if self.device.type == "cuda":
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.hand_model = OpenHandModel(side="right").to(self.device)
         self.log_vars = (
@@ -120,7 +124,13 @@ class Trainer:
         )
         params = list(self.model.parameters()) + ([self.log_vars] if self.log_vars is not None else [])
         self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and cuda)
+        logger.info(
+            "device %s, autocast %s, channels_last %s",
+            self.device,
+            str(self.amp_dtype).removeprefix("torch.") if self.use_amp else "off",
+            self.channels_last,
+        )
         self.weight_table = torch.tensor([s.weight_row() for s in cfg.data], dtype=torch.float32)
         # The soft silhouette is the costliest loss: render it only when some source weighs the mask term.
         mask_col = LOSS_TERMS.index("mask")
@@ -220,9 +230,9 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr(self.step)
         images = batch["images"]
-        if self.device.type == "cuda":
+        if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
             out = self.model(images, batch["kpe"])
         out = type(out)(
             *(

@@ -41,24 +41,34 @@ class OracleEngine:
 class OraclePipeline(Pipeline):
     """A Pipeline that answers with the true parameters of the records whose box and side it is given."""
 
-    def __init__(self, records: list[HandRecord], config: PipelineConfig | None = None) -> None:
+    def __init__(
+        self,
+        records: list[HandRecord],
+        config: PipelineConfig | None = None,
+        wp_from_true_camera: bool = False,
+    ) -> None:
+        """``wp_from_true_camera``: the weak-perspective camera is that of the record's true camera (what a
+        perfect network reads off the image) instead of the camera the pipeline is given; with wrong
+        intrinsics the lift then misplaces the hand, as it would for a real network."""
         super().__init__(config)
         self.truth = {(r.side, tuple(np.round(r.box_xyxy_px, 3))): r for r in records}
         self.engine = OracleEngine()
+        self.wp_from_true_camera = wp_from_true_camera
 
     def prepare(self, image_rgb, camera, boxes):
         prepared = super().prepare(image_rgb, camera, boxes)
-        _, _, _, net_boxes, mirrored = prepared
+        net_boxes = prepared[3]
         rows = []
         for hand, box in zip(boxes, net_boxes):
             rec = self.truth[(hand.side, tuple(np.round(np.asarray(hand.xyxy_px, np.float64), 3)))]
-            orient, pose, wrist, cam = rec.global_orient_aa, rec.hand_pose_aa, rec.keypoints_cam_m[0], camera
+            cam = rec.camera if self.wp_from_true_camera else camera
+            orient, pose, wrist = rec.global_orient_aa, rec.hand_pose_aa, rec.keypoints_cam_m[0]
             if hand.side == "left":  # the network sees the mirrored (right) hand in the mirrored camera
                 orient, pose, wrist, cam = (
                     mirror_axis_angle(orient),
                     mirror_axis_angle(pose),
                     wrist * [-1, 1, 1],
-                    mirrored,
+                    cam.mirrored(),
                 )
             cam_wp = translation_to_weak_perspective_np(
                 wrist, box.center, box.size, cam.fx, cam.fy, cam.cx, cam.cy

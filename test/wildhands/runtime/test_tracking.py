@@ -215,6 +215,26 @@ def test_boxes_from_previous_cover_the_projected_keypoints():
     assert boxes_from_previous([outside], SIZE) == []
 
 
+def test_crops_from_previous_hands_change_size_by_a_bounded_factor():
+    """A hand seen at half its size must not halve the next crop (which would shrink it frame after
+    frame); the crop follows within max_box_scale_change, and not at all without the bound."""
+    h = make_hand("left", (-0.05, 0.05, 0.5))
+    small = dataclasses.replace(
+        h, keypoints_px=h.keypoints_px.mean(0) + 0.5 * (h.keypoints_px - h.keypoints_px.mean(0))
+    )
+    (free,) = boxes_from_previous([small], SIZE, margin=0.0)
+    (bounded,) = boxes_from_previous([small], SIZE, margin=0.0, box_scale=1.5, max_scale_change=0.15)
+    longest = lambda b: max(b.xyxy_px[2] - b.xyxy_px[0], b.xyxy_px[3] - b.xyxy_px[1])  # noqa: E731
+    previous = h.crop_box.size / 1.5
+    assert longest(free) < 0.7 * previous
+    assert longest(bounded) == pytest.approx(0.85 * previous)
+    assert np.allclose(
+        np.add(*np.split(np.asarray(bounded.xyxy_px), 2)), np.add(*np.split(np.asarray(free.xyxy_px), 2))
+    )
+    with pytest.raises(ValueError, match="max_box_scale_change"):
+        TrackingConfig(max_box_scale_change=1.5)
+
+
 def test_detection_schedule():
     """redetect_every=3: the detector runs on frames 0, 3, 6...; crops come from the previous frame in
     between; a lost track or no hand asks for the detector at once."""

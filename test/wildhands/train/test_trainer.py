@@ -208,3 +208,77 @@ def test_overfitting_a_small_set_lowers_loss_and_mpjpe(tmp_path):
     losses = [h["total"] for h in trainer.history]
     assert np.mean(losses[:2]) / np.mean(losses[-2:]) > 1.5, losses
     assert before / after > 1.5, (before, after)
+
+
+def test_precision_defaults_keep_cpu_runs_in_float32(tmp_path, records):
+    """The default config (amp: true) autocasts on CUDA only: a CPU run is float32 and NCHW, as before the
+    amp_cpu / channels_last options (test_resume_is_exact checks this default resumes exactly)."""
+    t = Trainer(_cfg(tmp_path), resume=False, sources=[records], eval_records=records[:2])
+    t.close()
+    assert not t.use_amp and not t.channels_last and not t.scaler.is_enabled()
+    assert t.model.backbone.conv1.weight.is_contiguous()
+    for patch, field in (({"amp_cpu": "yes"}, "amp_cpu"), ({"channels_last": "cuda"}, "channels_last")):
+        with pytest.raises(ValueError, match=field):
+            _cfg(tmp_path, **patch)
+
+
+def _dtypes_seen(trainer: Trainer) -> list[torch.dtype]:
+    """Output dtypes of the backbone's first conv during the next training forward passes."""
+    seen: list[torch.dtype] = []
+
+    def hook(module, inputs, output) -> None:
+        if module.training:
+            seen.append(output.dtype)
+
+    trainer.model.backbone.conv1.register_forward_hook(hook)
+    return seen
+
+
+def _amp_run(tmp_path, records, device: str, steps: int, **over) -> tuple[Trainer, list[torch.dtype]]:
+    lab = {"theta": 10.0, "kp3d": 5.0, "kp2d": 5.0, "cam": 1.0}  # no mask term: no silhouette rendering
+    cfg = _cfg(
+        tmp_path,
+        data=[{"name": "synthetic", "kind": "synthetic_stream", "loss_weights": lab}],
+        device=device,
+        amp=True,
+        channels_last=True,
+        optim={"steps": steps, "batch_size": 4, "lr": 1e-3, "warmup_steps": 1},
+        augment={"enabled": False},
+        log_every=1,
+        ckpt_every=100,
+        eval_every=100,
+        **over,
+    )
+    trainer = Trainer(cfg, resume=False, sources=[records[:4]], eval_records=records[:2])
+    seen = _dtypes_seen(trainer)
+    trainer.train(progress=False)
+    trainer.close()
+    return trainer, seen
+
+
+def test_cpu_bfloat16_amp_with_channels_last_trains(tmp_path, records):
+    """amp_cpu: bfloat16 autocast (no GradScaler) + channels_last on the CPU: 6 steps on 4 hands, the loss is
+    finite and falls."""
+    trainer, seen = _amp_run(tmp_path, records, "cpu", 6, amp_cpu=True)
+    assert trainer.use_amp and trainer.amp_dtype == torch.bfloat16 and not trainer.scaler.is_enabled()
+    assert trainer.channels_last
+    assert trainer.model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert seen and all(d == torch.bfloat16 for d in seen)
+    losses = [h["total"] for h in trainer.history]
+    assert len(losses) == 6 and all(np.isfinite(losses)), losses
+    assert np.mean(losses[-2:]) < np.mean(losses[:2]), losses
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+@pytest.mark.gpu
+def test_cuda_float16_amp_with_channels_last_trains(tmp_path, records):
+    """3 CUDA steps with float16 autocast + GradScaler + channels_last (the configuration never run on this
+    project's CPU-only machine): finite losses, a scaler that scaled, float16 convolutions."""
+    trainer, seen = _amp_run(tmp_path, records, "cuda", 3)
+    assert trainer.use_amp and trainer.amp_dtype == torch.float16 and trainer.scaler.is_enabled()
+    assert trainer.scaler.get_scale() > 0
+    assert trainer.model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert seen and all(d == torch.float16 for d in seen)
+    losses = [h["total"] for h in trainer.history]
+    assert len(losses) == 3 and all(np.isfinite(losses)), losses
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())

@@ -6,9 +6,11 @@ camera degradations, and returns ``HandRecord`` labels (keypoints 3D/2D, visible
 model parameters). ``write_dataset``/``SyntheticDataset`` store and read such sets on disk;
 ``SyntheticHandStream`` generates them on the fly for training. Modules: ``config`` (``SyntheticConfig``),
 ``poses`` (grasp templates, joint limits, orientations), ``scene`` (cameras, backgrounds, skin, effects),
-``generator`` (one frame), ``io`` (datasets and the on-disk format).
+``generator`` (one frame), ``io`` (datasets and the on-disk format), ``backends`` + ``scene_torch`` (where
+the image work runs: ``SyntheticConfig.device``).
 
-Everything runs on the CPU (numpy/OpenCV rendering); no GPU is used or needed.
+Rendering runs with numpy/OpenCV on the CPU by default (``device='cpu'``); ``'torch-cpu'`` and
+``'cuda[:N]'`` run the image-sized steps in torch on that device, with the same labels. No GPU is needed.
 """
 
 from wildhands.data.synthetic.config import SyntheticConfig

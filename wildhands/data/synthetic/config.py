@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,12 @@ from typing import Any
 
 from wildhands.model.grasp import NUM_GRASP_CLASSES
 
-__all__ = ["SyntheticConfig"]
+__all__ = ["DEVICE_PATTERN", "SyntheticConfig"]
 
 Range = tuple[float, float]
+
+#: valid ``SyntheticConfig.device`` values: 'cpu' (numpy/OpenCV), 'torch-cpu', 'cuda', 'cuda:N' (torch)
+DEVICE_PATTERN = re.compile(r"^(cpu|torch-cpu|cuda(:\d+)?)$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ class SyntheticConfig:
         motion_blur_prob, motion_blur_px: probability and length range of a linear motion blur.
         noise_std_range: Gaussian sensor noise, standard deviation in 8-bit levels.
         jpeg_quality_range: JPEG quality of the final image (its artefacts are part of the image).
+    Rendering:
+        device: where the image work runs (``backends``): ``'cpu'`` = numpy/OpenCV (the reference; the
+            bytes of a frame never change), ``'torch-cpu'`` = the torch renderer on the CPU, ``'cuda'`` /
+            ``'cuda:N'`` = the torch renderer on a GPU. Random draws, hand model and labels stay on the CPU:
+            labels are identical on every device, images differ by float rounding.
     """
 
     image_sizes: tuple[tuple[int, int], ...] = ((640, 480), (800, 600), (960, 540), (1280, 720))
@@ -85,6 +94,7 @@ class SyntheticConfig:
     motion_blur_px: Range = (3.0, 11.0)
     noise_std_range: Range = (0.0, 6.0)
     jpeg_quality_range: tuple[int, int] = (60, 95)
+    device: str = "cpu"
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self) -> None:
@@ -120,6 +130,8 @@ class SyntheticConfig:
         if len(k) != 4 or any(not (math.isfinite(v) and 0.0 <= v <= 1.0) for v in k):
             raise ValueError(f"fisheye_k_max: need 4 numbers in [0, 1], got {self.fisheye_k_max}")
         object.__setattr__(self, "fisheye_k_max", k)
+        if not (isinstance(self.device, str) and DEVICE_PATTERN.match(self.device)):
+            raise ValueError(f"device: need 'cpu', 'torch-cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
     def _number(self, name: str, lo: float, hi: float) -> None:
         v = getattr(self, name)

@@ -26,11 +26,14 @@ silhouette (clipped to the image) when less than 30% of it is visible (``extra['
 which). Left hands use the left model with mirrored parameters (``mirror_axis_angle`` of a right-hand
 sample), as ``handmodel`` defines the left hand.
 
-CPU only: rendering is numpy/OpenCV -- ``render.raster`` rasterises all triangles of both hands at once
-(the painter's order of ``render.shaded.render_mesh`` as a per-pixel priority, OpenCV's fill rule) and
-``render.shaded.shade_faces`` gives the Lambert colours; the hand model's skinning (~2.5 ms, run with one
-torch thread) could run on a GPU but stays on the CPU. A frame takes ~60-100 ms on a 2-core machine
-(640x480 to 1280x720), mostly the procedural background and the camera effects.
+Devices (``config.device``, see ``backends``): ``'cpu'`` renders with numpy/OpenCV -- ``render.raster``
+rasterises all triangles of both hands at once (the painter's order of ``render.shaded.render_mesh`` as a
+per-pixel priority, OpenCV's fill rule) and ``render.shaded.shade_faces`` gives the Lambert colours. A
+frame takes ~55-85 ms on a 2-core machine (640x480 to 1280x720), mostly the procedural background and the
+camera effects (``bench/train.py``). ``'torch-cpu'`` / ``'cuda[:N]'`` run those image-sized steps (background,
+raster, shading, occluders, camera effects) in torch on that device; the random draws, the hand model's
+skinning (~2.5 ms, float64, one torch thread), placement, labels and JPEG stay on the CPU, so the labels are
+the same on every device and only the image pixels differ (by float rounding).
 """
 
 from __future__ import annotations
@@ -47,21 +50,13 @@ import torch
 
 from wildhands.data.record import HandRecord
 from wildhands.data.synthetic import poses
+from wildhands.data.synthetic.backends import NumpyBackend, TorchBackend, backend_for
 from wildhands.data.synthetic.config import SyntheticConfig
-from wildhands.data.synthetic.scene import (
-    SampledCamera,
-    degrade,
-    draw_occluder,
-    fisheye_valid_mask,
-    make_background,
-    sample_camera,
-    sample_skin_style,
-)
+from wildhands.data.synthetic.scene import SampledCamera, fisheye_valid_mask, sample_camera, sample_skin_style
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.rotations import mirror_axis_angle
 from wildhands.handmodel import OpenHandModel
 from wildhands.model.grasp import GRASP_CLASSES
-from wildhands.render.raster import Spans, coverage, top_face, triangle_spans
 from wildhands.render.shaded import shade_faces
 
 __all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model"]
@@ -211,18 +206,6 @@ def _place(
     return False
 
 
-def _paint_labels(
-    spans: Spans, priority: np.ndarray, face_hand: np.ndarray, n: int
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Painter's label map (H, W) (0 = none, k + 1 = hand k; the face drawn last = nearest by its centre, as
-    in render_mesh) and each hand's full silhouette (as if alone) over ``spans.window`` (nothing lies
-    outside it)."""
-    top = top_face(spans, priority)
-    label = spans.paste(np.where(top >= 0, face_hand[top] + 1, 0).astype(np.uint8))
-    full = [coverage(spans, face_hand == k) for k in range(n)]
-    return label, full
-
-
 def _box(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray | None:
     """Tight (x0, y0, x1, y1) box of a bool mask (exclusive ends), shifted by ``offset`` (x, y) (the mask's
     place in the image); None when empty."""
@@ -256,12 +239,24 @@ def _sides(rng: np.random.Generator, cfg: SyntheticConfig) -> list[str]:
 
 def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticFrame:
     """Generate image ``index`` of the synthetic set ``seed`` (deterministic; see the module docstring)."""
+    backend = backend_for(config.device)
+    if backend.device == "cpu":
+        return _generate_frame(config, seed, index, backend)
+    # the torch backends' CPU ops are short: as for the hand model (see _one_torch_thread), two OpenMP
+    # threads on a busy machine mostly wait on each other, so the frame runs with one
+    with _one_torch_thread():
+        return _generate_frame(config, seed, index, backend)
+
+
+def _generate_frame(
+    config: SyntheticConfig, seed: int, index: int, backend: NumpyBackend | TorchBackend
+) -> SyntheticFrame:
     cfg = config
     rng = np.random.default_rng([int(seed), int(index)])
     scam = sample_camera(rng, cfg)
     cam = scam.camera
     w, h = cam.width, cam.height
-    image = make_background(rng, w, h, cfg.clutter_range)
+    image = backend.background(rng, w, h, cfg.clutter_range)
     style = sample_skin_style(rng)
 
     # ---- hands: sample, place (retrying with new poses), reject heavy mutual occlusion
@@ -281,11 +276,11 @@ def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticF
         faces = np.concatenate([hd.faces + o for hd, o in zip(hands, offsets)])
         face_hand = np.concatenate([np.full(len(hd.faces), k) for k, hd in enumerate(hands)])
         uv_all = cam.project(verts)
-        spans = triangle_spans(uv_all, faces, w, h)
+        spans = backend.spans(uv_all, faces, w, h)
         colors, facing, centers = shade_faces(verts, faces, style)
         priority = np.empty(len(faces), np.int64)  # painter's order: far to near, as render_mesh
         priority[np.argsort(-centers[:, 2])] = np.arange(len(faces))
-        label, full = _paint_labels(spans, priority, face_hand, len(hands))
+        label, full = backend.labels(spans, priority, face_hand, len(hands))
         label_w = label[spans.slices]
         full_counts = [int(np.count_nonzero(f)) for f in full]
         if all(
@@ -298,17 +293,10 @@ def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticF
 
     # shaded front faces (back faces are not painted, as render_mesh), times a smooth skin texture on every
     # hand pixel; all within the hands' window
-    top = top_face(spans, priority, select=facing)
-    skin_tex = 1.0 + 0.12 * (rng.random((max(2, h // 8), max(2, w // 8))).astype(np.float32) - 0.5)
-    skin_tex = cv2.resize(skin_tex, (w, h), interpolation=cv2.INTER_CUBIC)
+    skin_grid = 1.0 + 0.12 * (rng.random((max(2, h // 8), max(2, w // 8))).astype(np.float32) - 0.5)
+    image = backend.paint_hands(image, spans, priority, facing, colors, label_w, skin_grid)
     win = spans.slices
     offset = spans.window[:2]
-    shaded = np.take(np.rint(colors).astype(np.uint8), top, axis=0)  # (top = -1: unused, masked out)
-    image[win] = cv2.copyTo(shaded, (top >= 0).view(np.uint8), image[win])
-    tex = skin_tex[win]
-    textured = cv2.multiply(image[win].astype(np.float32), cv2.merge([tex, tex, tex]))
-    textured = np.clip(textured, 0, 255, out=textured).astype(np.uint8)
-    image[win] = cv2.copyTo(textured, (label_w > 0).view(np.uint8), image[win])
 
     # ---- occluders (after the hands), each kept only if the hand stays >= 35% visible
     occ = np.zeros((h, w), bool)
@@ -321,8 +309,7 @@ def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticF
         if box is None:
             continue
         for _ in range(3):
-            trial = image.copy()
-            m = draw_occluder(rng, trial, box)
+            trial, m = backend.occluder(rng, image, box)
             if np.count_nonzero(own & ~occ[win] & ~m[win]) >= _MIN_VISIBLE_FRACTION * full_counts[k]:
                 image, occ = trial, occ | m
                 n_occluders += 1
@@ -330,10 +317,11 @@ def generate_frame(config: SyntheticConfig, seed: int, index: int) -> SyntheticF
 
     valid = fisheye_valid_mask(cam)
     if valid is not None:
-        image = cv2.copyTo(image, valid.view(np.uint8))  # black outside the image circle
-    image, degrade_info = degrade(rng, image, cfg)
+        image = backend.keep(image, valid)  # black outside the image circle
+    image, degrade_info = backend.degrade(rng, image, cfg)
     if valid is not None:
-        image = cv2.copyTo(image, valid.view(np.uint8))
+        image = backend.keep(image, valid)
+    image = backend.to_numpy(image)
     quality = int(rng.integers(cfg.jpeg_quality_range[0], cfg.jpeg_quality_range[1] + 1))
     ok, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]

@@ -46,6 +46,7 @@ import numpy as np
 import torch.utils.data
 
 from wildhands.data.record import HandRecord
+from wildhands.data.synthetic.backends import backend_for
 from wildhands.data.synthetic.config import SyntheticConfig
 from wildhands.data.synthetic.generator import DATASET_NAME, GENERATOR_VERSION, SyntheticFrame, generate_frame
 from wildhands.geometry.camera import CameraModel
@@ -161,6 +162,7 @@ def write_dataset(
         raise ValueError(
             f"need n >= 0, start >= 0, workers >= 1, got n={n}, start={start}, workers={workers}"
         )
+    backend_for(config.device)  # an unusable device (no CUDA here) fails before anything is written
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(exist_ok=True)
@@ -168,7 +170,17 @@ def write_dataset(
     cfg_dict = config.to_dict()
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta.get("seed") != seed or meta.get("config") != cfg_dict:
+        stored = dict(meta.get("config") or {})
+        stored.setdefault("device", "cpu")  # folders written before the device option
+        if stored.get("device") != cfg_dict["device"] and {**stored, "device": None} == {
+            **cfg_dict,
+            "device": None,
+        }:
+            raise ValueError(
+                f"{out} was rendered with device={stored['device']!r}, not {config.device!r}: resume with "
+                "the same device (images differ by float rounding between devices) or use a new folder"
+            )
+        if meta.get("seed") != seed or stored != cfg_dict:
             raise ValueError(f"{out} holds a dataset with another seed or config; use a new folder")
         if meta.get("generator_version") != GENERATOR_VERSION:
             raise ValueError(

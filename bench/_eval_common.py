@@ -1,0 +1,144 @@
+"""Shared by the accuracy benchmarks (``kpe_ablation.py``, ``kpe_distortion.py``,
+``intrinsics_estimated.py``): machine facts, the default weights, relative changes, markdown tables, the
+log file and the result file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import math
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.machine import cpu_model  # noqa: E402
+
+#: Metrics every accuracy bench reports (keys of ``wildhands.eval.evaluator.summarise``), with headers.
+METRICS: tuple[tuple[str, str], ...] = (
+    ("mpjpe_mm", "MPJPE (mm)"),
+    ("pa_mpjpe_mm", "PA-MPJPE (mm)"),
+    ("mrrpe_mm", "MRRPE (mm)"),
+    ("root_error_mm", "root err (mm)"),
+    ("kp2d_px", "2D err (px)"),
+)
+
+
+def machine_facts() -> dict[str, Any]:
+    """CPU, cores, torch threads and versions (what every result file records beside its numbers)."""
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+    }
+
+
+def resolve_weights(weights: str) -> Path:
+    """A checked checkpoint path for ``weights`` (``"default"``, a manifest name or a file; see
+    ``wildhands.model.weights``); SystemExit with the reason when there is none (e.g. no shipped weights)."""
+    from wildhands.model.weights import WeightsError
+    from wildhands.model.weights import resolve_weights as resolve
+
+    try:
+        path = resolve(weights)
+    except WeightsError as exc:
+        raise SystemExit(f"--weights {weights}: {exc}") from None
+    if path is None:
+        raise SystemExit(
+            f"--weights {weights!r}: these benchmarks need trained weights, not an untrained network"
+        )
+    return path
+
+
+def weights_facts(path: Path) -> dict[str, Any]:
+    """Which checkpoint was measured: its path, size and training step (from its ``extra``)."""
+    from wildhands.model.checkpoint import read_checkpoint
+
+    extra = read_checkpoint(path).get("extra") or {}
+    return {"path": str(path), "bytes": path.stat().st_size, "training_step": extra.get("step")}
+
+
+def command_line(script: str, argv: Sequence[str]) -> str:
+    """The command that reproduces a run: ``python bench/<script> <args>``."""
+    return " ".join(["python", f"bench/{script}", *(shlex.quote(a) for a in argv)])
+
+
+def relative_change_pct(value: float | None, reference: float | None) -> float | None:
+    """``100 (value - reference) / reference`` (negative = better than the reference); None if undefined."""
+    if value is None or reference is None or not math.isfinite(value) or not reference:
+        return None
+    return 100.0 * (value - reference) / reference
+
+
+def fmt(value: Any, spec: str = ".1f", signed: bool = False) -> str:
+    """A table cell: ``-`` for None, else ``value`` formatted (with a sign and % when ``signed``)."""
+    if value is None:
+        return "-"
+    return f"{value:+{spec}}%" if signed else f"{value:{spec}}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A markdown table (first column left-aligned, the others right-aligned)."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def metrics_subset(m: dict[str, Any]) -> dict[str, Any]:
+    """The reported metrics and counts of one ``evaluate`` dataset entry."""
+    keys = ("hands", "hands_missing", "frames", "frames_failed", "frames_mrrpe", "pck_20mm", "auc_0_50mm")
+    return {k: m.get(k) for k, _ in METRICS} | {k: m.get(k) for k in keys}
+
+
+def setup_log(path: Path, name: str) -> logging.Logger:
+    """A logger writing INFO lines to ``path`` (appending) and to stderr; ``wildhands`` warnings go to
+    the file too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger(name)
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(console)
+    log.propagate = False
+    logging.getLogger("wildhands").addHandler(handler)
+    log.file_handler = handler  # type: ignore[attr-defined]
+    return log
+
+
+def close_log(log: logging.Logger) -> None:
+    """Detach the handlers :func:`setup_log` added (a script's ``main`` may run many times in a process)."""
+    handler = getattr(log, "file_handler", None)
+    for h in list(log.handlers):
+        log.removeHandler(h)
+    if handler is not None:
+        logging.getLogger("wildhands").removeHandler(handler)
+        handler.close()
+
+
+def write_result(path: Path, result: dict[str, Any]) -> Path:
+    """Write the result JSON (with the creation time) atomically."""
+    result = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **result}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1, allow_nan=False))
+    os.replace(tmp, path)
+    return path

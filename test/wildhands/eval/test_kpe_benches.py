@@ -1,0 +1,118 @@
+"""Smoke runs of the accuracy benchmarks at tiny budgets (bench/kpe_ablation.py, bench/kpe_distortion.py,
+bench/intrinsics_estimated.py): they run end to end, write what they promise, and refuse what they must.
+Everything goes to tmp folders (never bench/results, runs/ or docs/img)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from wildhands.model.checkpoint import save_checkpoint
+from wildhands.model.config import ModelConfig
+from wildhands.model.network import WildHandsNet
+
+REPO = Path(__file__).resolve().parents[3]
+TINY = {"backbone": "resnet18", "image_size": 64, "regressor_hidden": 64, "grasp_hidden": 32}
+
+
+def _script(name: str):
+    path = REPO / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Test sets are cached in a tmp folder shared by the tests of this module."""
+    monkeypatch.setenv("WILDHANDS_CACHE", str(tmp_path_factory.getbasetemp() / "wildhands_cache"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    return save_checkpoint(path, WildHandsNet(ModelConfig.from_dict(TINY)), extra={"step": 7})
+
+
+def test_kpe_ablation_trains_resumes_and_reports(tmp_path):
+    bench = _script("kpe_ablation")
+    common = ["--steps", "1", "--batch", "2", "--image-size", "64", "--variants", "sparse,none"]
+    common += ["--eval-frames", "1", "--workers", "0", "--trainer-eval-hands", "1", "--worst-k", "0"]
+    common += ["--threads", "1", "--no-progress", "--out-dir", str(tmp_path)]
+    assert bench.main(common) == 0
+    result = json.loads((tmp_path / "kpe_ablation.json").read_text())
+    assert set(result["variants"]) == {"sparse", "none"} and result["complete"]
+    assert result["recipe"]["steps"] == 1 and result["recipe"]["only_difference"] == "model.kpe.variant"
+    assert result["recipe"]["base_config"] == "config/train/default_resnet18_128.yaml"
+    assert result["recipe"]["data"][0]["seed"] == 1 and result["testset"]["name"] == "wide_fov"
+    for v in result["variants"].values():
+        assert v["training"]["steps_done"] == 1 and v["datasets"]["wide_fov"]["mpjpe_mm"] > 0
+    rel = result["relative_to_none_pct"]["sparse"]["wide_fov"]
+    sparse, none = (result["variants"][k]["datasets"]["wide_fov"]["mpjpe_mm"] for k in ("sparse", "none"))
+    assert rel["mpjpe_mm"] == pytest.approx(100 * (sparse - none) / none)
+    assert result["paper_sparse_vs_none_pct"]["mpjpe_mm"] == -20.5 and "| sparse |" in result["markdown"]
+    assert result["command"].startswith("python bench/kpe_ablation.py --steps 1")
+    assert (tmp_path / "kpe_ablation.png").read_bytes()[:4] == b"\x89PNG"
+    assert "sparse: training steps 0..1" in (tmp_path / "runs" / "kpe_ablation.log").read_text()
+    for variant in ("sparse", "none"):
+        recipe = json.loads((tmp_path / "runs" / variant / "ablation_recipe.json").read_text())
+        assert recipe["model"]["kpe"]["variant"] == variant
+        assert {k: v for k, v in recipe.items() if k != "model"} == {
+            k: v
+            for k, v in json.loads(
+                (tmp_path / "runs" / "sparse" / "ablation_recipe.json").read_text()
+            ).items()
+            if k != "model"
+        }  # same data, seeds, optimiser, batch, steps
+    mtime = (tmp_path / "runs" / "none" / "last.pt").stat().st_mtime_ns
+    # another budget in the same runs folder is refused, not silently mixed
+    with pytest.raises(SystemExit, match="another recipe"):
+        bench.main([*common[:1], "3", *common[2:]])
+    assert (tmp_path / "runs" / "none" / "last.pt").stat().st_mtime_ns == mtime
+
+
+def test_kpe_distortion_compares_the_two_kpe_modes(checkpoint, tmp_path):
+    bench = _script("kpe_distortion")
+    args = ["--weights", str(checkpoint), "--testsets", "fisheye", "--frames", "1", "--threads", "1"]
+    assert bench.main([*args, "--no-progress", "--out-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "kpe_distortion.json").read_text())
+    fisheye = result["testsets"]["fisheye"]
+    assert set(fisheye) == {"distortion_aware", "pinhole"}
+    assert (
+        fisheye["pinhole"]["kpe_change_deg_mean"] > 0.1
+        and fisheye["distortion_aware"]["kpe_change_deg_mean"] is None
+    )
+    assert set(fisheye["pinhole"]["relative_to_distortion_aware_pct"]) >= {"mpjpe_mm", "mrrpe_mm", "kp2d_px"}
+    assert result["weights"]["training_step"] == 7 and result["model"]["kpe"] == "sparse"
+    assert "| fisheye | pinhole |" in result["markdown"]
+    assert (tmp_path / "fisheye-1-v1" / "pinhole" / "metrics.json").exists()
+    with pytest.raises(SystemExit, match="does not exist"):
+        bench.main(["--weights", str(tmp_path / "missing.pt"), "--out-dir", str(tmp_path)])
+
+
+def test_intrinsics_estimated_sweeps_fov_priors(checkpoint, tmp_path):
+    bench = _script("intrinsics_estimated")
+    args = ["--weights", str(checkpoint), "--frames", "1", "--sweep", "60", "--threads", "1"]
+    assert bench.main([*args, "--no-progress", "--out-dir", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "intrinsics_estimated.json").read_text())
+    assert result["node_default_hfov_deg"] == 90.0
+    assert list(result["conditions"]) == ["true", "estimated 60 deg", "estimated 90 deg"]
+    assert result["conditions"]["estimated 90 deg"]["node_default"]
+    est, true = result["conditions"]["estimated 60 deg"], result["conditions"]["true"]
+    assert "relative_to_true_pct" in est and "relative_to_true_pct" not in true
+    # the same hands, another camera: the root-relative pose is the network's alone, the placement is not
+    assert est["datasets"]["wide_fov"]["hands"] == true["datasets"]["wide_fov"]["hands"] >= 1
+    assert est["datasets"]["wide_fov"]["root_error_mm"] != true["datasets"]["wide_fov"]["root_error_mm"]
+    assert (
+        sum(v["hands"] for v in result["testset_true_hfov_deg"].values())
+        == true["datasets"]["wide_fov"]["hands"]
+    )
+    assert "| estimated 60 deg |" in result["markdown"]
