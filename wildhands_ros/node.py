@@ -17,10 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, PointCloud2
@@ -45,6 +42,7 @@ from wildhands_ros.health import Health, Throttle
 from wildhands_ros.markers import hand_markers
 from wildhands_ros.msg import HandArray, HandDetectionArray
 from wildhands_ros.params import PARAM_SPECS, NodeParams, declare_parameters, on_set_parameters
+from wildhands_ros.process import spin_node
 from wildhands_ros.sync import BoxesBuffer, ImageInfoSync, stamp_ns
 from wildhands_ros.tf import TFPublisher, hand_transforms
 
@@ -320,21 +318,7 @@ def main(args: list[str] | None = None) -> int:
 
 
 def _run(args: list[str] | None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = WildHandsNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, OSError, ParameterException) as exc:  # bad parameters, missing weights
-        rclpy.logging.get_logger("wildhands_node").fatal(f"cannot start: {exc}")
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(WildHandsNode, "wildhands_node", args)
 
 
 if __name__ == "__main__":

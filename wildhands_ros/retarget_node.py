@@ -24,10 +24,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -41,6 +38,7 @@ from wildhands.retarget.wrist import pose_from_matrix, transform_from_pose, wris
 from wildhands_ros.health import Throttle
 from wildhands_ros.msg import Hand, HandArray
 from wildhands_ros.params import declare_parameters
+from wildhands_ros.process import spin_node
 from wildhands_ros.retarget_params import RETARGET_PARAM_SPECS, RetargetParams, on_set_retarget_parameters
 from wildhands_ros.tf_buffer import make_tf_buffer, transform_to_matrix
 
@@ -196,21 +194,7 @@ class RetargetNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Run the node until SIGINT/SIGTERM; exit code 1 with one line for bad parameters."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RetargetNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, OSError, ParameterException) as exc:
-        rclpy.logging.get_logger("retarget_node").fatal(f"cannot start: {exc}")
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(RetargetNode, "retarget_node", args)
 
 
 if __name__ == "__main__":
