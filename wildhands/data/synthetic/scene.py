@@ -262,11 +262,9 @@ def _random_polygon(rng: np.random.Generator, center: np.ndarray, radius: float)
     return np.round(pts).astype(np.int32)
 
 
-def _draw_shape(
-    rng: np.random.Generator, img: np.ndarray, mask: np.ndarray | None, center: np.ndarray, radius: float
-) -> None:
-    """Fill a random polygon, ellipse or rectangle (flat, shaded or textured) into ``img`` (and ``mask``)."""
-    h, w = img.shape[:2]
+def shape_outline(rng: np.random.Generator, h: int, w: int, center: np.ndarray, radius: float) -> np.ndarray:
+    """(h, w) uint8 anti-aliased mask (0..255) of a random polygon, ellipse or rectangle around ``center``
+    (OpenCV draws it; shared by the numpy and torch backends so both draw the same shapes)."""
     shape_mask = np.zeros((h, w), np.uint8)
     kind = int(rng.integers(3))
     if kind == 0:
@@ -279,6 +277,15 @@ def _draw_shape(
         size = (radius * rng.uniform(0.5, 2.0), radius * rng.uniform(0.2, 1.0))
         box = cv2.boxPoints(((float(center[0]), float(center[1])), size, rng.uniform(0, 180)))
         cv2.fillPoly(shape_mask, [np.round(box).astype(np.int32)], 255, lineType=cv2.LINE_AA)
+    return shape_mask
+
+
+def _draw_shape(
+    rng: np.random.Generator, img: np.ndarray, mask: np.ndarray | None, center: np.ndarray, radius: float
+) -> None:
+    """Fill a random polygon, ellipse or rectangle (flat, shaded or textured) into ``img`` (and ``mask``)."""
+    h, w = img.shape[:2]
+    shape_mask = shape_outline(rng, h, w, center, radius)
     x0, y0, sw, sh = cv2.boundingRect(shape_mask)  # tight box of the non-zero pixels
     if sw == 0:
         return

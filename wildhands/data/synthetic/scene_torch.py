@@ -152,18 +152,7 @@ def _draw_shape(
 ) -> None:
     """``scene._draw_shape`` into a (3, H, W) uint8 tensor (in place); the outline is drawn by OpenCV."""
     h, w = img.shape[1:]
-    shape_mask = np.zeros((h, w), np.uint8)
-    kind = int(rng.integers(3))
-    if kind == 0:
-        cv2.fillPoly(shape_mask, [scene._random_polygon(rng, center, radius)], 255, lineType=cv2.LINE_AA)
-    elif kind == 1:
-        axes = (max(1, int(radius * rng.uniform(0.4, 1.0))), max(1, int(radius * rng.uniform(0.2, 1.0))))
-        c = (int(center[0]), int(center[1]))
-        cv2.ellipse(shape_mask, c, axes, rng.uniform(0, 180), 0, 360, 255, -1, lineType=cv2.LINE_AA)
-    else:
-        size = (radius * rng.uniform(0.5, 2.0), radius * rng.uniform(0.2, 1.0))
-        box = cv2.boxPoints(((float(center[0]), float(center[1])), size, rng.uniform(0, 180)))
-        cv2.fillPoly(shape_mask, [np.round(box).astype(np.int32)], 255, lineType=cv2.LINE_AA)
+    shape_mask = scene.shape_outline(rng, h, w, center, radius)
     x0, y0, sw, sh = cv2.boundingRect(shape_mask)
     if sw == 0:
         return
