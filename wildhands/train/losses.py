@@ -27,6 +27,8 @@ from wildhands.geometry.camera import weak_perspective_to_translation
 from wildhands.model.network import WildHandsOutput
 
 LOSS_TERMS: tuple[str, ...] = ("theta", "kp3d", "kp2d", "cam", "mask", "grasp")
+#: Largest per-keypoint 2D error (L1, in units of half the crop side) that the kp2d term counts.
+KP2D_ERROR_CAP = 2.0
 
 
 def predicted_keypoints(out: WildHandsOutput, hand_model: torch.nn.Module, batch: dict[str, torch.Tensor]):
@@ -80,6 +82,10 @@ def compute_losses(
     half = (batch["box_size"] / 2.0)[:, None, None]
     uv = _project(kp_rel + transl[:, None], batch["K"])
     err2d = ((uv - batch["kp2d"]) / half).abs().sum(-1)  # (B, 21), crop-normalised units
+    # Capped: a keypoint off by more than KP2D_ERROR_CAP half-crops adds the cap and no gradient. Such
+    # errors come from pinhole projections that explode (wide fisheye views: the undistorted label lies far
+    # outside the crop; a predicted point near z = 0) and, uncapped, their gradients swamp the batch.
+    err2d = err2d.clamp(max=KP2D_ERROR_CAP)
     valid = batch["kp2d_valid"].float()
     n_valid = valid.sum(1)
     losses["kp2d"] = ((err2d * valid).sum(1) / n_valid.clamp(min=1), (n_valid > 0).float())

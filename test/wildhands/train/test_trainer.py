@@ -11,6 +11,7 @@ import torch
 from wildhands.data.synthetic import SyntheticConfig, SyntheticHandStream
 from wildhands.geometry.camera import weak_perspective_to_translation_np
 from wildhands.model.config import ModelConfig
+from wildhands.model.network import WildHandsNet
 from wildhands.train.config import TrainConfig
 from wildhands.train.items import AugmentConfig, collate, make_item
 from wildhands.train.trainer import Trainer
@@ -282,3 +283,26 @@ def test_cuda_float16_amp_with_channels_last_trains(tmp_path, records):
     losses = [h["total"] for h in trainer.history]
     assert len(losses) == 3 and all(np.isfinite(losses)), losses
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_kp2d_term_caps_exploding_keypoints(records):
+    """A label far outside the crop (a wide fisheye's undistorted projection) adds at most the cap and no
+    gradient, so it cannot swamp the batch; normal errors keep their gradient."""
+    from wildhands.handmodel import OpenHandModel
+    from wildhands.train.losses import KP2D_ERROR_CAP, compute_losses
+
+    torch.manual_seed(0)
+    net = WildHandsNet(ModelConfig(**TINY))
+    batch = collate([make_item(r, ModelConfig(**TINY)) for r in records[:2]])
+    far = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in batch.items()}
+    far["kp2d"][0, 5] += 50.0 * far["box_size"][0]  # 100 half-crops away
+    out = net(batch["images"], batch["kpe"])
+    hand = OpenHandModel(side="right")
+    near = compute_losses(out, batch, hand)["kp2d"][0].detach()
+    moved = compute_losses(out, far, hand)["kp2d"][0].detach()
+    assert 0 < (moved[0] - near[0]).item() <= KP2D_ERROR_CAP / 21 + 1e-5  # one keypoint of 21, capped
+    assert moved[1].item() == pytest.approx(near[1].item())  # the other sample is untouched
+    net.zero_grad()
+    compute_losses(out, far, hand)["kp2d"][0].sum().backward()
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
