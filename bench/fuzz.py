@@ -26,7 +26,6 @@ import array
 import json
 import math
 import os
-import random
 import re
 import signal
 import subprocess
@@ -41,11 +40,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 # before rclpy is imported: keep DDS on loopback, in a private domain
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-os.environ.pop("ROS_STATIC_PEERS", None)
-if not 101 <= int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) <= 200:
-    os.environ["ROS_DOMAIN_ID"] = str(random.randint(101, 200))
-os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="wildhands-fuzz-roslog-"))
+from bench.machine import keep_ros_on_loopback  # noqa: E402
+
+keep_ros_on_loopback("fuzz")
 
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402

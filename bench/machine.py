@@ -50,3 +50,17 @@ class OtherLoad:
         self.wall = time.perf_counter() - self._t0
         other = (busy_cpu_s() - self._busy0) - (own_cpu_s() - self._own0)
         self.other_cores = max(0.0, other / self.wall) if self.wall > 0 else 0.0
+
+
+def keep_ros_on_loopback(log_prefix: str) -> None:
+    """Call before rclpy is imported: DDS discovery on loopback only (ROS_STATIC_PEERS removed), a private
+    ROS_DOMAIN_ID in 101-200 unless one is set there, and ROS logs in a temporary folder."""
+    import os
+    import random
+    import tempfile
+
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    os.environ.pop("ROS_STATIC_PEERS", None)
+    if not 101 <= int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) <= 200:
+        os.environ["ROS_DOMAIN_ID"] = str(random.randint(101, 200))
+    os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix=f"wildhands-{log_prefix}-roslog-"))

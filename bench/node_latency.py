@@ -28,12 +28,10 @@ import argparse
 import json
 import os
 import platform
-import random
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,14 +39,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.machine import busy_cpu_s, cpu_model  # noqa: E402
-
 # before rclpy is imported: keep DDS on loopback, in a private domain
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-os.environ.pop("ROS_STATIC_PEERS", None)
-if not 101 <= int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) <= 200:
-    os.environ["ROS_DOMAIN_ID"] = str(random.randint(101, 200))
-os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="wildhands-bench-roslog-"))
+from bench.machine import (  # noqa: E402
+    busy_cpu_s,
+    cpu_model,
+    keep_ros_on_loopback,  # noqa: E402
+)
+
+keep_ros_on_loopback("bench")
 
 NAMESPACE = "/bench_latency"
 SHM_PROFILE = REPO / "config" / "fastdds_shm.xml"

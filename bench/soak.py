@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import signal
 import sys
 import tempfile
@@ -40,11 +39,9 @@ SHM_PROFILE = REPO / "config" / "fastdds_shm.xml"
 
 def _ros_env(shm: bool) -> None:
     """Before rclpy is imported: loopback only, private domain, (optionally) big shared-memory segments."""
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ.pop("ROS_STATIC_PEERS", None)
-    if not 101 <= int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) <= 200:
-        os.environ["ROS_DOMAIN_ID"] = str(random.randint(101, 200))
-    os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="wildhands-soak-roslog-"))
+    from bench.machine import keep_ros_on_loopback
+
+    keep_ros_on_loopback("soak")
     if shm:
         os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(SHM_PROFILE)
     else:

@@ -25,7 +25,6 @@ from wildhands.runtime.sequence import FrameResult, Sequence
 
 logger = logging.getLogger(__name__)
 
-RECORDED_OUTPUTS = ("hands", "hands/markers", "hands/points", "/tf", "/diagnostics")
 FIRST_FRAME_TIMEOUT_S = 120.0  # loading the weights and exporting the network to ONNX happen before it
 FRAME_TIMEOUT_S = 20.0
 BASE_STAMP_S = 1_700_000_000  # stamps of the recording: this + the frame's time in the sequence
@@ -128,10 +127,10 @@ def run_ros_demo(
                 cond.notify_all()
 
         driver.create_subscription(HandArray, "hands", on_hands, 10)
-        types = {"hands": HandArray, "hands/markers": MarkerArray, "hands/points": PointCloud2,
-                 "/tf": TFMessage, "/diagnostics": DiagnosticArray}  # fmt: skip
-        for topic in RECORDED_OUTPUTS:
-            recorder.subscribe(driver, topic, types[topic], 100 if topic == "/tf" else 10)
+        recorded_outputs = {"hands": HandArray, "hands/markers": MarkerArray, "hands/points": PointCloud2,
+                            "/tf": TFMessage, "/diagnostics": DiagnosticArray}  # fmt: skip
+        for topic, msg_type in recorded_outputs.items():
+            recorder.subscribe(driver, topic, msg_type, 100 if topic == "/tf" else 10)
         executor = MultiThreadedExecutor(num_threads=2)
         executor.add_node(node)
         executor.add_node(driver)

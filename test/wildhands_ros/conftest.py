@@ -71,3 +71,15 @@ def harness(ros_context, sample):
     h = Harness(sample)
     yield h
     h.close()
+
+
+@pytest.fixture()
+def h(harness):
+    """The shared harness with its log throttle reset; camera_info parameters restored afterwards."""
+    from rclpy.parameter import Parameter
+
+    harness.node.throttle.reset()
+    yield harness
+    harness.node.set_parameters(
+        [Parameter("camera_info_policy", value="skip"), Parameter("camera_info_timeout", value=1.0)]
+    )

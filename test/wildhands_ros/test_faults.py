@@ -94,15 +94,6 @@ def test_detector_failure_at_startup(failing_detector_harness):
     assert h.node.health.errors == 1
 
 
-@pytest.fixture()
-def h(harness):
-    harness.node.throttle.reset()
-    yield harness
-    harness.node.set_parameters(
-        [Parameter("camera_info_policy", value="skip"), Parameter("camera_info_timeout", value=1.0)]
-    )
-
-
 def test_camera_info_stops_mid_stream(h):
     h.node.set_parameters([Parameter("camera_info_timeout", value=0.3)])
     with_info = [h.send() for _ in range(3)]

@@ -23,15 +23,6 @@ def _kp3d(hand: Hand) -> np.ndarray:
     return np.array([[p.x, p.y, p.z] for p in hand.keypoints_3d])
 
 
-@pytest.fixture()
-def h(harness):
-    harness.node.throttle.reset()
-    yield harness
-    harness.node.set_parameters(
-        [Parameter("camera_info_policy", value="skip"), Parameter("camera_info_timeout", value=1.0)]
-    )
-
-
 def test_hands_tf_markers_points_diagnostics(h):
     header = h.send()
     msg = h.hands_for(header)
