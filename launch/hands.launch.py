@@ -43,6 +43,11 @@ def generate_launch_description():
         ),
         DeclareLaunchArgument("device", default_value="cpu", description="torch device: cpu, cuda, cuda:0"),
         DeclareLaunchArgument(
+            "crop_mode",
+            default_value="box",
+            description="hand crops: box, rectified (virtual pinhole view of the hand), auto (fisheye only)",
+        ),
+        DeclareLaunchArgument(
             "detector",
             default_value="mediapipe",
             description="hand detector: mediapipe or none (hand_boxes only)",
@@ -93,7 +98,7 @@ def generate_launch_description():
     # strings stay strings (an empty `weights` would otherwise be parsed as YAML null); booleans are parsed
     overrides = {
         name: ParameterValue(LaunchConfiguration(name), value_type=str)
-        for name in ("engine", "weights", "device", "detector", "camera_info_policy")
+        for name in ("engine", "weights", "device", "crop_mode", "detector", "camera_info_policy")
     }
     overrides.update(
         {

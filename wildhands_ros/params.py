@@ -21,7 +21,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 from wildhands.model.config import BACKBONE_CHANNELS, ModelConfig
 from wildhands.runtime.filters import OneEuroConfig
-from wildhands.runtime.pipeline import ENGINES, PipelineConfig
+from wildhands.runtime.pipeline import CROP_MODES, ENGINES, PipelineConfig
 from wildhands.runtime.tracking import TrackingConfig
 
 DETECTORS = ("mediapipe", "none")
@@ -68,6 +68,13 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     ),
     "box_scale": ParamSpec(
         1.5, "Side of the square crop / longest side of the hand box.", range=(1.0, 4.0), read_only=True
+    ),
+    "crop_mode": ParamSpec(
+        "box",
+        "Hand crops: box (square of the distorted image), rectified (virtual pinhole camera looking at the "
+        "hand: not cut or bent by the lens) or auto (rectified for equidistant/fisheye cameras only).",
+        CROP_MODES,
+        read_only=True,
     ),
     # --- detection ---
     "detector": ParamSpec(
@@ -204,6 +211,7 @@ class NodeParams:
     mano_model_path: str
     max_hands: int
     box_scale: float
+    crop_mode: str
     detector: str
     detector_score_threshold: float
     use_hand_boxes: bool
@@ -257,6 +265,7 @@ class NodeParams:
             device=self.device,
             threads=self.threads,
             box_scale=self.box_scale,
+            crop_mode=self.crop_mode,
             max_hands=self.max_hands,
             hand_model=self.hand_model,
             mano_model_path=Path(self.mano_model_path) if self.mano_model_path else None,

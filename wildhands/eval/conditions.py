@@ -11,6 +11,11 @@
   centre, no distortion, ``estimated=True``. The errors are still measured against the ground truth of the
   real camera, so they include what the wrong intrinsics cost.
 
+* ``crop_mode``: how the hand crops are cut (``PipelineConfig.crop_mode``: ``'box'``, ``'rectified'``,
+  ``'auto'``; see :mod:`wildhands.geometry.perspective_crop`). The pinhole KPE condition compares KPE
+  inputs of box crops, so ``kpe_mode='pinhole'`` needs ``crop_mode='box'`` (a rectified crop's KPE camera is
+  already the distortion-free virtual pinhole camera).
+
 ``evaluate_condition`` runs a checkpoint (or any Pipeline) under one condition with
 :func:`wildhands.eval.evaluator.evaluate`.
 """
@@ -86,6 +91,9 @@ class EvalPipeline(Pipeline):
 
     def __init__(self, config: PipelineConfig | None = None, kpe_mode: str = "distortion_aware") -> None:
         self.kpe_mode = _check("kpe_mode", kpe_mode, KPE_MODES)
+        crop_mode = (config or PipelineConfig()).crop_mode
+        if kpe_mode == "pinhole" and crop_mode != "box":
+            raise ValueError(f"kpe_mode='pinhole' needs crop_mode='box', got crop_mode={crop_mode!r}")
         self.kpe_change_deg: list[float] = []
         super().__init__(config)
 
@@ -113,6 +121,7 @@ def evaluate_condition(
     kpe_mode: str = "distortion_aware",
     intrinsics: str = "true",
     hfov_deg: float = DEFAULT_ESTIMATE_HFOV_DEG,
+    crop_mode: str | None = None,
     subsets: Callable[[HandRecord], Iterable[str]] | None = None,
     worst_k: int = 0,
     limit: int | None = None,
@@ -121,14 +130,24 @@ def evaluate_condition(
 ) -> dict[str, Any]:
     """Evaluate ``pipeline`` (a Pipeline, or a checkpoint path loaded into an :class:`EvalPipeline`) on
     ``records`` with ground-truth boxes under one condition (module docstring); returns ``evaluate``'s
-    result with a ``condition`` entry added (also written to ``out_dir/metrics.json``)."""
+    result with a ``condition`` entry added (also written to ``out_dir/metrics.json``).
+
+    ``crop_mode``: for a checkpoint path, the pipeline's crop mode (None = ``PipelineConfig``'s default);
+    for a given Pipeline, None or the crop mode it was built with (anything else is refused)."""
     _check("intrinsics", intrinsics, INTRINSICS_MODES)
     if isinstance(pipeline, (str, Path)):
-        pipeline = EvalPipeline(PipelineConfig(weights=Path(pipeline), threads=threads), kpe_mode=kpe_mode)
+        extra = {} if crop_mode is None else {"crop_mode": crop_mode}
+        config = PipelineConfig(weights=Path(pipeline), threads=threads, **extra)
+        pipeline = EvalPipeline(config, kpe_mode=kpe_mode)
     elif getattr(pipeline, "kpe_mode", "distortion_aware") != kpe_mode:
         raise ValueError(
             f"kpe_mode={kpe_mode!r} but the given pipeline runs "
             f"{getattr(pipeline, 'kpe_mode', 'distortion_aware')!r}; build an EvalPipeline(kpe_mode=...)"
+        )
+    elif crop_mode is not None and pipeline.config.crop_mode != crop_mode:
+        raise ValueError(
+            f"crop_mode={crop_mode!r} but the given pipeline runs {pipeline.config.crop_mode!r}; build it "
+            "with PipelineConfig(crop_mode=...)"
         )
     camera_fn = None
     if intrinsics == "estimated":

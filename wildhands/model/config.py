@@ -165,7 +165,7 @@ class KPEConfig:
 
 #: Allowed values of the string options of :class:`ModelConfig` (first = default).
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "fusion": ("ours", "official"),
+    "fusion": ("ours", "official", "residual"),
     "cam_init": ("mean", "mlp"),
     "cam_scale": ("log", "linear"),
     "rot6d_layout": ("columns", "rows"),
@@ -202,9 +202,12 @@ class ModelConfig:
     our behaviour and is left out of ``to_dict`` at its default, so configs and checkpoints written before
     these options existed load and serialise unchanged:
 
-        fusion: ``'ours'`` (three same-size convs with bias, then average pooling) or ``'official'``
-            (bias-free 1x1 -> 1024, 3x3 valid -> 512, 3x3 valid -> 256, flatten, Linear -> backbone_channels,
-            ReLU after each; needs a grid of at least 5x5; ``fusion_channels`` must be None).
+        fusion: ``'ours'`` (three same-size convs with bias, then average pooling), ``'residual'`` (the same
+            three convs as a zero-initialised correction added to the backbone map, which keeps a network
+            trained from scratch from collapsing to one output; ``fusion_channels`` must be None) or
+            ``'official'`` (bias-free 1x1 -> 1024, 3x3 valid -> 512, 3x3 valid -> 256, flatten,
+            Linear -> backbone_channels, ReLU after each; needs a grid of at least 5x5; ``fusion_channels``
+            must be None).
         global_backbone: a second ResNet on the FULL image (resized to image_size x image_size) whose map is
             added to the crop's map before the KPE; the network then takes a third input ``full_images``.
         cam_init: ``'mean'`` (constant initial camera) or ``'mlp'`` (per-sample initial camera
@@ -274,6 +277,11 @@ class ModelConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} not in {allowed}")
         if not isinstance(self.global_backbone, bool):
             raise ValueError(f"global_backbone={self.global_backbone!r} must be a bool")
+        if self.fusion == "residual" and self.fusion_channels not in (None, self.backbone_channels):
+            raise ValueError(
+                f"fusion='residual' adds the convs' output to the backbone map: fusion_channels must be None "
+                f"(or {self.backbone_channels}), got {self.fusion_channels!r}"
+            )
         if self.fusion == "official":
             if self.fusion_channels is not None or self.fusion_kernel_size != 1:
                 raise ValueError(

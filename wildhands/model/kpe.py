@@ -103,12 +103,33 @@ class KPEFusion(nn.Module):
     -> ``(B, out_channels, H, W)``. Kernel ``kernel_size`` (1 or 3, 'same' padding). The final ReLU keeps the
     fused map non-negative like the backbone's (post-ReLU) map it replaces. With ``K = 0`` (variant none) the
     same three convs run on the backbone map alone, so all variants have the same depth.
+
+    ``residual=True`` (``ModelConfig.fusion='residual'``): ``features + conv3(ReLU(conv2(ReLU(conv1(x)))))``
+    with ``conv3`` initialised to zero and no ReLU at the end, so the fused map starts as the backbone's
+    map and the KPE is learned as a correction. Without normalisation layers the plain stack can die (every
+    unit of the last ReLU at 0: the pooled feature, hence every prediction, becomes the same for all images;
+    seen in training from scratch, 99% zeros by step 3000); a final ReLU after the sum died the same way
+    (the convs learned to cancel the features). The linear skip keeps the image features reaching the
+    regressor.
+    Needs ``out_channels == in_channels``.
     """
 
-    def __init__(self, in_channels: int, kpe_channels: int, out_channels: int, kernel_size: int = 1):
+    def __init__(
+        self,
+        in_channels: int,
+        kpe_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        residual: bool = False,
+    ):
         super().__init__()
         if kernel_size not in (1, 3):
             raise ValueError(f"kernel_size={kernel_size!r} must be 1 or 3")
+        if residual and out_channels != in_channels:
+            raise ValueError(
+                f"a residual fusion needs out_channels == in_channels, got {out_channels} != {in_channels}"
+            )
+        self.residual = residual
         pad = kernel_size // 2
         self.kpe_channels = kpe_channels
         self.out_channels = out_channels
@@ -119,13 +140,16 @@ class KPEFusion(nn.Module):
         for conv in (self.conv1, self.conv2, self.conv3):
             nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
             nn.init.zeros_(conv.bias)
+        if residual:
+            nn.init.zeros_(self.conv3.weight)
 
     def forward(self, features: torch.Tensor, kpe_map: torch.Tensor) -> torch.Tensor:
         """``features (B, C, H, W)``, ``kpe_map (B, K, H, W)`` -> ``(B, out_channels, H, W)``."""
         x = torch.cat((features, kpe_map), dim=1) if self.kpe_channels > 0 else features
         x = self.relu(self.conv1(x))
         x = self.relu(self.conv2(x))
-        return self.relu(self.conv3(x))
+        x = self.conv3(x)
+        return features + x if self.residual else self.relu(x)
 
 
 class OfficialFusion(nn.Module):

@@ -98,6 +98,7 @@ class WildHandsNet(nn.Module):
                 self.kpe_encoder.out_channels,
                 config.fused_channels,
                 kernel_size=config.fusion_kernel_size,
+                residual=config.fusion == "residual",
             )
         self.regressor = IterativeRegressor(
             config.fused_channels,

@@ -11,6 +11,19 @@ Per hand: square crop around the box (``box_scale`` x the box side), left hands 
 camera model, one batched engine call for all hands, the hand model for keypoints and mesh, and the
 weak-perspective camera turned into a metric translation with the real intrinsics and the crop box.
 
+Crop modes (``PipelineConfig.crop_mode``): ``'box'`` cuts that axis-aligned square out of the (distorted)
+image. ``'rectified'`` renders the hand instead through a virtual pinhole camera looking straight at it
+(:mod:`wildhands.geometry.perspective_crop`): the crop is that camera's image, the KPE inputs are the
+angles of its rays (``kpe_inputs`` of the virtual camera, box = the whole crop), the weak-perspective camera
+is lifted with its intrinsics ``K_virtual`` and the whole-crop box, and keypoints, vertices and the wrist
+rotation are rotated back into the camera frame by ``R_virtual_from_cam.T``. ``'auto'`` does that for
+fisheye (``equidistant``) cameras only. A hand whose box cannot be rectified (centre outside the lens
+model, box too wide) falls back to the box crop (logged). ``HandEstimate.crop_box`` is in every mode the
+square box of the image the 'box' mode would cut (overlays, tracking and the evaluator's matching use it);
+``HandEstimate.rectified_crop`` holds the virtual camera when the crop was rectified. A rectified crop
+costs one projection of its S x S rays through the lens model and a ``cv2.remap`` per hand, several times a
+box crop's ``warpAffine`` (``crop_ms_per_hand`` in ``bench/results/fisheye_crops.json``).
+
 Speed: the hands of a frame go through the engine in one call and through the hand model in one batched
 call; nothing loops over vertices in Python. ``Pipeline.timings`` holds the milliseconds of each stage of
 the last call (``crop``, ``engine``, ``hand_layer``, ``total``). The hand layer runs on one CPU thread: its
@@ -37,6 +50,15 @@ import torch
 
 from wildhands.geometry.camera import CameraModel, weak_perspective_to_translation_np
 from wildhands.geometry.crop import CropBox, kpe_inputs, mirror_box, square_box_from_xyxy, warp_crop
+from wildhands.geometry.perspective_crop import (
+    CROP_MODES,
+    RectifiedCrop,
+    rectify_box,
+    rotation_to_camera,
+    uses_rectified_crop,
+    virtual_to_camera,
+    warp_rectified,
+)
 from wildhands.geometry.rotations import matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel import build_hand_model
 from wildhands.model.checkpoint import load_model
@@ -52,6 +74,7 @@ logger = logging.getLogger(__name__)
 
 SIDES = ("left", "right")
 _S = np.diag([-1.0, 1.0, 1.0])  # mirror about the camera's y-z plane
+_RECTIFY_WARNING_PERIOD_S = 30.0  # seconds between two "cannot rectify this box" warnings
 
 
 @dataclass(frozen=True)
@@ -71,7 +94,10 @@ class PipelineConfig:
     onnx_path: ONNX file for the onnxruntime engine; ``None`` = export the network to a temporary cache.
     threads: CPU threads for the engine (0 = all cores).
     box_scale: side of the square crop / longest side of the hand box (1.5 in the WildHands code).
-    border: ``'zero_pad'`` (crops may extend past the image, padded with black) or ``'clamp'``.
+    border: ``'zero_pad'`` (crops may extend past the image, padded with black) or ``'clamp'`` (box crops).
+    crop_mode: ``'box'`` (axis-aligned square of the distorted image), ``'rectified'`` (virtual pinhole
+        camera looking at the hand, every camera) or ``'auto'`` (rectified for fisheye cameras only); see
+        the module docstring.
     max_hands: at most this many hands per image (the highest scores are kept).
     hand_model: ``'open'`` (ours, shipped) or ``'mano'`` (needs ``mano_model_path``).
     mano_model_path: MANO_RIGHT.pkl (or its folder) for ``hand_model='mano'``.
@@ -87,6 +113,7 @@ class PipelineConfig:
     threads: int = 0
     box_scale: float = 1.5
     border: str = "zero_pad"
+    crop_mode: str = "box"
     max_hands: int = 2
     hand_model: str = "open"
     mano_model_path: Path | None = None
@@ -109,6 +136,8 @@ class PipelineConfig:
             raise ValueError(f"box_scale={self.box_scale!r} must be in [1, 4]")
         if self.border not in ("zero_pad", "clamp"):
             raise ValueError(f"border={self.border!r} not in {{'zero_pad', 'clamp'}}")
+        if self.crop_mode not in CROP_MODES:
+            raise ValueError(f"crop_mode={self.crop_mode!r} not in {set(CROP_MODES)}")
         if not (isinstance(self.max_hands, int) and 1 <= self.max_hands <= 16):
             raise ValueError(f"max_hands={self.max_hands!r} must be an int in [1, 16]")
         if not (isinstance(self.threads, int) and self.threads >= 0):
@@ -172,6 +201,8 @@ class HandEstimate:
     grasp_probabilities: np.ndarray  # (8,)
     intrinsics_estimated: bool
     hand_model: str
+    #: the virtual camera of a rectified crop (``crop_mode`` 'rectified' / 'auto'); None for box crops
+    rectified_crop: RectifiedCrop | None = None
 
     @property
     def wrist_position_m(self) -> np.ndarray:
@@ -263,6 +294,7 @@ class Pipeline:
         ).reshape(1, 3, 1, 1)
         #: milliseconds of each stage of the last call: crop, engine, hand_layer, total ({} before any)
         self.timings: dict[str, float] = {}
+        self._rectify_warned = -np.inf  # time.monotonic() of the last "cannot rectify" warning
 
     def _left_faces(self) -> np.ndarray:
         faces = (
@@ -277,12 +309,20 @@ class Pipeline:
         return self.model_config.kpe.variant.value
 
     def prepare(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list[HandBox]):
-        """Crops (B, 3, S, S) float32 normalised, KPE inputs (B, P, 2), crop boxes, network-side boxes."""
+        """Crops (B, 3, S, S) float32 normalised, KPE inputs (B, P, 2), crop boxes, network-side boxes, and
+        the mirrored camera.
+
+        ``crop_boxes[i]``: the square box of the image (every mode). ``net_boxes[i]``: what the network's
+        crop camera refers to: for a box crop the :class:`CropBox` in the (for left hands mirrored) image,
+        for a rectified crop its :class:`RectifiedCrop` (the virtual camera; the box is the whole crop).
+        """
         size = self.model_config.image_size
         crops = np.empty((len(boxes), size, size, 3), np.uint8)
         kpe = np.empty((len(boxes), self.model_config.kpe.num_points, 2), np.float32)
         crop_boxes, net_boxes = [], []
         mirrored_camera = camera.mirrored()
+        rectify = uses_rectified_crop(self.config.crop_mode, camera)
+        grid = self.model_config.kpe.dense_grid
         for i, hand in enumerate(boxes):
             box = square_box_from_xyxy(
                 hand.xyxy_px,
@@ -291,16 +331,31 @@ class Pipeline:
                 border=self.config.border,
             )
             mirror = hand.side == "left"
-            crops[i] = warp_crop(image_rgb, box, out_size=size, mirror=mirror)
-            kpe[i] = kpe_inputs(
-                camera, box, self.kpe_variant, mirror=mirror, grid=self.model_config.kpe.dense_grid
-            )
+            rc = self._rectify(camera, hand, size) if rectify else None
+            if rc is None:
+                crops[i] = warp_crop(image_rgb, box, out_size=size, mirror=mirror)
+                kpe[i] = kpe_inputs(camera, box, self.kpe_variant, mirror=mirror, grid=grid)
+                net_boxes.append(mirror_box(box, (camera.width - 1) / 2.0) if mirror else box)
+            else:
+                crops[i] = warp_rectified(image_rgb, camera, rc, mirror=mirror)
+                kpe[i] = kpe_inputs(rc.camera, rc.crop_box, self.kpe_variant, mirror=mirror, grid=grid)
+                net_boxes.append(rc)
             crop_boxes.append(box)
-            net_boxes.append(mirror_box(box, (camera.width - 1) / 2.0) if mirror else box)
         images = np.empty((len(boxes), 3, size, size), np.float32)  # C-contiguous, as engines take it
         np.multiply(crops.transpose(0, 3, 1, 2), self._scale, out=images)
         images += self._offset
         return images, kpe, crop_boxes, net_boxes, mirrored_camera
+
+    def _rectify(self, camera: CameraModel, hand: HandBox, size: int) -> RectifiedCrop | None:
+        """The rectified crop's virtual camera, or None (box crop) when the box cannot be rectified."""
+        try:
+            return rectify_box(camera, hand.xyxy_px, size, self.config.box_scale)
+        except ValueError as exc:
+            now = time.monotonic()
+            if now - self._rectify_warned >= _RECTIFY_WARNING_PERIOD_S:
+                logger.warning("rectified crop impossible, box crop used instead: %s", exc)
+                self._rectify_warned = now
+            return None
 
     def __call__(
         self, image_rgb: np.ndarray, camera: CameraModel, boxes: list[HandBox]
@@ -338,9 +393,10 @@ class Pipeline:
         mirrored_camera: CameraModel,
         boxes: list[HandBox],
         crop_boxes: list[CropBox],
-        net_boxes: list[CropBox],
+        net_boxes: list[CropBox | RectifiedCrop],
     ) -> list[HandEstimate]:
-        """Network outputs -> metric hands: hand model, crop camera -> translation, mirroring back."""
+        """Network outputs -> metric hands: hand model, crop camera -> translation, mirroring back, and for
+        rectified crops the rotation from the virtual camera's frame back into the camera's."""
         n = len(boxes)
         finite = np.ones(n, dtype=bool)
         for name in ("global_orient", "hand_pose", "betas", "cam_wp"):
@@ -371,11 +427,16 @@ class Pipeline:
                     logger.warning("hand %d: weak-perspective scale %.3g <= 0; dropped", i, out.cam_wp[i, 0])
                 continue
             left = hand.side == "left"
-            cam = mirrored_camera if left else camera
             nb = net_boxes[i]
-            transl = weak_perspective_to_translation_np(
-                out.cam_wp[i], nb.center, nb.size, cam.fx, cam.fy, cam.cx, cam.cy
-            )
+            rc = nb if isinstance(nb, RectifiedCrop) else None
+            if rc is not None:  # the virtual camera, mirrored or not (see perspective_crop)
+                cb, f, c = rc.crop_box, rc.f, rc.c
+                transl = weak_perspective_to_translation_np(out.cam_wp[i], cb.center, cb.size, f, f, c, c)
+            else:
+                cam = mirrored_camera if left else camera
+                transl = weak_perspective_to_translation_np(
+                    out.cam_wp[i], nb.center, nb.size, cam.fx, cam.fy, cam.cx, cam.cy
+                )
             kp = keypoints[i] - root[i] + transl
             verts = vertices[i] - root[i] + transl
             R = out.global_orient[i].astype(np.float64)
@@ -386,6 +447,9 @@ class Pipeline:
                 R = mirror_matrix(R)
                 pose_aa = pose_aa * np.array([1.0, -1.0, -1.0])
                 faces = self.left_faces
+            if rc is not None:  # virtual frame (already unmirrored) -> camera frame
+                kp, verts = virtual_to_camera(rc, kp), virtual_to_camera(rc, verts)
+                R = rotation_to_camera(rc, R)
             hands.append(
                 HandEstimate(
                     side=hand.side,
@@ -403,6 +467,7 @@ class Pipeline:
                     grasp_probabilities=_softmax(out.grasp_logits[i].astype(np.float64)),
                     intrinsics_estimated=bool(camera.estimated),
                     hand_model=str(getattr(self.hand_model, "name", self.config.hand_model)),
+                    rectified_crop=rc,
                 )
             )
         return hands

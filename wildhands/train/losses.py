@@ -8,8 +8,9 @@ Terms (paper defaults as weights: lab data λθ=10, λkp3d=5, λkp2d=5, λcam=1;
     kp2d    L1 of the 2D keypoints, full perspective: the predicted wrist-relative keypoints placed at the
             metric translation the network's weak-perspective camera implies (with the real intrinsics and
             crop box), projected with the pinhole K, in units of the crop half-size (crop-normalised)
-    cam     MSE of the weak-perspective camera vs the ideal one for the true translation, compared as
-            (log s, s·tx, s·ty) so the terms are commensurate
+    cam     smooth-L1 of the weak-perspective camera vs the ideal one for the true translation, compared as
+            (log s, s·tx, s·ty) so the terms are commensurate; each component's error capped at
+            CAM_ERROR_CAP
     mask    BCE of the soft silhouette of the predicted mesh (in the crop) vs the hand mask
     grasp   cross-entropy of the grasp logits
 
@@ -29,6 +30,10 @@ from wildhands.model.network import WildHandsOutput
 LOSS_TERMS: tuple[str, ...] = ("theta", "kp3d", "kp2d", "cam", "mask", "grasp")
 #: Largest per-keypoint 2D error (L1, in units of half the crop side) that the kp2d term counts.
 KP2D_ERROR_CAP = 2.0
+#: Largest error of one camera component (log s, or the root's offset in half-crops) that the cam term counts.
+#: Wide fisheye views put the undistorted wrist of some hands tens of half-crops away from the crop (target
+#: s·tx of 10-20): squared, one such hand gave a loss of 250 and a gradient norm 8x the rest of the batch.
+CAM_ERROR_CAP = 2.0
 
 
 def predicted_keypoints(out: WildHandsOutput, hand_model: torch.nn.Module, batch: dict[str, torch.Tensor]):
@@ -90,7 +95,10 @@ def compute_losses(
     n_valid = valid.sum(1)
     losses["kp2d"] = ((err2d * valid).sum(1) / n_valid.clamp(min=1), (n_valid > 0).float())
 
-    losses["cam"] = ((_cam_features(out.cam_wp) - _cam_features(batch["cam_wp"])).pow(2).mean(1), has_3d)
+    cam_err = (_cam_features(out.cam_wp) - _cam_features(batch["cam_wp"])).abs()
+    # smooth L1 (quadratic below 1, linear above), then capped: beyond the cap a component adds a constant
+    cam_err = torch.where(cam_err < 1.0, 0.5 * cam_err.pow(2), cam_err - 0.5).clamp(max=CAM_ERROR_CAP - 0.5)
+    losses["cam"] = (cam_err.mean(1), has_3d)
 
     has_mask = batch["has_mask"].float()
     if silhouette is not None and bool(has_mask.any()):

@@ -253,23 +253,29 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.unscale_(self.optimizer)
-        if self.cfg.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+        max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         logs["total"] = float(total.detach())
+        logs["grad_norm"] = float(grad_norm)  # before clipping
         return logs
 
     @torch.no_grad()
     def evaluate(self, records: Sequence[HandRecord] | None = None) -> dict[str, float]:
-        """MPJPE (wrist-relative), root error (mm) and 2D error (px) of the current model on ``records``
-        (default: the fixed synthetic evaluation hands), using the true crop boxes."""
+        """Accuracy of the current model on ``records`` (default: the fixed synthetic evaluation hands), using
+        the true crop boxes: MPJPE (wrist-relative), root error (mm), 2D error (px), the wrist orientation
+        error (degrees, geodesic) and ``spread_ratio``, the spread of the predicted wrist-relative keypoints
+        over the hands divided by that of the true ones: about 1 for a model that reads the image, near 0
+        for one that predicts the same hand whatever it sees (a collapsed model can still have a moderate
+        MPJPE: the mean hand)."""
         records = self.eval_records if records is None else records
         if not records:
             return {}
         self.model.eval()
         no_aug = AugmentConfig(enabled=False)
-        mpjpe, root, px = [], [], []
+        mpjpe, root, px, orient_deg = [], [], [], []
+        pred_kp, true_kp = [], []
         for i in range(0, len(records), 16):
             items = [
                 make_item(r, self.cfg.model, 0, no_aug, None, self.cfg.mask_size) for r in records[i : i + 16]
@@ -280,6 +286,12 @@ class Trainer:
             ok = batch["has_3d"]
             err = (kp_rel - batch["kp3d_rel"]).norm(dim=-1).mean(-1)
             mpjpe += (1000 * err[ok]).tolist()
+            pred_kp.append(kp_rel[ok].flatten(1))
+            true_kp.append(batch["kp3d_rel"][ok].flatten(1))
+            if bool(batch["has_params"].any()):
+                rel = out.global_orient.transpose(1, 2) @ batch["global_orient"]
+                cos = ((rel.diagonal(dim1=1, dim2=2).sum(-1) - 1.0) / 2.0).clamp(-1.0, 1.0)
+                orient_deg += torch.rad2deg(torch.arccos(cos))[batch["has_params"]].tolist()
             root += (1000 * (transl - batch["transl"]).norm(dim=-1)[ok]).tolist()
             K = batch["K"]
             pts = kp_rel + transl[:, None]
@@ -290,8 +302,15 @@ class Trainer:
             e2d = (uv - batch["kp2d"]).norm(dim=-1)
             valid = batch["kp2d_valid"]
             px += [float(e2d[b][valid[b]].mean()) for b in range(len(items)) if bool(valid[b].any())]
+        spread = math.nan
+        if len(mpjpe) > 1:
+            pred_std = torch.cat(pred_kp).std(0).mean()
+            true_std = torch.cat(true_kp).std(0).mean()
+            spread = float(pred_std / true_std) if float(true_std) > 0 else math.nan
         return {
             "mpjpe_mm": float(np.mean(mpjpe)) if mpjpe else math.nan,
+            "orient_err_deg": float(np.mean(orient_deg)) if orient_deg else math.nan,
+            "spread_ratio": spread,
             "root_error_mm": float(np.mean(root)) if root else math.nan,
             "kp2d_px": float(np.mean(px)) if px else math.nan,
         }

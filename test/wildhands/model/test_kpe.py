@@ -116,6 +116,36 @@ def test_fusion_three_convs_no_batchnorm():
     assert KPEFusion(64, 0, 64)(torch.rand(1, 64, 7, 7), torch.zeros(1, 0, 7, 7)).shape == (1, 64, 7, 7)
 
 
+def test_residual_fusion_starts_as_identity_and_cannot_shut_the_features_off():
+    torch.manual_seed(0)
+    fusion = KPEFusion(64, 170, 64, residual=True)
+    feats, kpe_map = torch.rand(2, 64, 7, 7), torch.rand(2, 170, 7, 7)
+    assert torch.equal(fusion(feats, kpe_map), feats)  # conv3 starts at zero
+    with torch.no_grad():  # a dead stack: every unit after conv2 at 0, as the plain stack's ReLUs ended up
+        fusion.conv2.bias.fill_(-100.0)
+        fusion.conv3.bias.fill_(-100.0)
+    feats.requires_grad_(True)
+    fusion(feats, kpe_map).sum().backward()
+    # the skip path's gradient is there whatever the convs learned (a dead ReLU stack gives exactly 0)
+    assert (feats.grad == 1.0).all()
+    plain = KPEFusion(64, 170, 64)
+    with torch.no_grad():
+        plain.conv2.bias.fill_(-100.0)
+        plain.conv3.bias.fill_(-100.0)
+    f2 = feats.detach().clone().requires_grad_(True)
+    plain(f2, kpe_map).sum().backward()
+    assert (f2.grad == 0).all()  # the failure mode the residual fusion avoids
+    with pytest.raises(ValueError, match="in_channels"):
+        KPEFusion(64, 170, 32, residual=True)
+
+
+def test_residual_fusion_config():
+    cfg = ModelConfig(backbone="resnet18", image_size=128, fusion="residual")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="fusion_channels"):
+        ModelConfig(backbone="resnet18", fusion="residual", fusion_channels=128)
+
+
 def test_config_validation_and_round_trip():
     cfg = ModelConfig(backbone="resnet18", kpe=KPEConfig(variant="dense", num_freqs=4), fusion_channels=128)
     d = cfg.to_dict()
