@@ -93,12 +93,18 @@ class OptimConfig:
     #: ``'constant'`` (after warm-up) or ``'cosine'`` (decays to ``min_lr_ratio * lr`` at ``steps``).
     schedule: str = "constant"
     min_lr_ratio: float = 0.05
+    #: learning rate of everything after the backbone (KPE fusion, regressor, grasp head) / ``lr``. Below 1
+    #: when the backbone trains from scratch at a high rate that the heads do not survive: at 1e-3 every
+    #: unit of the regressor's first layer died within 400 steps (HMR-style heads use 1e-5 to 1e-4).
+    head_lr_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"optim.schedule={self.schedule!r} not in {{'constant', 'cosine'}}")
         if not (isinstance(self.min_lr_ratio, (int, float)) and 0 <= self.min_lr_ratio <= 1):
             raise ValueError(f"optim.min_lr_ratio={self.min_lr_ratio!r} must be in [0, 1]")
+        if not (isinstance(self.head_lr_ratio, (int, float)) and 0 < self.head_lr_ratio <= 10):
+            raise ValueError(f"optim.head_lr_ratio={self.head_lr_ratio!r} must be in (0, 10]")
         for name in ("steps", "batch_size", "warmup_steps"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= (0 if name == "warmup_steps" else 1)):

@@ -2,7 +2,10 @@
 
 Everything is expressed in the frame the network predicts in: the crop's camera for right hands, and
 for left hands the *mirrored* camera (the image flipped left-right, ``CameraModel.mirrored``), where the
-left hand is a right hand (see ``wildhands.runtime.pipeline``). Missing labels get ``has_* = False``
+left hand is a right hand (see ``wildhands.runtime.pipeline``). With ``AugmentConfig.crop_mode``
+``'rectified'`` (or ``'auto'`` on a fisheye camera) the crop is the rectified crop of
+``wildhands.geometry.perspective_crop`` and the crop's camera is its virtual pinhole camera (mirrored for
+left hands), exactly as the pipeline's ``crop_mode`` does at run time. Missing labels get ``has_* = False``
 and zeros, so items of different datasets batch together and each loss masks what is absent.
 
 Targets (``net camera`` = the camera of the frame above; metres and pixels):
@@ -28,6 +31,15 @@ import torch
 from wildhands.data.record import HandRecord
 from wildhands.geometry.camera import translation_to_weak_perspective_np
 from wildhands.geometry.crop import CropBox, kpe_inputs, mirror_box, square_box_from_xyxy, warp_crop
+from wildhands.geometry.perspective_crop import (
+    CROP_MODES,
+    RectifiedCrop,
+    camera_to_virtual,
+    image_to_rectified,
+    rectify_box,
+    uses_rectified_crop,
+    warp_rectified,
+)
 from wildhands.geometry.rotations import mirror_axis_angle
 from wildhands.model.config import ModelConfig
 from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD
@@ -50,8 +62,11 @@ class AugmentConfig:
     shift: float = 0.08
     color: float = 0.2
     blur_prob: float = 0.1
+    crop_mode: str = "box"
 
     def __post_init__(self) -> None:
+        if self.crop_mode not in CROP_MODES:
+            raise ValueError(f"augment.crop_mode={self.crop_mode!r} not in {CROP_MODES}")
         for name in ("box_scale", "scale_sigma", "shift", "color", "blur_prob"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -68,17 +83,42 @@ def _rodrigues(aa: np.ndarray) -> np.ndarray:
     )
 
 
-def crop_box_for(record: HandRecord, augment: AugmentConfig, rng: np.random.Generator | None) -> CropBox:
-    """The (possibly jittered) square crop box of a record, in its image's pixels."""
-    cam = record.camera
+def _jitter(augment: AugmentConfig, rng: np.random.Generator | None) -> tuple[float, np.ndarray]:
+    """(crop side / hand box side, centre shift as a fraction of the crop side (2,)) of one item."""
     scale = augment.box_scale
+    shift = np.zeros(2)
     if augment.enabled and rng is not None:
         scale *= float(np.exp(rng.normal(0.0, augment.scale_sigma)))
-    box = square_box_from_xyxy(record.box_xyxy_px, (cam.width, cam.height), scale=scale, border="zero_pad")
     if augment.enabled and rng is not None and augment.shift > 0:
-        dx, dy = rng.uniform(-augment.shift, augment.shift, size=2) * box.size
-        box = CropBox(box.x0 + dx, box.y0 + dy, box.size)
-    return box
+        shift = rng.uniform(-augment.shift, augment.shift, size=2)
+    return scale, shift
+
+
+def _square_box(record: HandRecord, scale: float, shift: np.ndarray) -> CropBox:
+    cam = record.camera
+    box = square_box_from_xyxy(record.box_xyxy_px, (cam.width, cam.height), scale=scale, border="zero_pad")
+    dx, dy = shift * box.size
+    return CropBox(box.x0 + dx, box.y0 + dy, box.size) if (dx or dy) else box
+
+
+def crop_box_for(record: HandRecord, augment: AugmentConfig, rng: np.random.Generator | None) -> CropBox:
+    """The (possibly jittered) square crop box of a record, in its image's pixels."""
+    return _square_box(record, *_jitter(augment, rng))
+
+
+def _rectified(record: HandRecord, box: CropBox, scale: float, size: int) -> RectifiedCrop | None:
+    """The rectified crop of the hand box moved like the square ``box`` and scaled by ``scale`` (without
+    jitter exactly the pipeline's ``rectify_box(camera, box_xyxy, size, box_scale)``), or None (box crop)
+    when it cannot be rectified, as the pipeline falls back."""
+    square = square_box_from_xyxy(
+        record.box_xyxy_px, (record.camera.width, record.camera.height), scale=scale, border="zero_pad"
+    )
+    dx, dy = box.x0 - square.x0, box.y0 - square.y0
+    x0, y0, x1, y1 = np.asarray(record.box_xyxy_px, np.float64)
+    try:
+        return rectify_box(record.camera, (x0 + dx, y0 + dy, x1 + dx, y1 + dy), size, box_scale=scale)
+    except ValueError:
+        return None
 
 
 def make_item(
@@ -94,9 +134,14 @@ def make_item(
     image = record.load_image()
     cam = record.camera
     mirror = record.side == "left"
-    box = crop_box_for(record, augment, rng)
+    scale, shift = _jitter(augment, rng)
+    box = _square_box(record, scale, shift)
     size = model.image_size
-    crop = warp_crop(image, box, out_size=size, mirror=mirror)
+    rc = _rectified(record, box, scale, size) if uses_rectified_crop(augment.crop_mode, cam) else None
+    if rc is None:
+        crop = warp_crop(image, box, out_size=size, mirror=mirror)
+    else:
+        crop = warp_rectified(image, cam, rc, mirror=mirror)
     if augment.enabled and rng is not None:
         gains = 1.0 + rng.uniform(-augment.color, augment.color, size=3)
         crop = np.clip(crop.astype(np.float32) * gains, 0, 255).astype(np.uint8)
@@ -105,10 +150,13 @@ def make_item(
     images = (crop.astype(np.float32) / 255.0 - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(
         IMAGENET_STD, np.float32
     )
-    kpe = kpe_inputs(cam, box, model.kpe.variant.value, mirror=mirror, grid=model.kpe.dense_grid)
-
-    net_cam = cam.mirrored() if mirror else cam
-    net_box = mirror_box(box, (cam.width - 1) / 2.0) if mirror else box
+    if rc is None:
+        kpe = kpe_inputs(cam, box, model.kpe.variant.value, mirror=mirror, grid=model.kpe.dense_grid)
+        net_cam = cam.mirrored() if mirror else cam
+        net_box = mirror_box(box, (cam.width - 1) / 2.0) if mirror else box
+    else:  # the virtual pinhole camera; the whole crop is the box, its own mirror image
+        net_cam, net_box = rc.camera, rc.crop_box
+        kpe = kpe_inputs(net_cam, net_box, model.kpe.variant.value, mirror=mirror, grid=model.kpe.dense_grid)
     K = net_cam.K.astype(np.float64)
 
     item: dict[str, np.ndarray | float | int | bool] = {
@@ -123,7 +171,10 @@ def make_item(
 
     kp3d = None
     if record.keypoints_cam_m is not None:
-        kp3d = record.keypoints_cam_m @ _S if mirror else record.keypoints_cam_m
+        if rc is not None:
+            kp3d = camera_to_virtual(rc, record.keypoints_cam_m, mirror=mirror)
+        else:
+            kp3d = record.keypoints_cam_m @ _S if mirror else record.keypoints_cam_m
     item["has_3d"] = kp3d is not None and bool(kp3d[0, 2] > 1e-3)
     if item["has_3d"]:
         transl = kp3d[0]
@@ -142,6 +193,8 @@ def make_item(
         if mirror:  # the record's params are for its own (left) model; the network predicts the right one
             orient, pose = mirror_axis_angle(orient), mirror_axis_angle(pose)
         item["global_orient"] = _rodrigues(orient)[0]
+        if rc is not None:  # camera axes -> virtual axes (mirrored: S R S, as for the points)
+            item["global_orient"] = ((_S @ rc.R @ _S) if mirror else rc.R) @ item["global_orient"]
         item["hand_pose"] = _rodrigues(pose)
         item["betas"] = record.betas if record.betas is not None else np.zeros(10)
     else:
@@ -159,10 +212,13 @@ def make_item(
         kp2d = uvw[:, :2] / uvw[:, 2:3]
         valid = kp3d[:, 2] > 1e-3
     elif record.keypoints_px is not None:
-        xy = cam.undistort_points(record.keypoints_px)
-        if mirror:
-            xy = xy * np.array([-1.0, 1.0])
-        kp2d = xy @ K[:2, :2].T + K[:2, 2]
+        if rc is not None:
+            kp2d = image_to_rectified(rc, cam, record.keypoints_px, mirror=mirror)
+        else:
+            xy = cam.undistort_points(record.keypoints_px)
+            if mirror:
+                xy = xy * np.array([-1.0, 1.0])
+            kp2d = xy @ K[:2, :2].T + K[:2, 2]
         valid = np.all(np.isfinite(kp2d), axis=1)
         kp2d = np.nan_to_num(kp2d)
     if record.keypoints_valid is not None:
@@ -171,9 +227,11 @@ def make_item(
 
     item["has_mask"] = record.mask is not None
     if record.mask is not None:
-        m = warp_crop(
-            (np.asarray(record.mask) > 0).astype(np.uint8) * 255, box, out_size=mask_size, mirror=mirror
-        )
+        mask_u8 = (np.asarray(record.mask) > 0).astype(np.uint8) * 255
+        if rc is None:
+            m = warp_crop(mask_u8, box, out_size=mask_size, mirror=mirror)
+        else:
+            m = cv2.resize(warp_rectified(mask_u8, cam, rc, mirror=mirror), (mask_size, mask_size))
         item["mask"] = (m.reshape(mask_size, mask_size) > 127).astype(np.float32)
     else:
         item["mask"] = np.zeros((mask_size, mask_size), np.float32)

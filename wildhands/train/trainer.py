@@ -122,8 +122,9 @@ class Trainer:
             if cfg.optim.uncertainty_weighting
             else None
         )
-        params = list(self.model.parameters()) + ([self.log_vars] if self.log_vars is not None else [])
-        self.optimizer = torch.optim.Adam(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+        self.optimizer = torch.optim.Adam(
+            self._param_groups(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay
+        )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and cuda)
         logger.info(
             "device %s, autocast %s, channels_last %s",
@@ -145,6 +146,18 @@ class Trainer:
         if resume and (self.out_dir / "last.pt").is_file():
             self._load_state(self.out_dir / "last.pt")
         self.writer = self._tensorboard()
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """One group at ``lr``, or (``head_lr_ratio != 1``) the backbones at ``lr`` and the rest at
+        ``lr * head_lr_ratio``; each group's ``lr_scale`` multiplies the scheduled rate."""
+        extra = [self.log_vars] if self.log_vars is not None else []
+        ratio = float(self.cfg.optim.head_lr_ratio)
+        if ratio == 1.0:
+            return [{"params": list(self.model.parameters()) + extra, "lr_scale": 1.0}]
+        backbone, heads = [], []
+        for name, param in self.model.named_parameters():
+            (backbone if name.startswith(("backbone.", "global_backbone.")) else heads).append(param)
+        return [{"params": backbone, "lr_scale": 1.0}, {"params": heads + extra, "lr_scale": ratio}]
 
     # ------------------------------------------------------------------ bookkeeping
     def _setup_logging(self) -> None:
@@ -228,7 +241,7 @@ class Trainer:
         self.model.train()
         batch = _to(batch, self.device)
         for group in self.optimizer.param_groups:
-            group["lr"] = self._lr(self.step)
+            group["lr"] = self._lr(self.step) * group.get("lr_scale", 1.0)
         images = batch["images"]
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -273,7 +286,7 @@ class Trainer:
         if not records:
             return {}
         self.model.eval()
-        no_aug = AugmentConfig(enabled=False)
+        no_aug = AugmentConfig(enabled=False, crop_mode=self.cfg.augment.crop_mode)
         mpjpe, root, px, orient_deg = [], [], [], []
         pred_kp, true_kp = [], []
         for i in range(0, len(records), 16):

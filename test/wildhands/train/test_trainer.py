@@ -306,3 +306,37 @@ def test_kp2d_term_caps_exploding_keypoints(records):
     compute_losses(out, far, hand)["kp2d"][0].sum().backward()
     grads = [p.grad for p in net.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_head_lr_ratio_gives_the_heads_their_own_rate_and_resumes(tmp_path, records):
+    cfg = _cfg(
+        tmp_path, optim={"steps": 4, "batch_size": 2, "lr": 1e-3, "warmup_steps": 0, "head_lr_ratio": 0.1}
+    )
+    t = Trainer(cfg, resume=False, sources=[records], eval_records=records[:2])
+    t.train(max_steps=2, progress=False)
+    groups = t.optimizer.param_groups
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3, 1e-4])
+    backbone_ids = {id(p) for p in t.model.backbone.parameters()}
+    assert {id(p) for p in groups[0]["params"]} == backbone_ids
+    assert id(t.model.regressor.fc1.weight) in {id(p) for p in groups[1]["params"]}
+    logs = t.history[-1]
+    assert "grad_norm" in logs and logs["grad_norm"] > 0
+    t.close()
+    resumed = Trainer(cfg, resume=True, sources=[records], eval_records=records[:2])
+    assert resumed.step == 2 and len(resumed.optimizer.param_groups) == 2
+    resumed.close()
+    with pytest.raises(ValueError, match="head_lr_ratio"):
+        _cfg(tmp_path, optim={"head_lr_ratio": 0})
+
+
+def test_evaluate_reports_orientation_error_and_prediction_spread(tmp_path, records):
+    t = Trainer(_cfg(tmp_path), resume=False, sources=[records], eval_records=records)
+    metrics = t.evaluate()
+    assert 0 <= metrics["orient_err_deg"] <= 180
+    assert metrics["spread_ratio"] > 0
+    # a network that answers the same hand for every crop has no spread
+    with torch.no_grad():
+        t.model.regressor.fc1.weight.zero_()
+        t.model.regressor.fc1.bias.fill_(-1.0)  # every unit dead: the mean-parameter output for all
+    assert t.evaluate()["spread_ratio"] < 1e-4
+    t.close()
