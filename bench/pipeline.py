@@ -2,10 +2,13 @@
 
 One frame = what the node does with an image: the hand detector (MediaPipe palm + landmark models in
 LiteRT, node defaults), the crops + KPE inputs, ONE engine call for all hands, the hand layer (hand model,
-metric placement, mirroring), and the ROS messages (HandArray, TF, markers, point cloud; built, not
-published). Every stage is timed (``Pipeline.timings`` + the detector and message calls), for 1 and 2 hands
-(detector and pipeline limited to that many) and every engine present on the machine, timed in turn frame
-by frame so that a disturbance hits all of them alike. Per engine: latency median / p95 (ms), throughput
+metric placement, mirroring), and the ROS messages (HandArray, TF, markers with the mesh, point cloud)
+built as the node builds them for ``publish`` (HandArray and markers as CDR bytes where
+``wildhands_ros.cdr.matches_rmw()``, message objects otherwise; markers and cloud as if subscribed: the
+node builds neither for a topic nobody subscribes to), not published. Every stage is timed
+(``Pipeline.timings`` + the detector and message calls), for 1 and 2 hands (detector and pipeline limited
+to that many) and every engine present on the machine, timed in turn frame by frame so that a disturbance
+hits all of them alike. Per engine: latency median / p95 (ms), throughput
 (frames/s and hands/s, one frame at a time), and the network's achieved GFLOP/s over the machine's fp32
 matmul GFLOP/s measured in the same run (the compute-limit ratio).
 
@@ -212,20 +215,24 @@ def _stats_ms(times_s: list[float]) -> dict[str, float]:
 
 
 def _message_builder() -> tuple[Callable | None, str]:
-    """A function building the node's messages for a list of hands, or (None, why not)."""
+    """A function building the node's messages for a list of hands as the node does, or (None, why not)."""
     try:
         from std_msgs.msg import Header
 
-        from wildhands_ros.conversions import hands_to_cloud, hands_to_msg
-        from wildhands_ros.markers import hand_markers
+        from wildhands_ros.cdr import matches_rmw
+        from wildhands_ros.conversions import hands_to_cdr, hands_to_cloud, hands_to_msg
+        from wildhands_ros.markers import hand_markers, hand_markers_cdr
         from wildhands_ros.tf import hand_transforms
     except ImportError as exc:
         return None, f"ROS 2 messages not importable ({exc})"
     header = Header(frame_id="camera_color_optical_frame")
+    serialized, _ = matches_rmw()  # the node's choice: CDR bytes, or message objects
+    to_hands = hands_to_cdr if serialized else hands_to_msg
+    to_markers = hand_markers_cdr if serialized else hand_markers
     kinds = {
-        "hand_array": lambda hands: hands_to_msg(hands, header, 0.0, False, [-1] * len(hands)),
+        "hand_array": lambda hands: to_hands(hands, header, 0.0, False, [-1] * len(hands)),
         "tf": lambda hands: hand_transforms(hands, header, "hand"),
-        "markers": lambda hands: hand_markers(hands, header, "hand"),  # the node's default: with the mesh
+        "markers": lambda hands: to_markers(hands, header, "hand"),  # the node's default: with the mesh
         "cloud": lambda hands: hands_to_cloud(hands, header),
     }
 
@@ -239,6 +246,13 @@ def _message_builder() -> tuple[Callable | None, str]:
         return out
 
     return build, ""
+
+
+def messages_description() -> str:
+    from wildhands_ros.cdr import matches_rmw
+
+    how = "HandArray and markers as CDR bytes" if matches_rmw()[0] else "all as message objects"
+    return f"built as the node publishes them ({how}; TF, markers with the mesh, point cloud)"
 
 
 def engine_variants(include_gpu: bool) -> tuple[list[tuple[str, dict]], dict[str, str]]:
@@ -440,7 +454,7 @@ def main(argv: list[str] | None = None) -> dict:
             "hands": 2,
         },
         "detector": args.detector,
-        "messages": "built (HandArray, TF, markers, point cloud)" if build_messages else messages_why,
+        "messages": messages_description() if build_messages else messages_why,
         "frames": args.frames,
         "warmup": args.warmup,
         "skipped_engines": skipped,

@@ -4,6 +4,9 @@ side + grasp label (TEXT_VIEW_FACING), in the image's frame with the image's sta
 Every MarkerArray starts with a DELETEALL marker, so hands that vanish from one image to the next vanish
 from RViz too. Namespaces: ``<prefix>/mesh``, ``<prefix>/skeleton``, ``<prefix>/keypoints``,
 ``<prefix>/label``; marker id = index of the hand in the HandArray.
+
+:func:`hand_markers` builds message objects; :func:`hand_markers_cdr` the same MarkerArray as serialized
+bytes, without building the ~6700 ``geometry_msgs/Point`` of each hand's mesh (what the node publishes).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from wildhands.handmodel.keypoints import SKELETON_EDGES
 from wildhands.runtime.pipeline import HandEstimate
-from wildhands_ros.conversions import points_to_msgs
+from wildhands_ros.cdr import serialize
+from wildhands_ros.conversions import PointsField, fill_points
 
 SIDE_COLORS = {"left": (1.0, 0.47, 0.16), "right": (0.16, 0.78, 1.0)}
 _EDGES = np.asarray(SKELETON_EDGES, dtype=np.int64)  # (20, 2)
@@ -43,26 +47,28 @@ def skeleton_line_points(keypoints: np.ndarray) -> np.ndarray:
     return np.asarray(keypoints, dtype=np.float64)[_EDGES.reshape(-1)]
 
 
-def hand_markers(
-    hands: Sequence[HandEstimate], header: Header, prefix: str = "hand", mesh: bool = True
-) -> MarkerArray:
-    """DELETEALL, then per hand: mesh, skeleton, keypoints, label."""
+def _hand_marker_parts(
+    hands: Sequence[HandEstimate], header: Header, prefix: str, mesh: bool
+) -> tuple[MarkerArray, list[PointsField]]:
+    """The MarkerArray with every ``points`` left empty, and [(marker, 'points', (N, 3) float64 m)]: the
+    points each marker gets (the one place that decides what the markers hold)."""
     out = MarkerArray()
     out.markers.append(Marker(header=header, action=Marker.DELETEALL))
+    points: list[PointsField] = []
     for i, hand in enumerate(hands):
         rgb = SIDE_COLORS[hand.side]
         if mesh:
             m = _marker(header, f"{prefix}/mesh", i, Marker.TRIANGLE_LIST, _color(rgb, 0.6))
             m.scale.x = m.scale.y = m.scale.z = 1.0
-            m.points = points_to_msgs(mesh_triangle_points(hand.vertices_cam_m, hand.faces))
+            points.append((m, "points", mesh_triangle_points(hand.vertices_cam_m, hand.faces)))
             out.markers.append(m)
         m = _marker(header, f"{prefix}/skeleton", i, Marker.LINE_LIST, _color(rgb, 1.0))
         m.scale.x = 0.004  # line width, m
-        m.points = points_to_msgs(skeleton_line_points(hand.keypoints_cam_m))
+        points.append((m, "points", skeleton_line_points(hand.keypoints_cam_m)))
         out.markers.append(m)
         m = _marker(header, f"{prefix}/keypoints", i, Marker.SPHERE_LIST, _color((1.0, 1.0, 1.0), 1.0))
         m.scale.x = m.scale.y = m.scale.z = 0.008  # sphere diameter, m
-        m.points = points_to_msgs(hand.keypoints_cam_m)
+        points.append((m, "points", np.asarray(hand.keypoints_cam_m, dtype=np.float64)))
         out.markers.append(m)
         m = _marker(header, f"{prefix}/label", i, Marker.TEXT_VIEW_FACING, _color(rgb, 1.0))
         wrist = np.asarray(hand.keypoints_cam_m[0], dtype=np.float64)
@@ -71,4 +77,23 @@ def hand_markers(
         m.scale.z = 0.02  # text height, m
         m.text = f"{hand.side} {hand.grasp_label} ({hand.confidence:.2f})"
         out.markers.append(m)
+    return out, points
+
+
+def hand_markers(
+    hands: Sequence[HandEstimate], header: Header, prefix: str = "hand", mesh: bool = True
+) -> MarkerArray:
+    """DELETEALL, then per hand: mesh, skeleton, keypoints, label, as message objects (10-20 ms per hand
+    mesh here: the node publishes :func:`hand_markers_cdr`)."""
+    out, points = _hand_marker_parts(hands, header, prefix, mesh)
+    fill_points(points)
     return out
+
+
+def hand_markers_cdr(
+    hands: Sequence[HandEstimate], header: Header, prefix: str = "hand", mesh: bool = True
+) -> bytes:
+    """The MarkerArray of :func:`hand_markers`, serialized (CDR) for ``Publisher.publish``: the points go
+    from numpy straight into the bytes, no ``geometry_msgs/Point`` is built (see cdr.py)."""
+    out, points = _hand_marker_parts(hands, header, prefix, mesh)
+    return serialize(out, points)

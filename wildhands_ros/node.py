@@ -2,7 +2,8 @@
 
 Callbacks only store the newest image/camera_info pair in a one-slot buffer (latest frame wins; replaced
 frames are counted as dropped); a worker thread runs the detector and the wildhands Pipeline and publishes.
-All conversions live in conversions.py, tf.py and markers.py; parameters in params.py (see docs/node.md).
+All conversions live in conversions.py, tf.py and markers.py (cdr.py writes HandArray and markers as
+serialized bytes); parameters in params.py (see docs/node.md).
 
     ros2 run wildhands_ros wildhands_node --ros-args --params-file config/hands.yaml -p detector:=none
     .venv/bin/wildhands_node --ros-args -p backbone:=resnet18        # pip-installed ROS (this repo's venv)
@@ -27,19 +28,21 @@ from visualization_msgs.msg import MarkerArray
 from wildhands.runtime.overlay import draw_hands
 from wildhands.runtime.pipeline import Pipeline
 from wildhands.runtime.tracking import HandTracker
+from wildhands_ros.cdr import matches_rmw
 from wildhands_ros.conversions import (
     ImageError,
     camera_from_info,
     detections_to_boxes,
     estimated_camera,
     hand_is_finite,
+    hands_to_cdr,
     hands_to_cloud,
     hands_to_msg,
     image_to_rgb,
     rgb_to_image,
 )
 from wildhands_ros.health import Health, Throttle
-from wildhands_ros.markers import hand_markers
+from wildhands_ros.markers import hand_markers, hand_markers_cdr
 from wildhands_ros.msg import HandArray, HandDetectionArray
 from wildhands_ros.params import PARAM_SPECS, NodeParams, declare_parameters, on_set_parameters
 from wildhands_ros.process import spin_node
@@ -81,6 +84,11 @@ class WildHandsNode(Node):
         self.debug_pub = self.create_publisher(Image, "hands/debug_image", 1)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.tf = TFPublisher(self)
+        # HandArray and markers go out as CDR bytes built from numpy (no Point objects) where the
+        # middleware reads them back right; as message objects otherwise
+        self.serialized, why = matches_rmw()
+        if not self.serialized:
+            self.get_logger().warning(f"publishing message objects (slower): {why}")
         self._slot: tuple | None = None  # (image, camera_info | None, t_received)
         self._received_at: OrderedDict[int, float] = OrderedDict()
         self._images_waiting_since: float | None = None
@@ -96,7 +104,7 @@ class WildHandsNode(Node):
         )  # fmt: skip
         self.health.info.update(
             engine=p.engine, weights=self.pipeline.weights_description, detector=str(p.detector),
-            sync=self.sync.backend, tf=self.tf.backend,
+            sync=self.sync.backend, tf=self.tf.backend, messages="cdr" if self.serialized else "objects",
         )  # fmt: skip
         self.create_timer(p.diagnostics_period, self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name="wildhands_worker", daemon=True)
@@ -278,15 +286,19 @@ class WildHandsNode(Node):
         return [], True
 
     def _publish(self, hands, track_ids, header, rgb, camera, t0: float, p: NodeParams) -> None:
+        """HandArray and TF always; markers, points and the debug image only when someone subscribes
+        (nothing is built for a topic nobody listens to)."""
         latency = time.monotonic() - t0
-        self.hands_pub.publish(hands_to_msg(hands, header, latency, p.publish_mesh, track_ids))
+        to_hands = hands_to_cdr if self.serialized else hands_to_msg
+        self.hands_pub.publish(to_hands(hands, header, latency, p.publish_mesh, track_ids))
         if p.publish_tf:
             self.tf.send(hand_transforms(hands, header, p.frame_prefix))
-        if p.publish_markers:
-            self.markers_pub.publish(hand_markers(hands, header, p.frame_prefix))
-        if p.publish_points:
+        if p.publish_markers and self.markers_pub.get_subscription_count() > 0:
+            to_markers = hand_markers_cdr if self.serialized else hand_markers
+            self.markers_pub.publish(to_markers(hands, header, p.frame_prefix))
+        if p.publish_points and self.points_pub.get_subscription_count() > 0:
             self.points_pub.publish(hands_to_cloud(hands, header, include_mesh=p.points_include_mesh))
-        if p.publish_debug_image:
+        if p.publish_debug_image and self.debug_pub.get_subscription_count() > 0:
             title = None if self.pipeline.trained else "UNTRAINED WEIGHTS"
             self.debug_pub.publish(rgb_to_image(draw_hands(rgb, hands, camera, title=title), header))
         self.health.published(latency)

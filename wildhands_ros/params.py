@@ -146,10 +146,14 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     # --- outputs ---
     "frame_prefix": ParamSpec("hand", "TF frames are <frame_prefix>_<side>_<keypoint>."),
     "publish_tf": ParamSpec(True, "Publish one TF frame per keypoint on /tf."),
-    "publish_markers": ParamSpec(True, "Publish hands/markers (MarkerArray)."),
+    "publish_markers": ParamSpec(True, "Publish hands/markers (MarkerArray; built only while subscribed)."),
     "publish_mesh": ParamSpec(False, "Fill Hand.mesh_vertices / mesh_triangles in hands."),
-    "publish_debug_image": ParamSpec(False, "Publish the overlay image on hands/debug_image."),
-    "publish_points": ParamSpec(True, "Publish all keypoints as hands/points (PointCloud2)."),
+    "publish_debug_image": ParamSpec(
+        False, "Publish the overlay image on hands/debug_image (drawn only while subscribed)."
+    ),
+    "publish_points": ParamSpec(
+        True, "Publish all keypoints as hands/points (PointCloud2; built only while subscribed)."
+    ),
     "points_include_mesh": ParamSpec(False, "Add the mesh vertices to hands/points (joint field 255)."),
     "diagnostics_period": ParamSpec(
         1.0, "s between /diagnostics messages.", range=(0.1, 60.0), read_only=True

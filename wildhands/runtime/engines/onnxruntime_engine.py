@@ -28,6 +28,10 @@ class OnnxRuntimeEngine:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no spin-waiting workers after a run: they took the cores from the hand layer, the messages and
+        # the next frame's detector (2-hand frame 217 -> 124 ms on a shared 2-core machine:
+        # bench/cpu_threads.py)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
