@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log.info("kpe_distortion: %s", command_line("kpe_distortion.py", argv))
         pipelines = {
-            mode: EvalPipeline(PipelineConfig(weights=weights, threads=args.threads), mode)
+            # box crops: the comparison is of the KPE angles of a square cut from the distorted image
+            # (a rectified crop's virtual camera is pinhole, so both modes would be the same there)
+            mode: EvalPipeline(PipelineConfig(weights=weights, threads=args.threads, crop_mode="box"), mode)
             for mode in KPE_MODES
         }
         variant = pipelines["distortion_aware"].kpe_variant

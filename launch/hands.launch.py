@@ -44,7 +44,7 @@ def generate_launch_description():
         DeclareLaunchArgument("device", default_value="cpu", description="torch device: cpu, cuda, cuda:0"),
         DeclareLaunchArgument(
             "crop_mode",
-            default_value="box",
+            default_value="auto",
             description="hand crops: box, rectified (virtual pinhole view of the hand), auto (fisheye only)",
         ),
         DeclareLaunchArgument(

@@ -70,7 +70,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         1.5, "Side of the square crop / longest side of the hand box.", range=(1.0, 4.0), read_only=True
     ),
     "crop_mode": ParamSpec(
-        "box",
+        "auto",
         "Hand crops: box (square of the distorted image), rectified (virtual pinhole camera looking at the "
         "hand: not cut or bent by the lens) or auto (rectified for equidistant/fisheye cameras only).",
         CROP_MODES,

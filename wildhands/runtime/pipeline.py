@@ -113,7 +113,7 @@ class PipelineConfig:
     threads: int = 0
     box_scale: float = 1.5
     border: str = "zero_pad"
-    crop_mode: str = "box"
+    crop_mode: str = "auto"
     max_hands: int = 2
     hand_model: str = "open"
     mano_model_path: Path | None = None

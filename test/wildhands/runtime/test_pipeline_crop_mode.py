@@ -54,7 +54,7 @@ def image() -> np.ndarray:
 def test_bad_crop_mode_is_refused():
     with pytest.raises(ValueError, match="crop_mode='warp' not in"):
         PipelineConfig(crop_mode="warp")
-    assert PipelineConfig().crop_mode == "box"
+    assert PipelineConfig().crop_mode == "auto"
 
 
 def test_box_mode_is_the_box_crop_and_auto_keeps_it_for_pinhole_cameras(pipelines, image):
