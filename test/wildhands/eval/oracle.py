@@ -7,6 +7,8 @@ not the network. Records need ``global_orient_aa``, ``hand_pose_aa``, ``betas`` 
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -50,7 +52,8 @@ class OraclePipeline(Pipeline):
         """``wp_from_true_camera``: the weak-perspective camera is that of the record's true camera (what a
         perfect network reads off the image) instead of the camera the pipeline is given; with wrong
         intrinsics the lift then misplaces the hand, as it would for a real network."""
-        super().__init__(config)
+        # the oracle answers in the box crop's camera (the real one, mirrored for left hands)
+        super().__init__(dataclasses.replace(config or PipelineConfig(), crop_mode="box"))
         self.truth = {(r.side, tuple(np.round(r.box_xyxy_px, 3))): r for r in records}
         self.engine = OracleEngine()
         self.wp_from_true_camera = wp_from_true_camera

@@ -123,8 +123,8 @@ def _cameras():
 @pytest.mark.parametrize("variant", ["sparse", "dense", "free"])
 def test_pinhole_kpe_changes_only_the_kpe_of_distorted_cameras(variant):
     model = ModelConfig.from_dict({**TINY, "kpe": {"variant": variant, "dense_grid": 2}})
-    aware = EvalPipeline(PipelineConfig(model=model), kpe_mode="distortion_aware")
-    pin = EvalPipeline(PipelineConfig(model=model), kpe_mode="pinhole")
+    aware = EvalPipeline(PipelineConfig(model=model, crop_mode="box"), kpe_mode="distortion_aware")
+    pin = EvalPipeline(PipelineConfig(model=model, crop_mode="box"), kpe_mode="pinhole")
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
     boxes = [HandBox((20.0, 30.0, 140.0, 170.0), "left"), HandBox((420.0, 300.0, 560.0, 470.0), "right")]
