@@ -106,14 +106,13 @@ def crop_box_for(record: HandRecord, augment: AugmentConfig, rng: np.random.Gene
     return _square_box(record, *_jitter(augment, rng))
 
 
-def _rectified(record: HandRecord, box: CropBox, scale: float, size: int) -> RectifiedCrop | None:
-    """The rectified crop of the hand box moved like the square ``box`` and scaled by ``scale`` (without
-    jitter exactly the pipeline's ``rectify_box(camera, box_xyxy, size, box_scale)``), or None (box crop)
-    when it cannot be rectified, as the pipeline falls back."""
-    square = square_box_from_xyxy(
-        record.box_xyxy_px, (record.camera.width, record.camera.height), scale=scale, border="zero_pad"
-    )
-    dx, dy = box.x0 - square.x0, box.y0 - square.y0
+def _rectified(
+    record: HandRecord, box: CropBox, scale: float, shift: np.ndarray, size: int
+) -> RectifiedCrop | None:
+    """The rectified crop of the hand box moved like the square ``box`` (by ``shift`` x its side) and scaled
+    by ``scale`` (without jitter exactly the pipeline's ``rectify_box(camera, box_xyxy, size, box_scale)``),
+    or None (box crop) when it cannot be rectified, as the pipeline falls back."""
+    dx, dy = shift * box.size
     x0, y0, x1, y1 = np.asarray(record.box_xyxy_px, np.float64)
     try:
         return rectify_box(record.camera, (x0 + dx, y0 + dy, x1 + dx, y1 + dy), size, box_scale=scale)
@@ -137,7 +136,7 @@ def make_item(
     scale, shift = _jitter(augment, rng)
     box = _square_box(record, scale, shift)
     size = model.image_size
-    rc = _rectified(record, box, scale, size) if uses_rectified_crop(augment.crop_mode, cam) else None
+    rc = _rectified(record, box, scale, shift, size) if uses_rectified_crop(augment.crop_mode, cam) else None
     if rc is None:
         crop = warp_crop(image, box, out_size=size, mirror=mirror)
     else:
