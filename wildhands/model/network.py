@@ -109,6 +109,7 @@ class WildHandsNet(nn.Module):
             mean_cam_scale=config.mean_cam_scale,
             cam_init=config.cam_init,
             cam_scale=config.cam_scale,
+            activation=config.regressor_activation,
         )
         self.grasp_head = GraspHead(
             config.num_betas, config.num_grasp_classes, config.grasp_hidden, input_order=config.grasp_input

@@ -1,7 +1,8 @@
 """HMR-style iterative error feedback regressor (Kanazawa et al. 2018; SPIN / ArcticNet-SF / hamer mano_head).
 
 Starting from mean parameters (registered buffers), ``num_iterations`` residual updates are predicted from
-``concat(pooled features, current estimate)`` by FC -> ReLU -> Dropout -> FC -> ReLU -> Dropout and three
+``concat(pooled features, current estimate)`` by FC -> ReLU -> Dropout -> FC -> ReLU -> Dropout (or leaky
+ReLUs, ``activation='leaky_relu'``) and three
 linear decoders (pose, shape, camera). The decoders are initialised with Xavier gain 0.01 and zero bias, so
 a freshly built regressor outputs approximately the mean.
 
@@ -33,6 +34,7 @@ from torch import nn
 from wildhands.geometry.rotations import matrix_to_rot6d
 
 NUM_POSE_ROTATIONS = 16  # global orientation + 15 hand joints (MANO)
+LEAKY_SLOPE = 0.1  # negative slope of ``activation='leaky_relu'``
 
 
 @dataclass
@@ -62,6 +64,7 @@ class IterativeRegressor(nn.Module):
         mean_cam_scale: float = 8.0,
         cam_init: str = "mean",
         cam_scale: str = "log",
+        activation: str = "relu",
     ):
         super().__init__()
         if cam_init not in ("mean", "mlp") or cam_scale not in ("log", "linear"):
@@ -69,6 +72,8 @@ class IterativeRegressor(nn.Module):
                 f"cam_init={cam_init!r} / cam_scale={cam_scale!r} not in (mean|mlp) / (log|linear)"
             )
         self.cam_scale = cam_scale
+        if activation not in ("relu", "leaky_relu"):
+            raise ValueError(f"activation={activation!r} not in (relu|leaky_relu)")
         if num_iterations < 1:
             raise ValueError(f"num_iterations={num_iterations!r} must be >= 1")
         self.num_iterations = num_iterations
@@ -95,7 +100,8 @@ class IterativeRegressor(nn.Module):
         self.drop1 = nn.Dropout(dropout)
         self.fc2 = nn.Linear(hidden, hidden)
         self.drop2 = nn.Dropout(dropout)
-        self.relu = nn.ReLU(inplace=True)
+        # no parameters: the state dict is the same with either activation
+        self.relu = nn.ReLU(inplace=True) if activation == "relu" else nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
         self.dec_pose = nn.Linear(hidden, npose)
         self.dec_betas = nn.Linear(hidden, num_betas)
         self.dec_cam = nn.Linear(hidden, 3)

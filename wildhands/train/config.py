@@ -41,7 +41,8 @@ class DataSourceConfig:
     sample_weight: relative frequency of this source in a batch.
     loss_weights: weight per loss term (missing terms weigh 0).
     synthetic: overrides of ``SyntheticConfig`` for ``synthetic_stream``.
-    min_visible_fraction: ``synthetic_stream`` hands less visible than this are passed over (see the stream).
+    min_visible_fraction: ``synthetic_stream`` / ``synthetic_dir`` hands less visible than this are passed
+        over (see ``SyntheticHandStream`` / ``SyntheticDataset``).
     """
 
     name: str
@@ -127,6 +128,10 @@ class TrainConfig:
             default, so CPU runs stay in float32.
         channels_last: NHWC memory layout of the network and its input: ``'auto'`` (on CUDA only), ``true``
             or ``false``.
+
+    init_from: weights (a ``wildhands.model.checkpoint`` file, e.g. an earlier run's ``model.pt``) that a
+        NEW run starts from instead of random weights; they must fit ``model`` exactly (missing or
+        mismatching keys are refused). Ignored when ``out_dir`` already holds a run to resume.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -146,6 +151,7 @@ class TrainConfig:
     eval_every: int = 500
     eval_hands: int = 64
     eval_seed: int = 12345
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -161,6 +167,8 @@ class TrainConfig:
         for name in ("amp", "amp_cpu"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
+        if self.init_from is not None and not (isinstance(self.init_from, str) and self.init_from):
+            raise ValueError(f"init_from={self.init_from!r} must be a path to a checkpoint (or null)")
         if self.channels_last not in (True, False, "auto"):
             raise ValueError(f"channels_last={self.channels_last!r} must be 'auto', true or false")
 

@@ -145,6 +145,8 @@ class Trainer:
         self.eval_records = list(eval_records) if eval_records is not None else synthetic_eval_records(cfg)
         if resume and (self.out_dir / "last.pt").is_file():
             self._load_state(self.out_dir / "last.pt")
+        elif cfg.init_from:
+            self._init_weights(Path(cfg.init_from))
         self.writer = self._tensorboard()
 
     def _param_groups(self) -> list[dict[str, Any]]:
@@ -199,6 +201,15 @@ class Trainer:
             self.out_dir / "model.pt", self.model, extra={"step": self.step, "train": self.cfg.to_dict()}
         )
         return path
+
+    def _init_weights(self, path: Path) -> None:
+        """Start a new run from the weights in ``path`` (a checkpoint file): checked, loaded strictly."""
+        from wildhands.model._state_dict import load_state_dict_checked
+        from wildhands.model.checkpoint import read_checkpoint
+
+        payload = read_checkpoint(path)
+        load_state_dict_checked(self.model, payload["state_dict"], f"init_from {path}")
+        logger.info("initialised from %s (its step: %s)", path, payload.get("extra", {}).get("step", "?"))
 
     def _load_state(self, path: Path) -> None:
         try:

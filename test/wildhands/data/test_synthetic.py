@@ -155,6 +155,15 @@ def test_write_read_roundtrip_and_resume(tmp_path):
         np.testing.assert_allclose(rec.keypoints_px, exp.keypoints_px, atol=1e-9)
         np.testing.assert_array_equal(rec.extra["keypoints_visible"], exp.extra["keypoints_visible"])
         assert rec.camera == exp.camera
+    # min_visible_fraction leaves out exactly the hands less visible than it
+    seen = [float(h.extra["visible_fraction"]) for h in expected]
+    cut = sorted(seen)[len(seen) // 2]
+    kept = SyntheticDataset(out, min_visible_fraction=cut)
+    assert len(kept) == sum(f >= cut for f in seen)
+    assert len(kept) < len(ds) or min(seen) == cut
+    assert all(float(r.extra["visible_fraction"]) >= cut for r in kept)
+    with pytest.raises(ValueError, match="min_visible_fraction"):
+        SyntheticDataset(out, min_visible_fraction=1.5)
     with pytest.raises(ValueError, match="another seed or config"):
         write_dataset(out, SMALL, n=1, seed=10, progress=False)
 

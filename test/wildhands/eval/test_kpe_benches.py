@@ -51,7 +51,7 @@ def test_kpe_ablation_trains_resumes_and_reports(tmp_path):
     result = json.loads((tmp_path / "kpe_ablation.json").read_text())
     assert set(result["variants"]) == {"sparse", "none"} and result["complete"]
     assert result["recipe"]["steps"] == 1 and result["recipe"]["only_difference"] == "model.kpe.variant"
-    assert result["recipe"]["base_config"] == "config/train/default_resnet18_128.yaml"
+    assert result["recipe"]["base_config"] == "config/train/kpe_ablation_resnet18_128.yaml"
     assert result["recipe"]["data"][0]["seed"] == 1 and result["testset"]["name"] == "wide_fov"
     for v in result["variants"].values():
         assert v["training"]["steps_done"] == 1 and v["datasets"]["wide_fov"]["mpjpe_mm"] > 0

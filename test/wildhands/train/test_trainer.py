@@ -340,3 +340,37 @@ def test_evaluate_reports_orientation_error_and_prediction_spread(tmp_path, reco
         t.model.regressor.fc1.bias.fill_(-1.0)  # every unit dead: the mean-parameter output for all
     assert t.evaluate()["spread_ratio"] < 1e-4
     t.close()
+
+
+def test_init_from_starts_a_new_run_from_earlier_weights(tmp_path, records):
+    first = Trainer(_cfg(tmp_path / "a"), resume=False, sources=[records], eval_records=records[:2])
+    first.train(max_steps=2, progress=False)
+    first.close()
+    weights = tmp_path / "a" / "run" / "model.pt"
+    # leaky ReLUs have no parameters: weights trained with ReLUs start a leaky run
+    cfg = _cfg(tmp_path / "b", init_from=str(weights), model={**TINY, "regressor_activation": "leaky_relu"})
+    second = Trainer(cfg, resume=True, sources=[records], eval_records=records[:2])
+    assert second.step == 0
+    assert torch.equal(_final_params(second), _final_params(first))
+    fresh = Trainer(_cfg(tmp_path / "c"), resume=False, sources=[records], eval_records=records[:2])
+    assert not torch.equal(_final_params(fresh), _final_params(first))
+    # a run to resume wins over init_from
+    second.train(max_steps=1, progress=False)
+    second.close()
+    resumed = Trainer(cfg, resume=True, sources=[records], eval_records=records[:2])
+    assert resumed.step == 1 and torch.equal(_final_params(resumed), _final_params(second))
+    # weights of another architecture are refused, naming the keys
+    with pytest.raises(ValueError, match=r"init_from .*(layer|shape|missing|unexpected)"):
+        Trainer(
+            _cfg(tmp_path / "d", init_from=str(weights), model={**TINY, "regressor_hidden": 32}),
+            sources=[records],
+            eval_records=records[:2],
+        )
+    with pytest.raises(ValueError, match="does not exist"):
+        Trainer(_cfg(tmp_path / "e", init_from=str(tmp_path / "nope.pt")), sources=[records])
+
+
+def test_missing_synthetic_dir_says_how_to_make_it(tmp_path):
+    cfg = _cfg(tmp_path, data=[{"name": "s", "kind": "synthetic_dir", "root": str(tmp_path / "nothing")}])
+    with pytest.raises(FileNotFoundError, match=r"wildhands synth --out .*nothing"):
+        Trainer(cfg, resume=False, eval_records=[])

@@ -284,16 +284,27 @@ class SyntheticDataset(Sequence):
 
     Images are loaded lazily (``record.load_image()`` reads ``image_path``); masks are read on access when
     ``load_masks`` (else ``record.mask`` is None and ``record.extra['mask_path']`` names the file).
+    ``min_visible_fraction``: hands whose visible share of the silhouette is below it are left out (as
+    :class:`SyntheticHandStream` passes them over; frames whose hands are all below it add none).
     """
 
-    def __init__(self, root: str | os.PathLike, load_masks: bool = True) -> None:
+    def __init__(
+        self, root: str | os.PathLike, load_masks: bool = True, min_visible_fraction: float = 0.0
+    ) -> None:
+        if not 0.0 <= min_visible_fraction <= 1.0:
+            raise ValueError(f"min_visible_fraction: must be in [0, 1], got {min_visible_fraction}")
         self.root = Path(root)
         if not (self.root / "labels.jsonl").exists():
             raise FileNotFoundError(f"{self.root / 'labels.jsonl'} not found: not a synthetic dataset folder")
         meta_path = self.root / "meta.json"
         self.meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.frames = [obj for _, obj in sorted(_read_labels(self.root / "labels.jsonl").items())]
-        self._items = [(f, h) for f, obj in enumerate(self.frames) for h in range(len(obj["hands"]))]
+        self._items = [
+            (f, h)
+            for f, obj in enumerate(self.frames)
+            for h, hand in enumerate(obj["hands"])
+            if float(hand.get("visible_fraction", 1.0)) >= min_visible_fraction
+        ]
         self.load_masks = load_masks
 
     def __len__(self) -> int:
