@@ -129,6 +129,9 @@ class TrainConfig:
         channels_last: NHWC memory layout of the network and its input: ``'auto'`` (on CUDA only), ``true``
             or ``false``.
 
+    aux_keypoints: weight of the training-only 2D keypoint head (``wildhands.train.aux_keypoints``:
+        soft-argmax heatmaps on the backbone map vs the crop's 2D labels, L1 in half-crops); 0 = off. The
+        head is not saved in ``model.pt``: inference and export are unchanged.
     init_from: weights (a ``wildhands.model.checkpoint`` file, e.g. an earlier run's ``model.pt``) that a
         NEW run starts from instead of random weights; they must fit ``model`` exactly (missing or
         mismatching keys are refused). Ignored when ``out_dir`` already holds a run to resume.
@@ -152,6 +155,7 @@ class TrainConfig:
     eval_hands: int = 64
     eval_seed: int = 12345
     init_from: str | None = None
+    aux_keypoints: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -167,6 +171,10 @@ class TrainConfig:
         for name in ("amp", "amp_cpu"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
+        if not (isinstance(self.aux_keypoints, (int, float)) and math.isfinite(self.aux_keypoints)) or (
+            self.aux_keypoints < 0
+        ):
+            raise ValueError(f"aux_keypoints={self.aux_keypoints!r} must be a finite number >= 0")
         if self.init_from is not None and not (isinstance(self.init_from, str) and self.init_from):
             raise ValueError(f"init_from={self.init_from!r} must be a path to a checkpoint (or null)")
         if self.channels_last not in (True, False, "auto"):

@@ -29,6 +29,7 @@ from wildhands.data.record import HandRecord
 from wildhands.handmodel import OpenHandModel
 from wildhands.model.checkpoint import save_checkpoint
 from wildhands.model.network import WildHandsNet
+from wildhands.train.aux_keypoints import KeypointHeatmapHead, keypoint_loss
 from wildhands.train.config import TrainConfig
 from wildhands.train.items import AugmentConfig, collate, make_item
 from wildhands.train.losses import LOSS_TERMS, compute_losses, predicted_keypoints, weighted_total
@@ -117,6 +118,12 @@ class Trainer:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.hand_model = OpenHandModel(side="right").to(self.device)
+        # training-only 2D keypoint head on the backbone map (aux_keypoints > 0): not part of model.pt
+        self.aux_head: KeypointHeatmapHead | None = None
+        self._backbone_map: torch.Tensor | None = None
+        if cfg.aux_keypoints > 0:
+            self.aux_head = KeypointHeatmapHead(cfg.model.backbone_channels).to(self.device)
+            self.model.backbone.register_forward_hook(self._keep_backbone_map)
         self.log_vars = (
             torch.nn.Parameter(torch.zeros(len(LOSS_TERMS), device=self.device))
             if cfg.optim.uncertainty_weighting
@@ -153,6 +160,8 @@ class Trainer:
         """One group at ``lr``, or (``head_lr_ratio != 1``) the backbones at ``lr`` and the rest at
         ``lr * head_lr_ratio``; each group's ``lr_scale`` multiplies the scheduled rate."""
         extra = [self.log_vars] if self.log_vars is not None else []
+        if self.aux_head is not None:
+            extra += list(self.aux_head.parameters())
         ratio = float(self.cfg.optim.head_lr_ratio)
         if ratio == 1.0:
             return [{"params": list(self.model.parameters()) + extra, "lr_scale": 1.0}]
@@ -186,6 +195,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "log_vars": None if self.log_vars is None else self.log_vars.detach().cpu(),
+            "aux_head": None if self.aux_head is None else self.aux_head.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "history": self.history,
@@ -223,6 +233,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
+        if self.aux_head is not None and state.get("aux_head") is not None:
+            self.aux_head.load_state_dict(state["aux_head"])
         if self.log_vars is not None and state["log_vars"] is not None:
             with torch.no_grad():
                 self.log_vars.copy_(state["log_vars"].to(self.device))
@@ -247,6 +259,9 @@ class Trainer:
             )
             return optim.lr * ratio
         return optim.lr
+
+    def _keep_backbone_map(self, module: torch.nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        self._backbone_map = output
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.model.train()
@@ -274,11 +289,20 @@ class Trainer:
         losses = compute_losses(out, batch, self.hand_model, self.silhouette)
         weights = self.weight_table.to(self.device)[batch["dataset"]]
         total, logs = weighted_total(losses, weights, self.log_vars)
+        if self.aux_head is not None:
+            aux, available = keypoint_loss(self.aux_head(self._backbone_map), batch)
+            total = total + self.cfg.aux_keypoints * (aux * available).sum() / aux.shape[0]
+            n = available.sum()
+            logs["aux_kp2d"] = float((aux * available).detach().sum() / n) if n > 0 else float("nan")
+            self._backbone_map = None
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         self.scaler.unscale_(self.optimizer)
         max_norm = self.cfg.optim.grad_clip if self.cfg.optim.grad_clip > 0 else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        params = list(self.model.parameters())
+        if self.aux_head is not None:
+            params += list(self.aux_head.parameters())
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         logs["total"] = float(total.detach())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -374,3 +375,26 @@ def test_missing_synthetic_dir_says_how_to_make_it(tmp_path):
     cfg = _cfg(tmp_path, data=[{"name": "s", "kind": "synthetic_dir", "root": str(tmp_path / "nothing")}])
     with pytest.raises(FileNotFoundError, match=r"wildhands synth --out .*nothing"):
         Trainer(cfg, resume=False, eval_records=[])
+
+
+def test_aux_keypoint_head_trains_resumes_and_stays_out_of_the_weights(tmp_path, records):
+    cfg = _cfg(tmp_path / "a", aux_keypoints=2.0)
+    straight = Trainer(cfg, resume=False, sources=[records], eval_records=records[:2])
+    straight.train(progress=False)
+    straight.close()
+    assert all(math.isfinite(h["aux_kp2d"]) for h in straight.history)
+    weights = torch.load(tmp_path / "a" / "run" / "model.pt", weights_only=True)["state_dict"]
+    assert not any(k.startswith("aux") for k in weights) and set(weights) == set(straight.model.state_dict())
+    cfg_b = _cfg(tmp_path / "b", aux_keypoints=2.0)
+    first = Trainer(cfg_b, resume=False, sources=[records], eval_records=records[:2])
+    first.train(max_steps=2, progress=False)
+    first.close()
+    resumed = Trainer(cfg_b, resume=True, sources=[records], eval_records=records[:2])
+    resumed.train(progress=False)
+    resumed.close()
+    assert torch.equal(_final_params(straight), _final_params(resumed))
+    assert all(
+        torch.equal(a, b) for a, b in zip(straight.aux_head.parameters(), resumed.aux_head.parameters())
+    )
+    with pytest.raises(ValueError, match="aux_keypoints"):
+        _cfg(tmp_path, aux_keypoints=-1.0)
