@@ -171,9 +171,8 @@ class TrainConfig:
         for name in ("amp", "amp_cpu"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
-        if not (isinstance(self.aux_keypoints, (int, float)) and math.isfinite(self.aux_keypoints)) or (
-            self.aux_keypoints < 0
-        ):
+        aux = self.aux_keypoints
+        if not (isinstance(aux, (int, float)) and math.isfinite(aux) and aux >= 0):
             raise ValueError(f"aux_keypoints={self.aux_keypoints!r} must be a finite number >= 0")
         if self.init_from is not None and not (isinstance(self.init_from, str) and self.init_from):
             raise ValueError(f"init_from={self.init_from!r} must be a path to a checkpoint (or null)")

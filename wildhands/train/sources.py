@@ -36,16 +36,8 @@ def build_source(source: DataSourceConfig, cfg: TrainConfig) -> Sequence[HandRec
             min_visible_fraction=source.min_visible_fraction,
         )
     if source.kind == "synthetic_dir":
-        from pathlib import Path
-
         from wildhands.data.synthetic import SyntheticDataset
 
-        if not (Path(source.root) / "labels.jsonl").is_file():
-            raise FileNotFoundError(
-                f"data source {source.name!r}: {source.root} holds no synthetic dataset (no labels.jsonl); "
-                f"write one first: wildhands synth --out {source.root} --n N --seed S "
-                "(see the config's comments)"
-            )
         return SyntheticDataset(source.root, min_visible_fraction=source.min_visible_fraction)
     from wildhands.data.readers import open_dataset
 

@@ -295,7 +295,10 @@ class SyntheticDataset(Sequence):
             raise ValueError(f"min_visible_fraction: must be in [0, 1], got {min_visible_fraction}")
         self.root = Path(root)
         if not (self.root / "labels.jsonl").exists():
-            raise FileNotFoundError(f"{self.root / 'labels.jsonl'} not found: not a synthetic dataset folder")
+            raise FileNotFoundError(
+                f"{self.root / 'labels.jsonl'} not found: not a synthetic dataset folder; write one with "
+                f"`wildhands synth --out {self.root} --n N --seed S`"
+            )
         meta_path = self.root / "meta.json"
         self.meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.frames = [obj for _, obj in sorted(_read_labels(self.root / "labels.jsonl").items())]
