@@ -231,7 +231,7 @@ def markdown(result: dict[str, Any]) -> str:
     testset = result["testset"]["name"]
     variants = result["variants"]
     rel = result["relative_to_none_pct"]
-    header = ["KPE", "steps", *(h for _, h in METRICS), "MPJPE vs none", "MRRPE vs none"]
+    header = ["KPE", "steps", *(h for _, h in METRICS), "MPJPE vs none", "MRRPE vs none", "root vs none"]
     rows = []
     for name, v in variants.items():
         m = v["datasets"][testset]
@@ -243,6 +243,7 @@ def markdown(result: dict[str, Any]) -> str:
                 *(fmt(m[k]) for k, _ in METRICS),
                 fmt(r.get("mpjpe_mm"), signed=True) if name != "none" else "",
                 fmt(r.get("mrrpe_mm"), signed=True) if name != "none" else "",
+                fmt(r.get("root_error_mm"), signed=True) if name != "none" else "",
             ]
         )
     text = table(header, rows)
@@ -269,8 +270,8 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     testset = result["testset"]["name"]
     names = list(result["variants"])
     colors = {"sparse": "#1f77b4", "dense": "#2ca02c", "free": "#ff7f0e", "none": "#7f7f7f"}
-    panels = [(k, h) for k, h in METRICS if k != "root_error_mm"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4))
+    panels = list(METRICS)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 3.4))
     for ax, (key, label) in zip(axes, panels):
         values = [result["variants"][n]["datasets"][testset].get(key) for n in names]
         heights = [v if v is not None else 0.0 for v in values]
