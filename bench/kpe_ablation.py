@@ -10,6 +10,8 @@ MRRPE, root error, 2D px, overall and per lens model, and the change of each var
 
     python bench/kpe_ablation.py --steps 2000 --eval-frames 300     # train (resumable) + evaluate
     python bench/kpe_ablation.py --steps 2000 --eval-only           # evaluate the runs as they are
+    python bench/kpe_ablation.py --seed 1 --variants sparse,none --runs-dir runs/kpe_ablation_seed1 \
+        --results bench/results/kpe_ablation_seed1.json --plot docs/img/kpe_ablation_seed1.png  # another seed
 
 Runs go to ``runs/kpe_ablation/<variant>/`` (``last.pt``, ``model.pt``, ``train.log``, ...): running the
 script again continues each run from its ``last.pt`` (a run whose recipe differs from the requested one is
@@ -76,6 +78,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--trainer-eval-hands", type=int, help="hands of the trainer's own curve (default: config)"
     )
+    p.add_argument(
+        "--seed", type=int, help="training seed of every variant: initialisation, batch order, augmentation"
+    )
     p.add_argument("--device", help="training/eval device (default: the config's)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads of torch (0 = torch's default)")
     p.add_argument("--worst-k", type=int, default=4, help="overlays of the worst hands per variant")
@@ -129,6 +134,8 @@ def variant_config(base: dict[str, Any], variant: str, args: argparse.Namespace)
         d["eval_hands"] = args.trainer_eval_hands
     if args.device:
         d["device"] = args.device
+    if args.seed is not None:
+        d["seed"] = args.seed
     return TrainConfig.from_dict(d)
 
 

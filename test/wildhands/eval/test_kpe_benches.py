@@ -79,6 +79,26 @@ def test_kpe_ablation_trains_resumes_and_reports(tmp_path):
     assert (tmp_path / "runs" / "none" / "last.pt").stat().st_mtime_ns == mtime
 
 
+def test_kpe_ablation_seed_sets_every_variants_training_seed(tmp_path):
+    """--seed (a second training seed for the seed spread) reaches each variant's config and its recorded
+    recipe, so continuing a runs folder with another seed is refused; without it the config's seed stays."""
+    bench = _script("kpe_ablation")
+    base = bench.yaml.safe_load(bench.DEFAULT_CONFIG.read_text())
+    args = bench.parse_args(["--seed", "7", "--out-dir", str(tmp_path)])
+    cfgs = [bench.variant_config(base, v, args) for v in bench.VARIANTS]
+    assert {c.seed for c in cfgs} == {7} and base.get("seed", 0) != 7
+    assert {c.data[0].seed for c in cfgs} == {1}  # the data stay the same frames
+    assert bench.variant_config(
+        base, "none", bench.parse_args(["--out-dir", str(tmp_path)])
+    ).seed == base.get("seed", 0)
+    bench.check_recipe(cfgs[0], restart=False)
+    other = bench.variant_config(
+        base, "sparse", bench.parse_args(["--seed", "8", "--out-dir", str(tmp_path)])
+    )
+    with pytest.raises(SystemExit, match=r"another recipe \(differs in \['seed'\]\)"):
+        bench.check_recipe(other, restart=False)
+
+
 def test_kpe_distortion_compares_the_two_kpe_modes(checkpoint, tmp_path):
     bench = _script("kpe_distortion")
     args = ["--weights", str(checkpoint), "--testsets", "fisheye", "--frames", "1", "--threads", "1"]
