@@ -238,7 +238,8 @@ def markdown(result: dict[str, Any]) -> str:
     testset = result["testset"]["name"]
     variants = result["variants"]
     rel = result["relative_to_none_pct"]
-    header = ["KPE", "steps", *(h for _, h in METRICS), "MPJPE vs none", "MRRPE vs none", "root vs none"]
+    versus = {"mpjpe_mm": "MPJPE", "mrrpe_mm": "MRRPE", "root_error_mm": "root"}  # changes vs none shown
+    header = ["KPE", "steps", *(h for _, h in METRICS), *(f"{h} vs none" for h in versus.values())]
     rows = []
     for name, v in variants.items():
         m = v["datasets"][testset]
@@ -248,9 +249,7 @@ def markdown(result: dict[str, Any]) -> str:
                 name,
                 str(v["training"]["steps_done"]),
                 *(fmt(m[k]) for k, _ in METRICS),
-                fmt(r.get("mpjpe_mm"), signed=True) if name != "none" else "",
-                fmt(r.get("mrrpe_mm"), signed=True) if name != "none" else "",
-                fmt(r.get("root_error_mm"), signed=True) if name != "none" else "",
+                *(fmt(r.get(k), signed=True) if name != "none" else "" for k in versus),
             ]
         )
     text = table(header, rows)
