@@ -4,17 +4,92 @@
     ros2 launch wildhands_ros hands.launch.py image:=/camera/color/image_raw \
         camera_info:=/camera/color/camera_info engine:=onnxruntime rviz:=true
     ros2 launch wildhands_ros hands.launch.py retarget:=true robot_frame:=base_link retarget_side:=right
+
+Node-parameter arguments (engine, weights, device, ...; retarget_side, robot_frame, urdf) default to empty,
+which means the params file's value: without them the nodes run exactly as params_file and
+retarget_params_file say (config/hands.yaml: the shipped weights on onnxruntime). An argument replaces a
+parameter only when it is given.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+
+# launch argument -> (node parameter, type); an argument left empty keeps the params file's value
+NODE_ARGUMENTS = {
+    "engine": ("engine", str),
+    "weights": ("weights", str),
+    "device": ("device", str),
+    "crop_mode": ("crop_mode", str),
+    "detector": ("detector", str),
+    "camera_info_policy": ("camera_info_policy", str),
+    "publish_debug_image": ("publish_debug_image", bool),
+    "tracking": ("tracking", bool),
+    "smoothing": ("smoothing", bool),
+}
+RETARGET_ARGUMENTS = {
+    "retarget_side": ("side", str),
+    "robot_frame": ("robot_frame", str),
+    "urdf": ("urdf", str),
+}
+
+
+def _parse_bool(argument, text):
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    raise ValueError(
+        f"launch argument {argument}:={text!r} must be true or false (or empty = the params file's value)"
+    )
+
+
+def _parameters(context, params_file_argument, arguments):
+    """[params file, {parameter: value} of the arguments given (non-empty)]; later entries win."""
+    overrides = {}
+    for argument, (parameter, kind) in arguments.items():
+        text = context.launch_configurations.get(argument, "")
+        if text == "":
+            continue  # not given: the params file's value stays
+        # strings stay strings (value_type=str: `weights:=1` is no integer); booleans strictly true/false
+        overrides[parameter] = (
+            _parse_bool(argument, text) if kind is bool else ParameterValue(text, value_type=str)
+        )
+    params_file = context.launch_configurations[params_file_argument]
+    return [params_file, overrides] if overrides else [params_file]
+
+
+def _nodes(context):
+    """wildhands_node and (retarget:=true) retarget_node, built once the launch arguments are known."""
+    node = Node(
+        package="wildhands_ros",
+        executable="wildhands_node",
+        name="wildhands_node",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=_parameters(context, "params_file", NODE_ARGUMENTS),
+        remappings=[
+            ("image", LaunchConfiguration("image")),
+            ("camera_info", LaunchConfiguration("camera_info")),
+            ("hand_boxes", LaunchConfiguration("hand_boxes")),
+        ],
+        output="screen",
+        emulate_tty=True,
+    )
+    retarget = Node(
+        package="wildhands_ros",
+        executable="wildhands_retarget_node",
+        name="retarget_node",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=_parameters(context, "retarget_params_file", RETARGET_ARGUMENTS),
+        condition=IfCondition(LaunchConfiguration("retarget")),
+        output="screen",
+        emulate_tty=True,
+    )
+    return [node, retarget]
 
 
 def generate_launch_description():
@@ -36,37 +111,54 @@ def generate_launch_description():
             "hand_boxes", default_value="hand_boxes", description="optional input HandDetectionArray topic"
         ),
         DeclareLaunchArgument(
-            "engine", default_value="torch", description="inference engine: torch or onnxruntime"
+            "engine",
+            default_value="",
+            description="inference engine: onnxruntime, torch or tensorrt; empty = the params file's value",
         ),
         DeclareLaunchArgument(
-            "weights", default_value="", description="WildHands checkpoint; empty = untrained network"
+            "weights",
+            default_value="",
+            description="default (the shipped weights), a manifest name, a checkpoint path, or untrained "
+            "(an UNTRAINED network); empty = the params file's value",
         ),
-        DeclareLaunchArgument("device", default_value="cpu", description="torch device: cpu, cuda, cuda:0"),
+        DeclareLaunchArgument(
+            "device",
+            default_value="",
+            description="torch device: cpu, cuda, cuda:0; empty = the params file's value",
+        ),
         DeclareLaunchArgument(
             "crop_mode",
-            default_value="auto",
-            description="hand crops: box, rectified (virtual pinhole view of the hand), auto (fisheye only)",
+            default_value="",
+            description="hand crops: box, rectified (virtual pinhole view of the hand), auto (fisheye only); "
+            "empty = the params file's value",
         ),
         DeclareLaunchArgument(
             "detector",
-            default_value="mediapipe",
-            description="hand detector: mediapipe or none (hand_boxes only)",
+            default_value="",
+            description="hand detector: mediapipe or none (hand_boxes only); empty = the params file's value",
         ),
         DeclareLaunchArgument(
             "camera_info_policy",
-            default_value="skip",
-            description="without valid CameraInfo: skip or estimate",
+            default_value="",
+            description="without valid CameraInfo: skip or estimate; empty = the params file's value",
         ),
         DeclareLaunchArgument(
             "publish_debug_image",
-            default_value="false",
-            description="publish the overlay on hands/debug_image",
+            default_value="",
+            description="publish the overlay on hands/debug_image: true or false; empty = the params file's "
+            "value",
         ),
         DeclareLaunchArgument(
-            "tracking", default_value="true", description="stable track ids across frames (Hand.track_id)"
+            "tracking",
+            default_value="",
+            description="stable track ids across frames (Hand.track_id): true or false; empty = the params "
+            "file's value",
         ),
         DeclareLaunchArgument(
-            "smoothing", default_value="true", description="One-Euro smoothing of keypoints and wrist pose"
+            "smoothing",
+            default_value="",
+            description="One-Euro smoothing of keypoints and wrist pose: true or false; empty = the params "
+            "file's value",
         ),
         DeclareLaunchArgument("rviz", default_value="false", description="start RViz with config/hands.rviz"),
         DeclareLaunchArgument(
@@ -81,45 +173,23 @@ def generate_launch_description():
         ),
         DeclareLaunchArgument(
             "retarget_side",
-            default_value="right",
-            description="retarget_node: which human hand, right or left",
+            default_value="",
+            description="retarget_node: which human hand, right or left; empty = the retarget params file's "
+            "value",
         ),
         DeclareLaunchArgument(
             "robot_frame",
             default_value="",
-            description="retarget_node: frame of the wrist pose (via TF); empty = the camera frame",
+            description="retarget_node: frame of the wrist pose (via TF); empty = the retarget params file's "
+            "value (config/retarget.yaml: '' = the camera frame)",
         ),
         DeclareLaunchArgument(
             "urdf",
             default_value="",
-            description="retarget_node: robot hand URDF; empty = the bundled example",
+            description="retarget_node: robot hand URDF; empty = the retarget params file's value "
+            "(config/retarget.yaml: '' = the bundled example hand)",
         ),
     ]
-    # strings stay strings (an empty `weights` would otherwise be parsed as YAML null); booleans are parsed
-    overrides = {
-        name: ParameterValue(LaunchConfiguration(name), value_type=str)
-        for name in ("engine", "weights", "device", "crop_mode", "detector", "camera_info_policy")
-    }
-    overrides.update(
-        {
-            name: ParameterValue(LaunchConfiguration(name), value_type=bool)
-            for name in ("publish_debug_image", "tracking", "smoothing")
-        }
-    )
-    node = Node(
-        package="wildhands_ros",
-        executable="wildhands_node",
-        name="wildhands_node",
-        namespace=LaunchConfiguration("namespace"),
-        parameters=[LaunchConfiguration("params_file"), overrides],
-        remappings=[
-            ("image", LaunchConfiguration("image")),
-            ("camera_info", LaunchConfiguration("camera_info")),
-            ("hand_boxes", LaunchConfiguration("hand_boxes")),
-        ],
-        output="screen",
-        emulate_tty=True,
-    )
     rviz = Node(
         package="rviz2",
         executable="rviz2",
@@ -128,21 +198,4 @@ def generate_launch_description():
         condition=IfCondition(LaunchConfiguration("rviz")),
         output="screen",
     )
-    retarget = Node(
-        package="wildhands_ros",
-        executable="wildhands_retarget_node",
-        name="retarget_node",
-        namespace=LaunchConfiguration("namespace"),
-        parameters=[
-            LaunchConfiguration("retarget_params_file"),
-            {
-                "side": ParameterValue(LaunchConfiguration("retarget_side"), value_type=str),
-                "robot_frame": ParameterValue(LaunchConfiguration("robot_frame"), value_type=str),
-                "urdf": ParameterValue(LaunchConfiguration("urdf"), value_type=str),
-            },
-        ],
-        condition=IfCondition(LaunchConfiguration("retarget")),
-        output="screen",
-        emulate_tty=True,
-    )
-    return LaunchDescription([*arguments, node, rviz, retarget])
+    return LaunchDescription([*arguments, OpaqueFunction(function=_nodes), rviz])
