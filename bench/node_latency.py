@@ -288,8 +288,8 @@ def run(args) -> dict:
             info = CameraInfo(header=h, **{f: d[f] for f in INFO_FIELDS})
             info_pub.publish(info)
             msg = rgb_to_image(image, h, "rgb8")
-            # as the test harness does: after a pause longer than camera_info_timeout, an image that the
-            # executor hands to the node before its CameraInfo is skipped ("no CameraInfo ... for 1.1 s")
+            # CameraInfo first, as most camera drivers do (the node also pairs a CameraInfo that comes
+            # after its image: camera_info_wait / camera_info_timeout)
             time.sleep(0.02)
             t = time.monotonic()
             image_pub.publish(msg)

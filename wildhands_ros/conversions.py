@@ -126,7 +126,8 @@ def rgb_to_image(
 # ----------------------------------------------------------------------------------------------- camera
 def camera_from_info(info: CameraInfo, image_size: tuple[int, int]) -> CameraModel:
     """CameraInfo -> CameraModel for an image of ``image_size`` (w, h); ValueError when K is unusable
-    (zero, NaN) or the sizes disagree."""
+    (zero, NaN), implausible (:meth:`CameraModel.check_plausible`: field of view, principal point) or the
+    sizes disagree."""
     k = np.asarray(info.k, dtype=np.float64)
     if not np.all(np.isfinite(k)):
         raise ValueError(f"CameraInfo K has non-finite values: {k.tolist()}")
@@ -135,6 +136,7 @@ def camera_from_info(info: CameraInfo, image_size: tuple[int, int]) -> CameraMod
         raise ValueError(
             f"CameraInfo is {camera.width}x{camera.height} but the image is {image_size[0]}x{image_size[1]}"
         )
+    camera.check_plausible()
     return camera
 
 

@@ -20,9 +20,13 @@ from collections import OrderedDict
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Header
+
+try:  # rclpy >= Iron
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
 from visualization_msgs.msg import MarkerArray
 
 from wildhands.runtime.overlay import draw_hands
@@ -55,6 +59,7 @@ class WildHandsNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("wildhands_node", **kwargs)
+        self._argv = [*sys.argv, *(kwargs.get("cli_args") or [])]  # checked for unknown/refused -p
         self._worker: threading.Thread | None = None
         self._cond = threading.Condition()
         self._stop = False
@@ -67,7 +72,7 @@ class WildHandsNode(Node):
     def _setup(self) -> None:
         self.params: NodeParams | None = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        declare_parameters(self)
+        declare_parameters(self, argv=self._argv)  # warns of unknown names, refuses bad -p values
         p = self.params = NodeParams.from_node(self)  # ValueError naming a bad parameter
         self.health = Health(f"{self.get_name()}: hands", self.get_fully_qualified_name())
         self.throttle = Throttle(p.log_throttle_sec)
@@ -91,17 +96,20 @@ class WildHandsNode(Node):
             self.get_logger().warning(f"publishing message objects (slower): {why}")
         self._slot: tuple | None = None  # (image, camera_info | None, t_received)
         self._received_at: OrderedDict[int, float] = OrderedDict()
-        self._images_waiting_since: float | None = None
+        self._last_info_at: float | None = None  # time.monotonic() of the last CameraInfo
+        self._started_at = time.monotonic()
+        qos = p.input_qos()
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos)
         self.boxes = BoxesBuffer() if p.use_hand_boxes else None
         if self.boxes is not None:
             self.create_subscription(
-                HandDetectionArray, "hand_boxes", self.boxes.put, qos_profile_sensor_data
+                HandDetectionArray, "hand_boxes", self.boxes.put, qos, event_callbacks=events
             )
         self.sync = ImageInfoSync(
-            self, "image", "camera_info", qos_profile_sensor_data, qos_profile_sensor_data,
-            p.max_sync_delay, p.sync_queue_size, self._on_pair, self._on_image, self._on_info,
-            self._on_unmatched,
+            self, "image", "camera_info", qos, qos, p.max_sync_delay, p.sync_queue_size, self._on_pair,
+            self._on_image, self._on_info, self._on_unmatched, events,
         )  # fmt: skip
+        self.create_timer(0.02, self.sync.poll)  # releases images whose CameraInfo did not come in time
         self.health.info.update(
             engine=p.engine, weights=self.pipeline.weights_description, detector=str(p.detector),
             sync=self.sync.backend, tf=self.tf.backend, messages="cdr" if self.serialized else "objects",
@@ -153,39 +161,54 @@ class WildHandsNode(Node):
             else:
                 self.get_logger().warning(message)
 
-    def _on_info(self, msg) -> None:
-        self._images_waiting_since = None
+    def _on_incompatible_qos(self, event) -> None:
+        policy = str(getattr(event.last_policy_kind, "name", event.last_policy_kind))
+        self._warn(
+            "qos",
+            f"a publisher on an input topic cannot connect: incompatible QoS "
+            f"({policy.removeprefix('RMW_QOS_POLICY_')}); the node subscribes "
+            f"input_qos_reliability={self.params.input_qos_reliability}: publish RELIABLE or set it to "
+            "best_effort",
+            error=True,
+        )
 
-    def _on_image(self, msg) -> bool:
+    def _on_info(self, msg) -> None:
+        self._last_info_at = time.monotonic()
+
+    def _info_missing(self, now: float) -> bool:
+        """CameraInfo counts as missing when none has arrived for camera_info_timeout s (or ever)."""
+        return self._last_info_at is None or now - self._last_info_at > self.params.camera_info_timeout
+
+    def _on_image(self, msg) -> float:
+        """Count the image; it waits for its CameraInfo for camera_info_wait s while CameraInfo counts as
+        missing (so that the first image after a pause, or at start-up, still gets the CameraInfo that
+        follows it), and for camera_info_timeout s while CameraInfo flows."""
         self.health.count("received")
         self.health.input_rate.tick()
-        self._received_at[stamp_ns(msg.header)] = time.monotonic()
+        now = time.monotonic()
+        self._received_at[stamp_ns(msg.header)] = now
         while len(self._received_at) > 64:
             self._received_at.popitem(last=False)
         p = self.params
-        # CameraInfo is missing once images have kept arriving without one for camera_info_timeout
-        # (counted from the first such image, so an image that merely precedes its own CameraInfo after a
-        # pause in the stream is not skipped)
-        now = time.monotonic()
-        if self._images_waiting_since is None:
-            self._images_waiting_since = now
-        age = now - self._images_waiting_since
-        if age <= p.camera_info_timeout:
-            return True
-        if p.camera_info_policy == "estimate":
-            self._on_pair(msg, None)
-        else:
-            self.health.count("skipped")
-            self._warn(
-                "camera_info",
-                f"no CameraInfo on '{self.resolve_topic_name('camera_info')}' for {age:.1f} s: image skipped "
-                "(camera_info_policy=skip; set it to 'estimate' to guess the intrinsics)",
-            )
-        return False
+        return p.camera_info_wait if self._info_missing(now) else p.camera_info_timeout
 
     def _on_unmatched(self, image, dt: float | None) -> None:
+        """An image the pairer gave up: no CameraInfo at all (camera_info_policy applies) or none with its
+        stamp (skipped)."""
+        now = time.monotonic()
+        if self._info_missing(now):
+            if self.params.camera_info_policy == "estimate":
+                return self._on_pair(image, None)
+            self.health.count("skipped")
+            since = "since start-up" if self._last_info_at is None else "for"
+            age = now - (self._started_at if self._last_info_at is None else self._last_info_at)
+            return self._warn(
+                "camera_info",
+                f"no CameraInfo on '{self.resolve_topic_name('camera_info')}' {since} {age:.1f} s: image "
+                "skipped (camera_info_policy=skip; set it to 'estimate' to guess the intrinsics)",
+            )
         self.health.count("skipped")
-        away = "no camera_info at all" if dt is None else f"the nearest camera_info is {dt:.3f} s away"
+        away = "none waiting" if dt is None else f"the nearest is {dt:.3f} s away"
         self._warn(
             "sync",
             f"image stamp {stamp_ns(image.header) * 1e-9:.3f} s has no camera_info within max_sync_delay="
@@ -307,6 +330,8 @@ class WildHandsNode(Node):
         with self._cond:
             self._stop = True
             self._cond.notify_all()
+        if getattr(self, "boxes", None) is not None:
+            self.boxes.close()  # wakes a worker waiting for hand_boxes
         if (
             self._worker is not None
             and self._worker.is_alive()

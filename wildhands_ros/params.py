@@ -12,12 +12,16 @@ the pipeline, the detector or the subscriptions and need a restart; the others c
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 from wildhands.model.config import BACKBONE_CHANNELS, ModelConfig
 from wildhands.runtime.filters import OneEuroConfig
@@ -27,6 +31,9 @@ from wildhands.runtime.tracking import TrackingConfig
 DETECTORS = ("mediapipe", "none")
 CAMERA_INFO_POLICIES = ("skip", "estimate")
 HAND_MODELS = ("open", "mano")
+QOS_RELIABILITIES = ("best_effort", "reliable")
+# parameters every rclpy node has, never reported as unknown
+RCLPY_PARAMETERS = ("use_sim_time", "start_type_description_service")
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class ParamSpec:
     choices: tuple[str, ...] | None = None
     range: tuple[float, float] | None = None  # inclusive
     read_only: bool = False
+    non_empty: bool = False  # strings: '' is refused
 
 
 PARAM_SPECS: dict[str, ParamSpec] = {
@@ -103,7 +111,17 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         90.0, "Horizontal field of view used by camera_info_policy=estimate (deg).", range=(10.0, 179.0)
     ),
     "camera_info_timeout": ParamSpec(
-        1.0, "s without any CameraInfo after which camera_info counts as missing.", range=(0.05, 60.0)
+        1.0,
+        "s without any CameraInfo after which camera_info counts as missing; also the longest an image "
+        "waits for its CameraInfo while CameraInfo flows.",
+        range=(0.05, 60.0),
+    ),
+    "camera_info_wait": ParamSpec(
+        0.1,
+        "s an image waits for a CameraInfo that arrives after it while camera_info counts as missing (at "
+        "start-up, after a pause in the stream); then camera_info_policy applies. With "
+        "camera_info_policy=estimate and no CameraInfo at all, this is added to the latency.",
+        range=(0.0, 5.0),
     ),
     "max_sync_delay": ParamSpec(
         0.02,
@@ -115,7 +133,20 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         10, "Messages kept per input while pairing image and camera_info.", range=(1, 100), read_only=True
     ),
     "default_frame_id": ParamSpec(
-        "camera_color_optical_frame", "frame_id used when an image arrives with an empty header.frame_id."
+        "camera_color_optical_frame",
+        "frame_id used when an image arrives with an empty header.frame_id.",
+        non_empty=True,
+    ),
+    "input_qos_reliability": ParamSpec(
+        "best_effort",
+        "Reliability of the image, camera_info and hand_boxes subscriptions. best_effort (the sensor-data "
+        "profile) connects to every publisher; reliable connects to reliable publishers only and gets "
+        "large images across processes where best effort loses them (see docs: large images).",
+        QOS_RELIABILITIES,
+        read_only=True,
+    ),
+    "input_qos_depth": ParamSpec(
+        5, "History depth (keep last) of the input subscriptions.", range=(1, 100), read_only=True
     ),
     # --- tracking and smoothing (wildhands.runtime.tracking) ---
     "tracking": ParamSpec(True, "Give hands stable track ids across frames (false: Hand.track_id = -1)."),
@@ -144,7 +175,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         range=(1, 1000),
     ),  # fmt: skip
     # --- outputs ---
-    "frame_prefix": ParamSpec("hand", "TF frames are <frame_prefix>_<side>_<keypoint>."),
+    "frame_prefix": ParamSpec("hand", "TF frames are <frame_prefix>_<side>_<keypoint>.", non_empty=True),
     "publish_tf": ParamSpec(True, "Publish one TF frame per keypoint on /tf."),
     "publish_markers": ParamSpec(True, "Publish hands/markers (MarkerArray; built only while subscribed)."),
     "publish_mesh": ParamSpec(False, "Fill Hand.mesh_vertices / mesh_triangles in hands."),
@@ -162,6 +193,9 @@ PARAM_SPECS: dict[str, ParamSpec] = {
 }
 
 
+_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", list: "array", bytes: "byte array"}
+
+
 def check_value(name: str, value: Any, specs: dict[str, ParamSpec] | None = None) -> str | None:
     """The reason why ``value`` is not valid for parameter ``name`` of ``specs`` (default: this node's
     PARAM_SPECS), or None when it is."""
@@ -172,7 +206,12 @@ def check_value(name: str, value: Any, specs: dict[str, ParamSpec] | None = None
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if type(value) is not expected:
-        return f"{name}={value!r} must be of type {expected.__name__}"
+        return (
+            f"{name}={value!r} ({_TYPE_NAMES.get(type(value), type(value).__name__)}) must be of type "
+            + (_TYPE_NAMES[expected])
+        )
+    if spec.non_empty and value == "":
+        return f"{name}='' must not be empty"
     if spec.choices is not None and value not in spec.choices:
         return f"{name}={value!r} not in {{{', '.join(repr(c) for c in spec.choices)}}}"
     if spec.range is not None:
@@ -185,9 +224,17 @@ def check_value(name: str, value: Any, specs: dict[str, ParamSpec] | None = None
 def descriptor(name: str, specs: dict[str, ParamSpec] | None = None) -> ParameterDescriptor:
     """The ParameterDescriptor of ``name``: description, allowed values, range, read-only flag."""
     spec = (PARAM_SPECS if specs is None else specs)[name]
-    d = ParameterDescriptor(name=name, description=spec.description, read_only=spec.read_only)
+    # dynamic typing: rclpy's own type check would refuse a wrong type with numeric type codes and, for a
+    # value from a params file, before our check; check_value refuses it with the names instead
+    d = ParameterDescriptor(
+        name=name, description=spec.description, read_only=spec.read_only, dynamic_typing=True
+    )
+    constraints = [f"type: {_TYPE_NAMES[type(spec.default)]}"]
     if spec.choices is not None:
-        d.additional_constraints = "one of: " + ", ".join(spec.choices)
+        constraints.append("one of: " + ", ".join(spec.choices))
+    if spec.non_empty:
+        constraints.append("not empty")
+    d.additional_constraints = "; ".join(constraints)
     if spec.range is not None:
         lo, hi = spec.range
         if isinstance(spec.default, float):
@@ -197,11 +244,69 @@ def descriptor(name: str, specs: dict[str, ParamSpec] | None = None) -> Paramete
     return d
 
 
-def declare_parameters(node, specs: dict[str, ParamSpec] | None = None) -> None:
-    """Declare every parameter of ``specs`` (default PARAM_SPECS) on ``node`` (--ros-args overrides apply)."""
+def declare_parameters(
+    node, specs: dict[str, ParamSpec] | None = None, argv: list[str] | None = None
+) -> None:
+    """Declare every parameter of ``specs`` (default PARAM_SPECS) on ``node`` (--ros-args overrides apply),
+    then check what the user gave (``argv``, default ``sys.argv``; see :func:`check_overrides`): a warning
+    per unknown parameter, ValueError for a ``-p`` value that is refused."""
     specs = PARAM_SPECS if specs is None else specs
     for name, spec in specs.items():
         node.declare_parameter(name, spec.default, descriptor(name, specs))
+    for warning in check_overrides(node, specs, sys.argv if argv is None else argv):
+        node.get_logger().warning(warning)
+
+
+def _cli_parameters(argv: list[str], node_name: str) -> dict[str, tuple[str, Any]]:
+    """``-p name:=value`` / ``--param name:=value`` of the ``--ros-args`` sections of ``argv`` that apply to
+    ``node_name``: name -> (the text as given, the value parsed as rcl parses it: YAML)."""
+    out: dict[str, tuple[str, Any]] = {}
+    in_ros_args = False
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--ros-args":
+            in_ros_args = True
+        elif token == "--":
+            in_ros_args = False
+        elif in_ros_args and token in ("-p", "--param"):
+            item = next(tokens, "")
+            name, sep, text = item.partition(":=")
+            if not sep:
+                continue  # rcl itself refuses it
+            target, _, name = name.rpartition(":")
+            if target and target.lstrip("/").split("/")[-1] != node_name:
+                continue  # for another node
+            try:
+                value = yaml.safe_load(text) if text else ""
+            except yaml.YAMLError:
+                value = text
+            out[name] = (item, value)
+    return out
+
+
+def check_overrides(node, specs: dict[str, ParamSpec], argv: list[str]) -> list[str]:
+    """What the user gave the node that it will not use.
+
+    Returns one warning per unknown parameter name (from params files and ``-p``; with the closest known
+    name). Raises ValueError for a ``-p`` value that ``check_value`` refuses: rcl silently drops a ``-p`` of
+    another type than the same parameter in an earlier ``--params-file``, so without this the node would
+    run with the file's value.
+    """
+    given = dict(getattr(node, "_parameter_overrides", {}))  # rclpy: params files and -p, merged by rcl
+    cli = _cli_parameters(argv, node.get_name())
+    for name, (item, value) in cli.items():
+        if name in specs:
+            reason = check_value(name, value, specs)
+            if reason is not None:
+                raise ValueError(f"-p {item}: {reason}")
+    warnings = []
+    for name in sorted(set(given) | set(cli)):
+        if name in specs or name in RCLPY_PARAMETERS or name.startswith("qos_overrides."):
+            continue
+        close = difflib.get_close_matches(name, list(specs), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        warnings.append(f"unknown parameter {name!r} ignored{hint}; see `ros2 param list`")
+    return warnings
 
 
 @dataclass(frozen=True)
@@ -223,9 +328,12 @@ class NodeParams:
     camera_info_policy: str
     estimate_hfov_deg: float
     camera_info_timeout: float
+    camera_info_wait: float
     max_sync_delay: float
     sync_queue_size: int
     default_frame_id: str
+    input_qos_reliability: str
+    input_qos_depth: int
     tracking: bool
     smoothing: bool
     one_euro_min_cutoff: float
@@ -287,6 +395,17 @@ class NodeParams:
             rotation_filter=dataclasses.replace(
                 rotation, min_cutoff=self.one_euro_min_cutoff, beta=self.one_euro_rotation_beta
             ),
+        )
+
+    def input_qos(self) -> QoSProfile:
+        """QoS of the image, camera_info and hand_boxes subscriptions: the sensor-data profile (best effort,
+        volatile) with ``input_qos_reliability`` and ``input_qos_depth``."""
+        reliability = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+        return QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=self.input_qos_depth,
+            reliability=reliability[self.input_qos_reliability],
+            durability=qos_profile_sensor_data.durability,
         )
 
     def updated(self, changes: dict[str, Any]) -> NodeParams:

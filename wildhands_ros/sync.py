@@ -1,24 +1,21 @@
 """Pairing of image + camera_info by stamp, and of images with upstream hand boxes.
 
-:class:`ImageInfoSync` uses ``message_filters.ApproximateTimeSynchronizer`` where message_filters is
-installed, and :class:`ApproxTimePairer` (written here) otherwise. Both keep at most ``queue_size``
-messages per input and pair messages whose stamps differ by at most ``slop`` seconds. Only our own pairer
-reports images that can no longer be paired (``on_unmatched``), which the node turns into a warning.
+:class:`ImageInfoSync` subscribes both topics and pairs them with :class:`ApproxTimePairer` (written here,
+on every ROS 2 install: ``message_filters`` silently drops what it cannot pair, and an image stamped far in
+the future would block its queue). The pairer keeps at most ``queue_size`` messages per input, pairs
+messages whose stamps differ by at most ``slop`` seconds, gives images up in arrival order and never lets
+an image that cannot be paired hold back the ones behind it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
 from sensor_msgs.msg import CameraInfo, Image
-
-try:  # a ROS 2 install
-    import message_filters
-except ImportError:  # pip-installed ROS
-    message_filters = None
 
 
 def stamp_ns(header) -> int:
@@ -29,10 +26,18 @@ def stamp_ns(header) -> int:
 class ApproxTimePairer:
     """Pairs image and camera_info messages whose stamps differ by <= ``slop`` s (bounded queues).
 
-    An image waits until a camera_info close enough arrives. It is given up (``on_unmatched(image, dt)``,
-    dt = stamp distance to the nearest camera_info in seconds, or None when there is none) when a
-    camera_info newer than its stamp + slop has arrived without a match, or when ``queue_size`` newer
-    images wait behind it. Thread-safe.
+    Every waiting image is matched against the waiting camera_infos (not only the oldest image), so one
+    image that cannot be paired does not hold back the images behind it. An image is given up
+    (``on_unmatched(image, dt)``, dt = stamp distance to the nearest waiting camera_info in seconds, or None
+    when none waits) when
+
+    - a camera_info newer than its stamp + slop has arrived without a match (streams are in order),
+    - an image that arrived after it has been paired or given up (images leave in arrival order),
+    - ``queue_size`` newer images wait behind it, or
+    - its wait (``add_image(msg, wait)``, seconds of monotonic time since it arrived) has run out; such
+      images are released by :meth:`poll` (call it from a timer) or by the next message.
+
+    Thread-safe; the callbacks run outside the lock, in arrival order.
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class ApproxTimePairer:
         queue_size: int,
         on_pair: Callable[[Any, Any], None],
         on_unmatched: Callable[[Any, float | None], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if queue_size < 1:
             raise ValueError(f"queue_size={queue_size} must be >= 1")
@@ -50,15 +56,27 @@ class ApproxTimePairer:
         self.queue_size = queue_size
         self.on_pair = on_pair
         self.on_unmatched = on_unmatched
-        self._images: deque = deque()
+        self._clock = clock
+        self._images: deque = deque()  # (image, deadline in clock seconds), in arrival order
         self._infos: deque = deque(maxlen=queue_size)
         self._lock = threading.Lock()
 
-    def add_image(self, msg) -> None:
-        self._run(lambda: self._images.append(msg))
+    def add_image(self, msg, wait: float = float("inf")) -> None:
+        """Queue ``msg``; it is given up after ``wait`` s at the latest when nothing pairs it."""
+        self._run(lambda: self._images.append((msg, self._clock() + wait)))
 
     def add_info(self, msg) -> None:
         self._run(lambda: self._infos.append(msg))
+
+    def poll(self) -> None:
+        """Give up the images whose wait has run out (cheap when nothing waits)."""
+        if self._images:
+            self._run(lambda: None)
+
+    @property
+    def waiting(self) -> int:
+        """Images waiting for their camera_info."""
+        return len(self._images)
 
     def _run(self, push: Callable[[], None]) -> None:
         with self._lock:
@@ -70,39 +88,57 @@ class ApproxTimePairer:
             elif self.on_unmatched is not None:
                 self.on_unmatched(a, b)
 
+    def _nearest_info(self, t: int) -> tuple[int | None, int | None]:
+        """Index of the waiting camera_info nearest to stamp ``t`` ns and its distance, or (None, None)."""
+        if not self._infos:
+            return None, None
+        best = min(range(len(self._infos)), key=lambda i: abs(stamp_ns(self._infos[i].header) - t))
+        return best, abs(stamp_ns(self._infos[best].header) - t)
+
+    def _give_up(self, count: int, events: list) -> None:
+        """Give up the ``count`` oldest waiting images, oldest first."""
+        for _ in range(count):
+            image, _ = self._images.popleft()
+            _, dt_ns = self._nearest_info(stamp_ns(image.header))
+            events.append(("unmatched", image, None if dt_ns is None else dt_ns * 1e-9))
+
     def _match(self) -> list[tuple[str, Any, Any]]:
-        events = []
-        while self._images:
-            image = self._images[0]
+        events: list[tuple[str, Any, Any]] = []
+        now = self._clock()
+        newest_info = max((stamp_ns(i.header) for i in self._infos), default=None)
+        i = 0
+        while i < len(self._images):
+            image, deadline = self._images[i]
             t = stamp_ns(image.header)
-            dt_ns = None
-            if self._infos:
-                best = min(range(len(self._infos)), key=lambda i: abs(stamp_ns(self._infos[i].header) - t))
-                dt_ns = abs(stamp_ns(self._infos[best].header) - t)
-                if dt_ns <= self.slop_ns:
-                    info = self._infos[best]
-                    for _ in range(best + 1):  # this camera_info and the older ones are used up
-                        self._infos.popleft()
-                    self._images.popleft()
-                    events.append(("pair", image, info))
-                    continue
-                if stamp_ns(self._infos[-1].header) > t + self.slop_ns:
-                    self._images.popleft()
-                    events.append(("unmatched", image, dt_ns * 1e-9))
-                    continue
-            if len(self._images) > self.queue_size:
+            best, dt_ns = self._nearest_info(t)
+            if dt_ns is not None and dt_ns <= self.slop_ns:
+                info = self._infos[best]
+                for _ in range(best + 1):  # this camera_info and the older ones are used up
+                    self._infos.popleft()
+                self._give_up(i, events)  # images that arrived before this one: their info is not coming
                 self._images.popleft()
-                events.append(("unmatched", image, None if dt_ns is None else dt_ns * 1e-9))
+                events.append(("pair", image, info))
+                newest_info = max((stamp_ns(x.header) for x in self._infos), default=newest_info)
+                i = 0
                 continue
-            break
+            passed = newest_info is not None and newest_info > t + self.slop_ns
+            if passed or now >= deadline:
+                self._give_up(i + 1, events)
+                i = 0
+                continue
+            i += 1
+        if len(self._images) > self.queue_size:
+            self._give_up(len(self._images) - self.queue_size, events)
         return events
 
 
 class ImageInfoSync:
     """Subscribes image + camera_info and calls ``on_pair(image, info)`` for each pair.
 
-    ``on_image(image) -> bool`` and ``on_info(info)`` see every message first (counting, watchdogs); an
-    image for which ``on_image`` returns False is not queued for pairing (own pairer only).
+    ``on_image(image) -> float | None`` and ``on_info(info)`` see every message first (counting,
+    watchdogs); ``on_image`` returns how long (s) the image may wait for its camera_info, or None to drop
+    it. ``on_unmatched(image, dt)`` gets the images that could not be paired (see :class:`ApproxTimePairer`).
+    Call :meth:`poll` from a timer so that images whose wait ran out are released without new messages.
     """
 
     def __init__(
@@ -115,33 +151,30 @@ class ImageInfoSync:
         slop: float,
         queue_size: int,
         on_pair: Callable[[Image, CameraInfo], None],
-        on_image: Callable[[Image], bool],
+        on_image: Callable[[Image], float | None],
         on_info: Callable[[CameraInfo], None],
         on_unmatched: Callable[[Image, float | None], None] | None = None,
-        use_message_filters: bool = True,
+        event_callbacks=None,  # rclpy SubscriptionEventCallbacks of both subscriptions
     ) -> None:
         self.on_image, self.on_info = on_image, on_info
-        if message_filters is not None and use_message_filters:
-            self.backend = "message_filters"
-            self._subs = [
-                message_filters.Subscriber(node, Image, image_topic, qos_profile=image_qos),
-                message_filters.Subscriber(node, CameraInfo, info_topic, qos_profile=info_qos),
-            ]
-            self._subs[0].registerCallback(on_image)
-            self._subs[1].registerCallback(on_info)
-            self._sync = message_filters.ApproximateTimeSynchronizer(self._subs, queue_size, slop)
-            self._sync.registerCallback(on_pair)
-        else:
-            self.backend = "wildhands_ros.sync"
-            self._pairer = ApproxTimePairer(slop, queue_size, on_pair, on_unmatched)
-            self._subs = [
-                node.create_subscription(Image, image_topic, self._image_cb, image_qos),
-                node.create_subscription(CameraInfo, info_topic, self._info_cb, info_qos),
-            ]
+        self.backend = "wildhands_ros.sync"
+        self._pairer = ApproxTimePairer(slop, queue_size, on_pair, on_unmatched)
+        self._subs = [
+            node.create_subscription(
+                Image, image_topic, self._image_cb, image_qos, event_callbacks=event_callbacks
+            ),
+            node.create_subscription(
+                CameraInfo, info_topic, self._info_cb, info_qos, event_callbacks=event_callbacks
+            ),
+        ]
+
+    def poll(self) -> None:
+        self._pairer.poll()
 
     def _image_cb(self, msg: Image) -> None:
-        if self.on_image(msg):
-            self._pairer.add_image(msg)
+        wait = self.on_image(msg)
+        if wait is not None:
+            self._pairer.add_image(msg, wait)
 
     def _info_cb(self, msg: CameraInfo) -> None:
         self.on_info(msg)
@@ -155,6 +188,13 @@ class BoxesBuffer:
         self.size = size
         self._by_stamp: OrderedDict[int, Any] = OrderedDict()
         self._cond = threading.Condition()
+        self._closed = False
+
+    def close(self) -> None:
+        """Wake every waiting ``get`` (it returns what it has at once); later gets do not wait."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
     def put(self, msg) -> None:
         with self._cond:
@@ -171,5 +211,5 @@ class BoxesBuffer:
         """The boxes whose stamp is within ``slop`` s of ``header``'s, or None after ``timeout`` s."""
         t, slop_ns = stamp_ns(header), int(round(slop * 1e9))
         with self._cond:
-            self._cond.wait_for(lambda: self._find(t, slop_ns) is not None, timeout=timeout)
+            self._cond.wait_for(lambda: self._closed or self._find(t, slop_ns) is not None, timeout=timeout)
             return self._find(t, slop_ns)

@@ -113,8 +113,7 @@ def test_camera_info_stops_mid_stream(h):
     assert msg is not None and len(msg.hands) == 2 and all(x.intrinsics_estimated for x in msg.hands)
 
     h.node.set_parameters([Parameter("camera_info_policy", value="skip")])
-    # camera_info is back before the next image (two topics, no order between them: an image delivered
-    # ahead of its own CameraInfo would still count as waiting since the no-info phase; see the README)
+    # camera_info is back: calibrated intrinsics again
     h.info_pub.publish(camera_info_msg(h.camera, h.next_header()))
     time.sleep(0.1)
     msg = h.valid_frame_works()  # calibrated intrinsics again

@@ -151,8 +151,7 @@ def test_camera_info_missing_skip_then_estimate(h):
     h.node.set_parameters(
         [Parameter("camera_info_policy", value="skip"), Parameter("camera_info_timeout", value=1.0)]
     )
-    # CameraInfo flows again before the next image: without it, an image delivered ahead of its own
-    # CameraInfo (two topics, no order between them) would still count as "waiting since the estimate phase"
+    # CameraInfo flows again: the next images use it, not a guess
     h.info_pub.publish(camera_info_msg(h.camera, h.next_header()))
     time.sleep(0.1)
     assert not any(hand.intrinsics_estimated for hand in h.valid_frame_works().hands)

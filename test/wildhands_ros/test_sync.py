@@ -54,3 +54,42 @@ def test_boxes_buffer():
     assert b.get(_h(1.0)) is None  # evicted
     assert b.get(_h(3.004), slop=0.01).header.stamp.sec == 3
     assert b.get(_h(5.0), timeout=0.05) is None
+
+
+def test_a_far_future_image_does_not_hold_back_the_next_ones():
+    p, pairs, lost = _pairer(queue=10)
+    p.add_image(Image(header=_h(1e6)))  # no camera_info will ever match it
+    for t in (1.0, 2.0, 3.0):
+        p.add_image(Image(header=_h(t)))
+        p.add_info(CameraInfo(header=_h(t)))
+    assert [s for s, _ in pairs] == [1, 2, 3]
+    assert [s for s, _ in lost] == [1_000_000]  # given up when a newer arrival was paired
+
+
+def test_wait_runs_out_in_arrival_order():
+    now = [0.0]
+    pairs, lost = [], []
+    p = ApproxTimePairer(0.01, 10, lambda i, c: pairs.append(i.header.stamp.sec),
+                         lambda i, dt: lost.append(i.header.stamp.sec), clock=lambda: now[0])  # fmt: skip
+    p.add_image(Image(header=_h(1.0)), wait=1.0)
+    p.add_image(Image(header=_h(2.0)), wait=0.1)  # shorter wait, arrived later
+    now[0] = 0.05
+    p.poll()
+    assert not lost and p.waiting == 2
+    p.add_info(CameraInfo(header=_h(2.0)))  # a late camera_info within the wait: paired
+    assert pairs == [2] and lost == [1]  # the older image is given up first
+    p.add_image(Image(header=_h(3.0)), wait=0.1)
+    now[0] = 0.2
+    p.poll()
+    assert lost == [1, 3] and p.waiting == 0
+
+
+def test_boxes_buffer_close_wakes_a_waiting_get():
+    import threading
+    import time
+
+    b = BoxesBuffer()
+    threading.Timer(0.1, b.close).start()
+    t0 = time.monotonic()
+    assert b.get(_h(1.0), timeout=5.0) is None
+    assert time.monotonic() - t0 < 2.0

@@ -45,6 +45,12 @@ __all__ = [
 # Smallest weak-perspective scale accepted by the torch conversion (it is clamped to this, 1/m).
 WP_SCALE_EPS = 1e-4
 
+# Plausible intrinsics (CameraModel.check_plausible): field of view in degrees, largest fx/fy ratio.
+MIN_FOV_DEG = 1.0
+MAX_FOV_DEG = 175.0  # pinhole-type models (none, plumb_bob, rational_polynomial)
+MAX_FISHEYE_FOV_DEG = 280.0  # equidistant
+MAX_PIXEL_ASPECT = 4.0
+
 
 class DistortionModel(str, enum.Enum):
     """Lens distortion model, spelled as in ``sensor_msgs/CameraInfo.distortion_model``."""
@@ -115,8 +121,8 @@ class CameraModel:
             centre convention is the module's (top-left pixel centre at (0, 0)).
         distortion_model: a :class:`DistortionModel` (strings are accepted and converted).
         D: float64 distortion coefficients, length 0 (none), 5 (plumb_bob), 8 (rational_polynomial) or
-            4 (equidistant). rational_polynomial also accepts longer vectors (OpenCV's 12/14 coefficient
-            forms) when every coefficient past the 8th is zero.
+            4 (equidistant). Longer vectors (OpenCV's 12/14 coefficient forms, a 5-vector for
+            equidistant) are accepted for every model when each extra coefficient is zero.
         estimated: True when the intrinsics were guessed (e.g. :meth:`from_fov`), not calibrated.
 
     The arrays are stored as read-only copies.
@@ -170,10 +176,10 @@ class CameraModel:
                     f"D must be empty (or all zero) for distortion_model 'none', got {D.tolist()}"
                 )
             D = np.zeros(0)
-        elif model is DistortionModel.RATIONAL_POLYNOMIAL and D.size > n:
+        elif D.size > n:  # e.g. OpenCV's 12/14-coefficient rational forms, a 5-vector for equidistant
             if np.any(D[n:] != 0):
                 raise ValueError(
-                    f"D for rational_polynomial uses 8 coefficients; the extra ones must be zero, "
+                    f"D for {model.value} uses {n} coefficients; the extra ones must be zero, "
                     f"got D={D.tolist()}"
                 )
             D = D[:n].copy()
@@ -224,6 +230,43 @@ class CameraModel:
     @property
     def is_fisheye(self) -> bool:
         return self.distortion_model is DistortionModel.EQUIDISTANT
+
+    def nominal_fov_rad(self) -> tuple[float, float]:
+        """Horizontal and vertical field of view (rad) that K implies over the image, lens coefficients
+        ignored: the pinhole angles for none/plumb_bob/rational_polynomial, the equidistant ones
+        (``theta = r / f``) for fisheye. A plausibility measure, not a calibration result."""
+        edges = (
+            (self.cx + 0.5, self.width - 0.5 - self.cx, self.fx),
+            (self.cy + 0.5, self.height - 0.5 - self.cy, self.fy),
+        )
+        if self.is_fisheye:
+            return tuple((a + b) / f for a, b, f in edges)  # type: ignore[return-value]
+        return tuple(math.atan(a / f) + math.atan(b / f) for a, b, f in edges)  # type: ignore[return-value]
+
+    def check_plausible(self) -> None:
+        """ValueError when these intrinsics cannot be a real camera's: a field of view outside
+        [MIN_FOV_DEG, MAX_FOV_DEG] (MAX_FISHEYE_FOV_DEG for equidistant), a principal point outside the
+        image, or pixels more than MAX_PIXEL_ASPECT times taller than wide (or wider than tall).
+
+        A CameraInfo can be valid to the message yet absurd (fx = 1e12 puts a hand at z ~ 1e9 m, fx = 1e-6
+        at z ~ 0); calibrated intrinsics always pass."""
+        if not (-0.5 <= self.cx <= self.width - 0.5 and -0.5 <= self.cy <= self.height - 0.5):
+            raise ValueError(
+                f"principal point ({self.cx:g}, {self.cy:g}) px lies outside the "
+                f"{self.width}x{self.height} image"
+            )
+        if not 1.0 / MAX_PIXEL_ASPECT <= self.fx / self.fy <= MAX_PIXEL_ASPECT:
+            raise ValueError(
+                f"fx / fy = {self.fx / self.fy:.3g} is outside [1/{MAX_PIXEL_ASPECT}, {MAX_PIXEL_ASPECT}]"
+            )
+        high = MAX_FISHEYE_FOV_DEG if self.is_fisheye else MAX_FOV_DEG
+        for axis, fov in zip(("horizontal", "vertical"), self.nominal_fov_rad()):
+            deg = math.degrees(fov)
+            if not MIN_FOV_DEG <= deg <= high:
+                raise ValueError(
+                    f"K (fx={self.fx:g}, fy={self.fy:g}) implies a {axis} field of view of {deg:.3g} deg, "
+                    f"outside [{MIN_FOV_DEG:g}, {high:g}] deg for {self.distortion_model.value}"
+                )
 
     # ------------------------------------------------------------------ constructors
     @classmethod

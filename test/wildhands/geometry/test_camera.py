@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from types import SimpleNamespace
 
 import cv2
@@ -331,3 +332,48 @@ def test_weak_perspective_torch_gradients_and_guards() -> None:
         weak_perspective_to_translation_np([-1.0, 0.0, 0.0], [1.0, 2.0], 10.0, 500.0, 500.0, 320.0, 240.0)
     with pytest.raises(ValueError, match="box_size_px"):
         weak_perspective_to_translation_np([1.0, 0.0, 0.0], [1.0, 2.0], 0.0, 500.0, 500.0, 320.0, 240.0)
+
+
+def test_zero_extra_distortion_coefficients_are_accepted_for_every_model():
+    K = [[300.0, 0.0, 320.0], [0.0, 300.0, 240.0], [0.0, 0.0, 1.0]]
+    fisheye = CameraModel.from_K(K, 640, 480, D=[0.1, 0.01, 0.0, 0.0, 0.0], distortion_model="equidistant")
+    assert fisheye.D.tolist() == [0.1, 0.01, 0.0, 0.0]
+    plumb = CameraModel.from_K(
+        K, 640, 480, D=[0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], distortion_model="plumb_bob"
+    )
+    assert plumb.D.size == 5
+    with pytest.raises(ValueError, match="equidistant uses 4 coefficients; the extra ones must be zero"):
+        CameraModel.from_K(K, 640, 480, D=[0.1, 0.01, 0.0, 0.0, 0.2], distortion_model="equidistant")
+
+
+@pytest.mark.parametrize(
+    "fx, fy, cx, cy, model, text",
+    [
+        (1e12, 1e12, 319.5, 239.5, "none", "horizontal field of view of 3.67e-08 deg"),
+        (1e-6, 1e-6, 319.5, 239.5, "plumb_bob", "horizontal field of view of 180 deg"),
+        (600.0, 600.0, 5000.0, -3000.0, "none", "principal point (5000, -3000) px lies outside"),
+        (600.0, 60.0, 319.5, 239.5, "none", "fx / fy = 10"),
+        (20.0, 20.0, 319.5, 239.5, "equidistant", "horizontal field of view of 1.83e+03 deg"),
+    ],
+)
+def test_implausible_intrinsics_are_refused(fx, fy, cx, cy, model, text):
+    D = {"none": None, "plumb_bob": [0.0] * 5, "equidistant": [0.0] * 4}[model]
+    camera = CameraModel.from_K([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], 640, 480, D=D, distortion_model=model)
+    with pytest.raises(ValueError, match=re.escape(text)):
+        camera.check_plausible()
+
+
+@pytest.mark.parametrize("hfov_deg", [2.0, 60.0, 120.0, 170.0])
+def test_plausible_pinhole_intrinsics_pass(hfov_deg):
+    camera = CameraModel.from_fov(640, 480, math.radians(hfov_deg))
+    camera.check_plausible()
+    assert math.degrees(camera.nominal_fov_rad()[0]) == pytest.approx(hfov_deg, rel=1e-3)
+
+
+def test_a_190_degree_fisheye_is_plausible():
+    f = 640 / math.radians(190.0)
+    camera = CameraModel.from_K(
+        [[f, 0, 319.5], [0, f, 239.5], [0, 0, 1]], 640, 480, D=[0.0] * 4, distortion_model="equidistant"
+    )
+    camera.check_plausible()
+    assert math.degrees(camera.nominal_fov_rad()[0]) == pytest.approx(190.0)
