@@ -32,8 +32,9 @@ setup(
     entry_points={
         "console_scripts": [
             "wildhands = wildhands.cli:main",
-            "wildhands_node = wildhands_ros.node:main",
-            "wildhands_retarget_node = wildhands_ros.retarget_node:main",
+            # light entry points: SIGINT/SIGTERM while torch & co. are still importing end quietly
+            "wildhands_node = wildhands_ros.entry:wildhands_node",
+            "wildhands_retarget_node = wildhands_ros.entry:wildhands_retarget_node",
         ],
         # `wildhands demo` runs the node over real ROS 2 topics through this backend when it loads
         "wildhands.demo_backends": ["ros = wildhands_ros.demo:run_ros_backend"],

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "wildhands.model"
 CHECKPOINT_FORMAT_VERSION = 1
+_ZIP_MAGIC = b"PK\x03\x04"  # a zip's first local file header: how every torch.save file starts
 
 
 def save_checkpoint(
@@ -69,10 +68,18 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"checkpoint {path} does not exist")
+    damaged = f"checkpoint {path} is corrupt or truncated, or not a torch file"
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(_ZIP_MAGIC))
+    except OSError as e:
+        raise ValueError(f"{damaged}: {e}") from e
+    if magic != _ZIP_MAGIC:  # torch.save writes a zip; torch.load of other bytes fails in arbitrary ways
+        raise ValueError(f"{damaged}: it does not start like a zip file (starts with {magic!r})")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
-        raise ValueError(f"checkpoint {path} is corrupt or truncated, or not a torch file: {e}") from e
+    except Exception as e:  # a damaged zip / pickle raises anything (KeyError, IndexError, struct.error, ...)
+        raise ValueError(f"{damaged}: {type(e).__name__}: {e}") from e
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file")
     version = payload.get("format_version")

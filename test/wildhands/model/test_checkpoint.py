@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import random
+import re
+import string
+import zipfile
+
 import pytest
 import torch
 
@@ -72,3 +78,73 @@ def test_other_torch_file_and_bad_config(tmp_path):
     torch.save(payload, tmp_path / "typo.pt")
     with pytest.raises(ValueError, match="typo.pt has an invalid config.*backbon"):
         load_model(tmp_path / "typo.pt")
+
+
+def _garbage(seed: int) -> bytes:
+    """Seeded unreadable bytes of 5 kinds: random, random after a zip's magic, a (truncated) zip of random
+    members, a zip laid out like torch.save's with random contents, and text."""
+    rng = random.Random(seed)
+    kind = seed % 5
+
+    def noise(n: int) -> bytes:
+        return bytes(rng.randrange(256) for _ in range(n))
+
+    if kind == 0:
+        return noise(rng.choice([0, 1, 2, 3, 4, 5, 8, 16, 64, 512, 4096]))
+    if kind == 1:
+        return b"PK\x03\x04" + noise(rng.choice([0, 1, 10, 26, 100, 1000]))
+    if kind == 4:
+        lines = (rng.choices(string.printable, k=rng.randint(0, 80)) for _ in range(rng.randint(1, 20)))
+        return "\n".join("".join(line) for line in lines).encode()
+    if kind == 3:
+        names = ["archive/data.pkl", "archive/version", "archive/byteorder", "archive/data/0"]
+    else:
+        names = ["".join(rng.choices(string.ascii_lowercase, k=5)) for _ in range(rng.randint(1, 3))]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=rng.choice([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])) as z:
+        for name in names:
+            z.writestr(name, noise(rng.choice([0, 1, 10, 200])))
+    data = buf.getvalue()
+    return data if kind == 3 or rng.random() < 0.3 else data[: rng.randrange(4, len(data))]
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_random_bytes_are_refused_naming_the_path(tmp_path, seed):
+    path = tmp_path / f"garbage_{seed}.pt"
+    path.write_bytes(_garbage(seed))
+    with pytest.raises(ValueError, match=f"checkpoint {re.escape(str(path))} is corrupt or truncated"):
+        read_checkpoint(path)
+
+
+def test_text_file_is_refused(tmp_path):
+    path = tmp_path / "weights.txt"
+    path.write_text("these are not weights\nbut a note about where to download them\n")
+    with pytest.raises(ValueError, match=r"weights\.txt is corrupt or truncated, or not a torch file"):
+        load_model(path)
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory) -> bytes:
+    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.pt", _net(), precision="float16")
+    assert isinstance(load_model(path), WildHandsNet)  # the real file loads
+    return path.read_bytes()
+
+
+def _truncations(size: int) -> list[int]:
+    small = [0, 1, 2, 3, 4, 5, 10, 22, 30, 64, 100, 200, 500, 1000, 2000, 5000, 10_000, 100_000, 1_000_000]
+    near_end = [size - n for n in (1, 2, 10, 21, 22, 50, 100, 1000, 10_000)]
+    return sorted({n for n in small + near_end + [size * k // 8 for k in range(1, 8)] if 0 <= n < size})
+
+
+def test_truncated_checkpoint_at_many_lengths(tmp_path, saved_checkpoint):
+    lengths = _truncations(len(saved_checkpoint))
+    assert len(lengths) > 30
+    for n in lengths:
+        path = tmp_path / f"truncated_{n}.pt"
+        path.write_bytes(saved_checkpoint[:n])
+        with pytest.raises(ValueError, match=f"truncated_{n}.pt is corrupt or truncated"):
+            read_checkpoint(path)
+        path.unlink()
+    whole = tmp_path / "whole.pt"
+    whole.write_bytes(saved_checkpoint)
+    assert read_checkpoint(whole)["format"] == "wildhands.model"
