@@ -56,6 +56,14 @@ _SCORE_CLIP = 100.0
 # Palm -> hand rect (MediaPipe's palm_detection_detection_to_roi).
 _RECT_SCALE = 2.6
 _RECT_SHIFT_Y = -0.5
+# Landmarks -> hand rect (MediaPipe's hand_landmark_landmarks_to_roi): the landmarks that move least
+# (wrist, thumb CMC/MCP/IP, each finger's MCP and PIP), scale 2.0, shift -0.1 of the height.
+TRACKING_LANDMARKS: tuple[int, ...] = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
+_LANDMARK_RECT_SCALE = 2.0
+_LANDMARK_RECT_SHIFT_Y = -0.1
+# A given hand box -> the first landmark pass's upright square: this times the box's longest side (the
+# image model's default box_scale).
+BOX_RECT_SCALE = 1.5
 
 
 @dataclass(frozen=True)
@@ -318,13 +326,67 @@ class MediaPipeHandDetector:
         bw, bh = palm_box[2] - palm_box[0], palm_box[3] - palm_box[1]
         centre = (palm_box[:2] + palm_box[2:]) / 2 + _rotation(rotation) @ np.array([0.0, _RECT_SHIFT_Y * bh])
         size = max(bw, bh) * _RECT_SCALE
+        return self._landmark_pass(
+            image, centre, size, rotation, palm_score, tuple(float(v) for v in palm_box)
+        )
 
+    def landmarks_on_rect(
+        self,
+        image_rgb: np.ndarray,
+        centre_px: np.ndarray,
+        size_px: float,
+        rotation_rad: float = 0.0,
+        score: float = 1.0,
+        min_presence: float | None = None,
+    ) -> HandDetection | None:
+        """The hand-landmark model on one rotated square rect of the image (no palm detector).
+
+        ``centre_px`` in this module's continuous pixel coordinates; ``rotation_rad`` as
+        ``HandDetection.rect_rotation_rad``. None when the hand presence is below ``min_presence``
+        (default: the detector's ``presence_threshold``). ``score`` becomes ``palm_score``.
+        """
+        image = _check_image(image_rgb)
+        centre = np.asarray(centre_px, dtype=np.float64)
+        x0, y0 = centre - size_px / 2
+        box = (float(x0), float(y0), float(x0 + size_px), float(y0 + size_px))
+        with self._lock:
+            return self._landmark_pass(
+                image, centre, float(size_px), float(rotation_rad), score, box, min_presence
+            )
+
+    def landmarks_in_box(self, image_rgb: np.ndarray, box: HandBox) -> HandDetection | None:
+        """The landmark model on a given hand box, as MediaPipe's tracking does it: a first pass on the
+        box's upright square (``BOX_RECT_SCALE`` x its longest side, the image model's crop), then a second
+        pass on :func:`rect_from_landmarks` of the first pass's landmarks (rotated so that wrist -> middle
+        MCP points up: the model is trained on such crops). None when the second pass sees no hand (presence
+        below ``presence_threshold``); the first pass only places the second."""
+        x0, y0, x1, y1 = box.xyxy_px
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+        side = max(x1 - x0, y1 - y0) * BOX_RECT_SCALE
+        with self._lock:
+            first = self.landmarks_on_rect(image_rgb, centre, side, 0.0, box.score, min_presence=0.0)
+            if first is None:
+                return None
+            centre, size, rotation = rect_from_landmarks(first.landmarks_px)
+            return self.landmarks_on_rect(image_rgb, centre, size, rotation, box.score)
+
+    def _landmark_pass(
+        self,
+        image: np.ndarray,
+        centre: np.ndarray,
+        size: float,
+        rotation: float,
+        palm_score: float,
+        palm_box: tuple[float, float, float, float],
+        min_presence: float | None = None,
+    ) -> HandDetection | None:
+        """The hand-landmark model on one rotated square crop -> HandDetection, or None if no hand."""
         crop, to_image = _rotated_crop(image, centre, size, rotation, LANDMARK_INPUT_SIZE)
         self._landmark.set_tensor(self._lm_in, crop[None])
         self._landmark.invoke()
         lm_idx, presence_idx, handed_idx, world_idx = self._lm_out
         presence = float(self._landmark.get_tensor(presence_idx).ravel()[0])
-        if presence < self.presence_threshold:
+        if presence < (self.presence_threshold if min_presence is None else min_presence):
             logger.debug("palm at %s rejected: hand presence %.2f", np.round(palm_box), presence)
             return None
         lm = self._landmark.get_tensor(lm_idx).reshape(NUM_LANDMARKS, 3).astype(np.float64)
@@ -358,11 +420,28 @@ class MediaPipeHandDetector:
             landmarks_world_m=world,
             presence=presence,
             palm_score=float(palm_score),
-            palm_box_xyxy_px=tuple(float(v) for v in palm_box),
+            palm_box_xyxy_px=palm_box,
             rect_center_px=(float(centre[0]), float(centre[1])),
             rect_size_px=float(size),
             rect_rotation_rad=float(rotation),
         )
+
+
+def rect_from_landmarks(landmarks_px: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """MediaPipe's next-frame hand rect from 21 landmarks (``hand_landmark_landmarks_to_roi``): the
+    landmarks that move least (``TRACKING_LANDMARKS``), rotation from the wrist to the middle-finger MCP,
+    their rotated box scaled by ``_LANDMARK_RECT_SCALE`` and shifted by ``_LANDMARK_RECT_SHIFT_Y`` of its
+    height. Returns (centre (2,), side, rotation rad), the centre in the landmarks' pixel convention."""
+    p = np.asarray(landmarks_px, np.float64)[:, :2]
+    rotation = _normalize_angle(math.pi / 2 - math.atan2(-(p[9, 1] - p[0, 1]), p[9, 0] - p[0, 0]))
+    sub = p[list(TRACKING_LANDMARKS)]
+    c0 = (sub.min(0) + sub.max(0)) / 2
+    R = _rotation(rotation)
+    local = (sub - c0) @ R  # into the rect's frame (R^T p)
+    lo, hi = local.min(0), local.max(0)
+    w, h = hi - lo
+    centre = c0 + R @ ((lo + hi) / 2) + R @ np.array([0.0, _LANDMARK_RECT_SHIFT_Y * h])
+    return centre, float(max(w, h) * _LANDMARK_RECT_SCALE), float(rotation)
 
 
 def _same_hand(a: HandDetection, b: HandDetection) -> bool:

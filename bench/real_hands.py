@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+"""Real-image benchmark: the shipped image model and a MediaPipe + PnP peer on real hands (issue 18 item 4).
+
+Every method gets the same hands: each labelled hand's keypoint box (+10 % margin, the readers' rule),
+its true side, and the image's real intrinsics (a pinhole guess, f = 1000 px, where the dataset has none;
+then only 2D is scored). Methods (``METHODS``, a registry; one line adds a method):
+
+* ``image_model``: ``wildhands.runtime.pipeline.Pipeline`` with the shipped weights (``--weights``).
+* ``mediapipe_pnp``: MediaPipe's hand-landmark model (our offline LiteRT copy) run on the square crop the
+  image model gets (1.5 x the box side, upright), then once more on MediaPipe's own tracking rect of those
+  landmarks (rotated wrist -> middle MCP, as MediaPipe does from one video frame to the next; no truth is
+  used past the box); its 21 world landmarks (m) go through ``cv2.solvePnP`` (SQPnP + LM refinement) onto
+  its 21 2D landmarks with the real K -> camera-frame 3D keypoints. Found = hand presence >= 0.5.
+* ``mediapipe_palm_pnp``: the full MediaPipe graph (palm detector -> landmarks, no box given), each true
+  hand matched to the detection whose landmarks lie nearest (mean distance < 0.5 x the hand's size); same
+  PnP. Measures what the detector finds on its own.
+
+Data: the committed real fixtures (``test/data/real_hands/*/truth.json``: InterHand2.6M with 3D truth and
+intrinsics, COCO-WholeBody hands with 2D truth), optionally more sets read from an mmpose checkout
+(``--mmpose-data MMPOSE/tests/data --mmpose-sets freihand,onehand10k,panoptic,rhd``; RHD is rendered and
+labelled synthetic), and synthetic renders for comparison: the bundled clip ``wildhands/assets/sequence``
+(default) or a ``wildhands synth`` folder (``--synthetic-dir``).
+
+Metrics per method and set (``wildhands.eval.metrics`` via ``wildhands.eval.real_hands.score_hand``): hands
+found / total; 2D error (px, mean over labelled keypoints, then over hands found) and the same relative to
+the hand's size (longest side of its keypoint box); with 3D truth: PA-MPJPE, root(wrist)-relative MPJPE,
+absolute wrist error (mean and median), mm. The render-realism figure is the landmark model's 2D error in
+px of its 224 x 224 input crop (image px x 224 / rect side), synthetic vs real.
+
+    python bench/real_hands.py                       # committed fixtures + bundled synthetic clip
+    python bench/real_hands.py --mmpose-data /path/to/mmpose/tests/data --synthetic-dir out/synth
+
+Results: ``bench/results/real_hands.json`` (``--results``), with the command line, the machine and a
+markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench._eval_common import (  # noqa: E402
+    command_line,
+    fmt,
+    machine_facts,
+    resolve_weights,
+    table,
+    weights_facts,
+    write_result,
+)
+from bench.machine import OtherLoad  # noqa: E402
+from wildhands.eval.real_hands import (  # noqa: E402
+    HandTruth,
+    Sample,
+    hand_box_xyxy,
+    landmarks_on_rect,
+    load_mmpose_sets,
+    load_real_hands,
+    pnp_keypoints_cam,
+    records_samples,
+    sample_camera,
+    score_hand,
+    sequence_samples,
+    summarise_scores,
+    tracking_rect,
+)
+
+logger = logging.getLogger("bench.real_hands")
+
+#: A method: (sample, hand) -> prediction dict (``keypoints_px`` (21, 2), ``keypoints_cam_m`` (21, 3) or
+#: None, optional ``crop_px_per_image_px``) or None when it finds no hand.
+Prediction = dict[str, Any]
+Method = Callable[[Sample, HandTruth], Prediction | None]
+
+BOX_SCALE = 1.5  # crop side / box side: the pipeline's default (PipelineConfig.box_scale)
+PRESENCE_THRESHOLD = 0.5  # MediaPipe's hand-presence threshold
+MATCH_MAX_REL = 0.5  # palm path: a detection matches a hand when its mean landmark distance < 0.5 x size
+
+
+class Shared:
+    """What several methods use, built once: the MediaPipe detector, the side of hands whose dataset does
+    not label it (OneHand10K: the landmark model's handedness on the box crop)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._detector = None
+        self._sides: dict[int, str] = {}
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            from wildhands.runtime.detection.mediapipe_palm import MediaPipeHandDetector
+
+            self._detector = MediaPipeHandDetector(threads=self.args.threads or 2)
+        return self._detector
+
+    def crop(self, sample: Sample, hand: HandTruth):
+        """The square crop the image model cuts for this hand (CropBox), or None for a degenerate box."""
+        from wildhands.geometry.crop import square_box_from_xyxy
+
+        box = hand_box_xyxy(hand, sample.width, sample.height)
+        if box is None:
+            return None
+        return square_box_from_xyxy(box, (sample.width, sample.height), scale=BOX_SCALE)
+
+    def side(self, sample: Sample, hand: HandTruth) -> str:
+        if hand.side is not None:
+            return hand.side
+        if id(hand) not in self._sides:
+            crop = self.crop(sample, hand)
+            lm = landmarks_on_rect(self.detector, sample.image, crop.center, crop.size) if crop else None
+            self._sides[id(hand)] = lm["side"] if lm else "right"
+        return self._sides[id(hand)]
+
+
+def make_image_model(args: argparse.Namespace, shared: Shared) -> Method:
+    from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
+
+    pipeline = Pipeline(PipelineConfig(weights=args.weights_path, threads=args.threads))
+
+    def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+        box = hand_box_xyxy(hand, sample.width, sample.height)
+        if box is None:
+            return None
+        hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
+        out = pipeline(sample.image, sample_camera(sample), [hb])
+        if not out:
+            return None
+        return {"keypoints_px": out[0].keypoints_px, "keypoints_cam_m": out[0].keypoints_cam_m}
+
+    return run
+
+
+def _pnp_prediction(world: np.ndarray, uv: np.ndarray, sample: Sample, rect_size: float) -> Prediction:
+    return {
+        "keypoints_px": uv,
+        "keypoints_cam_m": pnp_keypoints_cam(world, uv, sample_camera(sample)),
+        "crop_px_per_image_px": 224.0 / rect_size,
+    }
+
+
+def make_mediapipe_pnp(args: argparse.Namespace, shared: Shared) -> Method:
+    def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+        crop = shared.crop(sample, hand)
+        if crop is None:
+            return None
+        det = shared.detector
+        first = landmarks_on_rect(det, sample.image, crop.center, crop.size, 0.0)
+        centre, size, rotation = tracking_rect(first["landmarks_px"])
+        lm = landmarks_on_rect(det, sample.image, centre, size, rotation)
+        if lm["presence"] < PRESENCE_THRESHOLD:
+            return None
+        return _pnp_prediction(lm["landmarks_world_m"], lm["landmarks_px"], sample, size)
+
+    return run
+
+
+def make_mediapipe_palm_pnp(args: argparse.Namespace, shared: Shared) -> Method:
+    cache: dict[int, tuple[list, set]] = {}  # id(sample) -> (detections, indices already matched)
+
+    def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+        if id(sample) not in cache:
+            cache.clear()  # samples are scored one after the other
+            cache[id(sample)] = (shared.detector.detect_with_landmarks(sample.image), set())
+        dets, used = cache[id(sample)]
+        best, best_d = None, math.inf
+        for i, d in enumerate(dets):
+            if i in used:
+                continue
+            dist = np.linalg.norm(d.landmarks_px[:, :2] - 0.5 - hand.keypoints_px, axis=1)[hand.valid].mean()
+            if dist < best_d:
+                best, best_d = i, dist
+        if best is None or best_d > MATCH_MAX_REL * hand.size_px:
+            return None
+        used.add(best)
+        d = dets[best]
+        return _pnp_prediction(d.landmarks_world_m, d.landmarks_px[:, :2] - 0.5, sample, d.rect_size_px)
+
+    return run
+
+
+def _make_landmark_hands(lifter_path: str | None, refine: bool):
+    """A factory of the landmark-lifting path (``wildhands.runtime.landmark_hands``): the box's landmark
+    pass, the initial hand (the lifting head's, or PnP's without one), refinement on or off."""
+
+    def factory(args: argparse.Namespace, shared: Shared) -> Method:
+        from wildhands.handmodel.open_hand import OpenHandModel
+        from wildhands.runtime.landmark_hands import LandmarkHands, LandmarkHandsConfig
+        from wildhands.runtime.pipeline import HandBox
+        from wildhands.train.lifting import load_lifting
+
+        lifter = None
+        if lifter_path is not None:
+            lifter = load_lifting(args.lifting_weights or lifter_path)
+        lh = LandmarkHands(shared.detector, OpenHandModel("right"), config=LandmarkHandsConfig(refine=refine),
+                           lifter=lifter)  # fmt: skip
+        mirror = np.diag([-1.0, 1.0, 1.0])
+
+        def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+            box = hand_box_xyxy(hand, sample.width, sample.height)
+            if box is None:
+                return None
+            hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
+            camera = sample_camera(sample)
+            detections = lh.detections(sample.image, [hb])
+            fitted = lh.fit(camera, [hb], detections)
+            if not fitted:
+                return None
+            kp = fitted[0][1].keypoints_cam_m
+            if hb.side == "left":
+                kp = kp @ mirror
+            return {"keypoints_px": camera.project(kp), "keypoints_cam_m": kp}
+
+        return run
+
+    return factory
+
+
+#: name -> factory(args, shared) -> Method. Add a method with one line.
+METHODS: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
+    "image_model": make_image_model,
+    "mediapipe_pnp": make_mediapipe_pnp,
+    "mediapipe_palm_pnp": make_mediapipe_palm_pnp,
+    "landmarks_pnp_refine": _make_landmark_hands(None, refine=True),
+    "lifting": _make_landmark_hands("models/wildhands_lifting.pt", refine=False),
+    "lifting_refine": _make_landmark_hands("models/wildhands_lifting.pt", refine=True),
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default="default", help="image model weights (default: the shipped ones)")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {list(METHODS)}")
+    p.add_argument("--real-dir", type=Path, help="folder of <set>/truth.json (default: test/data/real_hands)")
+    p.add_argument("--mmpose-data", type=Path, help="an mmpose checkout's tests/data, for the sets below")
+    p.add_argument(
+        "--mmpose-sets",
+        default="freihand,onehand10k,panoptic,rhd",
+        help="sets read from --mmpose-data (wildhands.eval.real_hands.MMPOSE_SETS)",
+    )
+    p.add_argument("--synthetic-dir", type=Path, help="a `wildhands synth` folder (default: bundled clip)")
+    p.add_argument(
+        "--synthetic-frames", type=int, default=0, help="at most this many synthetic frames (0: all)"
+    )
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+    p.add_argument(
+        "--lifting-weights", help="landmark-lifting weights (default: models/wildhands_lifting.pt)"
+    )
+    p.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "real_hands.json")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown or not args.methods:
+        p.error(f"--methods: unknown {unknown}; known: {list(METHODS)}")
+    args.mmpose_sets = [s.strip() for s in args.mmpose_sets.split(",") if s.strip()]
+    return args
+
+
+def load_samples(args: argparse.Namespace) -> list[Sample]:
+    samples = load_real_hands(args.real_dir)
+    if args.mmpose_data is not None:
+        samples += load_mmpose_sets(args.mmpose_data, args.mmpose_sets)
+    if args.synthetic_dir is not None:
+        from wildhands.eval.sources import open_records
+
+        synth = records_samples(open_records(str(args.synthetic_dir)), dataset="synthetic")
+    else:
+        synth = sequence_samples()
+    if args.synthetic_frames > 0:
+        synth = synth[: args.synthetic_frames]
+    return samples + synth
+
+
+def evaluate(methods: dict[str, Method], samples: list[Sample], progress: bool = True) -> dict[str, Any]:
+    """``methods``: per method, ms per hand and per set the summary of its hands' scores (with the 2D error
+    in 224-crop px where the method reports its crop); ``per_hand``: every hand's scores per method."""
+    from tqdm import tqdm
+
+    scores: dict[str, dict[str, list]] = {m: {} for m in methods}
+    crop_err: dict[str, dict[str, list]] = {m: {} for m in methods}
+    ms: dict[str, list[float]] = {m: [] for m in methods}
+    per_hand: list[dict[str, Any]] = []  # every hand's scores, for paired comparisons between methods
+    n_hands = sum(len(s.hands) for s in samples)
+    with tqdm(total=n_hands * len(methods), desc="hands x methods", disable=not progress) as bar:
+        for sample in samples:
+            for hand in sample.hands:
+                per_hand.append(
+                    {
+                        "set": sample.dataset,
+                        "image": sample.name,
+                        "side": hand.side,
+                        "size_px": round(hand.size_px, 2),
+                    }
+                )
+                for name, method in methods.items():
+                    t0 = time.perf_counter()
+                    pred = method(sample, hand)
+                    ms[name].append(1e3 * (time.perf_counter() - t0))
+                    s = score_hand(pred, hand)
+                    scores[name].setdefault(sample.dataset, []).append(s)
+                    per_hand[-1][name] = {
+                        k: round(v, 3) if isinstance(v, float) else v for k, v in s.items() if k != "kp2d_rel"
+                    }
+                    if pred is not None and "crop_px_per_image_px" in pred:
+                        crop_err[name].setdefault(sample.dataset, []).append(
+                            s["kp2d_px"] * pred["crop_px_per_image_px"]
+                        )
+                    bar.update(1)
+    out: dict[str, Any] = {}
+    for name in methods:
+        out[name] = {"ms_per_hand": float(np.mean(ms[name])) if ms[name] else None, "sets": {}}
+        for ds, sc in scores[name].items():
+            summary = summarise_scores(sc)
+            ce = crop_err[name].get(ds)
+            summary["kp2d_crop224_px"] = float(np.mean(ce)) if ce else None
+            out[name]["sets"][ds] = summary
+    return {"methods": out, "per_hand": per_hand}
+
+
+def set_facts(samples: list[Sample]) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    for s in samples:
+        f = facts.setdefault(
+            s.dataset, {"images": 0, "hands": 0, "synthetic": s.synthetic, "truth_3d": True, "sizes_px": []}
+        )
+        f["images"] += 1
+        f["hands"] += len(s.hands)
+        f["truth_3d"] &= s.camera is not None and all(h.has_3d for h in s.hands)
+        f["sizes_px"] += [h.size_px for h in s.hands]
+    for f in facts.values():
+        sizes = f.pop("sizes_px")
+        f["hand_size_px_median"] = round(float(np.median(sizes)), 1) if sizes else None
+    return facts
+
+
+def markdown(result: dict[str, Any]) -> str:
+    header = [
+        "set",
+        "method",
+        "found",
+        "2D err (px)",
+        "2D err / size",
+        "PA-MPJPE (mm)",
+        "MPJPE (mm)",
+        "wrist err mean (mm)",
+        "wrist err median (mm)",
+    ]
+    rows = []
+    for ds, facts in result["sets"].items():
+        label = f"{ds}{' (synthetic)' if facts['synthetic'] else ''}"
+        for name, res in result["methods"].items():
+            m = res["sets"].get(ds)
+            if m is None:
+                continue
+            rows.append(
+                [
+                    label,
+                    name,
+                    f"{m['found']}/{m['hands']}",
+                    fmt(m["kp2d_px"]),
+                    fmt(m["kp2d_rel"], ".2f"),
+                    fmt(m["pa_mpjpe_mm"]),
+                    fmt(m["mpjpe_mm"]),
+                    fmt(m["wrist_mm"], ".0f"),
+                    fmt(m["wrist_mm_median"], ".0f"),
+                ]
+            )
+    text = table(header, rows)
+    realism = result.get("render_realism")
+    if realism:
+        text += (
+            "\nRender realism: MediaPipe landmark model (GT-box crop, `mediapipe_pnp`), 2D error in px "
+            "of its 224 x 224 input crop\n\n"
+        )
+        text += table(
+            ["set", "synthetic", "hands", "2D err (224-crop px)", "2D err (image px)"],
+            [
+                [
+                    ds,
+                    "yes" if r["synthetic"] else "no",
+                    str(r["hands"]),
+                    fmt(r["crop224_px"]),
+                    fmt(r["image_px"]),
+                ]
+                for ds, r in realism.items()
+            ],
+        )
+    noise = result.get("landmark_noise")
+    if noise:
+        keys = ("sigma_2d", "world_rotation_deg", "world_scale_sd", "world_error_mm")
+        text += (
+            f"\nLandmark network vs 3D truth on {noise['hands']} real hands (median) and the lifting model's "
+            "simulated noise (`wildhands.train.lifting.NoiseModel`)\n\n"
+        )
+        text += table(
+            [
+                "",
+                "2D error / hand extent (per coord.)",
+                "world frame rotation (deg)",
+                "world scale SD",
+                "world error after rot.+scale (mm)",
+            ],  # fmt: skip
+            [
+                ["real", *(fmt(noise["real_median"].get(k), ".3g") for k in keys)],
+                ["simulated", *(fmt(noise["simulated"][k], ".3g") for k in keys)],
+            ],  # fmt: skip
+        )
+    return text
+
+
+def render_realism(result: dict[str, Any]) -> dict[str, Any]:
+    """The landmark model's 2D error per set and pooled over the real / the synthetic sets (hands found)."""
+    res = result["methods"].get("mediapipe_pnp")
+    if res is None:
+        return {}
+    out = {
+        ds: {
+            "synthetic": result["sets"][ds]["synthetic"],
+            "hands": m["found"],
+            "crop224_px": m["kp2d_crop224_px"],
+            "image_px": m["kp2d_px"],
+        }
+        for ds, m in res["sets"].items()
+    }
+    for synthetic, label in ((False, "all real"), (True, "all synthetic")):
+        rows = [
+            r
+            for r in out.values()
+            if r["synthetic"] == synthetic and r["hands"] and r["crop224_px"] is not None
+        ]
+        n = sum(r["hands"] for r in rows)
+        if n:
+            out[label] = {
+                "synthetic": synthetic,
+                "hands": n,
+                "crop224_px": sum(r["crop224_px"] * r["hands"] for r in rows) / n,
+                "image_px": sum(r["image_px"] * r["hands"] for r in rows) / n,
+            }
+    return out
+
+
+def landmark_noise(samples: list[Sample], shared: Shared) -> dict[str, Any]:
+    """How the landmark network errs on real hands with 3D truth, beside the noise the lifting model is
+    trained with (``wildhands.train.lifting.NoiseModel``): per coordinate 2D error / the hand's extent,
+    the rotation (deg) and scale (truth / network) of its world landmarks vs the true wrist-relative
+    joints, and their error after that rotation and scale (mm)."""
+    from wildhands.runtime.pipeline import HandBox
+    from wildhands.runtime.refine import kabsch
+    from wildhands.train.lifting import NoiseModel
+
+    rows = []
+    for sample in samples:
+        if sample.synthetic:
+            continue
+        for hand in sample.hands:
+            box = hand_box_xyxy(hand, sample.width, sample.height)
+            if hand.keypoints_cam_m is None or box is None:
+                continue
+            hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
+            det = shared.detector.landmarks_in_box(sample.image, hb)
+            if det is None:
+                continue
+            err = det.landmarks_px[:, :2] - 0.5 - hand.keypoints_px
+            extent = float((hand.keypoints_px.max(0) - hand.keypoints_px.min(0)).max())
+            world = det.landmarks_world_m - det.landmarks_world_m[0]
+            truth = hand.keypoints_cam_m - hand.keypoints_cam_m[0]
+            r = kabsch(world, truth)
+            scale = float(np.linalg.norm(truth, axis=1).sum() / np.linalg.norm(world, axis=1).sum())
+            rows.append({
+                "set": sample.dataset, "sigma_2d": float(np.sqrt(np.mean(err**2)) / extent),
+                "world_rotation_deg": float(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1)))),
+                "world_scale": scale,
+                "world_error_mm": float(np.linalg.norm(world @ r.T * scale - truth, axis=1).mean() * 1000),
+            })  # fmt: skip
+    if not rows:
+        return {}
+    keys = ("sigma_2d", "world_rotation_deg", "world_scale", "world_error_mm")
+    real = {k: float(np.median([r[k] for r in rows])) for k in keys}
+    real["world_scale_sd"] = float(np.std([r["world_scale"] for r in rows]))
+    nm = NoiseModel()
+    return {
+        "hands": len(rows),
+        "real_median": real,
+        "simulated": {
+            "sigma_2d": nm.sigma_2d,
+            "world_rotation_deg": nm.world_rotation_deg,
+            "world_scale_sd": nm.world_scale_sigma,
+            "world_error_mm": nm.world_sigma_m * 1000 * math.sqrt(8 / math.pi),
+        },  # mean 3D Gaussian length; fmt: skip
+        "per_hand": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args.weights_path = resolve_weights(args.weights) if "image_model" in args.methods else None
+    samples = load_samples(args)
+    shared = Shared(args)
+    methods = {name: METHODS[name](args, shared) for name in args.methods}
+    logger.info(
+        "%d images, %d hands, methods %s", len(samples), sum(len(s.hands) for s in samples), args.methods
+    )
+    with OtherLoad() as load:
+        evaluated = evaluate(methods, samples, progress=not args.no_progress)
+    result: dict[str, Any] = {
+        "command": command_line("real_hands.py", argv),
+        "machine": machine_facts(),
+        "weights": weights_facts(args.weights_path) if args.weights_path else None,
+        "boxes": "ground truth: labelled keypoints' box + 10% margin; true side; crops 1.5 x box side",
+        "cameras": "dataset intrinsics; pinhole guess f=1000 px where none (2D scored only)",
+        "mmpose_data": _mmpose_facts(args),
+        "sets": set_facts(samples),
+        "methods": evaluated["methods"],
+        "wall_s": round(load.wall, 1),
+        "other_processes_cores": round(load.other_cores, 2),
+        "per_hand": evaluated["per_hand"],
+    }
+    result["render_realism"] = render_realism(result)
+    result["landmark_noise"] = landmark_noise(samples, shared)
+    result["markdown"] = markdown(result)
+    write_result(args.results, _finite(result))
+    print(result["markdown"])
+    logger.info("wrote %s (%.0f s)", args.results, load.wall)
+    return 0
+
+
+def _mmpose_facts(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Where the extra sets came from: the folder, its sets and (in a git checkout) mmpose's commit."""
+    if args.mmpose_data is None:
+        return None
+    import subprocess
+
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(args.mmpose_data), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    return {"path": str(args.mmpose_data), "sets": args.mmpose_sets, "commit": commit}
+
+
+def _finite(x: Any) -> Any:
+    """NaN / inf -> None (the result JSON is strict)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
+
+
+if __name__ == "__main__":
+    sys.exit(main())

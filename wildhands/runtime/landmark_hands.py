@@ -1,0 +1,236 @@
+"""Hands from real-trained landmarks: landmark pass per hand box -> initial hand -> refinement -> hand model.
+
+The image model trained here on renders answers a constant hand on real photos; the hand-landmark network
+the detector already runs (MediaPipe's, trained on real hands) reads real hands well. This path lifts its
+21 2D landmarks and 21 world landmarks into our hand model in the camera frame, through the real camera
+model (:mod:`wildhands.runtime.refine`), and returns the same :class:`HandEstimate` as the image model.
+
+Left hands are fitted as right hands in the mirrored image (``CameraModel.mirrored``: u -> width - 1 - u;
+world landmarks x -> -x), then mirrored back, as the image model's path does.
+
+Pixels: ``CameraModel``'s pixel-centre convention (the detector's continuous coordinates minus 0.5).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from wildhands.geometry.camera import CameraModel
+from wildhands.geometry.crop import square_box_from_xyxy
+from wildhands.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, mirror_matrix
+from wildhands.handmodel.skeleton import HandSkeleton
+from wildhands.model.lifting import lift_to_camera, lifting_inputs
+from wildhands.runtime.refine import (
+    HandFit,
+    LandmarkEvidence,
+    RefineConfig,
+    initial_fit_from_pnp,
+    kabsch,
+    refine,
+    reprojection_residual_px,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LandmarkHandsConfig", "LandmarkHands", "evidence_from_detection"]
+
+_S = np.diag([-1.0, 1.0, 1.0])  # mirror about the camera's x = 0 plane
+#: half a pixel: the detector's continuous pixel coordinates -> CameraModel's pixel centres
+CONTINUOUS_TO_CENTRE_PX = 0.5
+
+
+@dataclass(frozen=True)
+class LandmarkHandsConfig:
+    """refine: fit the hand model to the landmarks (False: the initial answer, PnP-placed).
+    refine_config: the fit's weights and iterations.
+    residual_scale_px: the confidence is multiplied by ``1 / (1 + (residual / residual_scale_px)^2)``.
+    """
+
+    refine: bool = True
+    refine_config: RefineConfig = field(default_factory=RefineConfig)
+    residual_scale_px: float = 15.0
+
+
+def evidence_from_detection(detection, mirrored_width: int | None = None) -> LandmarkEvidence:
+    """A detector's HandDetection (landmarks in continuous px, world landmarks in m) -> LandmarkEvidence
+    in pixel-centre coordinates; ``mirrored_width``: mirror it (u -> width - 1 - u, world x -> -x)."""
+    uv = np.asarray(detection.landmarks_px, dtype=np.float64)[:, :2] - CONTINUOUS_TO_CENTRE_PX
+    world = np.asarray(detection.landmarks_world_m, dtype=np.float64).copy()
+    if mirrored_width is not None:
+        uv[:, 0] = mirrored_width - 1 - uv[:, 0]
+        world[:, 0] = -world[:, 0]
+    return LandmarkEvidence(landmarks_px=uv, world_m=world)
+
+
+class LandmarkHands:
+    """``(image, camera, boxes) -> list[HandEstimate]`` from the landmark network.
+
+    Args:
+        detector: a MediaPipeHandDetector (its ``landmarks_in_box`` runs the landmark pass of a box that
+            carries no landmarks).
+        hand_model: the right hand model (open or MANO) that gives the mesh.
+        grasp_head: ``GraspHead`` on (16 rotation matrices, β) -> logits (e.g. the shipped image model's);
+            None gives uniform grasp probabilities.
+    """
+
+    def __init__(
+        self, detector, hand_model, grasp_head=None, config: LandmarkHandsConfig | None = None, lifter=None
+    ):
+        self.detector = detector
+        self.hand_model = hand_model
+        self.grasp_head = grasp_head
+        self.lifter = lifter  # a LiftingNet: the initial answer; None: PnP of the world landmarks
+        self.config = config or LandmarkHandsConfig()
+        self.skeleton = HandSkeleton(hand_model).double()
+        #: milliseconds of the last call: landmarks, fit, hand_layer
+        self.timings: dict[str, float] = {}
+
+    def detections(self, image_rgb: np.ndarray, boxes: list) -> list:
+        """One landmark detection (or None) per box: the box's own (``box.landmarks``) or a new pass."""
+        out = []
+        for box in boxes:
+            det = getattr(box, "landmarks", None)
+            if det is None and self.detector is not None:
+                det = self.detector.landmarks_in_box(image_rgb, box)
+            out.append(det)
+        return out
+
+    def fit(
+        self, camera: CameraModel, boxes: list, detections: list
+    ) -> list[tuple[int, HandFit, CameraModel]]:
+        """Fitted hands (box index, fit in the canonical right-hand frame, the camera of that frame)."""
+        items, evidence, cameras, initial = [], [], [], []
+        mirrored = camera.mirrored()
+        for i, (box, det) in enumerate(zip(boxes, detections)):
+            if det is None:
+                continue
+            left = box.side == "left"
+            cam = mirrored if left else camera
+            ev = evidence_from_detection(det, camera.width if left else None)
+            if self.lifter is None:
+                try:
+                    initial.append(initial_fit_from_pnp(ev, cam, self.skeleton))
+                except ValueError as exc:
+                    logger.debug("hand %d: no initial fit (%s)", i, exc)
+                    continue
+            items.append(i)
+            evidence.append(ev)
+            cameras.append(cam)
+        if not items:
+            return []
+        if self.lifter is not None:
+            initial = self.lift(evidence, cameras)
+        if self.config.refine:
+            fits = refine(evidence, cameras, self.skeleton, initial, self.config.refine_config)
+        else:
+            fits = refine(evidence, cameras, self.skeleton, initial, RefineConfig(iterations=0))
+        for fit, ev, cam in zip(fits, evidence, cameras):
+            fit.residual_px = reprojection_residual_px(fit.keypoints_cam_m, ev, cam)
+        return list(zip(items, fits, cameras))
+
+    def lift(self, evidence: list[LandmarkEvidence], cameras: list[CameraModel]) -> list[HandFit]:
+        """The lifting head's answers (right hands, canonical frame) as initial fits."""
+        inputs = lifting_inputs(
+            np.stack([e.landmarks_px for e in evidence]), np.stack([e.world_m for e in evidence]), cameras
+        )
+        with torch.inference_mode():
+            t = inputs.tensors()
+            out = self.lifter(*t)
+            wrist_rot, joint_rot, betas, transl = lift_to_camera(
+                out, t[3], torch.from_numpy(inputs.rotation).float()
+            )
+            wrist_aa = matrix_to_axis_angle(wrist_rot.double()).numpy()
+            joint_aa = matrix_to_axis_angle(joint_rot.double()).numpy()
+            wrist_rest = self.skeleton.joints0[0].numpy()
+            fits = []
+            for k, e in enumerate(evidence):
+                t = transl[k].double().numpy() - wrist_rest
+                fit = HandFit(wrist_aa[k], joint_aa[k], betas[k].double().numpy(), t, np.zeros(3))
+                kp = self.skeleton(
+                    torch.as_tensor(fit.betas)[None], torch.as_tensor(fit.global_orient)[None],
+                    torch.as_tensor(fit.hand_pose).reshape(1, 45), torch.as_tensor(fit.transl)[None],
+                )[0].numpy()  # fmt: skip
+                # the world landmarks' frame -> camera: turn them onto the head's hand
+                r = kabsch(e.world_m - e.world_m[0], kp - kp[0])
+                fit.world_rotation = cv2.Rodrigues(r)[0].ravel()
+                fits.append(fit)
+        return fits
+
+    def __call__(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list) -> list:
+        from wildhands.runtime.pipeline import HandEstimate  # the pipeline imports this module
+
+        t0 = time.perf_counter()
+        detections = self.detections(image_rgb, boxes)
+        t1 = time.perf_counter()
+        fitted = self.fit(camera, boxes, detections)
+        t2 = time.perf_counter()
+        if not fitted:
+            self.timings = {"landmarks": 1e3 * (t1 - t0), "fit": 1e3 * (t2 - t1), "hand_layer": 0.0}
+            return []
+        fits = [f for _, f, _ in fitted]
+        betas = torch.as_tensor(np.stack([f.betas for f in fits]), dtype=torch.float32)
+        orient = axis_angle_to_matrix(torch.as_tensor(np.stack([f.global_orient for f in fits])))
+        pose = axis_angle_to_matrix(torch.as_tensor(np.stack([f.hand_pose for f in fits])))
+        transl = torch.as_tensor(np.stack([f.transl for f in fits]), dtype=torch.float32)
+        with torch.inference_mode():
+            out = self.hand_model(
+                betas=betas, global_orient=orient.float(), hand_pose=pose.float(), transl=transl
+            )
+            if self.grasp_head is not None:
+                rotmats = torch.cat([orient[:, None], pose], dim=1).float()
+                logits = self.grasp_head(rotmats, betas).double().numpy()
+                grasp = np.exp(logits - logits.max(1, keepdims=True))
+                grasp /= grasp.sum(1, keepdims=True)
+            else:
+                grasp = np.full((len(fits), 8), 1.0 / 8)
+        vertices = out.vertices.double().numpy()
+        faces = out.faces.cpu().numpy() if isinstance(out.faces, torch.Tensor) else np.asarray(out.faces)
+        hands = []
+        for k, (i, fit, _) in enumerate(fitted):
+            box, det = boxes[i], detections[i]
+            kp, verts, R = fit.keypoints_cam_m, vertices[k], cv_rotation(fit.global_orient)
+            pose_aa, hand_faces = fit.hand_pose, faces
+            if box.side == "left":
+                kp, verts, R = kp @ _S, verts @ _S, mirror_matrix(R)
+                pose_aa = pose_aa * np.array([1.0, -1.0, -1.0])
+                hand_faces = faces[:, ::-1].copy()  # mirroring flips the winding
+            residual = float(fit.residual_px) if np.isfinite(fit.residual_px) else float("inf")
+            fit_quality = 1.0 / (1.0 + (residual / self.config.residual_scale_px) ** 2)
+            presence = float(getattr(det, "presence", 1.0))
+            hands.append(
+                HandEstimate(
+                    side=box.side,
+                    side_confidence=float(box.side_score),
+                    detection_confidence=float(box.score),
+                    confidence=float(box.score * box.side_score * presence * fit_quality),
+                    crop_box=square_box_from_xyxy(box.xyxy_px, (camera.width, camera.height)),
+                    keypoints_cam_m=kp,
+                    keypoints_px=camera.project(kp),
+                    vertices_cam_m=verts,
+                    faces=hand_faces,
+                    wrist_rotation=R,
+                    joint_rotations_aa=pose_aa,
+                    betas=fit.betas.copy(),
+                    grasp_probabilities=grasp[k],
+                    intrinsics_estimated=bool(camera.estimated),
+                    hand_model=str(getattr(self.hand_model, "name", "open")),
+                    fit_residual_px=residual,
+                )
+            )
+        self.timings = {
+            "landmarks": 1e3 * (t1 - t0),
+            "fit": 1e3 * (t2 - t1),
+            "hand_layer": 1e3 * (time.perf_counter() - t2),
+        }
+        return hands
+
+
+def cv_rotation(aa: np.ndarray) -> np.ndarray:
+    """Axis-angle (3,) rad -> rotation matrix (3, 3)."""
+    return axis_angle_to_matrix(torch.as_tensor(np.asarray(aa, dtype=np.float64))).numpy()

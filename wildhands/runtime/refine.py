@@ -1,0 +1,328 @@
+"""Refinement: fit the hand model to one frame's landmark evidence, through the real camera model.
+
+Per hand the landmark network gives 21 2D landmarks (image pixels, distorted: what the lens made) and 21
+"world" landmarks (metres, its own hand-centred frame). The fit finds the hand model's shape β, wrist
+rotation, 15 joint rotations and translation (camera optical frame, metres) so that
+
+- its keypoints seen from the camera point along the landmarks' rays. The rays come from the real camera
+  model (``CameraModel.pixels_to_rays``, distortion included, any field of view), and the residual is the
+  angle between ray and keypoint direction, in pixels (angle x focal length), on the ray's tangent plane;
+- its wrist-relative keypoints match the world landmarks up to a rotation (fitted too: the landmark
+  network's frame is not the camera's); this carries the depth structure and the hand's size;
+- priors hold: joint rotations near the initial ones and within the joint limits, β near 0, the wrist
+  depth near the initial depth (a soft prior; the initial answer is the lifting head's or PnP's).
+
+Solver: Levenberg-Marquardt, batched over the hands of a frame (``torch.func.vmap`` of ``jacfwd``: no
+Python loop over points or hands), a fixed number of iterations, a Cauchy-robust 2D term (iteratively
+reweighted), per-hand step acceptance. Keypoints come from :class:`HandSkeleton` (forward kinematics, no
+mesh). Units: metres, radians, pixels.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from wildhands.data.synthetic.poses import POSE_LOWER, POSE_UPPER
+from wildhands.geometry.camera import CameraModel
+from wildhands.handmodel.keypoints import NUM_KEYPOINTS
+from wildhands.handmodel.skeleton import HandSkeleton, rodrigues
+
+__all__ = ["RefineConfig", "HandFit", "LandmarkEvidence", "refine", "initial_fit_from_pnp"]
+
+NUM_PARAMS = 3 + 45 + 10 + 3 + 3  # wrist rotation, joint rotations, β, translation, world-frame rotation
+_ORIENT, _POSE, _BETAS, _TRANSL, _WORLD = (
+    slice(0, 3),
+    slice(3, 48),
+    slice(48, 58),
+    slice(58, 61),
+    slice(61, 64),
+)
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Weights of the fit's terms. A residual of 1 counts as 1 pixel of reprojection error.
+
+    The defaults were chosen on the real-image bench (``bench/real_hands.py``, issue 18) from the lifting
+    head's answer: the landmark network's world landmarks are coarse on real hands (a weak term), and the
+    head's depth is better than what the world landmarks' size implies (a strong depth prior).
+
+    iterations: Levenberg-Marquardt steps (fixed budget).
+    world_px_per_mm: weight of the world-landmark term, pixels per millimetre of wrist-relative error.
+    pose_prior_px_per_rad: pull of each joint rotation towards its initial value.
+    limit_px_per_rad: penalty per radian outside the joint limits (``poses.POSE_LOWER/UPPER``).
+    shape_prior_px: pull of each β towards 0 (per unit β).
+    depth_prior_px: pull of the wrist depth towards its initial value, per 100 % relative change.
+    robust_px: scale of the Cauchy weight of the 2D residuals (outlier landmarks count less).
+    damping: initial Levenberg-Marquardt damping (relative to the diagonal).
+    """
+
+    iterations: int = 10
+    world_px_per_mm: float = 0.05
+    pose_prior_px_per_rad: float = 5.0
+    limit_px_per_rad: float = 50.0
+    shape_prior_px: float = 2.0
+    depth_prior_px: float = 300.0
+    robust_px: float = 12.0
+    damping: float = 1e-2
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.iterations, int) and 0 <= self.iterations <= 100):
+            raise ValueError(f"iterations={self.iterations!r} must be an integer in [0, 100]")
+        for name in (
+            "world_px_per_mm", "pose_prior_px_per_rad", "limit_px_per_rad", "shape_prior_px",
+            "depth_prior_px", "robust_px", "damping",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}={value!r} must be a finite number >= 0")
+        if self.robust_px <= 0:
+            raise ValueError(f"robust_px={self.robust_px!r} must be > 0")
+
+
+@dataclass
+class LandmarkEvidence:
+    """One hand's landmark-network output, in what the fit needs.
+
+    landmarks_px: (21, 2) image pixels (distorted image, pixel-centre convention of ``CameraModel``).
+    world_m: (21, 3) metres in the landmark network's hand frame (any origin, any rotation), or None.
+    visible: (21,) weights in [0, 1] of the 2D landmarks (0: ignore).
+    """
+
+    landmarks_px: np.ndarray
+    world_m: np.ndarray | None = None
+    visible: np.ndarray = field(default_factory=lambda: np.ones(NUM_KEYPOINTS))
+
+
+@dataclass
+class HandFit:
+    """A fitted (or initial) hand: hand-model parameters in the camera optical frame.
+
+    global_orient: (3,) axis-angle rad, hand-model frame -> camera. hand_pose: (15, 3) axis-angle rad.
+    betas: (10,). transl: (3,) m. world_rotation: (3,) axis-angle of the world landmarks' frame -> camera.
+    keypoints_cam_m: (21, 3). residual_px: mean distance (px) of the projected keypoints (through the
+    camera model, distortion included) to the 2D landmarks, over the visible ones.
+    """
+
+    global_orient: np.ndarray
+    hand_pose: np.ndarray
+    betas: np.ndarray
+    transl: np.ndarray
+    world_rotation: np.ndarray
+    keypoints_cam_m: np.ndarray | None = None
+    residual_px: float = float("nan")
+
+    def vector(self) -> np.ndarray:
+        return np.concatenate(
+            [self.global_orient, self.hand_pose.reshape(-1), self.betas, self.transl, self.world_rotation]
+        ).astype(np.float64)
+
+    @classmethod
+    def from_vector(cls, p: np.ndarray) -> HandFit:
+        return cls(
+            p[_ORIENT].copy(), p[_POSE].reshape(15, 3).copy(), p[_BETAS].copy(), p[_TRANSL].copy(),
+            p[_WORLD].copy(),
+        )  # fmt: skip
+
+
+def _tangent_bases(rays: np.ndarray) -> np.ndarray:
+    """(N, 2, 3) two unit vectors perpendicular to each unit ray (N, 3) and to each other."""
+    helper = np.where(np.abs(rays[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
+    e1 = np.cross(rays, helper)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(rays, e1)
+    return np.stack([e1, e2], axis=1)
+
+
+def kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Rotation R (3, 3) minimising sum |R src_i - dst_i|^2 (both centred by the caller or not)."""
+    u, _, vt = np.linalg.svd(dst.T @ src)
+    d = np.sign(np.linalg.det(u @ vt))
+    return u @ np.diag([1.0, 1.0, d]) @ vt
+
+
+def initial_fit_from_pnp(
+    evidence: LandmarkEvidence,
+    camera: CameraModel,
+    skeleton: HandSkeleton,
+    hand_pose: np.ndarray | None = None,
+) -> HandFit:
+    """Initial answer without a lifting head: cv2.solvePnP of the world landmarks on the (undistorted) 2D
+    landmarks places and turns them in the camera frame; the hand model (mean shape, ``hand_pose`` or the
+    flat hand) is then turned onto them (Kabsch on wrist-relative keypoints) and its wrist put at theirs."""
+    if evidence.world_m is None:
+        raise ValueError("initial_fit_from_pnp needs world landmarks")
+    world = np.asarray(evidence.world_m, dtype=np.float64)
+    rays = camera.pixels_to_rays(np.asarray(evidence.landmarks_px, dtype=np.float64))
+    front = rays[:, 2] > 1e-3
+    norm = np.where(front[:, None], rays[:, :2] / np.where(front, rays[:, 2], 1.0)[:, None], 0.0)
+    use = front & (np.asarray(evidence.visible) > 0)
+    ok, rvec, tvec = cv2.solvePnP(
+        world[use], norm[use], np.eye(3), None, flags=cv2.SOLVEPNP_SQPNP
+    ) if use.sum() >= 4 else (False, None, None)  # fmt: skip
+    if not ok:
+        raise ValueError("solvePnP failed on these landmarks")
+    r_world = cv2.Rodrigues(rvec)[0]
+    world_cam = world @ r_world.T + tvec.reshape(1, 3)
+    pose = np.zeros((15, 3)) if hand_pose is None else np.asarray(hand_pose, dtype=np.float64)
+    with torch.no_grad():
+        zero = torch.zeros(1, 3, dtype=torch.float64)
+        kp = skeleton(
+            torch.zeros(1, skeleton.num_betas, dtype=torch.float64), zero,
+            torch.as_tensor(pose, dtype=torch.float64).reshape(1, 45), zero,
+        )[0].numpy()  # fmt: skip
+    r0 = kabsch(kp - kp[0], world_cam - world_cam[0])
+    # the skeleton turns about its rest wrist joint: wrist = joints0[0] + transl
+    wrist_rest = skeleton.joints0[0].double().numpy()
+    transl = world_cam[0] - wrist_rest
+    return HandFit(
+        global_orient=cv2.Rodrigues(r0)[0].ravel(),
+        hand_pose=pose,
+        betas=np.zeros(skeleton.num_betas),
+        transl=transl,
+        world_rotation=rvec.ravel(),
+    )
+
+
+class _Problem:
+    """Residuals of N hands as a function of their parameters (N, 64); the data rows are per hand."""
+
+    def __init__(self, skeleton: HandSkeleton, config: RefineConfig) -> None:
+        self.skeleton = skeleton
+        self.c = config
+        lo, hi = POSE_LOWER.copy(), POSE_UPPER.copy()
+        if skeleton.side == "left":  # limits are the right hand's; a left pose is its mirror (x, -y, -z)
+            lo[:, 1:], hi[:, 1:] = -POSE_UPPER[:, 1:], -POSE_LOWER[:, 1:]
+        self.lower = torch.as_tensor(lo.reshape(-1), dtype=torch.float64)
+        self.upper = torch.as_tensor(hi.reshape(-1), dtype=torch.float64)
+
+    def residuals(self, p, bases, focal, w2d, world, w3d, pose0, depth0):
+        """(N, R) residuals in pixel units. p (N, 64); bases (N, 21, 2, 3); focal (N,); w2d (N, 21);
+        world (N, 21, 3); w3d (N,); pose0 (N, 45); depth0 (N,)."""
+        c = self.c
+        kp = self.skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])  # (N, 21, 3)
+        direction = kp / torch.linalg.norm(kp, dim=-1, keepdim=True)
+        r2d = torch.einsum("nkij,nkj->nki", bases, direction) * (focal[:, None, None] * w2d[..., None])
+        rel = kp[:, 1:] - kp[:, :1]
+        target = (world[:, 1:] - world[:, :1]) @ rodrigues(p[:, _WORLD]).transpose(1, 2)
+        r3d = (rel - target) * (1000.0 * c.world_px_per_mm * w3d[:, None, None])
+        pose = p[:, _POSE]
+        r_pose = (pose - pose0) * c.pose_prior_px_per_rad
+        r_limit = (torch.relu(self.lower - pose) + torch.relu(pose - self.upper)) * c.limit_px_per_rad
+        r_shape = p[:, _BETAS] * c.shape_prior_px
+        r_depth = ((kp[:, 0, 2] - depth0) / depth0 * c.depth_prior_px)[:, None]
+        n = p.shape[0]
+        return torch.cat([r2d.reshape(n, -1), r3d.reshape(n, -1), r_pose, r_limit, r_shape, r_depth], dim=1)
+
+    def jacobian(self, p, data, step: float = 1e-6):
+        """(N, R, 64) forward-difference Jacobian and the residuals (N, R) at ``p``: every hand and its 64
+        perturbed copies in one batch (one call of the skeleton)."""
+        n, k = p.shape
+        perturbed = (p[:, None, :] + step * torch.eye(k, dtype=p.dtype)[None]).reshape(n * k, k)
+        rows = [torch.cat([x, x.repeat_interleave(k, dim=0)]) for x in data]
+        r = self.residuals(torch.cat([p, perturbed]), *rows)
+        r0, rp = r[:n], r[n:].reshape(n, k, -1)
+        return (rp - r0[:, None, :]).transpose(1, 2) / step, r0
+
+
+def _robust_weights(r: torch.Tensor, w2d: torch.Tensor, scale_px: float) -> torch.Tensor:
+    """sqrt of the Cauchy IRLS weight (N, 21) of each landmark from residuals ``r`` (N, R) computed with
+    the 2D weights ``w2d`` (N, 21) (divided out to get the landmark's plain error in px)."""
+    r2d = r[:, : 2 * NUM_KEYPOINTS].reshape(-1, NUM_KEYPOINTS, 2)
+    err = torch.linalg.norm(r2d, dim=-1) / w2d.clamp(min=1e-9)
+    return torch.rsqrt(1.0 + (err / scale_px) ** 2)
+
+
+def refine(
+    evidence: list[LandmarkEvidence],
+    cameras: list[CameraModel],
+    skeleton: HandSkeleton,
+    initial: list[HandFit],
+    config: RefineConfig | None = None,
+) -> list[HandFit]:
+    """Fit every hand of ``evidence`` (all of one side: one ``skeleton``), from ``initial``.
+
+    Returns one :class:`HandFit` per hand with its keypoints and reprojection residual (px). With
+    ``config.iterations == 0`` the initial parameters come back unchanged (keypoints and residual filled).
+    """
+    config = config or RefineConfig()
+    if not (len(evidence) == len(cameras) == len(initial)):
+        raise ValueError(f"{len(evidence)} evidence, {len(cameras)} cameras, {len(initial)} initial fits")
+    if not evidence:
+        return []
+    dt = torch.float64
+    if skeleton.joints0.dtype != dt:
+        skeleton = copy.deepcopy(skeleton).to(dt)
+    problem = _Problem(skeleton, config)
+    rays = [
+        cam.pixels_to_rays(np.asarray(e.landmarks_px, dtype=np.float64)[:, :2])
+        for e, cam in zip(evidence, cameras)
+    ]
+    bases = torch.as_tensor(
+        np.stack([_tangent_bases(r / np.linalg.norm(r, axis=1, keepdims=True)) for r in rays])
+    )
+    focal = torch.as_tensor([0.5 * (cam.fx + cam.fy) for cam in cameras], dtype=dt)
+    vis = torch.as_tensor(np.stack([np.asarray(e.visible, dtype=np.float64) for e in evidence]), dtype=dt)
+    world = torch.as_tensor(
+        np.stack(
+            [np.zeros((NUM_KEYPOINTS, 3)) if e.world_m is None else np.asarray(e.world_m) for e in evidence]
+        ),
+        dtype=dt,
+    )
+    w3d = torch.as_tensor([0.0 if e.world_m is None else 1.0 for e in evidence], dtype=dt)
+    p = torch.as_tensor(np.stack([f.vector() for f in initial]), dtype=dt)
+    pose0 = p[:, _POSE].clone()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is several times faster than two fighting
+    try:
+        with torch.no_grad():
+            kp0 = skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])
+            depth0 = kp0[:, 0, 2].clamp(min=0.05)
+            lam = torch.full((p.shape[0],), config.damping, dtype=dt)
+            fixed = (bases, focal)
+            rest = (world, w3d, pose0, depth0)
+            w2d = vis
+            if config.iterations:
+                r = problem.residuals(p, *fixed, w2d, *rest)
+                w2d = vis * _robust_weights(r, w2d, config.robust_px)
+            for _ in range(config.iterations):
+                data = (*fixed, w2d, *rest)
+                J, r = problem.jacobian(p, data)  # two skeleton calls per iteration: this and the trial
+                JtJ = J.transpose(1, 2) @ J
+                g = (J.transpose(1, 2) @ r[..., None])[..., 0]
+                diag = torch.diagonal(JtJ, dim1=1, dim2=2)
+                A = JtJ + torch.diag_embed(lam[:, None] * diag + 1e-9)
+                trial = p - torch.linalg.solve(A, g[..., None])[..., 0]
+                r_trial = problem.residuals(trial, *data)
+                better = (r_trial**2).sum(-1) < (r * r).sum(-1)
+                p = torch.where(better[:, None], trial, p)
+                lam = torch.where(better, lam / 3.0, lam * 4.0).clamp(1e-7, 1e7)
+                # the next iteration's robust weights from this one's residuals (one step of lag)
+                w2d = vis * _robust_weights(torch.where(better[:, None], r_trial, r), w2d, config.robust_px)
+            kp = skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])
+    finally:
+        torch.set_num_threads(threads)
+    out = []
+    for i, (e, cam) in enumerate(zip(evidence, cameras)):
+        fit = HandFit.from_vector(p[i].numpy())
+        fit.keypoints_cam_m = kp[i].numpy()
+        fit.residual_px = reprojection_residual_px(fit.keypoints_cam_m, e, cam)
+        out.append(fit)
+    return out
+
+
+def reprojection_residual_px(
+    keypoints_cam_m: np.ndarray, evidence: LandmarkEvidence, camera: CameraModel
+) -> float:
+    """Mean distance (px) between the keypoints projected through ``camera`` and the visible 2D landmarks."""
+    uv = camera.project(np.asarray(keypoints_cam_m, dtype=np.float64))
+    d = np.linalg.norm(uv - np.asarray(evidence.landmarks_px, dtype=np.float64)[:, :2], axis=1)
+    w = np.asarray(evidence.visible, dtype=np.float64)
+    ok = np.isfinite(d) & (w > 0)
+    return float((d[ok] * w[ok]).sum() / max(w[ok].sum(), 1e-9)) if ok.any() else float("nan")
