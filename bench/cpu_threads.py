@@ -48,7 +48,9 @@ def run_block(spinning: int, detector_threads: int, frames: int, warmup: int, th
     image = load_image_rgb(SAMPLE_DIR / "image.png")
     camera = load_camera_yaml(SAMPLE_DIR / "camera_info.yaml")
     model = ModelConfig(backbone="resnet18", image_size=128, kpe=KPEConfig(variant="sparse"))
-    pipeline = Pipeline(PipelineConfig(model=model, engine="onnxruntime", threads=threads, seed=0))
+    pipeline = Pipeline(
+        PipelineConfig(model=model, engine="onnxruntime", threads=threads, seed=0, estimator="image")
+    )
     # the same graph, session built again with the setting under test
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

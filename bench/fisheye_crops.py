@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("fisheye_crops: %s", command_line("fisheye_crops.py", argv))
         timed = _timed_pipeline_class()
         pipelines = {
-            m: timed(PipelineConfig(weights=weights, threads=args.threads, crop_mode=m)) for m in MODES
+            m: timed(PipelineConfig(weights=weights, threads=args.threads, crop_mode=m, estimator="image"))
+            for m in MODES
         }
         net = pipelines["box"]
         per_set: dict[str, Any] = {}

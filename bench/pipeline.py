@@ -305,7 +305,9 @@ def bench_model(
     pipelines = {}
     for label, kwargs in variants:
         t0 = time.perf_counter()
-        pipelines[label] = Pipeline(PipelineConfig(model=model, threads=threads, seed=0, **kwargs))
+        pipelines[label] = Pipeline(
+            PipelineConfig(model=model, threads=threads, seed=0, estimator="image", **kwargs)
+        )
         logger.info("%s %s ready in %.1f s", model.backbone, label, time.perf_counter() - t0)
     net = next(iter(pipelines.values())).network
     s = model.image_size

@@ -128,7 +128,7 @@ class Shared:
 def make_image_model(args: argparse.Namespace, shared: Shared) -> Method:
     from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
 
-    pipeline = Pipeline(PipelineConfig(weights=args.weights_path, threads=args.threads))
+    pipeline = Pipeline(PipelineConfig(weights=args.weights_path, threads=args.threads, estimator="image"))
 
     def run(sample: Sample, hand: HandTruth) -> Prediction | None:
         box = hand_box_xyxy(hand, sample.width, sample.height)
@@ -197,9 +197,9 @@ def _make_landmark_hands(lifter_path: str | None, refine: bool):
 
     def factory(args: argparse.Namespace, shared: Shared) -> Method:
         from wildhands.handmodel.open_hand import OpenHandModel
+        from wildhands.model.lifting import load_lifting
         from wildhands.runtime.landmark_hands import LandmarkHands, LandmarkHandsConfig
         from wildhands.runtime.pipeline import HandBox
-        from wildhands.train.lifting import load_lifting
 
         lifter = None
         if lifter_path is not None:

@@ -62,7 +62,10 @@ def _sample_hands():
         load_camera_yaml(SAMPLE_DIR / "camera_info.yaml"),
     )
     config = PipelineConfig(
-        model=ModelConfig(backbone="resnet18", image_size=128), engine="onnxruntime", seed=0
+        model=ModelConfig(backbone="resnet18", image_size=128),
+        engine="onnxruntime",
+        seed=0,
+        estimator="image",
     )
     return Pipeline(config)(image, camera, boxes)
 

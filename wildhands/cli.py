@@ -23,6 +23,8 @@ def _pipeline_from_args(args: argparse.Namespace):
             engine=args.engine,
             device=args.device,
             threads=args.threads,
+            estimator=args.estimator,
+            refine=args.refine,
         )
     )
 
@@ -48,6 +50,8 @@ def cmd_demo_sequence(args: argparse.Namespace) -> int:
         detector=detector,
         backend=args.backend,
         threads=args.threads,
+        estimator=args.estimator,
+        refine=args.refine,
     )
     summary, paths = run_main_job(
         args.images, args.camera_info, args.out, options, limit=args.limit, hfov_deg=args.hfov, fps=args.fps
@@ -86,7 +90,7 @@ def cmd_demo_image(args: argparse.Namespace) -> int:
     )
     print(f"weights    {pipeline.weights_description}")
     print(
-        f"engine     {pipeline.engine.name}, hand model {result.hands[0].hand_model if result.hands else '-'}"
+        f"engine     {pipeline.engine_name}, hand model {result.hands[0].hand_model if result.hands else '-'}"
     )
     source = f"detector {detector.name}" if detector is not None else "boxes file"
     print(f"hands      {len(result.hands)} (boxes from the {source})")
@@ -204,6 +208,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
+    from wildhands.runtime.pipeline import ESTIMATORS
+
+    p.add_argument(
+        "--estimator",
+        default=ESTIMATORS[0],
+        choices=ESTIMATORS,
+        help="landmarks: the landmark-lifting model + refinement (best on real images); image: the "
+        "WildHands image model with --weights",
+    )
+    p.add_argument(
+        "--no-refine", dest="refine", action="store_false", help="landmarks: the lifting head's answer"
+    )
     p.add_argument(
         "--weights",
         default="default",

@@ -56,6 +56,7 @@ _TO_RGB = {
 SIDE_TO_MSG = {"left": Hand.SIDE_LEFT, "right": Hand.SIDE_RIGHT}
 MSG_TO_SIDE = {v: k for k, v in SIDE_TO_MSG.items()}
 MESH_JOINT = 255  # `joint` value of mesh vertices in the point cloud
+NOT_FITTED = -1.0  # Hand.fit_residual_px of a hand that was not fitted (HandEstimate: NaN)
 
 
 # ----------------------------------------------------------------------------------------------- images
@@ -231,6 +232,7 @@ def _hand_parts(hand: HandEstimate, include_mesh: bool, track_id: int) -> tuple[
         grasp_type=int(hand.grasp_id),
         grasp_label=str(hand.grasp_label),
         intrinsics_estimated=bool(hand.intrinsics_estimated),
+        fit_residual_px=float(hand.fit_residual_px) if math.isfinite(hand.fit_residual_px) else NOT_FITTED,
     )
     points: list[PointsField] = [(msg, "keypoints_3d", np.asarray(hand.keypoints_cam_m, np.float64))]
     msg.keypoints_2d = np.asarray(hand.keypoints_px, np.float32).reshape(42)
@@ -279,6 +281,7 @@ def msg_to_hand(msg: Hand) -> HandEstimate:
         grasp_probabilities=np.asarray(msg.grasp_probabilities, np.float64).reshape(8),
         intrinsics_estimated=bool(msg.intrinsics_estimated),
         hand_model=str(msg.hand_model),
+        fit_residual_px=float(msg.fit_residual_px) if msg.fit_residual_px >= 0 else float("nan"),
     )
 
 

@@ -45,6 +45,8 @@ def node_params_for(sequence: Sequence, options) -> dict[str, Any]:
     params: dict[str, Any] = {
         "weights": "untrained" if options.weights is None else str(options.weights),
         "engine": options.engine,
+        "estimator": options.estimator,
+        "refine": bool(options.refine),
         "backbone": options.backbone,
         "threads": int(options.threads),
         "detector": "mediapipe" if options.detector == "mediapipe" else "none",
@@ -183,7 +185,7 @@ def run_ros_demo(
             "recorded_messages": dict(recorder.counts),
             "weights": node.pipeline.weights_description,
             "trained": node.pipeline.trained,
-            "engine": node.pipeline.engine.name,
+            "engine": node.pipeline.engine_name,
             "detector": str(node.params.detector),
         }
         return results, facts

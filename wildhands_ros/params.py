@@ -25,7 +25,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_
 
 from wildhands.model.config import BACKBONE_CHANNELS, ModelConfig
 from wildhands.runtime.filters import OneEuroConfig
-from wildhands.runtime.pipeline import CROP_MODES, ENGINES, PipelineConfig
+from wildhands.runtime.pipeline import CROP_MODES, ENGINES, ESTIMATORS, PipelineConfig
 from wildhands.runtime.tracking import TrackingConfig
 
 DETECTORS = ("mediapipe", "none")
@@ -48,6 +48,26 @@ class ParamSpec:
 
 PARAM_SPECS: dict[str, ParamSpec] = {
     # --- network / pipeline (restart to change) ---
+    "estimator": ParamSpec(
+        "landmarks",
+        "How hands are estimated: landmarks (the hand-landmark network's 2D + world landmarks lifted "
+        "into the hand model with KPE and refined through the camera model: best on real images) or image "
+        "(the WildHands image model with `weights`).",
+        ESTIMATORS,
+        read_only=True,
+    ),
+    "refine": ParamSpec(
+        True,
+        "estimator=landmarks: fit the hand model to the landmarks through the camera model (false: the "
+        "lifting head's answer).",
+        read_only=True,
+    ),
+    "lifting_weights": ParamSpec(
+        "default",
+        "estimator=landmarks: the lifting model (default = the shipped one, hash-checked), a file, or none "
+        "(the fit starts from PnP of the world landmarks).",
+        read_only=True,
+    ),
     "engine": ParamSpec(
         "onnxruntime",
         "Inference engine of the WildHands network (onnxruntime: CPU; torch: CPU/CUDA; tensorrt: NVIDIA "
@@ -311,6 +331,9 @@ def check_overrides(node, specs: dict[str, ParamSpec], argv: list[str]) -> list[
 
 @dataclass(frozen=True)
 class NodeParams:
+    estimator: str
+    refine: bool
+    lifting_weights: str
     engine: str
     weights: str
     backbone: str
@@ -371,6 +394,9 @@ class NodeParams:
     def pipeline_config(self) -> PipelineConfig:
         """The wildhands PipelineConfig these parameters describe."""
         return PipelineConfig(
+            estimator=self.estimator,
+            refine=self.refine,
+            lifting_weights=self.lifting_weights or None,
             weights=self.weights or None,  # a name ("default") or a path, resolved by the Pipeline
             model=ModelConfig(backbone=self.backbone),
             engine=self.engine,

@@ -51,7 +51,9 @@ def sample_hands(sample):
     from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 
     image, camera, boxes = sample
-    return Pipeline(PipelineConfig(model=ModelConfig(backbone="resnet18")))(image, camera, boxes)
+    return Pipeline(PipelineConfig(estimator="image", model=ModelConfig(backbone="resnet18")))(
+        image, camera, boxes
+    )
 
 
 @pytest.fixture(scope="session")

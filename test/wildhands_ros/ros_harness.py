@@ -24,6 +24,7 @@ from wildhands_ros.sync import stamp_ns
 
 FRAME = "test_camera_optical_frame"
 NODE_PARAMS = {
+    "estimator": "image",  # the ROS plumbing tests run the image model (test_node_landmarks.py: the default)
     "backbone": "resnet18",
     "detector": "none",
     "log_throttle_sec": 30.0,

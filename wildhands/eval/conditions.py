@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -82,7 +83,8 @@ def estimate_intrinsics(camera: CameraModel, hfov_deg: float = DEFAULT_ESTIMATE_
 
 
 class EvalPipeline(Pipeline):
-    """A :class:`Pipeline` whose KPE input follows ``kpe_mode`` (everything else is the Pipeline's).
+    """A :class:`Pipeline` of the image model (``estimator='image'``) whose KPE input follows ``kpe_mode``
+    (everything else is the Pipeline's).
 
     With ``kpe_mode='pinhole'``, ``kpe_change_deg`` collects, per crop, the mean absolute difference (deg)
     between the pinhole and the distortion-aware KPE values (for the angle variants sparse and dense): how
@@ -91,7 +93,9 @@ class EvalPipeline(Pipeline):
 
     def __init__(self, config: PipelineConfig | None = None, kpe_mode: str = "distortion_aware") -> None:
         self.kpe_mode = _check("kpe_mode", kpe_mode, KPE_MODES)
-        crop_mode = (config or PipelineConfig()).crop_mode
+        # it evaluates the image model (its weights, its KPE input): always the image estimator
+        config = dataclasses.replace(config or PipelineConfig(), estimator="image")
+        crop_mode = config.crop_mode
         if kpe_mode == "pinhole" and crop_mode != "box":
             raise ValueError(f"kpe_mode='pinhole' needs crop_mode='box', got crop_mode={crop_mode!r}")
         self.kpe_change_deg: list[float] = []

@@ -3,7 +3,8 @@
 A hand model (``OpenHandModel`` or ``ManoHandModel``) poses its mesh with linear blend skinning and reads
 the keypoints from it: 16 joints (``J_regressor`` on the shaped template, then posed) and 5 fingertip
 vertices. The joints only depend on the rest joints and the rotations, and each fingertip vertex is rigid
-to its distal bone (skinning weight 1 in both models' tips, checked at construction), so the keypoints
+to its distal bone (skinning weight 1 in the open model's tips; a blended tip, as in real MANO, follows
+its main bone: logged at construction), so the keypoints
 follow from the skeleton's kinematic chain: 21 points instead of ~1 000 (open) or 778 (MANO) skinned
 vertices, and differentiable, vmap- and jacfwd-friendly (no data-dependent branches). MANO's pose
 blend shapes move tip vertices by a fraction of a millimetre; they are ignored here.
@@ -14,9 +15,13 @@ is added to every point, as in the models.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from wildhands.handmodel.keypoints import NUM_KEYPOINTS
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["HandSkeleton", "rodrigues"]
 
@@ -57,8 +62,8 @@ class HandSkeleton(torch.nn.Module):
         joint_dirs = torch.einsum("jv,vkl->jkl", jreg, m.shapedirs)  # (16, 3, L)
         tips = m.fingertip_vertex_ids
         weights = m.lbs_weights[tips]  # (5, 16)
-        if not bool((weights.max(dim=1).values >= _TIP_RIGID_MIN_WEIGHT).all()):
-            raise ValueError("fingertip vertices are not rigid to one bone: HandSkeleton would differ")
+        if not bool((weights.max(dim=1).values >= _TIP_RIGID_MIN_WEIGHT).all()):  # e.g. real MANO
+            logger.info("fingertip vertices are blended over bones: tips follow their main bone (approx.)")
         self.register_buffer("joints0", joints0.clone())
         self.register_buffer("joint_dirs", joint_dirs.clone())
         self.register_buffer("tips0", m.v_template[tips].clone())

@@ -22,7 +22,9 @@ frame. Units: metres, radians; camera optical frame x right, y down, z forward.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,8 +36,18 @@ from wildhands.handmodel.keypoints import NUM_KEYPOINTS
 from wildhands.model.kpe import sinusoidal_encoding
 from wildhands.model.regressor import IterativeRegressor, RegressorOutput
 
-__all__ = ["LiftingConfig", "LiftingInputs", "LiftingNet", "lifting_inputs", "lift_to_camera", "CROP_MARGIN"]
+__all__ = [
+    "LiftingConfig",
+    "LiftingInputs",
+    "LiftingNet",
+    "lifting_inputs",
+    "lift_to_camera",
+    "load_lifting",
+    "save_lifting",
+    "CROP_MARGIN",
+]
 
+LIFTING_FORMAT = "wildhands.lifting"
 #: the virtual crop's side = CROP_MARGIN x the landmarks' extent (as the image model's box_scale)
 CROP_MARGIN = 1.5
 WORLD_SCALE = 10.0  # world landmarks are fed in decimetres
@@ -185,3 +197,40 @@ def lift_to_camera(out: RegressorOutput, crop: torch.Tensor, rotation: torch.Ten
     wrist_rotation = rt @ rot[:, 0]
     transl = (rt @ t_virtual[..., None])[..., 0]
     return wrist_rotation, rot[:, 1:], out.betas, transl
+
+
+def save_lifting(path: str | os.PathLike, model: LiftingNet, extra: dict | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": LIFTING_FORMAT,
+        "format_version": 1,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu().half() for k, v in model.state_dict().items()},
+        "extra": dict(extra or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_lifting(path: str | os.PathLike) -> LiftingNet:
+    """A LiftingNet from ``path``; ValueError naming the path for a missing, corrupt or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"lifting weights {path} do not exist")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise ValueError(f"lifting weights {path} are corrupt or not a torch file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
+        raise ValueError(
+            f"lifting weights {path} are corrupt or truncated: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != LIFTING_FORMAT:
+        raise ValueError(f"{path} is not a {LIFTING_FORMAT} file")
+    model = LiftingNet(LiftingConfig(**payload["config"]))
+    model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
+    return model.eval()

@@ -31,6 +31,7 @@ __all__ = [
     "WeightsError",
     "file_sha256",
     "load_manifest",
+    "resolve_lifting_weights",
     "models_dir",
     "resolve_weights",
     "verify_entry",
@@ -151,4 +152,34 @@ def resolve_weights(spec: str | os.PathLike | None, folder: str | os.PathLike | 
     path = Path(text).expanduser()
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist: {HOW_TO_GET}")
+    return path
+
+
+def resolve_lifting_weights(
+    spec: str | os.PathLike | None, folder: str | os.PathLike | None = None
+) -> Path | None:
+    """The landmark-lifting model's weights: ``"default"`` = the manifest's ``lifting`` entry (sha256
+    checked), a file path, or ``None``/``""``/``"none"`` for no lifting head (the landmark path then starts
+    its fit from PnP of the world landmarks). :class:`WeightsError` naming the problem."""
+    if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
+        return None
+    text = os.fspath(spec)
+    if text != "default":
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"lifting weights file {path} does not exist")
+        return path
+    root = Path(folder) if folder is not None else models_dir()
+    entry = load_manifest(root).get("lifting")
+    if not isinstance(entry, dict) or "file" not in entry or "sha256" not in entry:
+        raise WeightsError(f"{root / MANIFEST_NAME} has no `lifting` entry (file, sha256): {HOW_TO_GET}")
+    path = root / entry["file"]
+    if not path.is_file():
+        raise WeightsError(f"lifting weights {path} are missing: {HOW_TO_GET}")
+    actual = file_sha256(path)
+    if actual != entry["sha256"]:
+        raise WeightsError(
+            f"lifting weights {path} have sha256 {actual[:16]}..., the manifest says "
+            f"{entry['sha256'][:16]}...: corrupt or modified; {HOW_TO_GET}"
+        )
     return path

@@ -154,6 +154,8 @@ class SequenceDemoOptions:
     backend: ``"auto"`` (``ros`` when installed, else ``python``), ``"ros"`` or ``"python"``.
     threads: CPU threads of the engine (0 = all cores).
     backbone: architecture of an untrained network (``weights="untrained"``); weights carry their own.
+    estimator: ``"landmarks"`` (default) or ``"image"`` (``PipelineConfig.estimator``).
+    refine: the landmark estimator's fit on or off.
     """
 
     weights: str | None = "default"
@@ -162,6 +164,8 @@ class SequenceDemoOptions:
     backend: str = "auto"
     threads: int = 0
     backbone: str = "resnet50"
+    estimator: str = "landmarks"
+    refine: bool = True
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
@@ -184,7 +188,13 @@ def run_sequence_python(sequence, out_dir: str | Path, options: SequenceDemoOpti
     from wildhands.runtime.sequence import FrameResult
 
     pipeline = Pipeline(
-        PipelineConfig(weights=options.weights, engine=options.engine, threads=options.threads)
+        PipelineConfig(
+            weights=options.weights,
+            engine=options.engine,
+            threads=options.threads,
+            estimator=options.estimator,
+            refine=options.refine,
+        )  # fmt: skip
     )
     detector = None
     if options.detector == "mediapipe":
@@ -204,7 +214,7 @@ def run_sequence_python(sequence, out_dir: str | Path, options: SequenceDemoOpti
     facts = {
         "weights": pipeline.weights_description,
         "trained": pipeline.trained,
-        "engine": pipeline.engine.name,
+        "engine": pipeline.engine_name,
         "detector": options.detector,
     }
     return results, facts

@@ -9,7 +9,9 @@ This is everything the ROS node, the CLI and Python users run; it knows nothing 
 Per hand: square crop around the box (``box_scale`` x the box side), left hands mirrored to right hands
 (the network and the hand model are right-handed; the result is mirrored back), KPE inputs from the
 camera model, one batched engine call for all hands, the hand model for keypoints and mesh, and the
-weak-perspective camera turned into a metric translation with the real intrinsics and the crop box.
+weak-perspective camera turned into a metric translation with the real intrinsics and the crop box. The
+network input (crop, mirroring, KPE inputs, normalisation) is made by :mod:`wildhands.model.preprocess`, the
+module the training items (:func:`wildhands.train.items.make_item`) use too.
 
 Crop modes (``PipelineConfig.crop_mode``): ``'box'`` cuts that axis-aligned square out of the (distorted)
 image. ``'rectified'`` renders the hand instead through a virtual pinhole camera looking straight at it
@@ -44,20 +46,18 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from wildhands.geometry.camera import CameraModel, weak_perspective_to_translation_np
-from wildhands.geometry.crop import CropBox, kpe_inputs, mirror_box, square_box_from_xyxy, warp_crop
+from wildhands.geometry.crop import CropBox
 from wildhands.geometry.perspective_crop import (
     CROP_MODES,
     RectifiedCrop,
-    rectify_box,
     rotation_to_camera,
-    uses_rectified_crop,
     virtual_to_camera,
-    warp_rectified,
 )
 from wildhands.geometry.rotations import matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel import build_hand_model
@@ -65,7 +65,7 @@ from wildhands.model.checkpoint import load_model
 from wildhands.model.config import ModelConfig
 from wildhands.model.grasp import GRASP_CLASSES
 from wildhands.model.network import WildHandsNet
-from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from wildhands.model.preprocess import HandCrop, crop_kpe_inputs, cut_crop, normalize_crops, plan_crop
 from wildhands.model.weights import resolve_weights
 from wildhands.runtime.engines import ENGINES, PRECISIONS, build_engine, default_precision
 from wildhands.runtime.engines.base import EngineOutput
@@ -75,6 +75,9 @@ logger = logging.getLogger(__name__)
 SIDES = ("left", "right")
 _S = np.diag([-1.0, 1.0, 1.0])  # mirror about the camera's y-z plane
 _RECTIFY_WARNING_PERIOD_S = 30.0  # seconds between two "cannot rectify this box" warnings
+#: how hands are estimated: the landmark-lifting model (the hand-landmark network's 2D + world landmarks
+#: lifted with KPE, then refined through the lens) or the image model (ResNet crop + KPE: the paper's)
+ESTIMATORS = ("landmarks", "image")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,14 @@ class PipelineConfig:
     hand_model: ``'open'`` (ours, shipped) or ``'mano'`` (needs ``mano_model_path``).
     mano_model_path: MANO_RIGHT.pkl (or its folder) for ``hand_model='mano'``.
     seed: seed of the untrained network.
+    estimator: ``'landmarks'`` (default: the landmark-lifting model, what measures best on real images,
+        ``bench/real_hands.py``; :mod:`wildhands.runtime.landmark_hands`) or ``'image'`` (the image model
+        with ``weights``: the paper's architecture, for weights trained on real images). With
+        ``'landmarks'`` the image model's weights only serve its grasp head and no engine is built.
+    refine: ``'landmarks'`` only: fit the hand model to the landmarks through the camera model
+        (:mod:`wildhands.runtime.refine`); False gives the lifting head's answer.
+    lifting_weights: ``'landmarks'`` only: ``"default"`` (the shipped lifting model, hash-checked), a file,
+        or None (no head: the fit starts from PnP of the world landmarks).
     """
 
     weights: str | Path | None = None
@@ -118,8 +129,15 @@ class PipelineConfig:
     hand_model: str = "open"
     mano_model_path: Path | None = None
     seed: int = 0
+    estimator: str = "landmarks"
+    refine: bool = True
+    lifting_weights: str | Path | None = "default"
 
     def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator={self.estimator!r} not in {set(ESTIMATORS)}")
+        if not isinstance(self.refine, bool):
+            raise ValueError(f"refine={self.refine!r} must be a bool")
         if self.engine not in ENGINES:
             raise ValueError(f"engine={self.engine!r} not in {set(ENGINES)}")
         if self.precision is not None and self.precision not in PRECISIONS:
@@ -161,12 +179,15 @@ class HandBox:
     side: ``'left'`` or ``'right'``.
     score: detector confidence in [0, 1].
     side_score: confidence in [0, 1] that ``side`` is correct.
+    landmarks: the hand-landmark network's detection of this hand (``mediapipe_palm.HandDetection``) when
+        the detector made the box; the landmark estimator then uses it instead of a new landmark pass.
     """
 
     xyxy_px: tuple[float, float, float, float]
     side: str
     score: float = 1.0
     side_score: float = 1.0
+    landmarks: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -203,6 +224,9 @@ class HandEstimate:
     hand_model: str
     #: the virtual camera of a rectified crop (``crop_mode`` 'rectified' / 'auto'); None for box crops
     rectified_crop: RectifiedCrop | None = None
+    #: px, mean distance of the projected keypoints to the landmark network's 2D landmarks after the fit
+    #: (landmark estimator); NaN where nothing was fitted (image estimator)
+    fit_residual_px: float = float("nan")
 
     @property
     def wrist_position_m(self) -> np.ndarray:
@@ -274,27 +298,60 @@ class Pipeline:
             logger.warning("no weights given: the network is untrained and its output is meaningless")
         self.network.eval()
         self.model_config: ModelConfig = self.network.config
-        self.engine = build_engine(
-            self.config.engine,
-            self.network,
-            device=self.config.device,
-            onnx_path=self.config.onnx_path,
-            threads=self.config.threads,
-            precision=self.config.resolved_precision,
-            weights_path=weights_path,
-        )
         self.hand_model = build_hand_model(
             self.config.hand_model, side="right", model_path=self.config.mano_model_path
         )
         self.left_faces = self._left_faces()
-        # (u8 / 255 - mean) / std == u8 * scale + offset
-        self._scale = (1.0 / (255.0 * np.asarray(IMAGENET_STD, np.float32))).reshape(1, 3, 1, 1)
-        self._offset = (
-            -np.asarray(IMAGENET_MEAN, np.float32) / np.asarray(IMAGENET_STD, np.float32)
-        ).reshape(1, 3, 1, 1)
+        self.engine = None  # the image model's engine (estimator 'image')
+        self.landmark_hands = None  # the landmark-lifting path (estimator 'landmarks')
+        if self.config.estimator == "image":
+            self.engine = build_engine(
+                self.config.engine,
+                self.network,
+                device=self.config.device,
+                onnx_path=self.config.onnx_path,
+                threads=self.config.threads,
+                precision=self.config.resolved_precision,
+                weights_path=weights_path,
+            )
+        else:
+            self.landmark_hands = self._build_landmark_hands()
+            refine = "on" if self.config.refine else "off"
+            self.weights_description = (
+                f"landmarks: lifting {self._lifting_description}, refine {refine}"
+                f"; grasp head of {self.weights_description}"
+            )
+            if not self.trained:
+                logger.warning(
+                    "no image-model weights: the grasp head is untrained (grasp labels meaningless)"
+                )
+            self.trained = True  # the hands come from trained networks (landmark network, lifting head)
         #: milliseconds of each stage of the last call: crop, engine, hand_layer, total ({} before any)
         self.timings: dict[str, float] = {}
         self._rectify_warned = -np.inf  # time.monotonic() of the last "cannot rectify" warning
+
+    def _build_landmark_hands(self):
+        from wildhands.model.lifting import load_lifting
+        from wildhands.model.weights import resolve_lifting_weights
+        from wildhands.runtime.detection.mediapipe_palm import MediaPipeHandDetector
+        from wildhands.runtime.landmark_hands import LandmarkHands, LandmarkHandsConfig
+
+        path = resolve_lifting_weights(self.config.lifting_weights)  # WeightsError naming the problem
+        self._lifting_description = "none (PnP start)" if path is None else str(path)
+        detector = MediaPipeHandDetector(threads=self.config.threads or 2)
+        return LandmarkHands(
+            detector,
+            self.hand_model,
+            grasp_head=self.network.grasp_head if self.trained else None,
+            config=LandmarkHandsConfig(refine=self.config.refine),
+            lifter=None if path is None else load_lifting(path),
+        )
+
+    @property
+    def engine_name(self) -> str:
+        """What runs the hands: the image model's engine, or ``landmarks`` (LiteRT landmark network +
+        torch lifting head and fit)."""
+        return self.engine.name if self.engine is not None else "landmarks"
 
     def _left_faces(self) -> np.ndarray:
         faces = (
@@ -310,7 +367,7 @@ class Pipeline:
 
     def prepare(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list[HandBox]):
         """Crops (B, 3, S, S) float32 normalised, KPE inputs (B, P, 2), crop boxes, network-side boxes, and
-        the mirrored camera.
+        the mirrored camera (all through :mod:`wildhands.model.preprocess`, as the training items).
 
         ``crop_boxes[i]``: the square box of the image (every mode). ``net_boxes[i]``: what the network's
         crop camera refers to: for a box crop the :class:`CropBox` in the (for left hands mirrored) image,
@@ -320,42 +377,33 @@ class Pipeline:
         crops = np.empty((len(boxes), size, size, 3), np.uint8)
         kpe = np.empty((len(boxes), self.model_config.kpe.num_points, 2), np.float32)
         crop_boxes, net_boxes = [], []
-        mirrored_camera = camera.mirrored()
-        rectify = uses_rectified_crop(self.config.crop_mode, camera)
-        grid = self.model_config.kpe.dense_grid
         for i, hand in enumerate(boxes):
-            box = square_box_from_xyxy(
-                hand.xyxy_px,
-                (camera.width, camera.height),
-                scale=self.config.box_scale,
-                border=self.config.border,
-            )
-            mirror = hand.side == "left"
-            rc = self._rectify(camera, hand, size) if rectify else None
-            if rc is None:
-                crops[i] = warp_crop(image_rgb, box, out_size=size, mirror=mirror)
-                kpe[i] = kpe_inputs(camera, box, self.kpe_variant, mirror=mirror, grid=grid)
-                net_boxes.append(mirror_box(box, (camera.width - 1) / 2.0) if mirror else box)
-            else:
-                crops[i] = warp_rectified(image_rgb, camera, rc, mirror=mirror)
-                kpe[i] = kpe_inputs(rc.camera, rc.crop_box, self.kpe_variant, mirror=mirror, grid=grid)
-                net_boxes.append(rc)
-            crop_boxes.append(box)
-        images = np.empty((len(boxes), 3, size, size), np.float32)  # C-contiguous, as engines take it
-        np.multiply(crops.transpose(0, 3, 1, 2), self._scale, out=images)
-        images += self._offset
-        return images, kpe, crop_boxes, net_boxes, mirrored_camera
+            crop = self.plan_crop(camera, hand)
+            crops[i] = cut_crop(image_rgb, crop)
+            kpe[i] = crop_kpe_inputs(crop, self.kpe_variant, grid=self.model_config.kpe.dense_grid)
+            crop_boxes.append(crop.box)
+            net_boxes.append(crop.rectified if crop.rectified is not None else crop.net_box)
+        return normalize_crops(crops), kpe, crop_boxes, net_boxes, camera.mirrored()
 
-    def _rectify(self, camera: CameraModel, hand: HandBox, size: int) -> RectifiedCrop | None:
-        """The rectified crop's virtual camera, or None (box crop) when the box cannot be rectified."""
-        try:
-            return rectify_box(camera, hand.xyxy_px, size, self.config.box_scale)
-        except ValueError as exc:
-            now = time.monotonic()
-            if now - self._rectify_warned >= _RECTIFY_WARNING_PERIOD_S:
-                logger.warning("rectified crop impossible, box crop used instead: %s", exc)
-                self._rectify_warned = now
-            return None
+    def plan_crop(self, camera: CameraModel, hand: HandBox) -> HandCrop:
+        """Where the crop of ``hand`` is (``box_scale``, ``border``, ``crop_mode`` of the config; left hands
+        mirrored); a box that cannot be rectified gets the box crop (warned at most every 30 s)."""
+        return plan_crop(
+            camera,
+            hand.xyxy_px,
+            self.model_config.image_size,
+            self.config.box_scale,
+            mirror=hand.side == "left",
+            crop_mode=self.config.crop_mode,
+            border=self.config.border,
+            on_rectify_error=self._rectify_failed,
+        )
+
+    def _rectify_failed(self, exc: ValueError) -> None:
+        now = time.monotonic()
+        if now - self._rectify_warned >= _RECTIFY_WARNING_PERIOD_S:
+            logger.warning("rectified crop impossible, box crop used instead: %s", exc)
+            self._rectify_warned = now
 
     def __call__(
         self, image_rgb: np.ndarray, camera: CameraModel, boxes: list[HandBox]
@@ -372,6 +420,10 @@ class Pipeline:
         if not boxes:
             self.timings = {"crop": 0.0, "engine": 0.0, "hand_layer": 0.0, "total": 0.0}
             return []
+        if self.landmark_hands is not None:
+            hands = self.landmark_hands(image_rgb, camera, boxes)
+            self.timings = {**self.landmark_hands.timings, "total": 1e3 * (time.perf_counter() - t0)}
+            return hands
         images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(image_rgb, camera, boxes)
         t1 = time.perf_counter()
         out = self.engine.infer(images, kpe)  # every hand of the frame in one call

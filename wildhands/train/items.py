@@ -5,8 +5,11 @@ for left hands the *mirrored* camera (the image flipped left-right, ``CameraMode
 left hand is a right hand (see ``wildhands.runtime.pipeline``). With ``AugmentConfig.crop_mode``
 ``'rectified'`` (or ``'auto'`` on a fisheye camera) the crop is the rectified crop of
 ``wildhands.geometry.perspective_crop`` and the crop's camera is its virtual pinhole camera (mirrored for
-left hands), exactly as the pipeline's ``crop_mode`` does at run time. Missing labels get ``has_* = False``
-and zeros, so items of different datasets batch together and each loss masks what is absent.
+left hands), exactly as the pipeline's ``crop_mode`` does at run time: the crop, the mirroring, the KPE
+inputs and the normalisation are those of :mod:`wildhands.model.preprocess`, which the pipeline calls too;
+this module adds the jitter (crop scale and shift, colours) and the targets. Missing labels get
+``has_* = False`` and zeros, so items of different datasets batch together and each loss masks what is
+absent.
 
 Targets (``net camera`` = the camera of the frame above; metres and pixels):
 
@@ -30,19 +33,11 @@ import torch
 
 from wildhands.data.record import HandRecord
 from wildhands.geometry.camera import translation_to_weak_perspective_np
-from wildhands.geometry.crop import CropBox, kpe_inputs, mirror_box, square_box_from_xyxy, warp_crop
-from wildhands.geometry.perspective_crop import (
-    CROP_MODES,
-    RectifiedCrop,
-    camera_to_virtual,
-    image_to_rectified,
-    rectify_box,
-    uses_rectified_crop,
-    warp_rectified,
-)
+from wildhands.geometry.crop import CropBox
+from wildhands.geometry.perspective_crop import CROP_MODES, camera_to_virtual, image_to_rectified
 from wildhands.geometry.rotations import mirror_axis_angle
 from wildhands.model.config import ModelConfig
-from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from wildhands.model.preprocess import crop_kpe_inputs, cut_crop, normalize_crops, plan_crop, square_crop_box
 
 _S = np.diag([-1.0, 1.0, 1.0])
 
@@ -94,30 +89,21 @@ def _jitter(augment: AugmentConfig, rng: np.random.Generator | None) -> tuple[fl
     return scale, shift
 
 
-def _square_box(record: HandRecord, scale: float, shift: np.ndarray) -> CropBox:
-    cam = record.camera
-    box = square_box_from_xyxy(record.box_xyxy_px, (cam.width, cam.height), scale=scale, border="zero_pad")
-    dx, dy = shift * box.size
-    return CropBox(box.x0 + dx, box.y0 + dy, box.size) if (dx or dy) else box
+def _jitter_colours(crop: np.ndarray, augment: AugmentConfig, rng: np.random.Generator | None) -> np.ndarray:
+    """The uint8 crop with random per-channel gains and, with ``blur_prob``, a small Gaussian blur."""
+    if not (augment.enabled and rng is not None):
+        return crop
+    gains = 1.0 + rng.uniform(-augment.color, augment.color, size=3)
+    crop = np.clip(crop.astype(np.float32) * gains, 0, 255).astype(np.uint8)
+    if rng.random() < augment.blur_prob:
+        crop = cv2.GaussianBlur(crop, (5, 5), float(rng.uniform(0.5, 1.5)))
+    return crop
 
 
 def crop_box_for(record: HandRecord, augment: AugmentConfig, rng: np.random.Generator | None) -> CropBox:
     """The (possibly jittered) square crop box of a record, in its image's pixels."""
-    return _square_box(record, *_jitter(augment, rng))
-
-
-def _rectified(
-    record: HandRecord, box: CropBox, scale: float, shift: np.ndarray, size: int
-) -> RectifiedCrop | None:
-    """The rectified crop of the hand box moved like the square ``box`` (by ``shift`` x its side) and scaled
-    by ``scale`` (without jitter exactly the pipeline's ``rectify_box(camera, box_xyxy, size, box_scale)``),
-    or None (box crop) when it cannot be rectified, as the pipeline falls back."""
-    dx, dy = shift * box.size
-    x0, y0, x1, y1 = np.asarray(record.box_xyxy_px, np.float64)
-    try:
-        return rectify_box(record.camera, (x0 + dx, y0 + dy, x1 + dx, y1 + dy), size, box_scale=scale)
-    except ValueError:
-        return None
+    scale, shift = _jitter(augment, rng)
+    return square_crop_box(record.camera, record.box_xyxy_px, scale, shift=shift)
 
 
 def make_item(
@@ -134,32 +120,16 @@ def make_item(
     cam = record.camera
     mirror = record.side == "left"
     scale, shift = _jitter(augment, rng)
-    box = _square_box(record, scale, shift)
-    size = model.image_size
-    rc = _rectified(record, box, scale, shift, size) if uses_rectified_crop(augment.crop_mode, cam) else None
-    if rc is None:
-        crop = warp_crop(image, box, out_size=size, mirror=mirror)
-    else:
-        crop = warp_rectified(image, cam, rc, mirror=mirror)
-    if augment.enabled and rng is not None:
-        gains = 1.0 + rng.uniform(-augment.color, augment.color, size=3)
-        crop = np.clip(crop.astype(np.float32) * gains, 0, 255).astype(np.uint8)
-        if rng.random() < augment.blur_prob:
-            crop = cv2.GaussianBlur(crop, (5, 5), float(rng.uniform(0.5, 1.5)))
-    images = (crop.astype(np.float32) / 255.0 - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(
-        IMAGENET_STD, np.float32
-    )
-    if rc is None:
-        kpe = kpe_inputs(cam, box, model.kpe.variant.value, mirror=mirror, grid=model.kpe.dense_grid)
-        net_cam = cam.mirrored() if mirror else cam
-        net_box = mirror_box(box, (cam.width - 1) / 2.0) if mirror else box
-    else:  # the virtual pinhole camera; the whole crop is the box, its own mirror image
-        net_cam, net_box = rc.camera, rc.crop_box
-        kpe = kpe_inputs(net_cam, net_box, model.kpe.variant.value, mirror=mirror, grid=model.kpe.dense_grid)
+    # the crop, its KPE inputs and the normalisation are the pipeline's (wildhands.model.preprocess)
+    crop = plan_crop(cam, record.box_xyxy_px, model.image_size, scale, mirror, augment.crop_mode, shift=shift)
+    pixels = _jitter_colours(cut_crop(image, crop), augment, rng)
+    kpe = crop_kpe_inputs(crop, model.kpe.variant.value, grid=model.kpe.dense_grid)
+    rc = crop.rectified
+    net_cam, net_box = crop.net_camera, crop.net_box
     K = net_cam.K.astype(np.float64)
 
     item: dict[str, np.ndarray | float | int | bool] = {
-        "images": images.transpose(2, 0, 1),
+        "images": normalize_crops(pixels)[0],
         "kpe": kpe,
         "K": K,
         "box_center": np.asarray(net_box.center, np.float64),
@@ -227,10 +197,7 @@ def make_item(
     item["has_mask"] = record.mask is not None
     if record.mask is not None:
         mask_u8 = (np.asarray(record.mask) > 0).astype(np.uint8) * 255
-        if rc is None:
-            m = warp_crop(mask_u8, box, out_size=mask_size, mirror=mirror)
-        else:
-            m = cv2.resize(warp_rectified(mask_u8, cam, rc, mirror=mirror), (mask_size, mask_size))
+        m = cut_crop(mask_u8, crop, out_size=mask_size)
         item["mask"] = (m.reshape(mask_size, mask_size) > 127).astype(np.float32)
     else:
         item["mask"] = np.zeros((mask_size, mask_size), np.float32)

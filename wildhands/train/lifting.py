@@ -34,11 +34,10 @@ from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.rotations import axis_angle_to_matrix
 from wildhands.handmodel.open_hand import OpenHandModel
 from wildhands.handmodel.skeleton import HandSkeleton
-from wildhands.model.lifting import LiftingConfig, LiftingNet, lift_to_camera, lifting_inputs
+from wildhands.model.lifting import LiftingNet, lift_to_camera, lifting_inputs, save_lifting
 
 logger = logging.getLogger(__name__)
 
-LIFTING_FORMAT = "wildhands.lifting"
 IMAGE_SIZES = ((640, 480), (1280, 720), (256, 256), (512, 334), (848, 480))
 
 
@@ -160,43 +159,6 @@ def lifting_loss(model: LiftingNet, skeleton: HandSkeleton, batch: dict) -> tupl
         + 0.1 * terms["betas"]
     )
     return loss, {k: float(v.detach()) for k, v in terms.items()}
-
-
-def save_lifting(path: str | os.PathLike, model: LiftingNet, extra: dict | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": LIFTING_FORMAT,
-        "format_version": 1,
-        "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu().half() for k, v in model.state_dict().items()},
-        "extra": dict(extra or {}),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def load_lifting(path: str | os.PathLike) -> LiftingNet:
-    """A LiftingNet from ``path``; ValueError naming the path for a missing, corrupt or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"lifting weights {path} do not exist")
-    with open(path, "rb") as fh:
-        if fh.read(4) != b"PK\x03\x04":
-            raise ValueError(f"lifting weights {path} are corrupt or not a torch file")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is one clear error
-        raise ValueError(
-            f"lifting weights {path} are corrupt or truncated: {type(exc).__name__}: {exc}"
-        ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != LIFTING_FORMAT:
-        raise ValueError(f"{path} is not a {LIFTING_FORMAT} file")
-    model = LiftingNet(LiftingConfig(**payload["config"]))
-    model.load_state_dict({k: v.float() for k, v in payload["state_dict"].items()})
-    return model.eval()
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class OraclePipeline(Pipeline):
         perfect network reads off the image) instead of the camera the pipeline is given; with wrong
         intrinsics the lift then misplaces the hand, as it would for a real network."""
         # the oracle answers in the box crop's camera (the real one, mirrored for left hands)
-        super().__init__(dataclasses.replace(config or PipelineConfig(), crop_mode="box"))
+        super().__init__(dataclasses.replace(config or PipelineConfig(), crop_mode="box", estimator="image"))
         self.truth = {(r.side, tuple(np.round(r.box_xyxy_px, 3))): r for r in records}
         self.engine = OracleEngine()
         self.wp_from_true_camera = wp_from_true_camera

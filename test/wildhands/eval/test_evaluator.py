@@ -18,7 +18,7 @@ from wildhands.eval.sources import open_records, sample_records
 from wildhands.model.config import ModelConfig
 from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 
-SMALL = PipelineConfig(model=ModelConfig(backbone="resnet18"))
+SMALL = PipelineConfig(estimator="image", model=ModelConfig(backbone="resnet18"))
 
 
 @pytest.fixture(scope="module")

@@ -123,8 +123,10 @@ def _cameras():
 @pytest.mark.parametrize("variant", ["sparse", "dense", "free"])
 def test_pinhole_kpe_changes_only_the_kpe_of_distorted_cameras(variant):
     model = ModelConfig.from_dict({**TINY, "kpe": {"variant": variant, "dense_grid": 2}})
-    aware = EvalPipeline(PipelineConfig(model=model, crop_mode="box"), kpe_mode="distortion_aware")
-    pin = EvalPipeline(PipelineConfig(model=model, crop_mode="box"), kpe_mode="pinhole")
+    aware = EvalPipeline(
+        PipelineConfig(estimator="image", model=model, crop_mode="box"), kpe_mode="distortion_aware"
+    )
+    pin = EvalPipeline(PipelineConfig(estimator="image", model=model, crop_mode="box"), kpe_mode="pinhole")
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
     boxes = [HandBox((20.0, 30.0, 140.0, 170.0), "left"), HandBox((420.0, 300.0, 560.0, 470.0), "right")]
@@ -175,7 +177,7 @@ def test_estimated_intrinsics_misplace_a_perfect_network(pinhole_frames, tmp_pat
     """An oracle that reads the true hand off the image (its weak-perspective camera is the true camera's)
     is exact with the true K; lifted with the FoV-prior K its hands land elsewhere, root-relative poses
     unchanged."""
-    small = PipelineConfig(model=ModelConfig.from_dict(TINY))
+    small = PipelineConfig(estimator="image", model=ModelConfig.from_dict(TINY))
     oracle = OraclePipeline(pinhole_frames, small, wp_from_true_camera=True)
     true = evaluate_condition(oracle, pinhole_frames, tmp_path / "t", subsets=lens_subsets, progress=False)
     est = evaluate_condition(

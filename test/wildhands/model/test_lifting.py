@@ -12,15 +12,8 @@ import torch
 from wildhands.geometry.camera import CameraModel
 from wildhands.handmodel.open_hand import OpenHandModel
 from wildhands.handmodel.skeleton import HandSkeleton
-from wildhands.model.lifting import LiftingNet, lift_to_camera, lifting_inputs
-from wildhands.train.lifting import (
-    LiftingTrainConfig,
-    NoiseModel,
-    load_lifting,
-    sample_batch,
-    save_lifting,
-    train,
-)
+from wildhands.model.lifting import LiftingNet, lift_to_camera, lifting_inputs, load_lifting, save_lifting
+from wildhands.train.lifting import LiftingTrainConfig, NoiseModel, sample_batch, train
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED = REPO / "models" / "wildhands_lifting.pt"

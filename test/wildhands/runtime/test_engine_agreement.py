@@ -52,7 +52,7 @@ MODEL = ModelConfig(backbone="resnet18", image_size=128, kpe=KPEConfig(variant="
 @pytest.fixture(scope="module")
 def setup():
     """A reference pipeline (torch, CPU, fp32), the sample's crops, and the reference outputs."""
-    pipeline = Pipeline(PipelineConfig(model=MODEL, engine="torch", seed=0))
+    pipeline = Pipeline(PipelineConfig(estimator="image", model=MODEL, engine="torch", seed=0))
     torch.manual_seed(1)
     reg = pipeline.network.regressor
     for dec in (reg.dec_pose, reg.dec_betas, reg.dec_cam):
@@ -207,7 +207,7 @@ def test_pipeline_and_cli_report_the_fallback(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="use engine='onnxruntime'"):
-        Pipeline(PipelineConfig(model=MODEL, engine="tensorrt"))
+        Pipeline(PipelineConfig(estimator="image", model=MODEL, engine="tensorrt"))
     assert main(["export", "--tensorrt", str(tmp_path / "x.engine"), "--backbone", "resnet18"]) == 2
     err = capsys.readouterr().err
     assert "wildhands export: error: engine='tensorrt' needs an NVIDIA GPU" in err and "onnxruntime" in err
@@ -225,9 +225,9 @@ def test_pipeline_and_cli_report_the_fallback(monkeypatch, tmp_path, capsys):
 )
 def test_bad_engine_settings_are_refused(kwargs, text):
     with pytest.raises(ValueError, match=text):
-        PipelineConfig(**kwargs)
-    assert PipelineConfig(engine="tensorrt").resolved_precision == "fp16"
-    assert PipelineConfig(engine="torch").resolved_precision == "fp32"
+        PipelineConfig(estimator="image", **kwargs)
+    assert PipelineConfig(estimator="image", engine="tensorrt").resolved_precision == "fp16"
+    assert PipelineConfig(estimator="image", engine="torch").resolved_precision == "fp32"
 
 
 class CountingEngine:

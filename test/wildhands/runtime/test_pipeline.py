@@ -31,7 +31,7 @@ def sample():
 
 @pytest.fixture(scope="module")
 def pipeline():
-    return Pipeline(PipelineConfig(model=SMALL))
+    return Pipeline(PipelineConfig(estimator="image", model=SMALL))
 
 
 def _rotmat(aa: np.ndarray) -> np.ndarray:
@@ -146,7 +146,7 @@ def test_no_boxes_gives_no_hands(pipeline, sample):
 
 def test_max_hands_keeps_the_best_scores(sample):
     image, camera, boxes, _ = sample
-    p = Pipeline(PipelineConfig(model=SMALL, max_hands=1))
+    p = Pipeline(PipelineConfig(estimator="image", model=SMALL, max_hands=1))
     scored = [HandBox(b.xyxy_px, b.side, score=s) for b, s in zip(boxes, (0.2, 0.9))]
     hands = p(image, camera, scored)
     assert len(hands) == 1 and hands[0].detection_confidence == pytest.approx(0.9)
@@ -157,8 +157,10 @@ def test_onnxruntime_engine_matches_torch_engine(sample, tmp_path, monkeypatch):
     monkeypatch.setenv("WILDHANDS_CACHE", str(tmp_path))
     image, camera, boxes, _ = sample
     cfg = ModelConfig(backbone="resnet18", kpe=KPEConfig(variant="dense"))
-    torch_hands = Pipeline(PipelineConfig(model=cfg, engine="torch"))(image, camera, boxes)
-    ort_hands = Pipeline(PipelineConfig(model=cfg, engine="onnxruntime"))(image, camera, boxes)
+    torch_hands = Pipeline(PipelineConfig(estimator="image", model=cfg, engine="torch"))(image, camera, boxes)
+    ort_hands = Pipeline(PipelineConfig(estimator="image", model=cfg, engine="onnxruntime"))(
+        image, camera, boxes
+    )
     assert list(tmp_path.glob("onnx/*.onnx")), "the export should be cached"
     for a, b in zip(torch_hands, ort_hands):
         assert np.abs(a.keypoints_cam_m - b.keypoints_cam_m).max() < 1e-4  # m: 0.1 mm
@@ -193,7 +195,7 @@ def test_bad_images_raise_clear_errors(pipeline, sample, image, message):
 )
 def test_bad_config_values_are_refused(kwargs, field):
     with pytest.raises(ValueError, match=field):
-        PipelineConfig(**kwargs)
+        PipelineConfig(estimator="image", **kwargs)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from wildhands.geometry.perspective_crop import (
 )
 from wildhands.geometry.rotations import mirror_matrix
 from wildhands.model.config import ModelConfig
+from wildhands.model.preprocess import normalize_crops
 from wildhands.runtime.engines.base import EngineOutput
 from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
 
@@ -41,7 +42,8 @@ EDGE_BOXES = [HandBox((8.0, 70.0, 58.0, 130.0), "left"), HandBox((255.0, 120.0, 
 def pipelines() -> dict[str, Pipeline]:
     """One untrained TINY network per crop mode (same seed: the same weights)."""
     return {
-        m: Pipeline(PipelineConfig(model=TINY, crop_mode=m, seed=0)) for m in ("box", "rectified", "auto")
+        m: Pipeline(PipelineConfig(estimator="image", model=TINY, crop_mode=m, seed=0))
+        for m in ("box", "rectified", "auto")
     }
 
 
@@ -53,8 +55,8 @@ def image() -> np.ndarray:
 
 def test_bad_crop_mode_is_refused():
     with pytest.raises(ValueError, match="crop_mode='warp' not in"):
-        PipelineConfig(crop_mode="warp")
-    assert PipelineConfig().crop_mode == "auto"
+        PipelineConfig(estimator="image", crop_mode="warp")
+    assert PipelineConfig(estimator="image").crop_mode == "auto"
 
 
 def test_box_mode_is_the_box_crop_and_auto_keeps_it_for_pinhole_cameras(pipelines, image):
@@ -67,7 +69,7 @@ def test_box_mode_is_the_box_crop_and_auto_keeps_it_for_pinhole_cameras(pipeline
             assert crop_boxes[i] == box
             assert net_boxes[i] == (mirror_box(box, (W - 1) / 2) if mirror else box)
             crop = warp_crop(image, box, 64, mirror=mirror)
-            assert np.array_equal(images[i], (crop.transpose(2, 0, 1) * box_p._scale[0] + box_p._offset[0]))
+            assert np.array_equal(images[i], normalize_crops(crop)[0])  # the training items' normalisation
             assert np.array_equal(kpe[i], kpe_inputs(camera, box, "sparse", mirror=mirror))
         assert mirrored == camera.mirrored()
     # 'auto' on a pinhole camera is 'box', to the bit
@@ -227,6 +229,6 @@ def test_eval_harness_takes_the_crop_mode(pipelines, tmp_path):
     from wildhands.eval.conditions import EvalPipeline, evaluate_condition
 
     with pytest.raises(ValueError, match="kpe_mode='pinhole' needs crop_mode='box'"):
-        EvalPipeline(PipelineConfig(model=TINY, crop_mode="rectified"), kpe_mode="pinhole")
+        EvalPipeline(PipelineConfig(estimator="image", model=TINY, crop_mode="rectified"), kpe_mode="pinhole")
     with pytest.raises(ValueError, match="crop_mode='box' but the given pipeline runs 'rectified'"):
         evaluate_condition(pipelines["rectified"], [], tmp_path, crop_mode="box")

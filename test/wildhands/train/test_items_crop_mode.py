@@ -28,7 +28,7 @@ def fisheye_records():
 
 @pytest.mark.parametrize("mode", ["box", "rectified"])
 def test_item_targets_lift_back_to_the_labels(fisheye_records, mode):
-    pipeline = Pipeline(PipelineConfig(model=TINY, crop_mode=mode, seed=0))
+    pipeline = Pipeline(PipelineConfig(estimator="image", model=TINY, crop_mode=mode, seed=0))
     augment = AugmentConfig(enabled=False, crop_mode=mode)
     sides = set()
     for record in fisheye_records:

@@ -30,6 +30,7 @@ within ~2 px (mean) of the ``mediapipe==0.10.21`` package's on 95-134 px hands
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -247,8 +248,10 @@ class MediaPipeHandDetector:
     # -- public API -----------------------------------------------------------------------------------
 
     def detect(self, image_rgb: np.ndarray) -> list[HandBox]:
-        """Hand boxes with side in ``image_rgb`` ((H, W, 3) uint8 RGB), highest score first; [] if none."""
-        return [d.box for d in self.detect_with_landmarks(image_rgb)]
+        """Hand boxes with side in ``image_rgb`` ((H, W, 3) uint8 RGB), highest score first; [] if none.
+        Each box carries its landmark detection (``HandBox.landmarks``): the landmark estimator of the
+        pipeline uses it instead of a second landmark pass."""
+        return [dataclasses.replace(d.box, landmarks=d) for d in self.detect_with_landmarks(image_rgb)]
 
     def detect_with_landmarks(self, image_rgb: np.ndarray) -> list[HandDetection]:
         """As :meth:`detect`, with each hand's 21 landmarks and the intermediate palm/rect."""

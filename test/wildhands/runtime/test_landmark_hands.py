@@ -1,0 +1,83 @@
+"""The pipeline's default estimator (landmarks) through the Python API (issue 18, item 5)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from wildhands.geometry.camera_yaml import load_camera_yaml
+from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
+
+
+@pytest.fixture(scope="module")
+def sample():
+    boxes, _ = load_hand_boxes(SAMPLE_DIR / "hands.json")
+    return load_image_rgb(SAMPLE_DIR / "image.png"), load_camera_yaml(SAMPLE_DIR / "camera_info.yaml"), boxes
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return Pipeline(PipelineConfig(weights="default"))
+
+
+def test_default_is_the_landmark_estimator_and_boxes_keep_working(pipeline, sample):
+    image, camera, boxes = sample
+    assert PipelineConfig().estimator == "landmarks" and pipeline.engine_name == "landmarks"
+    hands = pipeline(image, camera, boxes)  # plain HandBoxes: a landmark pass on each box
+    assert [h.side for h in hands] == [b.side for b in sorted(boxes, key=lambda b: -b.score)][: len(hands)]
+    assert len(hands) == 2
+    for h in hands:
+        assert np.isfinite(h.fit_residual_px) and h.fit_residual_px < 5.0
+        assert h.keypoints_cam_m.shape == (21, 3) and np.all(h.keypoints_cam_m[:, 2] > 0.1)
+        assert np.allclose(h.keypoints_px, camera.project(h.keypoints_cam_m))
+        assert h.vertices_cam_m.shape[1] == 3 and h.faces.shape[1] == 3
+        assert np.isclose(h.grasp_probabilities.sum(), 1.0)
+    assert set(pipeline.timings) >= {"landmarks", "fit", "hand_layer", "total"}
+
+
+def test_refine_off_is_the_lifting_heads_answer(sample):
+    image, camera, boxes = sample
+    on = Pipeline(PipelineConfig(weights="default"))(image, camera, boxes)
+    off = Pipeline(PipelineConfig(weights="default", refine=False))(image, camera, boxes)
+    assert len(on) == len(off) == 2
+    moved = [np.abs(a.keypoints_cam_m - b.keypoints_cam_m).max() for a, b in zip(on, off)]
+    assert max(moved) > 1e-4  # the fit changes the head's hands
+    assert all(b.fit_residual_px >= a.fit_residual_px - 1e-6 for a, b in zip(on, off))
+
+
+def test_a_box_with_its_detection_skips_the_landmark_pass(pipeline, sample):
+    image, camera, boxes = sample
+    detector = pipeline.landmark_hands.detector
+    detections = [detector.landmarks_in_box(image, b) for b in boxes]
+    with_landmarks = [dataclasses.replace(b, landmarks=d) for b, d in zip(boxes, detections)]
+    calls = []
+    original = detector.landmarks_in_box
+    detector.landmarks_in_box = lambda *a, **k: calls.append(1) or original(*a, **k)
+    try:
+        hands = pipeline(image, camera, with_landmarks)
+    finally:
+        detector.landmarks_in_box = original
+    assert len(hands) == 2 and not calls
+
+
+def test_image_estimator_stays_selectable(sample):
+    image, camera, boxes = sample
+    p = Pipeline(PipelineConfig(weights="default", estimator="image", engine="torch"))
+    hands = p(image, camera, boxes)
+    assert p.landmark_hands is None and p.engine_name == "torch" and len(hands) == 2
+    assert all(np.isnan(h.fit_residual_px) for h in hands)
+
+
+def test_bad_estimator_is_refused():
+    with pytest.raises(ValueError, match="estimator='mediapipe' not in"):
+        PipelineConfig(estimator="mediapipe")
+    with pytest.raises(ValueError, match="refine"):
+        PipelineConfig(refine="yes")
+
+
+def test_a_box_without_a_hand_gives_no_hand(pipeline, sample):
+    image, camera, _ = sample
+    assert pipeline(image, camera, [HandBox((2.0, 2.0, 40.0, 40.0), "right")]) == []
