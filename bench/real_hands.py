@@ -214,14 +214,18 @@ def _make_landmark_hands(lifter_path: str | None, refine: bool):
                 return None
             hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
             camera = sample_camera(sample)
+            t0 = time.perf_counter()
             detections = lh.detections(sample.image, [hb])
+            t1 = time.perf_counter()
             fitted = lh.fit(camera, [hb], detections)
+            t2 = time.perf_counter()
             if not fitted:
                 return None
             kp = fitted[0][1].keypoints_cam_m
             if hb.side == "left":
                 kp = kp @ mirror
-            return {"keypoints_px": camera.project(kp), "keypoints_cam_m": kp}
+            stages = {"landmarks": 1e3 * (t1 - t0), "lift_and_fit": 1e3 * (t2 - t1)}
+            return {"keypoints_px": camera.project(kp), "keypoints_cam_m": kp, "ms_stages": stages}
 
         return run
 
@@ -292,6 +296,7 @@ def evaluate(methods: dict[str, Method], samples: list[Sample], progress: bool =
     scores: dict[str, dict[str, list]] = {m: {} for m in methods}
     crop_err: dict[str, dict[str, list]] = {m: {} for m in methods}
     ms: dict[str, list[float]] = {m: [] for m in methods}
+    stages: dict[str, dict[str, list[float]]] = {m: {} for m in methods}  # methods that time their stages
     per_hand: list[dict[str, Any]] = []  # every hand's scores, for paired comparisons between methods
     n_hands = sum(len(s.hands) for s in samples)
     with tqdm(total=n_hands * len(methods), desc="hands x methods", disable=not progress) as bar:
@@ -314,6 +319,8 @@ def evaluate(methods: dict[str, Method], samples: list[Sample], progress: bool =
                     per_hand[-1][name] = {
                         k: round(v, 3) if isinstance(v, float) else v for k, v in s.items() if k != "kp2d_rel"
                     }
+                    for stage, value in (pred or {}).get("ms_stages", {}).items():
+                        stages[name].setdefault(stage, []).append(value)
                     if pred is not None and "crop_px_per_image_px" in pred:
                         crop_err[name].setdefault(sample.dataset, []).append(
                             s["kp2d_px"] * pred["crop_px_per_image_px"]
@@ -322,6 +329,8 @@ def evaluate(methods: dict[str, Method], samples: list[Sample], progress: bool =
     out: dict[str, Any] = {}
     for name in methods:
         out[name] = {"ms_per_hand": float(np.mean(ms[name])) if ms[name] else None, "sets": {}}
+        if stages[name]:  # median ms per hand of each stage
+            out[name]["ms_per_hand_stages"] = {k: float(np.median(v)) for k, v in stages[name].items()}
         for ds, sc in scores[name].items():
             summary = summarise_scores(sc)
             ce = crop_err[name].get(ds)

@@ -192,11 +192,11 @@ def run_ros_demo(
     finally:
         if executor is not None:
             executor.shutdown(timeout_sec=2.0)
+        if thread is not None:  # the spin thread ends before its nodes are destroyed (no callback races)
+            thread.join(timeout=5.0)
         recorder.close()
         for n in (driver, node):
             if n is not None:
                 n.destroy_node()
-        if thread is not None:
-            thread.join(timeout=2.0)
         if owns_context:
             rclpy.try_shutdown()

@@ -63,7 +63,7 @@ class RefineConfig:
     damping: initial Levenberg-Marquardt damping (relative to the diagonal).
     """
 
-    iterations: int = 10
+    iterations: int = 5
     world_px_per_mm: float = 0.05
     pose_prior_px_per_rad: float = 5.0
     limit_px_per_rad: float = 50.0
