@@ -11,6 +11,7 @@ serialized bytes); parameters in params.py (see docs/node.md).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -277,6 +278,8 @@ class WildHandsNode(Node):
         if config != self.tracker.config:  # before _boxes: redetect_every applies to this frame already
             self.tracker.reconfigure(config)
         boxes, detected = self._boxes(image.header, rgb, p)
+        if self.pipeline.landmark_hands is not None:  # a tracked hand keeps its track's shape (size)
+            boxes = [dataclasses.replace(b, betas=self.tracker.shape_for_box(b)) for b in boxes]
         hands = self.pipeline(rgb, camera, boxes)
         expected = min(len(boxes), p.max_hands)
         hands = [h for h in hands if hand_is_finite(h)]

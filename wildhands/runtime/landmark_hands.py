@@ -105,7 +105,7 @@ class LandmarkHands:
         self, camera: CameraModel, boxes: list, detections: list
     ) -> list[tuple[int, HandFit, CameraModel]]:
         """Fitted hands (box index, fit in the canonical right-hand frame, the camera of that frame)."""
-        items, evidence, cameras, initial = [], [], [], []
+        items, evidence, cameras, initial, priors = [], [], [], [], []
         mirrored = camera.mirrored()
         for i, (box, det) in enumerate(zip(boxes, detections)):
             if det is None:
@@ -122,12 +122,13 @@ class LandmarkHands:
             items.append(i)
             evidence.append(ev)
             cameras.append(cam)
+            priors.append(getattr(box, "betas", None))
         if not items:
             return []
         if self.lifter is not None:
             initial = self.lift(evidence, cameras)
         if self.config.refine:
-            fits = refine(evidence, cameras, self.skeleton, initial, self.config.refine_config)
+            fits = refine(evidence, cameras, self.skeleton, initial, self.config.refine_config, priors)
         else:
             fits = refine(evidence, cameras, self.skeleton, initial, RefineConfig(iterations=0))
         for fit, ev, cam in zip(fits, evidence, cameras):

@@ -181,6 +181,8 @@ class HandBox:
     side_score: confidence in [0, 1] that ``side`` is correct.
     landmarks: the hand-landmark network's detection of this hand (``mediapipe_palm.HandDetection``) when
         the detector made the box; the landmark estimator then uses it instead of a new landmark pass.
+    betas: (10,) the shape β this hand is known to have (its track's, ``HandTracker.shape_for_box``); the
+        landmark estimator's fit keeps the hand near it. None: unknown.
     """
 
     xyxy_px: tuple[float, float, float, float]
@@ -188,6 +190,7 @@ class HandBox:
     score: float = 1.0
     side_score: float = 1.0
     landmarks: Any = field(default=None, compare=False, repr=False)
+    betas: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:

@@ -59,6 +59,8 @@ class RefineConfig:
     limit_px_per_rad: penalty per radian outside the joint limits (``poses.POSE_LOWER/UPPER``).
     shape_prior_px: pull of each β towards 0 (per unit β).
     depth_prior_px: pull of the wrist depth towards its initial value, per 100 % relative change.
+    shape_track_px: pull of each β towards the hand's known shape (``refine(shape_priors=...)``: its
+        track's running mean), per unit β; replaces ``shape_prior_px`` for such hands.
     robust_px: scale of the Cauchy weight of the 2D residuals (outlier landmarks count less).
     damping: initial Levenberg-Marquardt damping (relative to the diagonal).
     """
@@ -69,6 +71,7 @@ class RefineConfig:
     limit_px_per_rad: float = 50.0
     shape_prior_px: float = 2.0
     depth_prior_px: float = 300.0
+    shape_track_px: float = 30.0
     robust_px: float = 12.0
     damping: float = 1e-2
 
@@ -77,7 +80,7 @@ class RefineConfig:
             raise ValueError(f"iterations={self.iterations!r} must be an integer in [0, 100]")
         for name in (
             "world_px_per_mm", "pose_prior_px_per_rad", "limit_px_per_rad", "shape_prior_px",
-            "depth_prior_px", "robust_px", "damping",
+            "depth_prior_px", "robust_px", "damping", "shape_track_px",
         ):  # fmt: skip
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -202,9 +205,10 @@ class _Problem:
         self.lower = torch.as_tensor(lo.reshape(-1), dtype=torch.float64)
         self.upper = torch.as_tensor(hi.reshape(-1), dtype=torch.float64)
 
-    def residuals(self, p, bases, focal, w2d, world, w3d, pose0, depth0):
+    def residuals(self, p, bases, focal, w2d, world, w3d, pose0, depth0, betas0, shape_w):
         """(N, R) residuals in pixel units. p (N, 64); bases (N, 21, 2, 3); focal (N,); w2d (N, 21);
-        world (N, 21, 3); w3d (N,); pose0 (N, 45); depth0 (N,)."""
+        world (N, 21, 3); w3d (N,); pose0 (N, 45); depth0 (N,); betas0 (N, 10) and shape_w (N,): the β
+        prior's centre and weight per hand."""
         c = self.c
         kp = self.skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])  # (N, 21, 3)
         direction = kp / torch.linalg.norm(kp, dim=-1, keepdim=True)
@@ -215,7 +219,7 @@ class _Problem:
         pose = p[:, _POSE]
         r_pose = (pose - pose0) * c.pose_prior_px_per_rad
         r_limit = (torch.relu(self.lower - pose) + torch.relu(pose - self.upper)) * c.limit_px_per_rad
-        r_shape = p[:, _BETAS] * c.shape_prior_px
+        r_shape = (p[:, _BETAS] - betas0) * shape_w[:, None]
         r_depth = ((kp[:, 0, 2] - depth0) / depth0 * c.depth_prior_px)[:, None]
         n = p.shape[0]
         return torch.cat([r2d.reshape(n, -1), r3d.reshape(n, -1), r_pose, r_limit, r_shape, r_depth], dim=1)
@@ -239,14 +243,25 @@ def _robust_weights(r: torch.Tensor, w2d: torch.Tensor, scale_px: float) -> torc
     return torch.rsqrt(1.0 + (err / scale_px) ** 2)
 
 
+def _hand_size(skeleton: HandSkeleton, betas: torch.Tensor) -> torch.Tensor:
+    """(N,) m: mean distance of the rest keypoints (joints and tips) from the wrist, shapes ``betas``."""
+    joints, tips = skeleton.rest(betas)
+    points = torch.cat([joints, tips], dim=1)
+    return torch.linalg.norm(points - joints[:, :1], dim=-1).mean(1)
+
+
 def refine(
     evidence: list[LandmarkEvidence],
     cameras: list[CameraModel],
     skeleton: HandSkeleton,
     initial: list[HandFit],
     config: RefineConfig | None = None,
+    shape_priors: list[np.ndarray | None] | None = None,
 ) -> list[HandFit]:
     """Fit every hand of ``evidence`` (all of one side: one ``skeleton``), from ``initial``.
+
+    ``shape_priors``: per hand its known β (a track's shared shape, pulled with ``shape_track_px``) or
+    None (β pulled towards 0 with ``shape_prior_px``); a known β is also the fit's starting shape.
 
     Returns one :class:`HandFit` per hand with its keypoints and reprojection residual (px). With
     ``config.iterations == 0`` the initial parameters come back unchanged (keypoints and residual filled).
@@ -278,6 +293,32 @@ def refine(
     w3d = torch.as_tensor([0.0 if e.world_m is None else 1.0 for e in evidence], dtype=dt)
     p = torch.as_tensor(np.stack([f.vector() for f in initial]), dtype=dt)
     pose0 = p[:, _POSE].clone()
+    priors = shape_priors if shape_priors is not None else [None] * len(evidence)
+    if len(priors) != len(evidence):
+        raise ValueError(f"{len(priors)} shape priors for {len(evidence)} hands")
+    known = torch.as_tensor([b is not None for b in priors])
+    betas0 = torch.as_tensor(
+        np.stack(
+            [np.zeros(skeleton.num_betas) if b is None else np.asarray(b, dtype=np.float64) for b in priors]
+        ),
+        dtype=dt,
+    )
+    shape_w = torch.where(known, config.shape_track_px, config.shape_prior_px).to(dt)
+    if config.iterations and bool(known.any()):
+        # a known shape is also where the fit starts; the hand keeps its angular size, so its distance
+        # scales with its size (wrist position along its ray x size ratio)
+        with torch.no_grad():
+            size = [_hand_size(skeleton, b) for b in (p[:, _BETAS], betas0)]
+            ratio = torch.where(known, size[1] / size[0], torch.ones_like(size[0]))
+            wrist = skeleton.joints0[0].to(dt) + torch.einsum(
+                "kl,nl->nk", skeleton.joint_dirs[0].to(dt), p[:, _BETAS]
+            )
+            wrist0 = skeleton.joints0[0].to(dt) + torch.einsum(
+                "kl,nl->nk", skeleton.joint_dirs[0].to(dt), betas0
+            )
+            moved = (wrist + p[:, _TRANSL]) * ratio[:, None] - torch.where(known[:, None], wrist0, wrist)
+            p[:, _TRANSL] = moved
+            p[:, _BETAS] = torch.where(known[:, None], betas0, p[:, _BETAS])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is several times faster than two fighting
     try:
@@ -286,7 +327,7 @@ def refine(
             depth0 = kp0[:, 0, 2].clamp(min=0.05)
             lam = torch.full((p.shape[0],), config.damping, dtype=dt)
             fixed = (bases, focal)
-            rest = (world, w3d, pose0, depth0)
+            rest = (world, w3d, pose0, depth0, betas0, shape_w)
             w2d = vis
             if config.iterations:
                 r = problem.residuals(p, *fixed, w2d, *rest)

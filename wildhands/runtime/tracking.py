@@ -80,6 +80,7 @@ class TrackingConfig:
         grow the crop frame after frame until the hand is lost).
     position_filter: One-Euro parameters of the keypoints (beta in s/m).
     rotation_filter: One-Euro parameters of the wrist rotation (beta in s/rad).
+    shape_window: frames over which a track's shape β is averaged (``HandTracker.shape_for_box``), >= 1.
     """
 
     enabled: bool = True
@@ -92,8 +93,11 @@ class TrackingConfig:
     max_box_scale_change: float = 0.15
     position_filter: OneEuroConfig = field(default_factory=_default_position_filter)
     rotation_filter: OneEuroConfig = field(default_factory=_default_rotation_filter)
+    shape_window: int = 30
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.shape_window, int) and self.shape_window >= 1):
+            raise ValueError(f"shape_window={self.shape_window!r} must be an integer >= 1")
         for name in ("enabled", "smoothing"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrackingConfig.{name}={getattr(self, name)!r} must be a bool")
@@ -150,8 +154,18 @@ class _Track:
         self.last_out = hand
         self.misses = 0
         self.hits = 0
+        self.betas = np.asarray(hand.betas, dtype=np.float64).copy()  # the track's shared shape
+        self.betas_frames = 1
         self.keypoints = OneEuroFilter(config.position_filter, vector_speed=True)
         self.rotation = RotationOneEuroFilter(config.rotation_filter)
+
+    def share_shape(self, betas: np.ndarray, window: int) -> None:
+        """Running mean of the fitted β over the last ~``window`` frames (a hand does not change size)."""
+        b = np.asarray(betas, dtype=np.float64)
+        if b.shape != self.betas.shape or not np.all(np.isfinite(b)):
+            return
+        self.betas_frames = min(self.betas_frames + 1, window)
+        self.betas += (b - self.betas) / self.betas_frames
 
     def smooth(self, hand: HandEstimate, t: float, camera) -> HandEstimate:
         kp = self.keypoints(hand.keypoints_cam_m, t)
@@ -205,6 +219,26 @@ class HandTracker:
         if not c.enabled or c.redetect_every <= 1 or self._frames_since_detection is None:
             return True
         return self._lost or not self._last or self._frames_since_detection + 1 >= c.redetect_every
+
+    def shape_for_box(self, box: HandBox) -> np.ndarray | None:
+        """The shared β of the live track this box belongs to (same side, its last crop box overlapping by
+        IoU >= ``iou_gate`` or the same centre within half a box), or None: the prior that lets the
+        landmark estimator's fit keep a hand's size over the frames of its track."""
+        if not self.config.enabled:
+            return None
+        best, best_iou = None, 0.0
+        bx = np.asarray(box.xyxy_px, dtype=np.float64)
+        for tr in self._tracks:
+            if tr.side != box.side:
+                continue
+            last = np.asarray(tr.last_raw.crop_box.as_xyxy(), dtype=np.float64)
+            iou = box_iou(last, bx)
+            near = np.linalg.norm((last[:2] + last[2:]) / 2 - (bx[:2] + bx[2:]) / 2) <= 0.5 * (
+                last[2] - last[0]
+            )
+            if (iou >= self.config.iou_gate or near) and iou >= best_iou:
+                best, best_iou = tr, iou
+        return None if best is None else best.betas.copy()
 
     def boxes_for_next_frame(self, image_size: tuple[int, int], box_scale: float = 1.5) -> list[HandBox]:
         """Crops for the next frame from the hands of the last :meth:`update` (see boxes_from_previous);
@@ -272,6 +306,8 @@ class HandTracker:
                     logger.warning("track %d: not smoothed (%s); its filters restart", tr.id, exc)
                     tr.keypoints.reset()
                     tr.rotation.reset()
+            if tr.hits:  # a new track already starts from this hand's β
+                tr.share_shape(hand.betas, c.shape_window)
             tr.last_raw, tr.last_out, tr.misses = hand, smoothed, 0
             tr.hits += 1
             out.append(TrackedHand(tr.id, smoothed, hand, age, tr.hits))

@@ -264,3 +264,28 @@ def test_an_invalid_hand_passes_raw_and_does_not_stop_the_tracker():
     assert b.track_id == a.track_id and b.hand is bad
     c = tracker.update([good], 2 / FPS)[0]
     assert c.track_id == a.track_id and np.allclose(c.hand.keypoints_cam_m, good.keypoints_cam_m)
+
+
+def test_a_track_shares_its_shape_over_frames():
+    """The track's β is the running mean of its hands' fitted β; shape_for_box hands it to the next frame's
+    box of the same hand (same side, overlapping), and to no other."""
+    tracker = HandTracker(TrackingConfig(shape_window=4))
+    rng = np.random.default_rng(0)
+    betas = []
+    for k in range(6):
+        hand = dataclasses.replace(
+            make_hand("right", (0.05 + 0.002 * k, 0.02, 0.4)), betas=rng.normal(0, 1, 10)
+        )
+        betas.append(hand.betas)
+        tracker.update([hand], k / FPS, CAMERA)
+    box = tracker.boxes_for_next_frame(SIZE)[0]
+    shared = tracker.shape_for_box(box)
+    assert shared is not None and not np.allclose(shared, betas[-1])
+    mean_all, mean_last4 = np.mean(betas, axis=0), np.mean(betas[-4:], axis=0)
+    assert np.linalg.norm(shared - mean_last4) < np.linalg.norm(shared - betas[-1])
+    assert np.linalg.norm(shared - mean_all) < 1.0  # a running mean, not the last frame
+    assert tracker.shape_for_box(dataclasses.replace(box, side="left")) is None
+    far = HandBox((0.0, 0.0, 30.0, 30.0), "right")
+    assert tracker.shape_for_box(far) is None
+    with pytest.raises(ValueError, match="shape_window"):
+        TrackingConfig(shape_window=0)
