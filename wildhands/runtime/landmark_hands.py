@@ -33,7 +33,6 @@ from wildhands.runtime.refine import (
     initial_fit_from_pnp,
     kabsch,
     refine,
-    reprojection_residual_px,
 )
 
 logger = logging.getLogger(__name__)
@@ -131,9 +130,7 @@ class LandmarkHands:
             fits = refine(evidence, cameras, self.skeleton, initial, self.config.refine_config, priors)
         else:
             fits = refine(evidence, cameras, self.skeleton, initial, RefineConfig(iterations=0))
-        for fit, ev, cam in zip(fits, evidence, cameras):
-            fit.residual_px = reprojection_residual_px(fit.keypoints_cam_m, ev, cam)
-        return list(zip(items, fits, cameras))
+        return list(zip(items, fits, cameras))  # refine() filled keypoints and residuals
 
     def lift(self, evidence: list[LandmarkEvidence], cameras: list[CameraModel]) -> list[HandFit]:
         """The lifting head's answers (right hands, canonical frame) as initial fits."""
@@ -148,10 +145,11 @@ class LandmarkHands:
             )
             wrist_aa = matrix_to_axis_angle(wrist_rot.double()).numpy()
             joint_aa = matrix_to_axis_angle(joint_rot.double()).numpy()
-            wrist_rest = self.skeleton.joints0[0].numpy()
+            # the skeleton turns about its rest wrist joint of that shape: wrist = rest wrist + transl
+            wrist_rest = self.skeleton.rest(betas.double())[0][:, 0].numpy()
             fits = []
             for k, e in enumerate(evidence):
-                t = transl[k].double().numpy() - wrist_rest
+                t = transl[k].double().numpy() - wrist_rest[k]
                 fit = HandFit(wrist_aa[k], joint_aa[k], betas[k].double().numpy(), t, np.zeros(3))
                 kp = self.skeleton(
                     torch.as_tensor(fit.betas)[None], torch.as_tensor(fit.global_orient)[None],
@@ -185,22 +183,22 @@ class LandmarkHands:
             )
             if self.grasp_head is not None:
                 rotmats = torch.cat([orient[:, None], pose], dim=1).float()
-                logits = self.grasp_head(rotmats, betas).double().numpy()
-                grasp = np.exp(logits - logits.max(1, keepdims=True))
-                grasp /= grasp.sum(1, keepdims=True)
+                grasp = torch.softmax(self.grasp_head(rotmats, betas).double(), dim=1).numpy()
             else:
                 grasp = np.full((len(fits), 8), 1.0 / 8)
         vertices = out.vertices.double().numpy()
         faces = out.faces.cpu().numpy() if isinstance(out.faces, torch.Tensor) else np.asarray(out.faces)
+        left_faces = faces[:, ::-1].copy()  # mirroring flips the winding
+        wrist_rotations = orient.numpy()
         hands = []
         for k, (i, fit, _) in enumerate(fitted):
             box, det = boxes[i], detections[i]
-            kp, verts, R = fit.keypoints_cam_m, vertices[k], cv_rotation(fit.global_orient)
+            kp, verts, R = fit.keypoints_cam_m, vertices[k], wrist_rotations[k]
             pose_aa, hand_faces = fit.hand_pose, faces
             if box.side == "left":
                 kp, verts, R = kp @ _S, verts @ _S, mirror_matrix(R)
                 pose_aa = pose_aa * np.array([1.0, -1.0, -1.0])
-                hand_faces = faces[:, ::-1].copy()  # mirroring flips the winding
+                hand_faces = left_faces
             residual = float(fit.residual_px) if np.isfinite(fit.residual_px) else float("inf")
             fit_quality = 1.0 / (1.0 + (residual / self.config.residual_scale_px) ** 2)
             presence = float(getattr(det, "presence", 1.0))
@@ -230,8 +228,3 @@ class LandmarkHands:
             "hand_layer": 1e3 * (time.perf_counter() - t2),
         }
         return hands
-
-
-def cv_rotation(aa: np.ndarray) -> np.ndarray:
-    """Axis-angle (3,) rad -> rotation matrix (3, 3)."""
-    return axis_angle_to_matrix(torch.as_tensor(np.asarray(aa, dtype=np.float64))).numpy()

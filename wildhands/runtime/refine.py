@@ -12,10 +12,10 @@ rotation, 15 joint rotations and translation (camera optical frame, metres) so t
 - priors hold: joint rotations near the initial ones and within the joint limits, β near 0, the wrist
   depth near the initial depth (a soft prior; the initial answer is the lifting head's or PnP's).
 
-Solver: Levenberg-Marquardt, batched over the hands of a frame (``torch.func.vmap`` of ``jacfwd``: no
-Python loop over points or hands), a fixed number of iterations, a Cauchy-robust 2D term (iteratively
-reweighted), per-hand step acceptance. Keypoints come from :class:`HandSkeleton` (forward kinematics, no
-mesh). Units: metres, radians, pixels.
+Solver: Levenberg-Marquardt, batched over the hands of a frame (a forward-difference Jacobian: every
+hand and its 64 perturbed copies in one batched skeleton call; no Python loop over points or hands), a
+fixed number of iterations, a Cauchy-robust 2D term (iteratively reweighted), per-hand step acceptance.
+Keypoints come from :class:`HandSkeleton` (forward kinematics, no mesh). Units: metres, radians, pixels.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from wildhands.handmodel.skeleton import HandSkeleton, rodrigues
 
 __all__ = ["RefineConfig", "HandFit", "LandmarkEvidence", "refine", "initial_fit_from_pnp"]
 
-NUM_PARAMS = 3 + 45 + 10 + 3 + 3  # wrist rotation, joint rotations, β, translation, world-frame rotation
+# the 64 parameters of one hand: wrist rotation, joint rotations, β, translation, world-frame rotation
 _ORIENT, _POSE, _BETAS, _TRANSL, _WORLD = (
     slice(0, 3),
     slice(3, 48),
@@ -310,12 +310,7 @@ def refine(
         with torch.no_grad():
             size = [_hand_size(skeleton, b) for b in (p[:, _BETAS], betas0)]
             ratio = torch.where(known, size[1] / size[0], torch.ones_like(size[0]))
-            wrist = skeleton.joints0[0].to(dt) + torch.einsum(
-                "kl,nl->nk", skeleton.joint_dirs[0].to(dt), p[:, _BETAS]
-            )
-            wrist0 = skeleton.joints0[0].to(dt) + torch.einsum(
-                "kl,nl->nk", skeleton.joint_dirs[0].to(dt), betas0
-            )
+            wrist, wrist0 = (skeleton.rest(b)[0][:, 0] for b in (p[:, _BETAS], betas0))
             moved = (wrist + p[:, _TRANSL]) * ratio[:, None] - torch.where(known[:, None], wrist0, wrist)
             p[:, _TRANSL] = moved
             p[:, _BETAS] = torch.where(known[:, None], betas0, p[:, _BETAS])
