@@ -23,6 +23,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 # launch argument -> (node parameter, type); an argument left empty keeps the params file's value
 NODE_ARGUMENTS = {
+    "estimator": ("estimator", str),
     "engine": ("engine", str),
     "weights": ("weights", str),
     "device": ("device", str),
@@ -109,6 +110,12 @@ def generate_launch_description():
         ),
         DeclareLaunchArgument(
             "hand_boxes", default_value="hand_boxes", description="optional input HandDetectionArray topic"
+        ),
+        DeclareLaunchArgument(
+            "estimator",
+            default_value="",
+            description="landmarks (landmark-lifting model + refinement) or image (the image model with "
+            "weights); empty = the params file's value",
         ),
         DeclareLaunchArgument(
             "engine",
