@@ -1,4 +1,5 @@
-"""Rotation conversions (torch, differentiable; numpy where noted) and left/right hand mirroring.
+"""Rotation conversions (torch, differentiable; numpy where noted) and left/right hand mirroring; numpy
+Rodrigues and the SO(3) left Jacobian for small least-squares fits.
 
 Conventions: right-handed, radians. Axis-angle (rotation vector) ``aa``: direction = axis, norm = angle.
 Rotation matrices act on column vectors (``p' = R p``). Quaternions are in ROS order ``(x, y, z, w)``
@@ -32,6 +33,9 @@ __all__ = [
     "matrix_to_quaternion_xyzw",
     "mirror_axis_angle",
     "mirror_matrix",
+    "skew",
+    "rodrigues",
+    "so3_left_jacobian",
 ]
 
 
@@ -118,3 +122,49 @@ def mirror_matrix(R: Any) -> Any:
         raise ValueError(f"R must have shape (..., 3, 3), got {Rn.shape}")
     s = np.array((-1.0, 1.0, 1.0))
     return Rn * s[:, None] * s[None, :]
+
+
+# -- numpy, batched, float64: for small fits where torch's per-call overhead dominates -------------------
+
+
+#: skew(v) = (v @ _SKEW_BASIS).reshape(3, 3): the cross-product matrix as one small matrix product
+_SKEW_BASIS = np.array(
+    [[0, 0, 0, 0, 0, -1, 0, 1, 0], [0, 0, 1, 0, 0, 0, -1, 0, 0], [0, -1, 0, 1, 0, 0, 0, 0, 0]],
+    dtype=np.float64,
+)
+
+
+def skew(v: np.ndarray) -> np.ndarray:
+    """Cross-product matrix (..., 3, 3) of vectors (..., 3): ``skew(a) @ b == cross(a, b)``."""
+    v = np.asarray(v, dtype=np.float64)
+    return (v @ _SKEW_BASIS).reshape(*v.shape[:-1], 3, 3)
+
+
+def _angle(aa: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """theta^2, theta (1 where theta is ~0, so that it divides safely) and the ~0 mask, each (..., 1, 1)."""
+    theta2 = (aa * aa).sum(-1)[..., None, None]
+    small = theta2 < 1e-8
+    return theta2, np.sqrt(np.where(small, 1.0, theta2)), small
+
+
+def rodrigues(aa: np.ndarray) -> np.ndarray:
+    """Axis-angle (..., 3) rad -> rotation matrix (..., 3, 3), numpy float64; smooth at 0.
+
+    ``R = I + a K + b K^2`` with ``K = skew(aa)``, ``K^2 = aa aa^T - theta^2 I``."""
+    aa = np.asarray(aa, dtype=np.float64)
+    theta2, theta, small = _angle(aa)
+    a = np.where(small, 1.0 - theta2 / 6.0, np.sin(theta) / theta)
+    b = np.where(small, 0.5 - theta2 / 24.0, (1.0 - np.cos(theta)) / (theta * theta))
+    return (1.0 - b * theta2) * np.eye(3) + a * skew(aa) + b * (aa[..., :, None] * aa[..., None, :])
+
+
+def so3_left_jacobian(aa: np.ndarray) -> np.ndarray:
+    """Left Jacobian J_l (..., 3, 3) of SO(3) at axis-angle ``aa``: ``exp(aa + d) ~ exp(J_l d) exp(aa)``,
+    so ``dR/d aa_k = skew(J_l e_k) R`` and ``d(R v)/d aa = -skew(R v) J_l``. numpy float64; smooth at 0.
+
+    ``J_l = I + b K + c K^2``, ``b = (1 - cos theta) / theta^2``, ``c = (theta - sin theta) / theta^3``."""
+    aa = np.asarray(aa, dtype=np.float64)
+    theta2, theta, small = _angle(aa)
+    b = np.where(small, 0.5 - theta2 / 24.0, (1.0 - np.cos(theta)) / (theta * theta))
+    c = np.where(small, 1.0 / 6.0 - theta2 / 120.0, (theta - np.sin(theta)) / (theta * theta * theta))
+    return (1.0 - c * theta2) * np.eye(3) + b * skew(aa) + c * (aa[..., :, None] * aa[..., None, :])

@@ -86,7 +86,7 @@ class LandmarkHands:
         self.grasp_head = grasp_head
         self.lifter = lifter  # a LiftingNet: the initial answer; None: PnP of the world landmarks
         self.config = config or LandmarkHandsConfig()
-        self.skeleton = HandSkeleton(hand_model).double()
+        self.skeleton = HandSkeleton(hand_model)
         #: milliseconds of the last call: landmarks, fit, hand_layer
         self.timings: dict[str, float] = {}
 
@@ -143,22 +143,17 @@ class LandmarkHands:
             wrist_rot, joint_rot, betas, transl = lift_to_camera(
                 out, t[3], torch.from_numpy(inputs.rotation).float()
             )
-            wrist_aa = matrix_to_axis_angle(wrist_rot.double()).numpy()
-            joint_aa = matrix_to_axis_angle(joint_rot.double()).numpy()
-            # the skeleton turns about its rest wrist joint of that shape: wrist = rest wrist + transl
-            wrist_rest = self.skeleton.rest(betas.double())[0][:, 0].numpy()
-            fits = []
-            for k, e in enumerate(evidence):
-                t = transl[k].double().numpy() - wrist_rest[k]
-                fit = HandFit(wrist_aa[k], joint_aa[k], betas[k].double().numpy(), t, np.zeros(3))
-                kp = self.skeleton(
-                    torch.as_tensor(fit.betas)[None], torch.as_tensor(fit.global_orient)[None],
-                    torch.as_tensor(fit.hand_pose).reshape(1, 45), torch.as_tensor(fit.transl)[None],
-                )[0].numpy()  # fmt: skip
-                # the world landmarks' frame -> camera: turn them onto the head's hand
-                r = kabsch(e.world_m - e.world_m[0], kp - kp[0])
-                fit.world_rotation = cv2.Rodrigues(r)[0].ravel()
-                fits.append(fit)
+            aa = matrix_to_axis_angle(torch.cat([wrist_rot[:, None], joint_rot], dim=1).double()).numpy()
+        wrist_aa, joint_aa = aa[:, 0], aa[:, 1:]
+        betas, transl = betas.double().numpy(), transl.double().numpy()
+        # the skeleton turns about its rest wrist joint of that shape: wrist = rest wrist + transl
+        transl = transl - self.skeleton.rest(betas)[0][:, 0]
+        kp = self.skeleton(betas, wrist_aa, joint_aa, transl)
+        fits = []
+        for k, e in enumerate(evidence):
+            # the world landmarks' frame -> camera: turn them onto the head's hand
+            r = kabsch(e.world_m - e.world_m[0], kp[k] - kp[k, 0])
+            fits.append(HandFit(wrist_aa[k], joint_aa[k], betas[k], transl[k], cv2.Rodrigues(r)[0].ravel()))
         return fits
 
     def __call__(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list) -> list:

@@ -12,26 +12,26 @@ rotation, 15 joint rotations and translation (camera optical frame, metres) so t
 - priors hold: joint rotations near the initial ones and within the joint limits, β near 0, the wrist
   depth near the initial depth (a soft prior; the initial answer is the lifting head's or PnP's).
 
-Solver: Levenberg-Marquardt, batched over the hands of a frame (a forward-difference Jacobian: every
-hand and its 64 perturbed copies in one batched skeleton call; no Python loop over points or hands), a
-fixed number of iterations, a Cauchy-robust 2D term (iteratively reweighted), per-hand step acceptance.
-Keypoints come from :class:`HandSkeleton` (forward kinematics, no mesh). Units: metres, radians, pixels.
+Solver: Levenberg-Marquardt, batched over the hands of a frame (no Python loop over points or hands), with
+the exact Jacobian (:class:`HandSkeleton` gives the keypoints' derivatives in its forward pass), a fixed
+number of iterations, a Cauchy-robust 2D term (iteratively reweighted), per-hand step acceptance. numpy
+float64: the problem is small (64 parameters, 203 residuals per hand), so per-call overhead is the cost.
+Units: metres, radians, pixels.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import torch
 
 from wildhands.data.synthetic.poses import POSE_LOWER, POSE_UPPER
 from wildhands.geometry.camera import CameraModel
+from wildhands.geometry.rotations import rodrigues, skew, so3_left_jacobian
 from wildhands.handmodel.keypoints import NUM_KEYPOINTS
-from wildhands.handmodel.skeleton import HandSkeleton, rodrigues
+from wildhands.handmodel.skeleton import HandSkeleton
 
 __all__ = ["RefineConfig", "HandFit", "LandmarkEvidence", "refine", "initial_fit_from_pnp"]
 
@@ -174,15 +174,11 @@ def initial_fit_from_pnp(
     r_world = cv2.Rodrigues(rvec)[0]
     world_cam = world @ r_world.T + tvec.reshape(1, 3)
     pose = np.zeros((15, 3)) if hand_pose is None else np.asarray(hand_pose, dtype=np.float64)
-    with torch.no_grad():
-        zero = torch.zeros(1, 3, dtype=torch.float64)
-        kp = skeleton(
-            torch.zeros(1, skeleton.num_betas, dtype=torch.float64), zero,
-            torch.as_tensor(pose, dtype=torch.float64).reshape(1, 45), zero,
-        )[0].numpy()  # fmt: skip
+    zero = np.zeros((1, 3))
+    kp = skeleton(np.zeros((1, skeleton.num_betas)), zero, pose.reshape(1, 45), zero)[0]
     r0 = kabsch(kp - kp[0], world_cam - world_cam[0])
     # the skeleton turns about its rest wrist joint: wrist = joints0[0] + transl
-    wrist_rest = skeleton.joints0[0].double().numpy()
+    wrist_rest = skeleton.joints0[0]
     transl = world_cam[0] - wrist_rest
     return HandFit(
         global_orient=cv2.Rodrigues(r0)[0].ravel(),
@@ -194,7 +190,12 @@ def initial_fit_from_pnp(
 
 
 class _Problem:
-    """Residuals of N hands as a function of their parameters (N, 64); the data rows are per hand."""
+    """Residuals of N hands (and their exact Jacobian) as a function of their parameters (N, 64).
+
+    Data per hand, set once per frame (``set_data``): bases (N, 21, 2, 3), focal (N,), world (N, 21, 3),
+    w3d (N,), pose0 (N, 45), depth0 (N,), betas0 (N, 10) and shape_w (N,) (the β prior's centre and
+    weight); the 2D weights w2d (N, 21) change with the robust reweighting and are passed per call.
+    """
 
     def __init__(self, skeleton: HandSkeleton, config: RefineConfig) -> None:
         self.skeleton = skeleton
@@ -202,52 +203,79 @@ class _Problem:
         lo, hi = POSE_LOWER.copy(), POSE_UPPER.copy()
         if skeleton.side == "left":  # limits are the right hand's; a left pose is its mirror (x, -y, -z)
             lo[:, 1:], hi[:, 1:] = -POSE_UPPER[:, 1:], -POSE_LOWER[:, 1:]
-        self.lower = torch.as_tensor(lo.reshape(-1), dtype=torch.float64)
-        self.upper = torch.as_tensor(hi.reshape(-1), dtype=torch.float64)
+        self.lower, self.upper = lo.reshape(-1), hi.reshape(-1)
 
-    def residuals(self, p, bases, focal, w2d, world, w3d, pose0, depth0, betas0, shape_w):
-        """(N, R) residuals in pixel units. p (N, 64); bases (N, 21, 2, 3); focal (N,); w2d (N, 21);
-        world (N, 21, 3); w3d (N,); pose0 (N, 45); depth0 (N,); betas0 (N, 10) and shape_w (N,): the β
-        prior's centre and weight per hand."""
-        c = self.c
-        kp = self.skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])  # (N, 21, 3)
-        direction = kp / torch.linalg.norm(kp, dim=-1, keepdim=True)
-        r2d = torch.einsum("nkij,nkj->nki", bases, direction) * (focal[:, None, None] * w2d[..., None])
+    def set_data(self, bases, focal, world, w3d, pose0, depth0, betas0, shape_w) -> None:
+        self.bases, self.focal, self.pose0, self.depth0, self.betas0 = bases, focal, pose0, depth0, betas0
+        self.world_rel = world[:, 1:] - world[:, :1]  # (N, 20, 3)
+        self.s3d = 1000.0 * self.c.world_px_per_mm * w3d  # (N,)
+        self.shape_w = shape_w
+
+    def __call__(self, p: np.ndarray, w2d: np.ndarray, jacobian: bool = False):
+        """(N, R) residuals in pixel units at ``p`` and, with ``jacobian``, (N, R, 64) their derivatives."""
+        c, n = self.c, p.shape[0]
+        out = self.skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL], jacobian=jacobian)
+        kp, d_kp = out if jacobian else (out, None)  # (N, 21, 3), (N, 21, 3, 61)
+        dist = np.linalg.norm(kp, axis=-1, keepdims=True)
+        direction = kp / dist
+        scale2d = self.focal[:, None, None] * w2d[..., None]  # (N, 21, 1)
+        r2d = np.einsum("nkij,nkj->nki", self.bases, direction) * scale2d
+        rot_world = rodrigues(p[:, _WORLD])  # (N, 3, 3)
+        target = self.world_rel @ rot_world.transpose(0, 2, 1)
         rel = kp[:, 1:] - kp[:, :1]
-        target = (world[:, 1:] - world[:, :1]) @ rodrigues(p[:, _WORLD]).transpose(1, 2)
-        r3d = (rel - target) * (1000.0 * c.world_px_per_mm * w3d[:, None, None])
+        r3d = (rel - target) * self.s3d[:, None, None]
         pose = p[:, _POSE]
-        r_pose = (pose - pose0) * c.pose_prior_px_per_rad
-        r_limit = (torch.relu(self.lower - pose) + torch.relu(pose - self.upper)) * c.limit_px_per_rad
-        r_shape = (p[:, _BETAS] - betas0) * shape_w[:, None]
-        r_depth = ((kp[:, 0, 2] - depth0) / depth0 * c.depth_prior_px)[:, None]
-        n = p.shape[0]
-        return torch.cat([r2d.reshape(n, -1), r3d.reshape(n, -1), r_pose, r_limit, r_shape, r_depth], dim=1)
+        r_pose = (pose - self.pose0) * c.pose_prior_px_per_rad
+        below, above = pose < self.lower, pose > self.upper
+        r_limit = np.where(below, self.lower - pose, 0.0) + np.where(above, pose - self.upper, 0.0)
+        r_limit *= c.limit_px_per_rad
+        r_shape = (p[:, _BETAS] - self.betas0) * self.shape_w[:, None]
+        r_depth = ((kp[:, 0, 2] - self.depth0) / self.depth0 * c.depth_prior_px)[:, None]
+        r = np.concatenate(
+            [r2d.reshape(n, -1), r3d.reshape(n, -1), r_pose, r_limit, r_shape, r_depth], axis=1
+        )  # fmt: skip
+        if not jacobian:
+            return r
+        hand = slice(0, d_kp.shape[-1])  # the skeleton's 61 parameters come first
+        J = np.zeros((n, r.shape[1], p.shape[1]))
+        rows = 0
+        # 2D: d(bases . kp/|kp|) = bases (I - d d^T) / |kp| d kp
+        proj = (np.eye(3) - direction[..., :, None] * direction[..., None, :]) / dist[..., None]
+        d2d = np.einsum("nkij,nkjl->nkil", self.bases, proj) * scale2d[..., None]
+        J[:, : 2 * NUM_KEYPOINTS, hand] = (d2d @ d_kp).reshape(n, -1, d_kp.shape[-1])
+        rows = 2 * NUM_KEYPOINTS
+        # world landmarks: d(-R w)/d aa = skew(R w) J_l(aa)
+        s = self.s3d[:, None, None, None]
+        d3d = (d_kp[:, 1:] - d_kp[:, :1]) * s
+        J[:, rows : rows + 3 * (NUM_KEYPOINTS - 1), hand] = d3d.reshape(n, -1, d_kp.shape[-1])
+        d_world = skew(target) @ so3_left_jacobian(p[:, _WORLD])[:, None] * s
+        J[:, rows : rows + 3 * (NUM_KEYPOINTS - 1), _WORLD] = d_world.reshape(n, -1, 3)
+        rows += 3 * (NUM_KEYPOINTS - 1)
+        k = np.arange(_POSE.stop - _POSE.start)
+        J[:, rows + k, _POSE.start + k] = c.pose_prior_px_per_rad
+        rows += k.size
+        J[:, rows + k, _POSE.start + k] = (above.astype(float) - below) * c.limit_px_per_rad
+        rows += k.size
+        k = np.arange(_BETAS.stop - _BETAS.start)
+        J[:, rows + k, _BETAS.start + k] = self.shape_w[:, None]
+        rows += k.size
+        J[:, rows, hand] = d_kp[:, 0, 2] * (c.depth_prior_px / self.depth0)[:, None]
+        return r, J
 
-    def jacobian(self, p, data, step: float = 1e-6):
-        """(N, R, 64) forward-difference Jacobian and the residuals (N, R) at ``p``: every hand and its 64
-        perturbed copies in one batch (one call of the skeleton)."""
-        n, k = p.shape
-        perturbed = (p[:, None, :] + step * torch.eye(k, dtype=p.dtype)[None]).reshape(n * k, k)
-        rows = [torch.cat([x, x.repeat_interleave(k, dim=0)]) for x in data]
-        r = self.residuals(torch.cat([p, perturbed]), *rows)
-        r0, rp = r[:n], r[n:].reshape(n, k, -1)
-        return (rp - r0[:, None, :]).transpose(1, 2) / step, r0
 
-
-def _robust_weights(r: torch.Tensor, w2d: torch.Tensor, scale_px: float) -> torch.Tensor:
+def _robust_weights(r: np.ndarray, w2d: np.ndarray, scale_px: float) -> np.ndarray:
     """sqrt of the Cauchy IRLS weight (N, 21) of each landmark from residuals ``r`` (N, R) computed with
     the 2D weights ``w2d`` (N, 21) (divided out to get the landmark's plain error in px)."""
     r2d = r[:, : 2 * NUM_KEYPOINTS].reshape(-1, NUM_KEYPOINTS, 2)
-    err = torch.linalg.norm(r2d, dim=-1) / w2d.clamp(min=1e-9)
-    return torch.rsqrt(1.0 + (err / scale_px) ** 2)
+    err = np.linalg.norm(r2d, axis=-1) / np.maximum(w2d, 1e-9)
+    return 1.0 / np.sqrt(1.0 + (err / scale_px) ** 2)
 
 
-def _hand_size(skeleton: HandSkeleton, betas: torch.Tensor) -> torch.Tensor:
+def _hand_size(skeleton: HandSkeleton, betas: np.ndarray) -> np.ndarray:
     """(N,) m: mean distance of the rest keypoints (joints and tips) from the wrist, shapes ``betas``."""
     joints, tips = skeleton.rest(betas)
-    points = torch.cat([joints, tips], dim=1)
-    return torch.linalg.norm(points - joints[:, :1], dim=-1).mean(1)
+    points = np.concatenate([joints, tips], axis=1)
+    return np.linalg.norm(points - joints[:, :1], axis=-1).mean(1)
 
 
 def refine(
@@ -271,86 +299,82 @@ def refine(
         raise ValueError(f"{len(evidence)} evidence, {len(cameras)} cameras, {len(initial)} initial fits")
     if not evidence:
         return []
-    dt = torch.float64
-    if skeleton.joints0.dtype != dt:
-        skeleton = copy.deepcopy(skeleton).to(dt)
-    problem = _Problem(skeleton, config)
+    priors = shape_priors if shape_priors is not None else [None] * len(evidence)
+    if len(priors) != len(evidence):
+        raise ValueError(f"{len(priors)} shape priors for {len(evidence)} hands")
+    num_betas = skeleton.num_betas
+    p = np.stack([f.vector() for f in initial])
+    known = np.array([b is not None for b in priors])
+    betas0 = np.stack([np.zeros(num_betas) if b is None else np.asarray(b, np.float64) for b in priors])
+    if config.iterations and known.any():
+        # a known shape is also where the fit starts; the hand keeps its angular size, so its distance
+        # scales with its size (wrist position along its ray x size ratio)
+        ratio = np.where(known, _hand_size(skeleton, betas0) / _hand_size(skeleton, p[:, _BETAS]), 1.0)
+        wrist, wrist0 = (skeleton.rest(b)[0][:, 0] for b in (p[:, _BETAS], betas0))
+        p[:, _TRANSL] = (wrist + p[:, _TRANSL]) * ratio[:, None] - np.where(known[:, None], wrist0, wrist)
+        p[:, _BETAS] = np.where(known[:, None], betas0, p[:, _BETAS])
+    if config.iterations:
+        p = _levenberg_marquardt(p, evidence, cameras, skeleton, config, betas0, known)
+    kp = skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])
+    out = []
+    for i, (e, cam) in enumerate(zip(evidence, cameras)):
+        fit = HandFit.from_vector(p[i])
+        fit.keypoints_cam_m = kp[i]
+        fit.residual_px = reprojection_residual_px(fit.keypoints_cam_m, e, cam)
+        out.append(fit)
+    return out
+
+
+def _levenberg_marquardt(p, evidence, cameras, skeleton, config, betas0, known) -> np.ndarray:
+    """``config.iterations`` damped Gauss-Newton steps on all hands at once; a step is kept per hand
+    where it lowers that hand's cost."""
     rays = [
         cam.pixels_to_rays(np.asarray(e.landmarks_px, dtype=np.float64)[:, :2])
         for e, cam in zip(evidence, cameras)
     ]
-    bases = torch.as_tensor(
-        np.stack([_tangent_bases(r / np.linalg.norm(r, axis=1, keepdims=True)) for r in rays])
+    bases = np.stack([_tangent_bases(r / np.linalg.norm(r, axis=1, keepdims=True)) for r in rays])
+    focal = np.array([0.5 * (cam.fx + cam.fy) for cam in cameras])
+    vis = np.stack([np.asarray(e.visible, dtype=np.float64) for e in evidence])
+    world = np.stack(
+        [np.zeros((NUM_KEYPOINTS, 3)) if e.world_m is None else np.asarray(e.world_m) for e in evidence]
     )
-    focal = torch.as_tensor([0.5 * (cam.fx + cam.fy) for cam in cameras], dtype=dt)
-    vis = torch.as_tensor(np.stack([np.asarray(e.visible, dtype=np.float64) for e in evidence]), dtype=dt)
-    world = torch.as_tensor(
-        np.stack(
-            [np.zeros((NUM_KEYPOINTS, 3)) if e.world_m is None else np.asarray(e.world_m) for e in evidence]
-        ),
-        dtype=dt,
-    )
-    w3d = torch.as_tensor([0.0 if e.world_m is None else 1.0 for e in evidence], dtype=dt)
-    p = torch.as_tensor(np.stack([f.vector() for f in initial]), dtype=dt)
-    pose0 = p[:, _POSE].clone()
-    priors = shape_priors if shape_priors is not None else [None] * len(evidence)
-    if len(priors) != len(evidence):
-        raise ValueError(f"{len(priors)} shape priors for {len(evidence)} hands")
-    known = torch.as_tensor([b is not None for b in priors])
-    betas0 = torch.as_tensor(
-        np.stack(
-            [np.zeros(skeleton.num_betas) if b is None else np.asarray(b, dtype=np.float64) for b in priors]
-        ),
-        dtype=dt,
-    )
-    shape_w = torch.where(known, config.shape_track_px, config.shape_prior_px).to(dt)
-    if config.iterations and bool(known.any()):
-        # a known shape is also where the fit starts; the hand keeps its angular size, so its distance
-        # scales with its size (wrist position along its ray x size ratio)
-        with torch.no_grad():
-            size = [_hand_size(skeleton, b) for b in (p[:, _BETAS], betas0)]
-            ratio = torch.where(known, size[1] / size[0], torch.ones_like(size[0]))
-            wrist, wrist0 = (skeleton.rest(b)[0][:, 0] for b in (p[:, _BETAS], betas0))
-            moved = (wrist + p[:, _TRANSL]) * ratio[:, None] - torch.where(known[:, None], wrist0, wrist)
-            p[:, _TRANSL] = moved
-            p[:, _BETAS] = torch.where(known[:, None], betas0, p[:, _BETAS])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: one thread is several times faster than two fighting
-    try:
-        with torch.no_grad():
-            kp0 = skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])
-            depth0 = kp0[:, 0, 2].clamp(min=0.05)
-            lam = torch.full((p.shape[0],), config.damping, dtype=dt)
-            fixed = (bases, focal)
-            rest = (world, w3d, pose0, depth0, betas0, shape_w)
-            w2d = vis
-            if config.iterations:
-                r = problem.residuals(p, *fixed, w2d, *rest)
-                w2d = vis * _robust_weights(r, w2d, config.robust_px)
-            for _ in range(config.iterations):
-                data = (*fixed, w2d, *rest)
-                J, r = problem.jacobian(p, data)  # two skeleton calls per iteration: this and the trial
-                JtJ = J.transpose(1, 2) @ J
-                g = (J.transpose(1, 2) @ r[..., None])[..., 0]
-                diag = torch.diagonal(JtJ, dim1=1, dim2=2)
-                A = JtJ + torch.diag_embed(lam[:, None] * diag + 1e-9)
-                trial = p - torch.linalg.solve(A, g[..., None])[..., 0]
-                r_trial = problem.residuals(trial, *data)
-                better = (r_trial**2).sum(-1) < (r * r).sum(-1)
-                p = torch.where(better[:, None], trial, p)
-                lam = torch.where(better, lam / 3.0, lam * 4.0).clamp(1e-7, 1e7)
-                # the next iteration's robust weights from this one's residuals (one step of lag)
-                w2d = vis * _robust_weights(torch.where(better[:, None], r_trial, r), w2d, config.robust_px)
-            kp = skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])
-    finally:
-        torch.set_num_threads(threads)
-    out = []
-    for i, (e, cam) in enumerate(zip(evidence, cameras)):
-        fit = HandFit.from_vector(p[i].numpy())
-        fit.keypoints_cam_m = kp[i].numpy()
-        fit.residual_px = reprojection_residual_px(fit.keypoints_cam_m, e, cam)
-        out.append(fit)
-    return out
+    w3d = np.array([0.0 if e.world_m is None else 1.0 for e in evidence])
+    shape_w = np.where(known, config.shape_track_px, config.shape_prior_px)
+    depth0 = np.maximum(skeleton(p[:, _BETAS], p[:, _ORIENT], p[:, _POSE], p[:, _TRANSL])[:, 0, 2], 0.05)
+    problem = _Problem(skeleton, config)
+    problem.set_data(bases, focal, world, w3d, p[:, _POSE].copy(), depth0, betas0, shape_w)
+    lam = np.full(p.shape[0], config.damping)
+    r, J, w2d = _reweighted(*problem(p, vis, jacobian=True), vis, vis, config.robust_px)
+    for step in range(config.iterations):
+        Jt = J.transpose(0, 2, 1)
+        JtJ = Jt @ J
+        g = (Jt @ r[..., None])[..., 0]
+        diag = np.diagonal(JtJ, axis1=1, axis2=2)
+        A = JtJ + (lam[:, None] * diag + 1e-9)[:, :, None] * np.eye(p.shape[1])
+        trial = p - np.linalg.solve(A, g[..., None])[..., 0]
+        last = step == config.iterations - 1
+        # the trial's Jacobian comes with its residuals (one skeleton pass): reused when the step is kept
+        r_trial, J_trial = (problem(trial, w2d), None) if last else problem(trial, w2d, jacobian=True)
+        better = (r_trial**2).sum(-1) < (r * r).sum(-1)
+        p = np.where(better[:, None], trial, p)
+        if last:
+            break
+        lam = np.clip(np.where(better, lam / 3.0, lam * 4.0), 1e-7, 1e7)
+        r = np.where(better[:, None], r_trial, r)
+        J = np.where(better[:, None, None], J_trial, J)
+        r, J, w2d = _reweighted(r, J, w2d, vis, config.robust_px)  # for the next step, one step of lag
+    return p
+
+
+def _reweighted(r, J, w2d, vis, scale_px):
+    """The robust 2D weights from residuals ``r`` made with weights ``w2d``, and ``r``, ``J`` with their
+    2D rows rescaled to them (those rows are linear in the weights): (r, J, new weights)."""
+    w_new = vis * _robust_weights(r, w2d, scale_px)
+    ratio = np.repeat(w_new / np.maximum(w2d, 1e-12), 2, axis=1)  # (N, 42): x and y rows of each landmark
+    r, J = r.copy(), J.copy()
+    r[:, : 2 * NUM_KEYPOINTS] *= ratio
+    J[:, : 2 * NUM_KEYPOINTS] *= ratio[..., None]
+    return r, J, w_new
 
 
 def reprojection_residual_px(

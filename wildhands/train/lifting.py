@@ -101,9 +101,7 @@ def sample_batch(rng: np.random.Generator, skeleton: HandSkeleton, n: int, noise
             targets.append(ray / np.linalg.norm(ray) * rng.uniform(0.2, 0.9))
             cams.append(cam)
     poses, betas, orients = np.stack(poses[:n]), np.stack(betas[:n]), np.stack(orients[:n])
-    with torch.no_grad():
-        kp = skeleton(torch.as_tensor(betas), torch.as_tensor(orients), torch.as_tensor(poses).reshape(n, 45),
-                      torch.zeros(n, 3, dtype=torch.float64)).numpy()  # fmt: skip
+    kp = skeleton(betas, orients, poses.reshape(n, 45), np.zeros((n, 3)))
     centre = np.stack(targets[:n])
     kp = kp - kp.mean(1, keepdims=True) + centre[:, None]
     lm, world, keep = [], [], []
@@ -139,8 +137,8 @@ def lifting_loss(model: LiftingNet, skeleton: HandSkeleton, batch: dict) -> tupl
     rotation = torch.from_numpy(batch["inputs"].rotation).float()
     out = model(landmarks, world, kpe, crop)
     wrist_rot, joint_rot, betas, transl = lift_to_camera(out, crop, rotation)
-    wrist = skeleton.joints0[0]
-    kp = skeleton(betas, wrist_rot, joint_rot, transl - wrist)
+    wrist = torch.as_tensor(skeleton.joints0[0], dtype=transl.dtype)
+    kp = skeleton.torch_keypoints(betas, wrist_rot, joint_rot, transl - wrist)
     gt = batch["keypoints"]
     rel = (kp - kp[:, :1]) - (gt - gt[:, :1])
     terms = {
@@ -181,7 +179,6 @@ def train(out_dir: str | os.PathLike, config: LiftingTrainConfig, noise: NoiseMo
     logger.setLevel(logging.INFO)
     torch.manual_seed(config.seed)
     skeleton = HandSkeleton(OpenHandModel("right"))
-    sk64 = HandSkeleton(OpenHandModel("right")).double()
     model = LiftingNet()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps, eta_min=config.lr * 0.02)
@@ -195,13 +192,13 @@ def train(out_dir: str | os.PathLike, config: LiftingTrainConfig, noise: NoiseMo
         start = state["step"]
         sched.T_max = config.steps  # a resumed run may be given another length
         logger.info("resumed from %s at step %d", last, start)
-    eval_batch = sample_batch(np.random.default_rng(12345), sk64, 1024, noise)
+    eval_batch = sample_batch(np.random.default_rng(12345), skeleton, 1024, noise)
     rng = np.random.default_rng(config.seed * 1000 + start)
     history = open(out / "history.jsonl", "a")
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc="lifting", unit="step")
     for step in bar:
         model.train()
-        batch = sample_batch(rng, sk64, config.batch, noise)
+        batch = sample_batch(rng, skeleton, config.batch, noise)
         loss, terms = lifting_loss(model, skeleton, batch)
         opt.zero_grad()
         loss.backward()

@@ -20,8 +20,8 @@ SHIPPED = REPO / "models" / "wildhands_lifting.pt"
 
 
 @pytest.fixture(scope="module")
-def skeleton64():
-    return HandSkeleton(OpenHandModel("right")).double()
+def skeleton():
+    return HandSkeleton(OpenHandModel("right"))
 
 
 def test_inputs_do_not_depend_on_the_lens():
@@ -43,15 +43,15 @@ def test_inputs_do_not_depend_on_the_lens():
     assert np.abs(a.landmarks).max() <= 1.0  # the crop holds the landmarks with a margin
 
 
-def _errors(model, skeleton64, noise, n=300, seed=99):
-    batch = sample_batch(np.random.default_rng(seed), skeleton64, n, noise)
+def _errors(model, skeleton, noise, n=300, seed=99):
+    batch = sample_batch(np.random.default_rng(seed), skeleton, n, noise)
     inputs = batch["inputs"]
     t = inputs.tensors()
     with torch.no_grad():
         wrist_rot, joint_rot, betas, transl = lift_to_camera(
             model(*t), t[3], torch.from_numpy(inputs.rotation).float()
         )
-        kp = HandSkeleton(OpenHandModel("right"))(betas, wrist_rot, joint_rot, transl)
+        kp = skeleton.torch_keypoints(betas, wrist_rot, joint_rot, transl)
     gt = batch["keypoints"]
     rel_mm = ((kp - kp[:, :1]) - (gt - gt[:, :1])).norm(dim=-1).mean(1) * 1000
     depth = (transl[:, 2] - gt[:, 0, 2]).abs() / gt[:, 0, 2]
@@ -59,18 +59,18 @@ def _errors(model, skeleton64, noise, n=300, seed=99):
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="models/wildhands_lifting.pt not present")
-def test_shipped_lifting_model_recovers_synthetic_hands(skeleton64):
+def test_shipped_lifting_model_recovers_synthetic_hands(skeleton):
     """Exact simulated landmarks: wrist-relative error median < 12 mm (measured 7.5), wrist depth within
     6 % (measured 3.4 %); with the training noise < 15 mm (10.7) and < 9 % (5.9 %). An untrained model is far
     from both."""
     model = load_lifting(SHIPPED)
     exact = NoiseModel(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    rel, depth = _errors(model, skeleton64, exact)
+    rel, depth = _errors(model, skeleton, exact)
     assert rel < 12.0 and depth < 0.06, (rel, depth)
-    rel, depth = _errors(model, skeleton64, NoiseModel())
+    rel, depth = _errors(model, skeleton, NoiseModel())
     assert rel < 15.0 and depth < 0.09, (rel, depth)
     torch.manual_seed(0)
-    rel, depth = _errors(LiftingNet().eval(), skeleton64, exact)
+    rel, depth = _errors(LiftingNet().eval(), skeleton, exact)
     assert rel > 30.0 or depth > 0.3
 
 

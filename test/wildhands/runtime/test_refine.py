@@ -11,8 +11,9 @@ import torch
 
 from wildhands.data.synthetic.poses import sample_betas, sample_global_orient, sample_hand_pose
 from wildhands.geometry.camera import CameraModel
+from wildhands.geometry.rotations import axis_angle_to_matrix, rodrigues, so3_left_jacobian
 from wildhands.handmodel.open_hand import OpenHandModel
-from wildhands.handmodel.skeleton import HandSkeleton, rodrigues
+from wildhands.handmodel.skeleton import HandSkeleton
 from wildhands.runtime.refine import (
     HandFit,
     LandmarkEvidence,
@@ -29,7 +30,7 @@ EXACT = RefineConfig(
 
 @pytest.fixture(scope="module")
 def skeleton():
-    return HandSkeleton(OpenHandModel("right")).double()
+    return HandSkeleton(OpenHandModel("right"))
 
 
 def _pinhole():
@@ -54,11 +55,7 @@ def _hand(skeleton, rng, lateral=0.08):
         ),
         world_rotation=np.zeros(3),
     )
-    with torch.no_grad():
-        kp = skeleton(
-            torch.tensor(truth.betas)[None], torch.tensor(truth.global_orient)[None],
-            torch.tensor(truth.hand_pose).reshape(1, 45), torch.tensor(truth.transl)[None],
-        )[0].numpy()  # fmt: skip
+    kp = skeleton(truth.betas[None], truth.global_orient[None], truth.hand_pose[None], truth.transl[None])[0]
     return truth, kp
 
 
@@ -84,17 +81,49 @@ def test_skeleton_equals_the_hand_models_keypoints():
         model = OpenHandModel(side)
         sk = HandSkeleton(model)
         b, go, hp, t = torch.randn(5, 10), torch.randn(5, 3), torch.randn(5, 45) * 0.6, torch.randn(5, 3)
-        assert torch.allclose(model(b, go, hp, t).keypoints, sk(b, go, hp, t), atol=1e-6)
+        truth = model(b, go, hp, t).keypoints
+        assert torch.allclose(truth, sk.torch_keypoints(b, go, hp, t), atol=1e-6)
+        as_numpy = sk(*(x.double().numpy() for x in (b, go, hp, t)))
+        assert np.abs(truth.double().numpy() - as_numpy).max() < 1e-6
 
 
-def test_rodrigues_matches_roma_and_is_smooth_at_zero():
-    from wildhands.geometry.rotations import axis_angle_to_matrix
-
-    aa = torch.randn(50, 3, dtype=torch.float64) * 2
-    assert torch.allclose(rodrigues(aa), axis_angle_to_matrix(aa), atol=1e-10)
-    assert torch.allclose(
-        rodrigues(torch.zeros(1, 3, dtype=torch.float64)), torch.eye(3, dtype=torch.float64)
+@pytest.mark.parametrize("zero_pose", [False, True])
+def test_skeleton_jacobian_equals_finite_differences(skeleton, zero_pose):
+    """The analytic Jacobian (joint rotations via the SO(3) left Jacobian, β down the chain) against central
+    differences, at a random pose and at the zero pose (where axis-angle derivatives are special)."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate(
+        [
+            rng.normal(size=(2, 3)),
+            rng.normal(size=(2, 45)) * 0.5,
+            rng.normal(size=(2, 10)),
+            rng.normal(size=(2, 3)),
+        ],
+        axis=1,
     )
+    if zero_pose:
+        x[:, :48] = 0.0
+
+    def keypoints(v):
+        return skeleton(v[:, 48:58], v[:, :3], v[:, 3:48], v[:, 58:61])
+
+    kp, jac = skeleton(x[:, 48:58], x[:, :3], x[:, 3:48], x[:, 58:61], jacobian=True)
+    assert np.allclose(kp, keypoints(x))
+    numeric = np.stack([(keypoints(x + h) - keypoints(x - h)) / 2e-6 for h in np.eye(61) * 1e-6], axis=-1)
+    assert np.abs(jac - numeric).max() < 1e-7, np.abs(jac - numeric).max()
+    assert np.abs(jac[..., 3:48]).max() > 0.01  # the pose columns are not trivially zero
+
+
+def test_rotations_numpy_match_roma_and_are_smooth_at_zero():
+    aa = np.random.default_rng(0).normal(size=(50, 3)) * 2
+    assert np.allclose(rodrigues(aa), axis_angle_to_matrix(torch.as_tensor(aa)).numpy(), atol=1e-10)
+    assert np.allclose(rodrigues(np.zeros((1, 3))), np.eye(3))
+    # left Jacobian: exp(aa + d) ~ exp(J_l d) exp(aa)
+    d = np.array([1e-6, -2e-6, 0.5e-6])
+    for a in (aa[0], np.zeros(3), np.full(3, 1e-5)):
+        lhs = rodrigues(a + d)
+        rhs = rodrigues(so3_left_jacobian(a) @ d) @ rodrigues(a)
+        assert np.abs(lhs - rhs).max() < 1e-10
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -164,7 +193,7 @@ def test_pnp_initial_fit_places_the_hand(skeleton):
     cam = _pinhole()
     _, kp = _hand(skeleton, rng)
     init = initial_fit_from_pnp(_evidence(kp, cam, rng), cam, skeleton)
-    wrist = init.transl + skeleton.joints0[0].double().numpy()
+    wrist = init.transl + skeleton.joints0[0]
     assert np.linalg.norm(wrist - kp[0]) < 0.01  # exact world landmarks: PnP puts the wrist within 1 cm
 
 
@@ -183,12 +212,11 @@ def test_a_known_shape_fixes_the_depth(skeleton):
     cam = _pinhole()
     truth, kp = _hand(skeleton, rng)
     wrong = truth.betas + np.array([1.5, 1.0, 0, 0, 0, 0, 0, 0, 0, 0])
-    t = torch.as_tensor
     size = []
     for b in (truth.betas, wrong):
-        joints, tips = skeleton.rest(t(b)[None])
-        pts = torch.cat([joints, tips], 1)[0]
-        size.append(float((pts - joints[0, :1]).norm(dim=-1).mean()))
+        joints, tips = skeleton.rest(b[None])
+        pts = np.concatenate([joints, tips], 1)[0]
+        size.append(float(np.linalg.norm(pts - joints[0, :1], axis=-1).mean()))
     ratio = size[1] / size[0]
     ev = _evidence(kp, cam, rng)
     ev.world_m = ev.world_m * ratio  # the landmark network's size estimate is off too
