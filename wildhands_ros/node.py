@@ -302,7 +302,7 @@ class WildHandsNode(Node):
             if msg is not None:
                 return detections_to_boxes(msg, rgb.shape[1], rgb.shape[0]), True
         if self.detector is not None:
-            if not self.tracker.needs_detection():
+            if not self.tracker.needs_detection(p.max_hands):
                 boxes = self.tracker.boxes_for_next_frame(
                     (rgb.shape[1], rgb.shape[0]), self.pipeline.config.box_scale
                 )

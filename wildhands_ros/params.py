@@ -161,7 +161,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "best_effort",
         "Reliability of the image, camera_info and hand_boxes subscriptions. best_effort (the sensor-data "
         "profile) connects to every publisher; reliable connects to reliable publishers only and gets "
-        "large images across processes where best effort loses them (see docs: large images).",
+        "large images across processes where best effort loses them (docs/node.md: large images).",
         QOS_RELIABILITIES,
         read_only=True,
     ),
@@ -189,9 +189,10 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         range=(0.0, 1000.0),
     ),  # fmt: skip
     "redetect_every": ParamSpec(
-        1,
-        "Run the detector every N frames; in between, crops come from the previous frame's hands "
-        "(and at once when a track is lost). 1 = every frame. Needs tracking.",
+        10,
+        "Run the palm detector at least every N frames; in between, a tracked hand's landmark pass looks "
+        "where its previous frame's keypoints were (MediaPipe's VIDEO mode). The detector also runs when "
+        "a track is lost or fewer than max_hands hands are tracked. 1 = every frame. Needs tracking.",
         range=(1, 1000),
     ),  # fmt: skip
     # --- outputs ---

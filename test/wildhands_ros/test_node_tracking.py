@@ -66,7 +66,7 @@ def test_bad_tracking_parameters_are_refused(harness):
 
 def test_tracking_config_from_params():
     c = NodeParams.defaults().tracking_config()
-    assert c.enabled and c.smoothing and c.redetect_every == 1
+    assert c.enabled and c.smoothing and c.redetect_every == 10
     assert (c.position_filter.min_cutoff, c.position_filter.beta) == (1.0, 5.0)
     assert c.rotation_filter.min_cutoff == 1.0
     with pytest.raises(ValueError, match="one_euro_beta"):

@@ -91,12 +91,18 @@ class LandmarkHands:
         self.timings: dict[str, float] = {}
 
     def detections(self, image_rgb: np.ndarray, boxes: list) -> list:
-        """One landmark detection (or None) per box: the box's own (``box.landmarks``) or a new pass."""
+        """One landmark detection (or None: no hand there) per box: the box's own (``box.landmarks``), one
+        landmark pass on its ``landmark_rect`` (a tracked hand), or the two passes of ``landmarks_in_box``."""
         out = []
         for box in boxes:
             det = getattr(box, "landmarks", None)
+            rect = getattr(box, "landmark_rect", None)
             if det is None and self.detector is not None:
-                det = self.detector.landmarks_in_box(image_rgb, box)
+                if rect is not None:
+                    cx, cy, size, rotation = rect
+                    det = self.detector.landmarks_on_rect(image_rgb, np.array([cx, cy]), size, rotation)
+                else:
+                    det = self.detector.landmarks_in_box(image_rgb, box)
             out.append(det)
         return out
 
@@ -215,6 +221,8 @@ class LandmarkHands:
                     intrinsics_estimated=bool(camera.estimated),
                     hand_model=str(getattr(self.hand_model, "name", "open")),
                     fit_residual_px=residual,
+                    landmarks_px=np.asarray(det.landmarks_px, dtype=np.float64)[:, :2]
+                    - CONTINUOUS_TO_CENTRE_PX,
                 )
             )
         self.timings = {

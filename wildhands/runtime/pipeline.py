@@ -183,6 +183,10 @@ class HandBox:
         the detector made the box; the landmark estimator then uses it instead of a new landmark pass.
     betas: (10,) the shape β this hand is known to have (its track's, ``HandTracker.shape_for_box``); the
         landmark estimator's fit keeps the hand near it. None: unknown.
+    landmark_rect: (centre x, centre y, side, rotation rad): the rotated square where the hand-landmark
+        pass should look, in the detector's continuous pixel coordinates (a tracked hand's rect from its
+        previous frame's keypoints, ``tracking.boxes_from_previous``, as MediaPipe's VIDEO mode tracks):
+        the landmark estimator then runs one landmark pass there instead of two on the box. None: unknown.
     """
 
     xyxy_px: tuple[float, float, float, float]
@@ -191,6 +195,7 @@ class HandBox:
     side_score: float = 1.0
     landmarks: Any = field(default=None, compare=False, repr=False)
     betas: Any = field(default=None, compare=False, repr=False)
+    landmark_rect: tuple[float, float, float, float] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -230,6 +235,9 @@ class HandEstimate:
     #: px, mean distance of the projected keypoints to the landmark network's 2D landmarks after the fit
     #: (landmark estimator); NaN where nothing was fitted (image estimator)
     fit_residual_px: float = float("nan")
+    #: (21, 2) px (pixel centres), the landmark network's 2D landmarks the fit used (landmark estimator);
+    #: None for the image estimator. A tracked hand's next landmark rect comes from them.
+    landmarks_px: np.ndarray | None = None
 
     @property
     def wrist_position_m(self) -> np.ndarray:

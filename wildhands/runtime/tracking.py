@@ -30,8 +30,10 @@ when a camera is passed to :meth:`HandTracker.update` (the raw ones are kept oth
 
 **Crops from the previous frame** (:func:`boxes_from_previous`): the box around the projected keypoints of
 each hand tracked in the last frame (grown by ``box_margin`` on each side, as the MediaPipe detector's
-landmark boxes are), so that the detector need only run every ``redetect_every`` frames, or when a track
-was lost or none is live (:meth:`HandTracker.needs_detection`).
+landmark boxes are), with the rotated rect the landmark estimator's single landmark pass looks in
+(``HandBox.landmark_rect``, MediaPipe's ``hand_landmark_landmarks_to_roi``), so that the palm detector
+need only run every ``redetect_every`` frames, when a track was lost or none is live, or when fewer than
+``max_hands`` hands are tracked (:meth:`HandTracker.needs_detection`: MediaPipe's VIDEO mode).
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from wildhands.handmodel.keypoints import NUM_KEYPOINTS
+from wildhands.runtime.detection.mediapipe_palm import rect_from_landmarks
 from wildhands.runtime.filters import OneEuroConfig, OneEuroFilter, RotationOneEuroFilter
+from wildhands.runtime.landmark_hands import CONTINUOUS_TO_CENTRE_PX
 from wildhands.runtime.pipeline import HandBox, HandEstimate
 
 logger = logging.getLogger(__name__)
@@ -212,11 +217,14 @@ class HandTracker:
         return list(self._last)
 
     # ------------------------------------------------------------------ detection scheduling
-    def needs_detection(self) -> bool:
+    def needs_detection(self, max_hands: int | None = None) -> bool:
         """True when the detector should run on the next frame: tracking off, redetect_every reached, no
-        hand tracked in the last frame, or a track missed in the last frame."""
+        hand tracked in the last frame, a track missed in the last frame, or fewer than ``max_hands``
+        hands tracked (a new hand may have come in: MediaPipe's VIDEO mode rule)."""
         c = self.config
         if not c.enabled or c.redetect_every <= 1 or self._frames_since_detection is None:
+            return True
+        if max_hands is not None and len(self._last) < max_hands:
             return True
         return self._lost or not self._last or self._frames_since_detection + 1 >= c.redetect_every
 
@@ -368,12 +376,20 @@ def boxes_from_previous(
         hi = np.clip(hi, 0.0, [w, h])
         if hi[0] - lo[0] < 1.0 or hi[1] - lo[1] < 1.0:
             continue
+        # the rect MediaPipe's tracking looks in next: from the landmark network's own landmarks where the
+        # hand has them (the landmark estimator), else from the projected keypoints
+        rect = None
+        lm = uv if hand.landmarks_px is None else np.asarray(hand.landmarks_px, dtype=np.float64)
+        if lm.shape == (NUM_KEYPOINTS, 2) and np.all(np.isfinite(lm)):
+            centre, size, rotation = rect_from_landmarks(lm + CONTINUOUS_TO_CENTRE_PX)
+            rect = (float(centre[0]), float(centre[1]), size, rotation)
         boxes.append(
             HandBox(
                 (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
                 hand.side,
                 float(np.clip(hand.detection_confidence, 0.0, 1.0)),
                 float(np.clip(hand.side_confidence, 0.0, 1.0)),
+                landmark_rect=rect,
             )
         )
     return boxes

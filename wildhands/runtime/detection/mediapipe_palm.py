@@ -254,42 +254,73 @@ class MediaPipeHandDetector:
         return [dataclasses.replace(d.box, landmarks=d) for d in self.detect_with_landmarks(image_rgb)]
 
     def detect_with_landmarks(self, image_rgb: np.ndarray) -> list[HandDetection]:
-        """As :meth:`detect`, with each hand's 21 landmarks and the intermediate palm/rect."""
+        """As :meth:`detect`, with each hand's 21 landmarks and the intermediate palm/rect.
+
+        The mirrored palm pass (``flip_palms``) runs only when the first pass found fewer than
+        ``max_hands`` hands, and only its palms that the first pass did not already have go on to the
+        landmark model."""
         image = _check_image(image_rgb)
+        hands: list[HandDetection] = []
         with self._lock:  # one LiteRT interpreter pair per detector: calls run one at a time
-            palms = self.detect_palms(image)
-            hands: list[HandDetection] = []
-            # best palms first; a false palm (rejected by the landmark model) or a second palm of a hand
-            # already found does not use up a hand, up to 2 x max_hands landmark passes
-            for palm_box, palm_kps, palm_score in palms[: 2 * self.max_hands]:
-                hand = self._refine(image, palm_box, palm_kps, palm_score)
-                if hand is not None and not any(_same_hand(hand, other) for other in hands):
-                    hands.append(hand)
-                    if len(hands) == self.max_hands:
-                        break
+            tensor, to_image = _letterbox(image, PALM_INPUT_SIZE)
+            first = self._palm_pass(tensor)
+            passes = self._hands_from_palms(image, self._palms_px(first, to_image, image.shape), hands, 0)
+            if self.flip_palms and len(hands) < self.max_hands:
+                second = self._palm_pass(tensor, mirrored=True)
+                seen = first[0]
+                new = [
+                    i
+                    for i, box in enumerate(second[0])
+                    if seen.size == 0 or _iou(box, seen).max() <= self.nms_iou
+                ]
+                second = tuple(x[new] for x in second)
+                self._hands_from_palms(image, self._palms_px(second, to_image, image.shape), hands, passes)
         hands.sort(key=lambda h: -h.box.score)
         return hands
 
+    def _hands_from_palms(
+        self, image: np.ndarray, palms: list, hands: list[HandDetection], passes: int
+    ) -> int:
+        """Landmark passes on ``palms`` (best first) appended to ``hands``, up to ``max_hands`` in all; the
+        landmark passes of this frame so far (``passes``) and these at most 2 x max_hands: a false palm
+        (rejected by the landmark model) or a second palm of a hand already found does not use up a hand.
+        Returns the landmark passes so far."""
+        for palm_box, palm_kps, palm_score in palms:
+            if len(hands) >= self.max_hands or passes >= 2 * self.max_hands:
+                break
+            passes += 1
+            hand = self._refine(image, palm_box, palm_kps, palm_score)
+            if hand is not None and not any(_same_hand(hand, other) for other in hands):
+                hands.append(hand)
+        return passes
+
     def detect_palms(self, image_rgb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """Stage 1 only: [(palm box xyxy px (4,), 7 palm keypoints px (7, 2), score)], best first."""
+        """Stage 1 only: [(palm box xyxy px (4,), 7 palm keypoints px (7, 2), score)], best first; both
+        palm passes (with ``flip_palms``) merged."""
         image = _check_image(image_rgb)
-        h, w = image.shape[:2]
         tensor, to_image = _letterbox(image, PALM_INPUT_SIZE)
         with self._lock:
-            boxes, kps, scores = self._run_palm(tensor)
+            raw = self._palm_pass(tensor)
             if self.flip_palms:
-                # the same letterboxed image mirrored: x -> 1 - x maps its detections back exactly
-                fb, fk, fs = self._run_palm(np.ascontiguousarray(tensor[:, ::-1]))
-        if self.flip_palms:
-            fb = np.stack([1.0 - fb[:, 2], fb[:, 1], 1.0 - fb[:, 0], fb[:, 3]], axis=1)
-            fk = np.stack([1.0 - fk[..., 0], fk[..., 1]], axis=-1)
-            boxes, kps, scores = (
-                np.concatenate([boxes, fb]),
-                np.concatenate([kps, fk]),
-                np.concatenate([scores, fs]),
-            )
+                raw = tuple(np.concatenate(pair) for pair in zip(raw, self._palm_pass(tensor, mirrored=True)))
+        return self._palms_px(raw, to_image, image.shape)
+
+    def _palm_pass(self, tensor: np.ndarray, mirrored: bool = False):
+        """One palm-model pass on the letterboxed image (or its mirror, detections mapped back: x -> 1 - x):
+        boxes (N, 4), keypoints (N, 7, 2), scores (N,), normalised letterboxed frame."""
+        if not mirrored:
+            return self._run_palm(tensor)
+        boxes, kps, scores = self._run_palm(np.ascontiguousarray(tensor[:, ::-1]))
+        boxes = np.stack([1.0 - boxes[:, 2], boxes[:, 1], 1.0 - boxes[:, 0], boxes[:, 3]], axis=1)
+        kps = np.stack([1.0 - kps[..., 0], kps[..., 1]], axis=-1)
+        return boxes, kps, scores
+
+    def _palms_px(self, raw, to_image, shape) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Weighted NMS of raw palm detections, in image pixels (clipped), best first."""
+        boxes, kps, scores = raw
         if scores.size == 0:
             return []
+        h, w = shape[:2]
         palms = []
         for box, kp, score in weighted_nms(boxes, kps, scores, self.nms_iou):
             box_px = np.concatenate([to_image(box[:2]), to_image(box[2:])])

@@ -1,0 +1,122 @@
+"""VIDEO mode (issue 19, item 1): a tracked hand's landmark pass looks where its previous frame's keypoints
+were, without the palm detector; a lost track or a missing hand brings the palm detector back; the
+mirrored palm pass runs only when the first pass found fewer than ``max_hands`` hands. Counted on the real
+LiteRT models with the bundled 2-hand sample."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from wildhands.geometry.camera_yaml import load_camera_yaml
+from wildhands.runtime.demo import SAMPLE_DIR, load_image_rgb
+from wildhands.runtime.detection.models import FETCH_COMMAND, missing_models
+from wildhands.runtime.pipeline import Pipeline, PipelineConfig
+from wildhands.runtime.tracking import HandTracker, TrackingConfig
+
+_MISSING = missing_models(check_hash=False)
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("ai_edge_litert") is None, reason="ai-edge-litert missing"),
+    pytest.mark.skipif(
+        bool(_MISSING), reason=f"MediaPipe models {_MISSING} not cached; run `{FETCH_COMMAND}`"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    pipeline = Pipeline(PipelineConfig(weights="default"))
+    image = load_image_rgb(SAMPLE_DIR / "image.png")
+    camera = load_camera_yaml(SAMPLE_DIR / "camera_info.yaml")
+    return pipeline, image, camera
+
+
+class _Counted:
+    """Counts the palm-model and landmark-model calls of a detector (wraps, does not replace)."""
+
+    def __init__(self, detector):
+        self.detector, self.palm, self.landmark = detector, 0, 0
+        self._run_palm, self._landmark_pass = detector._run_palm, detector._landmark_pass
+
+        def palm(*a, **k):
+            self.palm += 1
+            return self._run_palm(*a, **k)
+
+        def landmark(*a, **k):
+            self.landmark += 1
+            return self._landmark_pass(*a, **k)
+
+        detector._run_palm, detector._landmark_pass = palm, landmark
+
+    def close(self):
+        self.detector._run_palm, self.detector._landmark_pass = self._run_palm, self._landmark_pass
+
+
+def _frame(pipeline, detector, tracker, image, camera, t):
+    """One frame as the node runs it: detector when the tracker asks for it, else the previous frame's."""
+    detect = tracker.needs_detection(detector.max_hands)
+    if detect:
+        boxes = detector.detect(image)
+    else:
+        boxes = tracker.boxes_for_next_frame((image.shape[1], image.shape[0]), pipeline.config.box_scale)
+    hands = pipeline(image, camera, boxes) if boxes else []
+    return detect, tracker.update(hands, t, camera, detected=detect)
+
+
+def test_tracked_hands_skip_the_palm_detector_and_a_lost_track_brings_it_back(setup):
+    pipeline, image, camera = setup
+    detector = pipeline.landmark_hands.detector
+    count = _Counted(detector)
+    tracker = HandTracker(TrackingConfig(redetect_every=100))
+    try:
+        detected, first = _frame(pipeline, detector, tracker, image, camera, 0.0)
+        assert detected and len(first) == 2 and count.palm >= 1
+        ids = sorted(t.track_id for t in first)
+        for k in range(1, 4):
+            palm, landmark = count.palm, count.landmark
+            detected, tracked = _frame(pipeline, detector, tracker, image, camera, k / 15)
+            assert not detected and count.palm == palm, "a tracked hand ran the palm model"
+            assert count.landmark - landmark == 2, "one landmark pass per tracked hand"
+            assert sorted(t.track_id for t in tracked) == ids
+            for t in tracked:  # the tracked pass finds the same hand where it was
+                before = next(f for f in first if f.track_id == t.track_id)
+                assert np.abs(t.raw.keypoints_px - before.raw.keypoints_px).mean() < 3.0
+        # the hands leave: the tracked passes see no hand, no palm pass yet; then the detector runs again
+        blank = np.zeros_like(image)
+        palm = count.palm
+        detected, tracked = _frame(pipeline, detector, tracker, blank, camera, 0.5)
+        assert not detected and tracked == [] and count.palm == palm
+        detected, tracked = _frame(pipeline, detector, tracker, image, camera, 0.6)
+        assert detected and count.palm > palm and len(tracked) == 2
+    finally:
+        count.close()
+
+
+def test_fewer_tracked_hands_than_max_hands_runs_the_detector(setup):
+    pipeline, image, camera = setup
+    tracker = HandTracker(TrackingConfig(redetect_every=100))
+    detector = pipeline.landmark_hands.detector
+    _, tracked = _frame(pipeline, detector, tracker, image, camera, 0.0)
+    assert len(tracked) == 2
+    assert not tracker.needs_detection(2) and tracker.needs_detection(3)
+    tracker.update([tracked[0].raw], 0.1, camera, detected=False)  # one hand lost
+    assert tracker.needs_detection(2)
+
+
+def test_the_mirrored_palm_pass_runs_only_when_hands_are_missing(setup):
+    pipeline, image, _ = setup
+    detector = pipeline.landmark_hands.detector
+    count = _Counted(detector)
+    max_hands = detector.max_hands
+    try:
+        assert detector.flip_palms
+        detector.max_hands = 1
+        assert len(detector.detect(image)) == 1 and count.palm == 1  # found at once: no mirrored pass
+        detector.max_hands = 3  # the sample holds 2: the mirrored pass looks for a third
+        count.palm = 0
+        assert len(detector.detect(image)) == 2 and count.palm == 2
+    finally:
+        detector.max_hands = max_hands
+        count.close()
