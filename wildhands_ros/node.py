@@ -133,8 +133,9 @@ class WildHandsNode(Node):
 
             try:
                 return build_detector(
-                    p.detector, score_threshold=p.detector_score_threshold, max_hands=p.max_hands
-                )
+                    p.detector, score_threshold=p.detector_score_threshold, max_hands=p.max_hands,
+                    threads=self.pipeline.threads.litert,
+                )  # fmt: skip
             except (TypeError, ValueError):  # a detector without these options
                 return build_detector(p.detector)
         except Exception as exc:  # any failure: keep running on hand_boxes

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,7 @@ from wildhands.model.preprocess import HandCrop, crop_kpe_inputs, cut_crop, norm
 from wildhands.model.weights import resolve_weights
 from wildhands.runtime.engines import ENGINES, PRECISIONS, build_engine, default_precision
 from wildhands.runtime.engines.base import EngineOutput
+from wildhands.runtime.threads import apply_torch_threads, plan_threads
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ class PipelineConfig:
     precision: ``'fp32'`` or ``'fp16'`` (torch on CUDA, tensorrt); ``None`` = fp16 for tensorrt, fp32 for
         the others.
     onnx_path: ONNX file for the onnxruntime engine; ``None`` = export the network to a temporary cache.
-    threads: CPU threads for the engine (0 = all cores).
+    threads: CPU cores the pipeline's runtimes may use (0 = all this process may run on); how they are
+        shared between LiteRT, torch and ONNX Runtime: :func:`wildhands.runtime.threads.plan_threads`.
     box_scale: side of the square crop / longest side of the hand box (1.5 in the WildHands code).
     border: ``'zero_pad'`` (crops may extend past the image, padded with black) or ``'clamp'`` (box crops).
     crop_mode: ``'box'`` (axis-aligned square of the distorted image), ``'rectified'`` (virtual pinhole
@@ -272,20 +273,6 @@ def check_image(image_rgb: np.ndarray) -> np.ndarray:
     return image_rgb
 
 
-@contextmanager
-def _one_thread():
-    """torch on one intra-op thread inside the block (restored after): for tiny tensors."""
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 class Pipeline:
     """image + camera + hand boxes -> list of :class:`HandEstimate` (see the module docstring)."""
 
@@ -315,13 +302,16 @@ class Pipeline:
         self.left_faces = self._left_faces()
         self.engine = None  # the image model's engine (estimator 'image')
         self.landmark_hands = None  # the landmark-lifting path (estimator 'landmarks')
+        #: threads per runtime, set here once (never per frame)
+        self.threads = plan_threads(self.config.threads, self.config.estimator, self.config.engine)
+        apply_torch_threads(self.threads.torch)
         if self.config.estimator == "image":
             self.engine = build_engine(
                 self.config.engine,
                 self.network,
                 device=self.config.device,
                 onnx_path=self.config.onnx_path,
-                threads=self.config.threads,
+                threads=self.threads.torch if self.config.engine == "torch" else self.threads.onnxruntime,
                 precision=self.config.resolved_precision,
                 weights_path=weights_path,
             )
@@ -349,7 +339,7 @@ class Pipeline:
 
         path = resolve_lifting_weights(self.config.lifting_weights)  # WeightsError naming the problem
         self._lifting_description = "none (PnP start)" if path is None else str(path)
-        detector = MediaPipeHandDetector(threads=self.config.threads or 2)
+        detector = MediaPipeHandDetector(threads=self.threads.litert)
         return LandmarkHands(
             detector,
             self.hand_model,
@@ -471,7 +461,7 @@ class Pipeline:
         global_orient = np.where(finite[:, None, None], out.global_orient, eye)
         hand_pose = np.where(finite[:, None, None, None], out.hand_pose, eye)
         betas = np.where(finite[:, None], out.betas, 0.0).astype(np.float32)
-        with torch.inference_mode(), _one_thread():
+        with torch.inference_mode():
             hm = self.hand_model(
                 betas=torch.from_numpy(betas),
                 global_orient=torch.from_numpy(np.ascontiguousarray(global_orient)),

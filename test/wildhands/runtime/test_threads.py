@@ -1,0 +1,42 @@
+"""Thread settings (issue 19, item 2): one plan per pipeline, applied once when it is built, never per frame."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wildhands.geometry.camera_yaml import load_camera_yaml
+from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+from wildhands.runtime.pipeline import Pipeline, PipelineConfig
+from wildhands.runtime.threads import ThreadPlan, available_cores, plan_threads
+
+
+def test_the_plan_gives_torch_the_cores_only_for_the_image_model():
+    assert plan_threads(4, "landmarks") == ThreadPlan(litert=4, torch=1, onnxruntime=4)
+    assert plan_threads(4, "image", "onnxruntime") == ThreadPlan(litert=4, torch=1, onnxruntime=4)
+    assert plan_threads(6, "image", "torch") == ThreadPlan(litert=6, torch=6, onnxruntime=6)
+    assert plan_threads(0).litert == available_cores() >= 1
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="threads"):
+            plan_threads(bad)
+
+
+@pytest.mark.parametrize("estimator, engine", [("landmarks", "onnxruntime"), ("image", "torch")])
+def test_thread_settings_are_applied_once(monkeypatch, estimator, engine):
+    """Built: torch has the plan's threads. Then frames never touch torch's thread settings."""
+    image = load_image_rgb(SAMPLE_DIR / "image.png")
+    camera = load_camera_yaml(SAMPLE_DIR / "camera_info.yaml")
+    boxes, _ = load_hand_boxes(SAMPLE_DIR / "hands.json")
+    before = torch.get_num_threads()
+    try:
+        pipeline = Pipeline(PipelineConfig(weights="default", estimator=estimator, engine=engine, threads=2))
+        assert torch.get_num_threads() == pipeline.threads.torch == (2 if engine == "torch" else 1)
+        calls = []
+        real = torch.set_num_threads
+        monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n) or real(n))
+        for _ in range(3):
+            assert len(pipeline(image, camera, boxes)) == 2
+        assert calls == [], f"a frame set torch threads {calls}"
+    finally:
+        monkeypatch.undo()
+        torch.set_num_threads(before)
