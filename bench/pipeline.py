@@ -1,6 +1,17 @@
-"""Whole-pipeline speed per frame on the bundled sample, per engine, against MediaPipe Hands' own pipeline.
+"""Whole-pipeline speed per frame on the bundled sample, against MediaPipe Hands' own pipeline.
 
-One frame = what the node does with an image: the hand detector (MediaPipe palm + landmark models in
+Two sections (``--sections``):
+
+**landmarks** (the default estimator, shipped weights; issue 19): per frame the detector (palm + landmark
+passes) or, in VIDEO mode, the tracked hands' single landmark passes on the previous frame's landmark rect
+(the palm detector only when a hand is missing, a track is lost or ``--redetect-every`` frames passed: the
+node's default), then the lifting head + refinement (``fit``), the hand layer and the node's messages;
+for 1 and 2 hands (``max_hands``), IMAGE and VIDEO modes, refinement on and off, interleaved frame by
+frame with MediaPipe's HandLandmarker in the same modes. Ratios ``frame_over_mediapipe_<n>_hands_<mode>``
+(refinement on; ``..._refine_off``) and the issue 19 targets are in ``landmark_estimator.ratios``.
+
+**engines** (the paper's image model, untrained networks: latency does not depend on the weights). One
+frame = what the node does with an image: the hand detector (MediaPipe palm + landmark models in
 LiteRT, node defaults), the crops + KPE inputs, ONE engine call for all hands, the hand layer (hand model,
 metric placement, mirroring), and the ROS messages (HandArray, TF, markers with the mesh, point cloud)
 built as the node builds them for ``publish`` (HandArray and markers as CDR bytes where
@@ -25,8 +36,8 @@ recorded too.
 On a CUDA machine the GPU engines are added: torch eager fp32, torch fp16 (channels_last) and TensorRT fp16
 (and fp32), with the pipeline alone (boxes given) as the "frame" of the GPU target.
 
-Untrained networks (random weights: latency does not depend on them). ``other_processes_cores`` (CPU used
-by every other process during each timed block, from /proc/stat) flags a disturbed run.
+``other_processes_cores`` (CPU used by every other process during each timed block, from /proc/stat) flags
+a disturbed run.
 
     python bench/pipeline.py --install-mediapipe --out bench/results/pipeline.json
 """
@@ -80,40 +91,6 @@ MEDIAPIPE_REQUIREMENTS = (
 
 # ------------------------------------------------------------------------------------------- MediaPipe
 
-_MEDIAPIPE_WORKER = r"""
-import json, sys, time
-import cv2
-import mediapipe as mp
-from mediapipe.tasks import python as mpp
-from mediapipe.tasks.python import vision
-
-image_path, task_path = sys.argv[1:3]
-rgb = cv2.cvtColor(cv2.imread(image_path), cv2.COLOR_BGR2RGB)
-landmarkers, stamps = {}, {}
-for mode in ("IMAGE", "VIDEO"):
-    for n in (1, 2):
-        options = vision.HandLandmarkerOptions(
-            base_options=mpp.BaseOptions(model_asset_path=task_path),
-            running_mode=getattr(vision.RunningMode, mode),
-            num_hands=n,
-        )
-        landmarkers[mode, n] = vision.HandLandmarker.create_from_options(options)
-        stamps[mode, n] = 0
-print(json.dumps({"ready": mp.__version__}), flush=True)
-for line in sys.stdin:  # "IMAGE 2": one frame through that landmarker -> {"s": seconds, "hands": found}
-    mode, n = line.split()
-    key = (mode, int(n))
-    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)  # a new frame, as from a camera
-    t0 = time.perf_counter()
-    if mode == "IMAGE":
-        result = landmarkers[key].detect(image)
-    else:
-        stamps[key] += 33  # 30 Hz timestamps (ms)
-        result = landmarkers[key].detect_for_video(image, stamps[key])
-    dt = time.perf_counter() - t0
-    print(json.dumps({"s": dt, "hands": len(result.hand_landmarks)}), flush=True)
-"""
-
 
 class MediaPipeWorker:
     """MediaPipe's HandLandmarker (IMAGE and VIDEO mode, 1 and 2 hands) in a subprocess of its own venv,
@@ -122,7 +99,7 @@ class MediaPipeWorker:
     def __init__(self, python: Path, task: Path, image: Path) -> None:
         env = {**os.environ, "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
         self.proc = subprocess.Popen(
-            [str(python), "-c", _MEDIAPIPE_WORKER, str(image), str(task)],
+            [str(python), str(REPO / "bench" / "mediapipe_worker.py"), str(image), str(task)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -386,6 +363,156 @@ def bench_model(
     return out
 
 
+LANDMARK_STAGES = ("frame", "detector", "landmarks", "fit", "hand_layer", "messages")
+
+
+def bench_landmark_estimator(
+    image: np.ndarray,
+    camera,
+    build_messages: Callable | None,
+    frames: int,
+    warmup: int,
+    threads: int,
+    redetect_every: int,
+    mediapipe: MediaPipeWorker | None,
+) -> dict:
+    """The default estimator's frame (shipped weights) for 1 and 2 hands (``max_hands``), IMAGE mode (the
+    detector on every frame) and VIDEO mode (tracked hands: one landmark pass on the previous frame's
+    landmark rect, the palm detector only when a hand is missing, a track is lost or ``redetect_every``
+    frames passed: the node's default), refinement on and off; MediaPipe's HandLandmarker in the same two
+    modes on the same frames, interleaved frame by frame."""
+    from wildhands.runtime.tracking import HandTracker, TrackingConfig
+
+    pipelines = {
+        refine: Pipeline(PipelineConfig(weights="default", threads=threads, refine=refine))
+        for refine in (True, False)
+    }
+    size = (camera.width, camera.height)
+    out: dict = {"redetect_every": redetect_every, "hands": {}}
+    for n in (1, 2):
+        variants = [(mode, refine) for refine in (True, False) for mode in ("IMAGE", "VIDEO")]
+        samples = {v: {k: [] for k in LANDMARK_STAGES} for v in variants}
+        found = {v: [] for v in variants}
+        palm_frames = {v: 0 for v in variants}
+        trackers = {v: HandTracker(TrackingConfig(redetect_every=redetect_every)) for v in variants}
+        mp_times: dict[str, list[float]] = {"IMAGE": [], "VIDEO": []}
+        mp_found: dict[str, list[int]] = {"IMAGE": [], "VIDEO": []}
+        for p in pipelines.values():
+            p.landmark_hands.detector.max_hands = n
+        with OtherLoad() as load:
+            for i in range(warmup + frames):
+                for mode in mp_times if mediapipe is not None else ():
+                    dt, got = mediapipe.frame(mode, n)
+                    if i >= warmup:
+                        mp_times[mode].append(dt)
+                        mp_found[mode].append(got)
+                for mode, refine in variants:
+                    pipeline, tracker = pipelines[refine], trackers[mode, refine]
+                    detector = pipeline.landmark_hands.detector
+                    t0 = time.perf_counter()
+                    detect = mode == "IMAGE" or tracker.needs_detection(n)
+                    if detect:
+                        boxes = detector.detect(image)
+                    else:
+                        boxes = tracker.boxes_for_next_frame(size, pipeline.config.box_scale)
+                    t1 = time.perf_counter()
+                    hands = pipeline(image, camera, boxes) if boxes else []
+                    if mode == "VIDEO":
+                        tracker.update(hands, i / 30.0, camera, detected=detect)
+                    t2 = time.perf_counter()
+                    if build_messages is not None:
+                        build_messages(hands)
+                    t3 = time.perf_counter()
+                    if i < warmup:
+                        continue
+                    rec = samples[mode, refine]
+                    rec["frame"].append(t3 - t0)
+                    rec["detector"].append(t1 - t0)
+                    rec["messages"].append(t3 - t2)
+                    for k in ("landmarks", "fit", "hand_layer"):
+                        rec[k].append(pipeline.timings.get(k, 0.0) / 1e3 if boxes else 0.0)
+                    found[mode, refine].append(len(hands))
+                    palm_frames[mode, refine] += int(detect)
+        ours = {}
+        for (mode, refine), rec in samples.items():
+            ours[f"{mode.lower()}_refine_{'on' if refine else 'off'}"] = {
+                "frame": _stats_ms(rec["frame"]),
+                "stages_median_ms": {k: statistics.median(v) * 1e3 for k, v in rec.items() if k != "frame"},
+                "hands_found_median": int(statistics.median(found[mode, refine])),
+                "palm_detector_frames": palm_frames[mode, refine] / frames,
+            }
+        mp_stats = {}
+        for mode, times in mp_times.items():
+            if times:
+                mp_stats[mode] = _stats_ms(times)
+                mp_stats[mode]["hands_found_median"] = int(statistics.median(mp_found[mode]))
+        out["hands"][str(n)] = {
+            "ours": ours,
+            "mediapipe": mp_stats,
+            "other_processes_cores": load.other_cores,
+        }
+    for p in pipelines.values():
+        p.landmark_hands.detector.max_hands = 2
+    out["ratios"] = landmark_ratios(out)
+    return out
+
+
+def landmark_ratios(section: dict) -> dict:
+    """``frame_over_mediapipe_<n>_hands_<mode>`` (refinement on, the default; ``..._refine_off`` too) and
+    the issue 19 targets: VIDEO < 1.0, IMAGE <= 1.2."""
+    r: dict = {}
+    for n, h in section["hands"].items():
+        for mode in ("image", "video"):
+            peer = h["mediapipe"].get(mode.upper())
+            if peer is None:
+                continue
+            for refine in ("on", "off"):
+                ours = h["ours"][f"{mode}_refine_{refine}"]["frame"]["median_ms"]
+                suffix = "" if refine == "on" else "_refine_off"
+                r[f"frame_over_mediapipe_{n}_hands_{mode}{suffix}"] = ours / peer["median_ms"]
+    if "frame_over_mediapipe_2_hands_video" in r:
+        r["targets"] = {
+            "two_hand_video_frame_faster_than_mediapipe": r["frame_over_mediapipe_2_hands_video"] < 1.0,
+            "two_hand_image_frame_within_1.2x_of_mediapipe": r["frame_over_mediapipe_2_hands_image"] <= 1.2,
+        }
+    return r
+
+
+def landmark_summary(section: dict) -> str:
+    """A markdown table of the landmark estimator's frames beside MediaPipe's (what docs/engines.md shows)."""
+    lines = [
+        "| hands | pipeline | mode | frame median / p95 (ms) | detector | landmarks | fit | hand layer "
+        "| messages | palm-detector frames | hands found | other load (cores) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, h in section["hands"].items():
+        for label, e in h["ours"].items():
+            mode, _, refine = label.partition("_refine_")
+            st, fr = e["stages_median_ms"], e["frame"]
+            cells = [
+                n,
+                f"wildhands (refine {refine})",
+                mode.upper(),
+                f"{fr['median_ms']:.1f} / {fr['p95_ms']:.1f}",
+            ]
+            cells += [f"{st[k]:.1f}" for k in ("detector", "landmarks", "fit", "hand_layer", "messages")]
+            cells += [
+                f"{e['palm_detector_frames']:.2f}",
+                e["hands_found_median"],
+                f"{h['other_processes_cores']:.2f}",
+            ]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        for mode, e in h["mediapipe"].items():
+            cells = [n, "MediaPipe HandLandmarker", mode, f"{e['median_ms']:.1f} / {e['p95_ms']:.1f}"]
+            cells += [""] * 6 + [e["hands_found_median"], f"{h['other_processes_cores']:.2f}"]
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines.append("")
+    lines.append(", ".join(f"{k}={v:.2f}" for k, v in section["ratios"].items() if isinstance(v, float)))
+    if "targets" in section["ratios"]:
+        lines.append(f"targets: {section['ratios']['targets']}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -403,6 +530,19 @@ def main(argv: list[str] | None = None) -> dict:
         "--install-mediapipe", action="store_true", help=f"create {MEDIAPIPE_VENV.name} if missing"
     )
     ap.add_argument("--no-gpu", action="store_true", help="CPU engines only, even on a CUDA machine")
+    ap.add_argument(
+        "--sections",
+        nargs="+",
+        choices=["landmarks", "engines"],
+        default=["landmarks", "engines"],
+        help="landmarks: the default estimator, IMAGE/VIDEO modes vs MediaPipe; engines: the image model",
+    )
+    ap.add_argument(
+        "--redetect-every",
+        type=int,
+        default=None,
+        help="VIDEO mode's palm-detector period (default: the node's)",
+    )
     ap.add_argument("--matmul-n", type=int, default=2048)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pipeline.json")
     args = ap.parse_args(argv)
@@ -461,6 +601,10 @@ def main(argv: list[str] | None = None) -> dict:
         "warmup": args.warmup,
         "skipped_engines": skipped,
     }
+    if args.redetect_every is None:
+        from wildhands_ros.params import PARAM_SPECS
+
+        args.redetect_every = PARAM_SPECS["redetect_every"].default
     with OtherLoad() as load:
         mm_torch = matmul_gflops(args.matmul_n, 10, 3)
         mm_numpy = numpy_matmul_gflops(args.matmul_n, 10, 3, args.threads)
@@ -488,30 +632,41 @@ def main(argv: list[str] | None = None) -> dict:
         "gflops": max(mm_torch["gflops"], mm_numpy["gflops"]),
         "other_processes_cores": load.other_cores,
     }
-    result["models"] = [
-        bench_model(
-            m,
-            variants,
-            image,
-            camera,
-            gt_boxes,
-            detectors,
-            build_messages,
-            args.frames,
-            args.warmup,
-            args.threads,
-            result["matmul"]["gflops"],
-            worker,
-        )  # fmt: skip
-        for m in models
-    ]
+    if "landmarks" in args.sections:
+        result["landmark_estimator"] = bench_landmark_estimator(
+            image, camera, build_messages, args.frames, args.warmup, args.threads, args.redetect_every, worker
+        )
+    result["models"] = (
+        []
+        if "engines" not in args.sections
+        else [
+            bench_model(
+                m,
+                variants,
+                image,
+                camera,
+                gt_boxes,
+                detectors,
+                build_messages,
+                args.frames,
+                args.warmup,
+                args.threads,
+                result["matmul"]["gflops"],
+                worker,
+            )  # fmt: skip
+            for m in models
+        ]
+    )
     if worker is not None:
         worker.close()
     tmp.cleanup()
     result["ratios"] = ratios(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(summary(result))
+    if "landmark_estimator" in result:
+        print(landmark_summary(result["landmark_estimator"]))
+    if result["models"]:
+        print(summary(result))
     print(f"results in {args.out}")
     return result
 
@@ -561,7 +716,7 @@ def ratios(result: dict) -> dict:
 
 
 def summary(result: dict) -> str:
-    """A markdown table of the run (what the README shows)."""
+    """A markdown table of the run (what docs/engines.md shows)."""
     m0 = result["machine"]
     lines = [
         f"{result['date']}, {m0['cpu']} ({m0['cpu_count']} cores, {m0['threads']} threads)"

@@ -42,6 +42,7 @@ __all__ = [
     "LiftingNet",
     "lifting_inputs",
     "lift_to_camera",
+    "unit_rays",
     "load_lifting",
     "save_lifting",
     "CROP_MARGIN",
@@ -95,7 +96,7 @@ def _virtual_rotation(direction: np.ndarray) -> np.ndarray:
     return np.stack([x, y, direction])
 
 
-def _unit_rays(camera: CameraModel, uv_px: np.ndarray) -> np.ndarray:
+def unit_rays(camera: CameraModel, uv_px: np.ndarray) -> np.ndarray:
     """Unit rays (N, 3) of pixels through ``camera`` (lens included); pixels outside the lens model's
     valid domain (a noisy landmark past a strong lens' edge) fall back to pinhole rays, as KPE does."""
     rays = camera.pixels_to_rays(uv_px)
@@ -106,19 +107,25 @@ def _unit_rays(camera: CameraModel, uv_px: np.ndarray) -> np.ndarray:
 
 
 def lifting_inputs(
-    landmarks_px: np.ndarray, world_m: np.ndarray | None, cameras: list[CameraModel]
+    landmarks_px: np.ndarray,
+    world_m: np.ndarray | None,
+    cameras: list[CameraModel],
+    rays: np.ndarray | None = None,
 ) -> LiftingInputs:
     """Network inputs of B right hands: ``landmarks_px`` (B, 21, 2) pixel-centre coordinates of each
     hand's (distorted) image, ``world_m`` (B, 21, 3) metres or None (zeros fed), one camera per hand
-    (hands sharing a camera object are converted in one call)."""
+    (hands sharing a camera object are converted in one call). ``rays``: (B, 21, 3) the landmarks'
+    :func:`unit_rays` where the caller has them already (they are the costly part with a lens)."""
     landmarks_px = np.asarray(landmarks_px, dtype=np.float64)
     b = landmarks_px.shape[0]
-    rays = np.empty((b, NUM_KEYPOINTS, 3))
-    groups: dict[int, list[int]] = {}
-    for i, cam in enumerate(cameras):
-        groups.setdefault(id(cam), []).append(i)
-    for idx in groups.values():
-        rays[idx] = _unit_rays(cameras[idx[0]], landmarks_px[idx].reshape(-1, 2)).reshape(len(idx), -1, 3)
+    if rays is None:
+        rays = np.empty((b, NUM_KEYPOINTS, 3))
+        groups: dict[int, list[int]] = {}
+        for i, cam in enumerate(cameras):
+            groups.setdefault(id(cam), []).append(i)
+        for idx in groups.values():
+            uv = landmarks_px[idx].reshape(-1, 2)
+            rays[idx] = unit_rays(cameras[idx[0]], uv).reshape(len(idx), -1, 3)
     d = rays.mean(1)
     d /= np.linalg.norm(d, axis=1, keepdims=True)
     R = np.stack([_virtual_rotation(x) for x in d])  # (B, 3, 3)

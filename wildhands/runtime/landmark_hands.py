@@ -25,7 +25,7 @@ from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.crop import square_box_from_xyxy
 from wildhands.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel.skeleton import HandSkeleton
-from wildhands.model.lifting import lift_to_camera, lifting_inputs
+from wildhands.model.lifting import lift_to_camera, lifting_inputs, unit_rays
 from wildhands.runtime.refine import (
     HandFit,
     LandmarkEvidence,
@@ -118,6 +118,7 @@ class LandmarkHands:
             left = box.side == "left"
             cam = mirrored if left else camera
             ev = evidence_from_detection(det, camera.width if left else None)
+            ev.rays = unit_rays(cam, ev.landmarks_px)  # once: the lifting head and the fit both need them
             if self.lifter is None:
                 try:
                     initial.append(initial_fit_from_pnp(ev, cam, self.skeleton))
@@ -140,8 +141,12 @@ class LandmarkHands:
 
     def lift(self, evidence: list[LandmarkEvidence], cameras: list[CameraModel]) -> list[HandFit]:
         """The lifting head's answers (right hands, canonical frame) as initial fits."""
+        rays = None if any(e.rays is None for e in evidence) else np.stack([e.rays for e in evidence])
         inputs = lifting_inputs(
-            np.stack([e.landmarks_px for e in evidence]), np.stack([e.world_m for e in evidence]), cameras
+            np.stack([e.landmarks_px for e in evidence]),
+            np.stack([e.world_m for e in evidence]),
+            cameras,
+            rays,
         )
         with torch.inference_mode():
             t = inputs.tensors()

@@ -32,6 +32,7 @@ from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.rotations import rodrigues, skew, so3_left_jacobian
 from wildhands.handmodel.keypoints import NUM_KEYPOINTS
 from wildhands.handmodel.skeleton import HandSkeleton
+from wildhands.model.lifting import unit_rays
 
 __all__ = ["RefineConfig", "HandFit", "LandmarkEvidence", "refine", "initial_fit_from_pnp"]
 
@@ -96,11 +97,14 @@ class LandmarkEvidence:
     landmarks_px: (21, 2) image pixels (distorted image, pixel-centre convention of ``CameraModel``).
     world_m: (21, 3) metres in the landmark network's hand frame (any origin, any rotation), or None.
     visible: (21,) weights in [0, 1] of the 2D landmarks (0: ignore).
+    rays: (21, 3) unit rays of the landmarks through the fit's camera (``lifting.unit_rays``), or None:
+        computed by the fit. Given when the caller has them already (the lifting head's inputs).
     """
 
     landmarks_px: np.ndarray
     world_m: np.ndarray | None = None
     visible: np.ndarray = field(default_factory=lambda: np.ones(NUM_KEYPOINTS))
+    rays: np.ndarray | None = None
 
 
 @dataclass
@@ -329,10 +333,10 @@ def _levenberg_marquardt(p, evidence, cameras, skeleton, config, betas0, known) 
     """``config.iterations`` damped Gauss-Newton steps on all hands at once; a step is kept per hand
     where it lowers that hand's cost."""
     rays = [
-        cam.pixels_to_rays(np.asarray(e.landmarks_px, dtype=np.float64)[:, :2])
+        unit_rays(cam, np.asarray(e.landmarks_px, dtype=np.float64)[:, :2]) if e.rays is None else e.rays
         for e, cam in zip(evidence, cameras)
     ]
-    bases = np.stack([_tangent_bases(r / np.linalg.norm(r, axis=1, keepdims=True)) for r in rays])
+    bases = np.stack([_tangent_bases(r) for r in rays])
     focal = np.array([0.5 * (cam.fx + cam.fy) for cam in cameras])
     vis = np.stack([np.asarray(e.visible, dtype=np.float64) for e in evidence])
     world = np.stack(
