@@ -174,7 +174,8 @@ def run_ros_demo(
                 results.append(FrameResult(i, [], float("nan"), received=False))
                 continue
             received, msg = answer
-            results.append(FrameResult(i, [msg_to_hand(h) for h in msg.hands], received - sent))
+            hands = [msg_to_hand(h) for h in msg.hands]
+            results.append(FrameResult(i, hands, received - sent, processing_s=float(msg.latency)))
         answered = sum(r.received for r in results)
         markers = driver.resolve_topic_name("hands/markers")
         deadline = time.monotonic() + 5.0  # the last frame's markers / points / tf follow its hands

@@ -37,6 +37,8 @@ def test_every_frame_is_answered_with_its_hands(demo_run):
     assert [r.received for r in results] == [True, True, True]
     assert [sorted(h.side for h in r.hands) for r in results] == [["left", "right"]] * 3
     assert all(0 < r.latency_s < 60 for r in results)
+    # the node's own part (HandArray.latency: image received -> published) is within the round trip
+    assert all(0 < r.processing_s <= r.latency_s for r in results)
     for r in results:  # what came over the wire is the node's hand: 2D is the projection of 3D
         for h in r.hands:
             assert np.abs(seq.camera.project(h.keypoints_cam_m) - h.keypoints_px).max() < 0.5

@@ -210,7 +210,8 @@ def run_sequence_python(sequence, out_dir: str | Path, options: SequenceDemoOpti
         else:
             boxes = ground_truth_boxes(sequence.ground_truth[i] if sequence.ground_truth else [])
         hands = pipeline(image, sequence.camera, boxes) if boxes else []
-        results.append(FrameResult(i, hands, time.monotonic() - t0))
+        elapsed = time.monotonic() - t0
+        results.append(FrameResult(i, hands, elapsed, processing_s=elapsed))
     facts = {
         "weights": pipeline.weights_description,
         "trained": pipeline.trained,

@@ -76,12 +76,15 @@ class Sequence:
 
 @dataclass
 class FrameResult:
-    """What the estimator gave for one frame. ``latency_s``: image sent -> hands received."""
+    """What the estimator gave for one frame. ``latency_s``: image sent -> hands received;
+    ``processing_s``: the estimator's own part of it (the node: image received -> hands published, its
+    ``HandArray.latency``; in-process: the same as ``latency_s``)."""
 
     index: int
     hands: list[HandEstimate] = field(default_factory=list)
     latency_s: float = math.nan
     received: bool = True
+    processing_s: float = math.nan
 
 
 def _list_images(folder: Path) -> list[Path]:
@@ -190,6 +193,7 @@ def score_sequence(sequence: Sequence, results: list[FrameResult]) -> dict[str, 
             "histogram": {str(k): counts.count(k) for k in sorted(set(counts))},
         },
         "latency_ms": _stats([1000 * r.latency_s for r in results]),
+        "processing_ms": _stats([1000 * r.processing_s for r in results]),
         "camera": sequence.camera_source,
         "intrinsics_estimated": bool(sequence.camera.estimated),
     }
@@ -307,7 +311,12 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"frames       {summary['frames']} ({summary['frames_answered']} answered)",
         f"hands/frame  mean {hpf['mean']:.2f}  histogram {hpf['histogram']}",
-        f"latency      median {_fmt(lat, 'median', ' ms')}  p95 {_fmt(lat, 'p95', ' ms')}",
+        f"latency      median {_fmt(lat, 'median', ' ms')}  p95 {_fmt(lat, 'p95', ' ms')}"
+        + (
+            f"  (processing median {_fmt(proc, 'median', ' ms')}  p95 {_fmt(proc, 'p95', ' ms')})"
+            if (proc := summary.get("processing_ms")) and proc.get("n")
+            else ""
+        ),
         f"camera       {summary['camera']}",
     ]
     gt = summary.get("ground_truth")

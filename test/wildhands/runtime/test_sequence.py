@@ -98,6 +98,7 @@ def test_scores_are_zero_for_the_truth_and_measure_a_known_shift():
     assert s["root_error_mm"]["mean"] == pytest.approx(5.0) and s["mrrpe_mm"]["mean"] == pytest.approx(10.0)
     assert s["mpjpe_mm"]["mean"] == pytest.approx(0.0, abs=1e-6)
     assert summary["latency_ms"]["median"] == pytest.approx(20.0)
+    assert summary["processing_ms"]["n"] == 0  # not given: no processing figures
     # a missed hand and a wrong side lower the recall
     partial = [FrameResult(0, [_hand_from_label(seq.ground_truth[0][0])]), FrameResult(1, [], received=False)]
     summary = score_sequence(seq, partial)
