@@ -207,14 +207,6 @@ def fill_points(fields: Sequence[PointsField]) -> None:
         setattr(msg, name, points_to_msgs(xyz))
 
 
-def hand_is_finite(hand: HandEstimate) -> bool:
-    return bool(
-        np.all(np.isfinite(hand.keypoints_cam_m))
-        and np.all(np.isfinite(hand.keypoints_px))
-        and np.all(np.isfinite(hand.wrist_rotation))
-    )
-
-
 def _hand_parts(hand: HandEstimate, include_mesh: bool, track_id: int) -> tuple[Hand, list[PointsField]]:
     """Hand without its Point fields (keypoints_3d, mesh_vertices), and those fields' points."""
     q = matrix_to_quaternion_xyzw(hand.wrist_rotation)

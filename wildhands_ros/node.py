@@ -39,7 +39,6 @@ from wildhands_ros.conversions import (
     camera_from_info,
     detections_to_boxes,
     estimated_camera,
-    hand_is_finite,
     hands_to_cdr,
     hands_to_cloud,
     hands_to_msg,
@@ -56,7 +55,17 @@ from wildhands_ros.tf import TFPublisher, hand_transforms
 
 
 class WildHandsNode(Node):
-    """See the module docstring; topics and parameters are listed in docs/node.md."""
+    """See the module docstring; topics and parameters are listed in docs/node.md.
+
+    Start-up has the two steps of a managed (lifecycle) node, in this order: :meth:`_configure` (parameters,
+    pipeline, detector, tracker: the slow, failure-prone part) and :meth:`_activate` (publishers,
+    subscriptions, timers, the worker thread). It is a plain ``rclpy.node.Node`` that runs both at
+    construction, not an ``rclpy.lifecycle.LifecycleNode``: ``ros2 run`` users and this repo's launch file
+    expect a node that works without a lifecycle manager, and the pip-installed ROS 2 here has no
+    ``launch_ros`` to test the managed transitions with. Turning these two methods into ``on_configure`` /
+    ``on_activate`` (and ``destroy_node`` into ``on_deactivate`` + ``on_cleanup``) is what a managed version
+    needs.
+    """
 
     def __init__(self, **kwargs) -> None:
         super().__init__("wildhands_node", **kwargs)
@@ -65,12 +74,14 @@ class WildHandsNode(Node):
         self._cond = threading.Condition()
         self._stop = False
         try:
-            self._setup()
+            self._configure()
+            self._activate()
         except BaseException:
             super().destroy_node()  # a node that failed to start leaves nothing behind
             raise
 
-    def _setup(self) -> None:
+    def _configure(self) -> None:
+        """Parameters, pipeline (weights, engine), detector and tracker; ValueError naming a bad value."""
         self.params: NodeParams | None = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
         declare_parameters(self, argv=self._argv)  # warns of unknown names, refuses bad -p values
@@ -84,6 +95,10 @@ class WildHandsNode(Node):
             )
         self.detector = self._build_detector(p)
         self.tracker = HandTracker(p.tracking_config())  # used by the worker thread only
+
+    def _activate(self) -> None:
+        """Publishers, subscriptions, timers and the worker thread: from here on, frames are processed."""
+        p = self.params
         self.hands_pub = self.create_publisher(HandArray, "hands", 10)
         self.markers_pub = self.create_publisher(MarkerArray, "hands/markers", 10)
         self.points_pub = self.create_publisher(PointCloud2, "hands/points", 10)
@@ -126,19 +141,22 @@ class WildHandsNode(Node):
 
     # ------------------------------------------------------------------ set-up
     def _build_detector(self, p: NodeParams):
+        """The hand detector of the parameters. A bad option (ValueError, TypeError): a start-up error
+        naming it, never a silent fall-back to defaults. The detector failing to load (models missing,
+        LiteRT absent or failing): an error on the log and in diagnostics, and the node runs on hand_boxes
+        alone."""
         if p.detector == "none":
             return None
-        try:
-            from wildhands.runtime.detection import build_detector
+        from wildhands.runtime import detection
 
-            try:
-                return build_detector(
-                    p.detector, score_threshold=p.detector_score_threshold, max_hands=p.max_hands,
-                    threads=self.pipeline.threads.litert,
-                )  # fmt: skip
-            except (TypeError, ValueError):  # a detector without these options
-                return build_detector(p.detector)
-        except Exception as exc:  # any failure: keep running on hand_boxes
+        try:
+            return detection.build_detector(
+                p.detector, score_threshold=p.detector_score_threshold, max_hands=p.max_hands,
+                threads=self.pipeline.threads.litert,
+            )  # fmt: skip
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"detector={p.detector!r}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - the detector cannot load: keep running on hand_boxes
             msg = f"hand detector {p.detector!r} unavailable ({exc}); using hand_boxes only"
             self.get_logger().error(msg)
             self.health.error(msg)
@@ -281,18 +299,17 @@ class WildHandsNode(Node):
         boxes, detected = self._boxes(image.header, rgb, p)
         if self.pipeline.landmark_hands is not None:  # a tracked hand keeps its track's shape (size)
             boxes = [dataclasses.replace(b, betas=self.tracker.shape_for_box(b)) for b in boxes]
-        hands = self.pipeline(rgb, camera, boxes)
-        expected = min(len(boxes), p.max_hands)
-        hands = [h for h in hands if hand_is_finite(h)]
-        if len(hands) < expected:
+        hands = self.pipeline(rgb, camera, boxes)  # drops (and counts) hands with non-finite values
+        if self.pipeline.dropped_invalid:
             self._warn(
                 "nan",
-                f"{expected - len(hands)} of {expected} hand(s) dropped: the engine returned non-finite "
-                "or invalid values",
+                f"{self.pipeline.dropped_invalid} hand(s) dropped: the estimator returned non-finite or "
+                "invalid values",
                 error=True,
             )
-        stamp = stamp_ns(image.header) * 1e-9 or t0  # unstamped images: time of arrival
-        tracked = self.tracker.update(hands, stamp, camera, detected)
+        # the tracker's clock is ROS time: the image stamp, or (unstamped image) the node's clock now
+        stamp_s = stamp_ns(image.header) * 1e-9 or self.get_clock().now().nanoseconds * 1e-9
+        tracked = self.tracker.update(hands, stamp_s, camera, detected)
         self._publish([t.hand for t in tracked], [t.track_id for t in tracked], header, rgb, camera, t0, p)
 
     def _boxes(self, header, rgb, p: NodeParams) -> tuple[list, bool]:
@@ -309,7 +326,7 @@ class WildHandsNode(Node):
                 )
                 if boxes:
                     return boxes, False
-            return [b for b in self.detector.detect(rgb) if b.score >= p.detector_score_threshold], True
+            return self.detector.detect(rgb), True  # the detector applies detector_score_threshold
         return [], True
 
     def _publish(self, hands, track_ids, header, rgb, camera, t0: float, p: NodeParams) -> None:

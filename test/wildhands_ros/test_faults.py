@@ -94,6 +94,22 @@ def test_detector_failure_at_startup(failing_detector_harness):
     assert h.node.health.errors == 1
 
 
+def test_a_bad_detector_option_is_a_startup_error(ros_context, sample, monkeypatch):
+    """A detector refusing an option stops the start-up with that option named (no silent retry with the
+    detector's defaults)."""
+
+    def refusing(name, **options):
+        raise ValueError(f"score_threshold={options['score_threshold']!r} must be in [0, 1]")
+
+    monkeypatch.setattr(detection, "build_detector", refusing)
+    params = {**ros_harness.NODE_PARAMS, "detector": "mediapipe", "detector_score_threshold": 0.25}
+    with pytest.raises(ValueError, match=r"detector='mediapipe': score_threshold=0.25 must be in"):
+        WildHandsNode(
+            namespace="/bad_detector_option",
+            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()],
+        )
+
+
 def test_camera_info_stops_mid_stream(h):
     h.node.set_parameters([Parameter("camera_info_timeout", value=0.3)])
     with_info = [h.send() for _ in range(3)]

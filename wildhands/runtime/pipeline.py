@@ -244,6 +244,14 @@ class HandEstimate:
     def wrist_position_m(self) -> np.ndarray:
         return self.keypoints_cam_m[0]
 
+    def is_finite(self) -> bool:
+        """Keypoints (3D and 2D) and wrist rotation are all finite numbers."""
+        return bool(
+            np.all(np.isfinite(self.keypoints_cam_m))
+            and np.all(np.isfinite(self.keypoints_px))
+            and np.all(np.isfinite(self.wrist_rotation))
+        )
+
     @property
     def grasp_id(self) -> int:
         return int(np.argmax(self.grasp_probabilities))
@@ -329,6 +337,8 @@ class Pipeline:
             self.trained = True  # the hands come from trained networks (landmark network, lifting head)
         #: milliseconds of each stage of the last call: crop, engine, hand_layer, total ({} before any)
         self.timings: dict[str, float] = {}
+        #: hands of the last call dropped for non-finite or invalid values (not: boxes with no hand in them)
+        self.dropped_invalid = 0
         self._rectify_warned = -np.inf  # time.monotonic() of the last "cannot rectify" warning
 
     def _build_landmark_hands(self):
@@ -417,12 +427,13 @@ class Pipeline:
                 f"{camera.width}x{camera.height}"
             )
         t0 = time.perf_counter()
+        self.dropped_invalid = 0
         boxes = sorted(boxes, key=lambda b: -b.score)[: self.config.max_hands]
         if not boxes:
             self.timings = {"crop": 0.0, "engine": 0.0, "hand_layer": 0.0, "total": 0.0}
             return []
         if self.landmark_hands is not None:
-            hands = self.landmark_hands(image_rgb, camera, boxes)
+            hands = self._finite(self.landmark_hands(image_rgb, camera, boxes), 0)
             self.timings = {**self.landmark_hands.timings, "total": 1e3 * (time.perf_counter() - t0)}
             return hands
         images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(image_rgb, camera, boxes)
@@ -430,6 +441,8 @@ class Pipeline:
         out = self.engine.infer(images, kpe)  # every hand of the frame in one call
         t2 = time.perf_counter()
         hands = self.lift(out, camera, mirrored_camera, boxes, crop_boxes, net_boxes)
+        # every box gives a hand unless lift() dropped it for non-finite or invalid engine output
+        hands = self._finite(hands, len(boxes) - len(hands))
         t3 = time.perf_counter()
         self.timings = {
             "crop": 1e3 * (t1 - t0),
@@ -438,6 +451,15 @@ class Pipeline:
             "total": 1e3 * (t3 - t0),
         }
         return hands
+
+    def _finite(self, hands: list[HandEstimate], dropped: int) -> list[HandEstimate]:
+        """The one place where invalid hands are dropped: ``hands`` without non-finite ones;
+        ``dropped_invalid`` = those + ``dropped`` (already dropped upstream for invalid values)."""
+        finite = [h for h in hands if h.is_finite()]
+        self.dropped_invalid = dropped + len(hands) - len(finite)
+        if len(finite) < len(hands):
+            logger.warning("%d hand(s) with non-finite values dropped", len(hands) - len(finite))
+        return finite
 
     def lift(
         self,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wildhands.geometry.camera_yaml import load_camera_yaml
-from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
 from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
 
 
@@ -81,3 +81,16 @@ def test_bad_estimator_is_refused():
 def test_a_box_without_a_hand_gives_no_hand(pipeline, sample):
     image, camera, _ = sample
     assert pipeline(image, camera, [HandBox((2.0, 2.0, 40.0, 40.0), "right")]) == []
+
+
+def test_invalid_hands_are_dropped_and_counted_in_one_place(pipeline, sample, monkeypatch):
+    """A box with no hand in it is no hand (not an invalid one); a hand with non-finite values is dropped
+    by the pipeline and counted in ``dropped_invalid`` (what the node warns about)."""
+    image, camera, boxes = sample
+    empty = HandBox((5.0, 5.0, 60.0, 60.0), "right")  # the sample's corner: no hand there
+    assert pipeline(image, camera, [empty]) == [] and pipeline.dropped_invalid == 0
+    hands = pipeline(image, camera, boxes)
+    broken = dataclasses.replace(hands[0], keypoints_cam_m=np.full((21, 3), np.nan))
+    monkeypatch.setattr(type(pipeline.landmark_hands), "__call__", lambda self, *a: [broken, hands[1]])
+    out = pipeline(image, camera, boxes)
+    assert len(out) == 1 and out[0] is hands[1] and pipeline.dropped_invalid == 1

@@ -179,7 +179,8 @@ class MediaPipeHandDetector:
 
     model_dir: folder holding ``palm_detection_full.tflite`` and ``hand_landmark_full.tflite``
         (default: the wildhands cache, filled by ``scripts/fetch_detector_models.py``).
-    score_threshold: minimum palm-detector score in [0, 1] (MediaPipe: 0.5).
+    score_threshold: minimum palm-detector score in [0, 1] (MediaPipe: 0.5), and minimum score of a hand
+        it returns (``HandBox.score`` = palm score x hand presence; the node's ``detector_score_threshold``).
     nms_iou: IoU above which palm detections are merged (MediaPipe: 0.3).
     max_hands: at most this many hands (MediaPipe's ``num_hands``). Palms go to the landmark model best
         first, at most 2 x max_hands of them, so that a false palm or a second palm of one hand does not
@@ -275,6 +276,7 @@ class MediaPipeHandDetector:
                 ]
                 second = tuple(x[new] for x in second)
                 self._hands_from_palms(image, self._palms_px(second, to_image, image.shape), hands, passes)
+        hands = [h for h in hands if h.box.score >= self.score_threshold]
         hands.sort(key=lambda h: -h.box.score)
         return hands
 
