@@ -88,7 +88,13 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         read_only=True,
     ),
     "device": ParamSpec("cpu", "Torch device for engine=torch: cpu, cuda, cuda:1, ...", read_only=True),
-    "threads": ParamSpec(0, "CPU threads of the engine (0 = all cores).", range=(0, 256), read_only=True),
+    "threads": ParamSpec(
+        0,
+        "CPU cores the pipeline may use (0 = all this process may run on): LiteRT and ONNX Runtime get "
+        "them, torch only when it runs the image model (wildhands.runtime.threads).",
+        range=(0, 256),
+        read_only=True,
+    ),
     "hand_model": ParamSpec("open", "Hand model: open (shipped) or mano.", HAND_MODELS, read_only=True),
     "mano_model_path": ParamSpec("", "MANO_RIGHT.pkl (or its folder) for hand_model=mano.", read_only=True),
     "max_hands": ParamSpec(
