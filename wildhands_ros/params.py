@@ -23,14 +23,14 @@ import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
+from wildhands.handmodel import HAND_MODEL_NAMES
 from wildhands.model.config import BACKBONE_CHANNELS, ModelConfig
+from wildhands.runtime.detection import DETECTORS
 from wildhands.runtime.filters import OneEuroConfig
 from wildhands.runtime.pipeline import CROP_MODES, ENGINES, ESTIMATORS, PipelineConfig
 from wildhands.runtime.tracking import TrackingConfig
 
-DETECTORS = ("mediapipe", "none")
 CAMERA_INFO_POLICIES = ("skip", "estimate")
-HAND_MODELS = ("open", "mano")
 QOS_RELIABILITIES = ("best_effort", "reliable")
 # parameters every rclpy node has, never reported as unknown
 RCLPY_PARAMETERS = ("use_sim_time", "start_type_description_service")
@@ -95,7 +95,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         range=(0, 256),
         read_only=True,
     ),
-    "hand_model": ParamSpec("open", "Hand model: open (shipped) or mano.", HAND_MODELS, read_only=True),
+    "hand_model": ParamSpec("open", "Hand model: open (shipped) or mano.", HAND_MODEL_NAMES, read_only=True),
     "mano_model_path": ParamSpec("", "MANO_RIGHT.pkl (or its folder) for hand_model=mano.", read_only=True),
     "max_hands": ParamSpec(
         2, "At most this many hands per image (highest scores).", range=(1, 16), read_only=True

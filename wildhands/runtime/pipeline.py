@@ -59,7 +59,7 @@ from wildhands.geometry.perspective_crop import (
     virtual_to_camera,
 )
 from wildhands.geometry.rotations import matrix_to_axis_angle, mirror_matrix
-from wildhands.handmodel import build_hand_model
+from wildhands.handmodel import HAND_MODEL_NAMES, build_hand_model
 from wildhands.model.checkpoint import load_model
 from wildhands.model.config import ModelConfig
 from wildhands.model.grasp import GRASP_CLASSES
@@ -161,8 +161,8 @@ class PipelineConfig:
             raise ValueError(f"max_hands={self.max_hands!r} must be an int in [1, 16]")
         if not (isinstance(self.threads, int) and self.threads >= 0):
             raise ValueError(f"threads={self.threads!r} must be an int >= 0")
-        if self.hand_model not in ("open", "mano"):
-            raise ValueError(f"hand_model={self.hand_model!r} not in {{'open', 'mano'}}")
+        if self.hand_model not in HAND_MODEL_NAMES:
+            raise ValueError(f"hand_model={self.hand_model!r} not in {set(HAND_MODEL_NAMES)}")
         if self.hand_model == "mano" and self.mano_model_path is None:
             raise ValueError("hand_model='mano' needs mano_model_path (the MANO_RIGHT.pkl you downloaded)")
 
