@@ -27,7 +27,14 @@ from wildhands.handmodel import HAND_MODEL_NAMES
 from wildhands.model.config import BACKBONE_CHANNELS, ModelConfig
 from wildhands.runtime.detection import DETECTORS
 from wildhands.runtime.filters import OneEuroConfig
-from wildhands.runtime.pipeline import CROP_MODES, ENGINES, ESTIMATORS, PipelineConfig
+from wildhands.runtime.pipeline import (
+    BOX_SCALE_RANGE,
+    CROP_MODES,
+    ENGINES,
+    ESTIMATORS,
+    MAX_HANDS_RANGE,
+    PipelineConfig,
+)
 from wildhands.runtime.tracking import TrackingConfig
 
 CAMERA_INFO_POLICIES = ("skip", "estimate")
@@ -98,10 +105,10 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "hand_model": ParamSpec("open", "Hand model: open (shipped) or mano.", HAND_MODEL_NAMES, read_only=True),
     "mano_model_path": ParamSpec("", "MANO_RIGHT.pkl (or its folder) for hand_model=mano.", read_only=True),
     "max_hands": ParamSpec(
-        2, "At most this many hands per image (highest scores).", range=(1, 16), read_only=True
+        2, "At most this many hands per image (highest scores).", range=MAX_HANDS_RANGE, read_only=True
     ),
     "box_scale": ParamSpec(
-        1.5, "Side of the square crop / longest side of the hand box.", range=(1.0, 4.0), read_only=True
+        1.5, "Side of the square crop / longest side of the hand box.", range=BOX_SCALE_RANGE, read_only=True
     ),
     "crop_mode": ParamSpec(
         "auto",

@@ -78,6 +78,9 @@ _RECTIFY_WARNING_PERIOD_S = 30.0  # seconds between two "cannot rectify this box
 #: how hands are estimated: the landmark-lifting model (the hand-landmark network's 2D + world landmarks
 #: lifted with KPE, then refined through the lens) or the image model (ResNet crop + KPE: the paper's)
 ESTIMATORS = ("landmarks", "image")
+#: allowed ranges (inclusive) of PipelineConfig.box_scale and .max_hands (the node's parameters use them)
+BOX_SCALE_RANGE = (1.0, 4.0)
+MAX_HANDS_RANGE = (1, 16)
 
 
 @dataclass(frozen=True)
@@ -151,14 +154,16 @@ class PipelineConfig:
             and not self.device.startswith("cuda")
         ):
             raise ValueError(f"precision='fp16' with engine='torch' needs device='cuda', got {self.device!r}")
-        if not (isinstance(self.box_scale, (int, float)) and 1.0 <= self.box_scale <= 4.0):
-            raise ValueError(f"box_scale={self.box_scale!r} must be in [1, 4]")
+        lo, hi = BOX_SCALE_RANGE
+        if not (isinstance(self.box_scale, (int, float)) and lo <= self.box_scale <= hi):
+            raise ValueError(f"box_scale={self.box_scale!r} must be in [{lo:g}, {hi:g}]")
         if self.border not in ("zero_pad", "clamp"):
             raise ValueError(f"border={self.border!r} not in {{'zero_pad', 'clamp'}}")
         if self.crop_mode not in CROP_MODES:
             raise ValueError(f"crop_mode={self.crop_mode!r} not in {set(CROP_MODES)}")
-        if not (isinstance(self.max_hands, int) and 1 <= self.max_hands <= 16):
-            raise ValueError(f"max_hands={self.max_hands!r} must be an int in [1, 16]")
+        lo, hi = MAX_HANDS_RANGE
+        if not (isinstance(self.max_hands, int) and lo <= self.max_hands <= hi):
+            raise ValueError(f"max_hands={self.max_hands!r} must be an int in [{lo}, {hi}]")
         if not (isinstance(self.threads, int) and self.threads >= 0):
             raise ValueError(f"threads={self.threads!r} must be an int >= 0")
         if self.hand_model not in HAND_MODEL_NAMES:
