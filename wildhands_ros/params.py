@@ -17,7 +17,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
@@ -343,8 +343,44 @@ def check_overrides(node, specs: dict[str, ParamSpec], argv: list[str]) -> list[
     return warnings
 
 
+class SpecParams:
+    """What a node's typed parameter set does with its spec table ``SPECS`` (name -> :class:`ParamSpec`):
+    coerce ints given for floats, check every value (ValueError naming the first bad one), read all from a
+    node, make the defaults, apply changes. Subclasses are frozen dataclasses with one field per spec and
+    may add cross-field checks in :meth:`check_together`."""
+
+    SPECS: ClassVar[dict[str, ParamSpec]]
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(self.SPECS[f.name].default, float) and isinstance(value, int):
+                object.__setattr__(self, f.name, float(value))
+            reason = check_value(f.name, getattr(self, f.name), self.SPECS)
+            if reason is not None:
+                raise ValueError(reason)
+        self.check_together()
+
+    def check_together(self) -> None:
+        """Cross-field checks (ValueError naming the fields); none by default."""
+
+    @classmethod
+    def defaults(cls):
+        return cls(**{name: spec.default for name, spec in cls.SPECS.items()})
+
+    @classmethod
+    def from_node(cls, node):
+        """Read every parameter once; ValueError naming the first bad one."""
+        return cls(**{name: node.get_parameter(name).value for name in cls.SPECS})
+
+    def updated(self, changes: dict[str, Any]):
+        return dataclasses.replace(self, **changes)
+
+
 @dataclass(frozen=True)
-class NodeParams:
+class NodeParams(SpecParams):
+    SPECS: ClassVar[dict[str, ParamSpec]] = PARAM_SPECS
+
     estimator: str
     refine: bool
     lifting_weights: str
@@ -386,24 +422,6 @@ class NodeParams:
     points_include_mesh: bool
     diagnostics_period: float
     log_throttle_sec: float
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(PARAM_SPECS[f.name].default, float) and isinstance(value, int):
-                object.__setattr__(self, f.name, float(value))
-            reason = check_value(f.name, getattr(self, f.name))
-            if reason is not None:
-                raise ValueError(reason)
-
-    @classmethod
-    def defaults(cls) -> NodeParams:
-        return cls(**{name: spec.default for name, spec in PARAM_SPECS.items()})
-
-    @classmethod
-    def from_node(cls, node) -> NodeParams:
-        """Read every parameter once; ValueError naming the first bad one."""
-        return cls(**{name: node.get_parameter(name).value for name in PARAM_SPECS})
 
     def pipeline_config(self) -> PipelineConfig:
         """The wildhands PipelineConfig these parameters describe."""
@@ -447,9 +465,6 @@ class NodeParams:
             reliability=reliability[self.input_qos_reliability],
             durability=qos_profile_sensor_data.durability,
         )
-
-    def updated(self, changes: dict[str, Any]) -> NodeParams:
-        return dataclasses.replace(self, **changes)
 
 
 def on_set_parameters(params: list) -> SetParametersResult:

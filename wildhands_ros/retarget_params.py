@@ -11,11 +11,10 @@ read into a frozen dataclass that builds the wildhands.retarget configurations.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from rcl_interfaces.msg import SetParametersResult
 
@@ -24,7 +23,7 @@ from wildhands.retarget.dex import DEFAULT_VECTORS, VectorRetargetConfig
 from wildhands.retarget.example_hand import EXAMPLE_HAND_LINK_MAP, EXAMPLE_HAND_URDF
 from wildhands.retarget.gripper import GRIPPER_MODES, GripperConfig
 from wildhands.retarget.urdf import rpy_to_matrix
-from wildhands_ros.params import ParamSpec, check_value
+from wildhands_ros.params import ParamSpec, SpecParams, check_value
 
 SIDES = ("right", "left")
 TRANSFORM_TIMES = ("stamp", "latest")
@@ -146,7 +145,9 @@ def _pairs(text: str, sep: str, name: str) -> tuple[tuple[str, str], ...]:
 
 
 @dataclass(frozen=True)
-class RetargetParams:
+class RetargetParams(SpecParams):
+    SPECS: ClassVar[dict[str, ParamSpec]] = RETARGET_PARAM_SPECS
+
     side: str
     min_confidence: float
     publish_gripper: bool
@@ -179,28 +180,9 @@ class RetargetParams:
     dex_max_iterations: int
     log_throttle_sec: float
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(RETARGET_PARAM_SPECS[f.name].default, float) and isinstance(value, int):
-                object.__setattr__(self, f.name, float(value))
-            reason = check_value(f.name, getattr(self, f.name), RETARGET_PARAM_SPECS)
-            if reason is not None:
-                raise ValueError(reason)
+    def check_together(self) -> None:
         for build in (self.gripper_config, self.dex_config):  # cross-field checks, named
             build()
-
-    @classmethod
-    def defaults(cls) -> RetargetParams:
-        return cls(**{name: spec.default for name, spec in RETARGET_PARAM_SPECS.items()})
-
-    @classmethod
-    def from_node(cls, node) -> RetargetParams:
-        """Read every parameter once; ValueError naming the first bad one."""
-        return cls(**{name: node.get_parameter(name).value for name in RETARGET_PARAM_SPECS})
-
-    def updated(self, changes: dict[str, Any]) -> RetargetParams:
-        return dataclasses.replace(self, **changes)
 
     def gripper_config(self) -> GripperConfig:
         try:
