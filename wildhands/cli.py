@@ -183,22 +183,52 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _launch_train_processes(args: argparse.Namespace) -> int:
+    """``wildhands train --nproc N``: torchrun with N processes of ``python -m wildhands.train`` on this
+    machine (rendezvous on 127.0.0.1); its exit status."""
+    import subprocess
+
+    from wildhands.train import distributed
+
+    worker = ["--config", args.config]
+    if args.out_dir:
+        worker += ["--out-dir", args.out_dir]
+    if args.max_steps is not None:
+        worker += ["--max-steps", str(args.max_steps)]
+    if args.restart:
+        worker.append("--restart")
+    cmd = distributed.torchrun_command(args.nproc, worker, args.master_port)
+    print(" ".join(cmd[1:]), flush=True)
+    return subprocess.run(cmd, env=distributed.loopback_env(), check=False).returncode
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from wildhands.train import distributed
     from wildhands.train.config import TrainConfig
     from wildhands.train.trainer import Trainer
 
+    if args.nproc < 1:
+        raise ValueError(f"--nproc {args.nproc} must be >= 1")
+    if args.nproc > 1:
+        if distributed.launched_by_torchrun():
+            raise ValueError("--nproc inside a torchrun process: give torchrun --nproc_per_node instead")
+        return _launch_train_processes(args)
     cfg = TrainConfig.from_yaml(args.config)
     if args.out_dir:
         cfg = dataclasses.replace(cfg, out_dir=args.out_dir)
     trainer = Trainer(cfg, resume=not args.restart)
     try:
-        print(
-            f"training {cfg.model.backbone}/{cfg.model.kpe.variant.value} from step {trainer.step} to "
-            f"{cfg.optim.steps} -> {cfg.out_dir}"
-        )
+        if trainer.is_main:
+            processes = f" on {trainer.dist.world_size} processes" if trainer.dist.enabled else ""
+            print(
+                f"training {cfg.model.backbone}/{cfg.model.kpe.variant.value} from step {trainer.step} to "
+                f"{cfg.optim.steps}{processes} -> {cfg.out_dir}"
+            )
         trainer.train(max_steps=args.max_steps)
     finally:
         trainer.close()
+    if not trainer.is_main:
+        return 0
     last = trainer.history[-1] if trainer.history else {}
     print(
         f"step {trainer.step}: " + " ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float))
@@ -296,6 +326,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out-dir", help="override out_dir of the config")
     train.add_argument("--max-steps", type=int, help="stop after this many more steps (resume later)")
     train.add_argument("--restart", action="store_true", help="ignore out_dir/last.pt and start over")
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="processes on this machine (one per GPU with device cuda; CPU shares otherwise): runs torchrun "
+        "--nproc_per_node N -m wildhands.train (DistributedDataParallel); several machines: torchrun "
+        "directly, see docs/training-cluster.md",
+    )
+    train.add_argument(
+        "--master-port", type=int, help="with --nproc: rendezvous port on 127.0.0.1 (default: free)"
+    )
     train.set_defaults(func=cmd_train)
 
     synth = sub.add_parser("synth", help="generate a synthetic egocentric hand dataset")

@@ -24,6 +24,7 @@ from wildhands.train.losses import LOSS_TERMS
 SOURCE_KINDS = ("synthetic_stream", "synthetic_dir", "reader")
 LAB_WEIGHTS = {"theta": 10.0, "kp3d": 5.0, "kp2d": 5.0, "cam": 1.0}
 WILD_WEIGHTS = {"mask": 10.0, "grasp": 0.1}
+AMP_DTYPES = ("auto", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class DataSourceConfig:
     synthetic: overrides of ``SyntheticConfig`` for ``synthetic_stream``.
     min_visible_fraction: ``synthetic_stream`` / ``synthetic_dir`` hands less visible than this are passed
         over (see ``SyntheticHandStream`` / ``SyntheticDataset``).
+    optional: a ``synthetic_dir`` / ``reader`` source whose ``root`` does not exist is left out of the run
+        (with a warning naming it) instead of stopping it, so one recipe serves whichever datasets a user
+        has; the other sources' ``sample_weight`` then share the batch. At least one source must remain.
     """
 
     name: str
@@ -55,6 +59,7 @@ class DataSourceConfig:
     loss_weights: dict[str, float] = field(default_factory=lambda: {**LAB_WEIGHTS, **WILD_WEIGHTS})
     synthetic: dict[str, Any] = field(default_factory=dict)
     min_visible_fraction: float = 0.0
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
@@ -69,6 +74,8 @@ class DataSourceConfig:
             raise ValueError(f"data.length={self.length!r} must be an int > 0")
         if not (isinstance(self.min_visible_fraction, (int, float)) and 0 <= self.min_visible_fraction <= 1):
             raise ValueError(f"data.min_visible_fraction={self.min_visible_fraction!r} must be in [0, 1]")
+        if not isinstance(self.optional, bool):
+            raise ValueError(f"data.optional={self.optional!r} must be true or false")
         unknown = sorted(set(self.loss_weights) - set(LOSS_TERMS))
         if unknown:
             raise ValueError(f"data.loss_weights has unknown terms {unknown}; allowed: {list(LOSS_TERMS)}")
@@ -76,16 +83,28 @@ class DataSourceConfig:
             if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
                 raise ValueError(f"data.loss_weights.{term}={w!r} must be a finite number >= 0")
 
+    def missing(self) -> bool:
+        """Whether this source reads a folder that does not exist."""
+        return self.kind in ("synthetic_dir", "reader") and not Path(str(self.root)).exists()
+
     def weight_row(self) -> list[float]:
         return [float(self.loss_weights.get(term, 0.0)) for term in LOSS_TERMS]
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Adam (paper: lr 1e-5 with a pretrained backbone; higher from scratch), steps and batch."""
+    """Adam (paper: lr 1e-5 with a pretrained backbone; higher from scratch), steps and batch.
+
+    ``batch_size`` is the GLOBAL batch of one optimiser step, whatever the number of processes: it is split
+    into ``processes x accumulate`` micro-batches (``wildhands.train.distributed``), each process running
+    ``accumulate`` forward/backward passes before the step. The loss is the mean over the global batch
+    either way, so e.g. the paper's 144 = 2 GPUs x 72, or 1 GPU x accumulate 4 x 36.
+    """
 
     steps: int = 2000
     batch_size: int = 16
+    #: micro-batches per process and optimiser step (gradient accumulation); 1 = none
+    accumulate: int = 1
     lr: float = 1e-4
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -106,7 +125,7 @@ class OptimConfig:
             raise ValueError(f"optim.min_lr_ratio={self.min_lr_ratio!r} must be in [0, 1]")
         if not (isinstance(self.head_lr_ratio, (int, float)) and 0 < self.head_lr_ratio <= 10):
             raise ValueError(f"optim.head_lr_ratio={self.head_lr_ratio!r} must be in (0, 10]")
-        for name in ("steps", "batch_size", "warmup_steps"):
+        for name in ("steps", "batch_size", "warmup_steps", "accumulate"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= (0 if name == "warmup_steps" else 1)):
                 raise ValueError(f"optim.{name}={value!r} must be a positive int")
@@ -116,6 +135,11 @@ class OptimConfig:
                 raise ValueError(f"optim.{name}={value!r} must be a finite number >= 0")
         if self.lr <= 0:
             raise ValueError(f"optim.lr={self.lr!r} must be > 0")
+        if self.accumulate > self.batch_size:
+            raise ValueError(
+                f"optim.accumulate={self.accumulate} exceeds optim.batch_size={self.batch_size}: every "
+                "micro-batch needs a sample"
+            )
 
 
 @dataclass(frozen=True)
@@ -123,7 +147,9 @@ class TrainConfig:
     """A whole training run. ``out_dir`` holds checkpoints, logs, TensorBoard events and loss curves.
 
     Precision and memory layout (they change the numerics, so a resumed run must keep them):
-        amp: mixed precision on CUDA: float16 autocast + gradient scaling (``GradScaler``).
+        amp: mixed precision on CUDA: float16 autocast + gradient scaling (``GradScaler``) by default.
+        amp_dtype: ``'auto'`` (float16 on CUDA, bfloat16 on the CPU), ``'float16'`` (CUDA only; with
+            ``GradScaler``) or ``'bfloat16'`` (float32's exponent range: no scaler; Ampere or newer GPUs).
         amp_cpu: with ``amp``, also autocast on the CPU, in bfloat16 (float32's range: no scaling). Off by
             default, so CPU runs stay in float32.
         channels_last: NHWC memory layout of the network and its input: ``'auto'`` (on CUDA only), ``true``
@@ -145,6 +171,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     amp: bool = True
+    amp_dtype: str = "auto"
     amp_cpu: bool = False
     channels_last: bool | str = "auto"
     num_workers: int = 0
@@ -171,6 +198,10 @@ class TrainConfig:
         for name in ("amp", "amp_cpu"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
+        if self.amp_dtype not in AMP_DTYPES:
+            raise ValueError(f"amp_dtype={self.amp_dtype!r} not in {AMP_DTYPES}")
+        if self.amp_dtype == "float16" and self.device == "cpu":
+            raise ValueError("amp_dtype='float16' needs device 'cuda' (CPU autocast is bfloat16)")
         aux = self.aux_keypoints
         if not (isinstance(aux, (int, float)) and math.isfinite(aux) and aux >= 0):
             raise ValueError(f"aux_keypoints={self.aux_keypoints!r} must be a finite number >= 0")
