@@ -41,8 +41,8 @@ def run_block(spinning: int, detector_threads: int, frames: int, warmup: int, th
 
     from wildhands.geometry.camera_yaml import load_camera_yaml
     from wildhands.model.config import KPEConfig, ModelConfig
-    from wildhands.runtime.demo import SAMPLE_DIR, load_image_rgb
     from wildhands.runtime.detection import build_detector
+    from wildhands.runtime.io import SAMPLE_DIR, load_image_rgb
     from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 
     image = load_image_rgb(SAMPLE_DIR / "image.png")

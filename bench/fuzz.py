@@ -202,7 +202,7 @@ def camera_info_msg(camera, header: Header) -> CameraInfo:
 
 def load_sample():
     from wildhands.geometry.camera_yaml import load_camera_yaml
-    from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+    from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
 
     boxes, _ = load_hand_boxes(SAMPLE_DIR / "hands.json")
     return load_image_rgb(SAMPLE_DIR / "image.png"), load_camera_yaml(SAMPLE_DIR / "camera_info.yaml"), boxes

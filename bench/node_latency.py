@@ -213,7 +213,7 @@ def run(args) -> dict:
     from std_msgs.msg import Header
 
     from wildhands.geometry.camera_yaml import load_camera_yaml
-    from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+    from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
     from wildhands_ros.conversions import boxes_to_detections, rgb_to_image
     from wildhands_ros.msg import HandArray, HandDetectionArray
     from wildhands_ros.sync import stamp_ns

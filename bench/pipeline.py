@@ -69,7 +69,7 @@ from bench.machine import OtherLoad, cpu_model  # noqa: E402
 from bench.model import count_flops, matmul_gflops, numpy_matmul_gflops  # noqa: E402
 from wildhands.geometry.camera_yaml import load_camera_yaml  # noqa: E402
 from wildhands.model import KPEConfig, ModelConfig  # noqa: E402
-from wildhands.runtime.demo import load_image_rgb  # noqa: E402
+from wildhands.runtime.io import load_image_rgb  # noqa: E402
 from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig  # noqa: E402
 
 logger = logging.getLogger("bench.pipeline")

@@ -71,11 +71,10 @@ from wildhands.eval.real_hands import (  # noqa: E402
     pnp_keypoints_cam,
     records_samples,
     sample_camera,
-    score_hand,
     sequence_samples,
-    summarise_scores,
     tracking_rect,
 )
+from wildhands.eval.scoring import score_hand, summarise_scores  # noqa: E402
 
 logger = logging.getLogger("bench.real_hands")
 

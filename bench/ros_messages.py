@@ -53,7 +53,7 @@ def _median_ms(fn, repeats: int) -> float:
 def _sample_hands():
     from wildhands.geometry.camera_yaml import load_camera_yaml
     from wildhands.model.config import ModelConfig
-    from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+    from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
     from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 
     boxes, _ = load_hand_boxes(SAMPLE_DIR / "hands.json")
@@ -146,7 +146,7 @@ def bench_messages(hands, repeats: int) -> dict[str, dict[str, float]]:
 
 def bench_image(repeats: int) -> dict[str, float]:
     """ms to turn the sample as a 640x480 Image message into RGB."""
-    from wildhands.runtime.demo import SAMPLE_DIR, load_image_rgb
+    from wildhands.runtime.io import SAMPLE_DIR, load_image_rgb
     from wildhands_ros.conversions import image_to_rgb, rgb_to_image
 
     rgb = load_image_rgb(SAMPLE_DIR / "image.png")

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from wildhands.geometry.camera_yaml import load_camera_yaml
     from wildhands.model import ModelConfig
-    from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+    from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
     from wildhands.runtime.pipeline import Pipeline, PipelineConfig
     from wildhands.runtime.threads import available_cores
 

@@ -37,8 +37,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_demo_sequence(args: argparse.Namespace) -> int:
     """The main job: a sequence through the node (or the pipeline), scored, recorded and drawn."""
-    from wildhands.runtime.demo import SequenceDemoOptions, run_main_job
-    from wildhands.runtime.sequence import format_summary
+    from wildhands.apps.demo import SequenceDemoOptions, run_main_job
+    from wildhands.eval.scoring import format_summary
 
     if args.boxes:
         print("--boxes applies to --image; for a sequence use --detector groundtruth", file=sys.stderr)
@@ -69,7 +69,7 @@ def cmd_demo_sequence(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_image(args: argparse.Namespace) -> int:
-    from wildhands.runtime.demo import run_demo
+    from wildhands.apps.demo import run_demo
 
     if args.detector == "groundtruth":
         print("--detector groundtruth applies to sequences; for --image pass --boxes FILE", file=sys.stderr)

@@ -97,7 +97,7 @@ def run_ros_demo(
     from tqdm import tqdm
     from visualization_msgs.msg import MarkerArray
 
-    from wildhands.runtime.demo import ground_truth_boxes as labelled_boxes
+    from wildhands.runtime.sequence import ground_truth_boxes as labelled_boxes
     from wildhands_ros.conversions import boxes_to_detections, msg_to_hand, rgb_to_image
     from wildhands_ros.mcap_recorder import McapRecorder
     from wildhands_ros.msg import HandArray, HandDetectionArray

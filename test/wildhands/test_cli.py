@@ -13,7 +13,7 @@ UNTRAINED = ["--weights", "untrained", "--backbone", "resnet18"]
 
 
 def test_demo_on_the_bundled_sample_writes_overlay_and_json(tmp_path, capsys):
-    from wildhands.runtime.demo import SAMPLE_DIR
+    from wildhands.runtime.io import SAMPLE_DIR
 
     image, info = str(SAMPLE_DIR / "image.png"), str(SAMPLE_DIR / "camera_info.yaml")
     assert main(["demo", "--image", image, "--camera-info", info, *UNTRAINED, "--out", str(tmp_path)]) == 0
@@ -54,7 +54,7 @@ def test_demo_without_boxes_or_detector_says_what_is_missing(tmp_path, capsys):
 
 
 def test_demo_with_given_boxes_skips_the_detector(tmp_path, capsys):
-    from wildhands.runtime.demo import SAMPLE_DIR
+    from wildhands.runtime.io import SAMPLE_DIR
 
     args = [
         "demo",

@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(config, items):
 def sample():
     """The bundled sample: RGB image, its CameraModel and the 2 hand boxes."""
     from wildhands.geometry.camera_yaml import load_camera_yaml
-    from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+    from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
 
     boxes, _ = load_hand_boxes(SAMPLE_DIR / "hands.json")
     return load_image_rgb(SAMPLE_DIR / "image.png"), load_camera_yaml(SAMPLE_DIR / "camera_info.yaml"), boxes

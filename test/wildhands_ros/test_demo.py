@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from mcap.reader import make_reader
 
-from wildhands.runtime.demo import SequenceDemoOptions
-from wildhands.runtime.sequence import load_sequence, score_sequence
+from wildhands.apps.demo import SequenceDemoOptions
+from wildhands.eval.scoring import score_sequence
+from wildhands.runtime.sequence import load_sequence
 from wildhands_ros.demo import node_params_for, run_ros_demo
 
 UNTRAINED = SequenceDemoOptions(

@@ -13,8 +13,8 @@ import ros_harness
 from rclpy.parameter import Parameter
 from ros_harness import Harness
 
-from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes
 from wildhands.runtime.detection.models import default_model_dir, missing_models
+from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes
 from wildhands_ros.msg import Hand
 from wildhands_ros.node import WildHandsNode
 

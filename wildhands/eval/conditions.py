@@ -7,7 +7,7 @@
 * ``intrinsics``: ``'true'`` (the frame's camera) or ``'estimated'``: the camera the node and ``wildhands
   demo`` fall back to when no valid CameraInfo / calibration is given, ``CameraModel.from_fov`` of the image
   size and a horizontal field-of-view prior (node parameter ``estimate_hfov_deg``, default 90 deg, the
-  same as ``wildhands.runtime.demo.DEFAULT_HFOV_RAD``): square pixels, principal point at the image
+  same as ``wildhands.runtime.io.DEFAULT_HFOV_RAD``): square pixels, principal point at the image
   centre, no distortion, ``estimated=True``. The errors are still measured against the ground truth of the
   real camera, so they include what the wrong intrinsics cost.
 
@@ -36,7 +36,7 @@ from wildhands.data.record import HandRecord
 from wildhands.eval.evaluator import evaluate
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.crop import kpe_inputs
-from wildhands.runtime.demo import DEFAULT_HFOV_RAD
+from wildhands.runtime.io import DEFAULT_HFOV_RAD
 from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
 
 __all__ = [

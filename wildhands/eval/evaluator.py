@@ -4,13 +4,15 @@ What is measured: the 3D lift from **ground-truth hand boxes and sides** (each r
 and ``side`` become a :class:`~wildhands.runtime.pipeline.HandBox` with score 1). Hand detection and
 handedness classification are *not* evaluated here.
 
-Per hand (records with 3D labels): root-relative MPJPE, PA-MPJPE, absolute root (wrist) error in the
-camera frame; per hand with 2D labels: 2D keypoint error (px; ground truth = ``keypoints_px``, or the
-projection of the 3D keypoints when only those exist); per frame with exactly one left and one right hand
-(both with 3D labels and both estimated): MRRPE. PCK@{10..50} mm and AUC over 0-50 mm are computed on the
-root-relative per-joint errors of all valid joints. Hands the pipeline did not return (non-finite network
-output, beyond ``max_hands``) are counted as ``missing`` and left out of the means; frames that raise are
-counted as ``failed`` and logged, never fatal.
+Hands are matched to records and scored by :mod:`wildhands.eval.scoring` (its docstring states the one
+hand-matching rule: same side, then nearest 2D keypoints). Per hand (records with 3D labels):
+root-relative MPJPE, PA-MPJPE, absolute root (wrist) error in the camera frame; per hand with 2D labels:
+2D keypoint error (px; ground truth = ``keypoints_px``, or the projection of the 3D keypoints when only
+those exist); per frame with exactly one left and one right hand (both with 3D labels and both
+estimated): MRRPE. PCK@{10..50} mm and AUC over 0-50 mm are computed on the root-relative per-joint errors
+of all valid joints. Hands the pipeline did not return (non-finite network output, beyond ``max_hands``)
+are counted as ``missing`` and left out of the means; frames that raise are counted as ``failed`` and
+logged, never fatal.
 
 Options used by the benchmarks (``bench/kpe_*.py``, ``bench/intrinsics_estimated.py``): ``pipeline_camera``
 hands the pipeline another camera than the record's (e.g. intrinsics estimated from a field-of-view prior)
@@ -26,61 +28,35 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from wildhands.data.record import HandRecord
-from wildhands.eval import metrics as M
 from wildhands.eval.report import write_markdown
+from wildhands.eval.scoring import (
+    GT_COLOR_RGB,
+    PCK_THRESHOLDS_MM,
+    DatasetScores,
+    HandScore,
+    LabelledHand,
+    draw_ground_truth,
+    frame_mrrpe,
+    match_hands,
+    score_estimate,
+    summarise,
+)
 from wildhands.geometry.camera import CameraModel
-from wildhands.handmodel.keypoints import SKELETON_EDGES
 from wildhands.runtime.overlay import draw_hands
 from wildhands.runtime.pipeline import HandBox, HandEstimate, Pipeline
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PCK_THRESHOLDS_MM", "AUC_MAX_MM", "HandScore", "evaluate", "group_by_frame", "summarise"]
+__all__ = ["evaluate", "group_by_frame"]
 
-PCK_THRESHOLDS_MM = (10, 20, 30, 40, 50)
-AUC_MAX_MM = 50.0
-GT_COLOR_RGB = (255, 255, 255)
 _MAX_LOGGED_FAILURES = 50
-
-
-@dataclass
-class HandScore:
-    """The errors of one hand (NaN where the label or the estimate is missing)."""
-
-    dataset: str
-    frame_id: str
-    side: str
-    estimated: bool
-    mpjpe_mm: float = math.nan
-    pa_mpjpe_mm: float = math.nan
-    root_error_mm: float = math.nan
-    kp2d_px: float = math.nan
-    joint_errors_mm: np.ndarray | None = None  # (J_valid,) root-relative, valid joints only
-
-    @property
-    def badness(self) -> float:
-        """What "worst" means: MPJPE when there is 3D ground truth, else the 2D error, else -inf."""
-        for v in (self.mpjpe_mm, self.kp2d_px):
-            if math.isfinite(v):
-                return v
-        return -math.inf
-
-
-@dataclass
-class _DatasetAcc:
-    hands: list[HandScore] = field(default_factory=list)
-    mrrpe_mm: list[float] = field(default_factory=list)
-    frames: int = 0
-    failed_frames: int = 0
 
 
 def group_by_frame(
@@ -101,114 +77,8 @@ def group_by_frame(
     return frames
 
 
-def _match(records: list[HandRecord], hands: list[HandEstimate]) -> list[HandEstimate | None]:
-    """For each record, the estimate of the same side whose crop centre is nearest its box centre."""
-    free = list(range(len(hands)))
-    out: list[HandEstimate | None] = []
-    for rec in records:
-        centre = (rec.box_xyxy_px[:2] + rec.box_xyxy_px[2:] - 1.0) / 2.0
-        same = [i for i in free if hands[i].side == rec.side]
-        if not same:
-            out.append(None)
-            continue
-        best = min(same, key=lambda i: float(np.linalg.norm(np.asarray(hands[i].crop_box.center) - centre)))
-        free.remove(best)
-        out.append(hands[best])
-    return out
-
-
-def _gt_px(rec: HandRecord) -> np.ndarray | None:
-    if rec.keypoints_px is not None:
-        return rec.keypoints_px
-    if rec.keypoints_cam_m is not None and np.all(rec.keypoints_cam_m[:, 2] > 0):
-        return rec.camera.project(rec.keypoints_cam_m)
-    return None
-
-
-def score_hand(rec: HandRecord, hand: HandEstimate | None) -> HandScore:
-    """Errors of one estimate against its record."""
-    s = HandScore(rec.dataset, rec.frame_id, rec.side, estimated=hand is not None)
-    if hand is None:
-        return s
-    valid = rec.keypoints_valid if rec.keypoints_valid is not None else np.ones(21, bool)
-    if rec.keypoints_cam_m is not None:
-        pred, gt = hand.keypoints_cam_m[None], rec.keypoints_cam_m[None]
-        s.mpjpe_mm = float(M.mpjpe_mm(pred, gt, valid=valid[None])[0])
-        s.pa_mpjpe_mm = float(M.pa_mpjpe_mm(pred, gt, valid=valid[None])[0])
-        if valid[0]:
-            s.root_error_mm = float(M.root_error_mm(pred[:, 0], gt[:, 0])[0])
-        s.joint_errors_mm = M.joint_errors_mm(pred, gt)[0][valid]
-    gt_px = _gt_px(rec)
-    if gt_px is not None:
-        s.kp2d_px = float(M.kp2d_error_px(hand.keypoints_px[None], gt_px[None], valid[None])[0])
-    return s
-
-
-def _frame_mrrpe(records: list[HandRecord], matched: list[HandEstimate | None]) -> float | None:
-    pairs = {
-        r.side: (r, h) for r, h in zip(records, matched) if r.keypoints_cam_m is not None and h is not None
-    }
-    sides = [r.side for r in records]
-    if sides.count("left") != 1 or sides.count("right") != 1 or set(pairs) != {"left", "right"}:
-        return None
-    (rl, hl), (rr, hr) = pairs["left"], pairs["right"]
-    return float(
-        M.mrrpe_mm(
-            hl.keypoints_cam_m[0], hr.keypoints_cam_m[0], rl.keypoints_cam_m[0], rr.keypoints_cam_m[0]
-        )[0]
-    )
-
-
-def _nanmean(values: list[float]) -> float | None:
-    a = np.asarray(values, np.float64)
-    a = a[np.isfinite(a)]
-    return float(a.mean()) if a.size else None
-
-
-def summarise(acc: _DatasetAcc) -> dict[str, Any]:
-    """Per-dataset metrics from the per-hand scores (None where nothing could be measured)."""
-    hands = acc.hands
-    joint_errors = [h.joint_errors_mm for h in hands if h.joint_errors_mm is not None]
-    errors = np.concatenate(joint_errors) if joint_errors else np.zeros(0)
-    pcks = M.pck(errors, PCK_THRESHOLDS_MM) if errors.size else [None] * len(PCK_THRESHOLDS_MM)
-    auc = M.auc(errors, AUC_MAX_MM, steps=101) if errors.size else None
-    out: dict[str, Any] = {
-        "hands": len(hands),
-        "hands_estimated": sum(h.estimated for h in hands),
-        "hands_missing": sum(not h.estimated for h in hands),
-        "hands_3d": sum(math.isfinite(h.mpjpe_mm) for h in hands),
-        "frames": acc.frames,
-        "frames_failed": acc.failed_frames,
-        "frames_mrrpe": len(acc.mrrpe_mm),
-        "mpjpe_mm": _nanmean([h.mpjpe_mm for h in hands]),
-        "pa_mpjpe_mm": _nanmean([h.pa_mpjpe_mm for h in hands]),
-        "mrrpe_mm": _nanmean(acc.mrrpe_mm),
-        "root_error_mm": _nanmean([h.root_error_mm for h in hands]),
-        "kp2d_px": _nanmean([h.kp2d_px for h in hands]),
-    }
-    for t, v in zip(PCK_THRESHOLDS_MM, pcks):
-        out[f"pck_{t}mm"] = None if v is None or not np.isfinite(v) else float(v)
-    out[f"auc_0_{int(AUC_MAX_MM)}mm"] = None if auc is None or not np.isfinite(auc) else float(auc)
-    return out
-
-
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80] or "frame"
-
-
-def draw_ground_truth(image_rgb: np.ndarray, keypoints_px: np.ndarray, color=GT_COLOR_RGB) -> np.ndarray:
-    """Draw ground-truth 2D keypoints and skeleton (thin, ``color``) on a copy of the image."""
-    out = image_rgb.copy()
-    if keypoints_px is None or not np.all(np.isfinite(keypoints_px)):
-        return out
-    scale = max(out.shape[:2]) / 640.0
-    thick = max(1, round(scale))
-    pts = np.round(keypoints_px).astype(int)
-    for a, b in SKELETON_EDGES:
-        cv2.line(out, tuple(pts[a]), tuple(pts[b]), color, thick, cv2.LINE_AA)
-    for p in pts:
-        cv2.circle(out, tuple(p), thick + 1, color, 1, cv2.LINE_AA)
-    return out
 
 
 def _write_overlay(
@@ -216,7 +86,7 @@ def _write_overlay(
 ) -> None:
     image = rec.load_image()
     out = draw_hands(image, [hand] if hand is not None else [], rec.camera, title=title)
-    out = draw_ground_truth(out, _gt_px(rec))
+    out = draw_ground_truth(out, LabelledHand.from_record(rec).keypoints_px)
     label = (
         f"GT (white) | MPJPE {score.mpjpe_mm:.1f} mm  root {score.root_error_mm:.1f} mm  "
         f"2D {score.kp2d_px:.1f} px"
@@ -262,7 +132,7 @@ def evaluate(
         raise ValueError(f"limit must be >= 1, got {limit}")
     frames = group_by_frame(records, limit)
     keys = list(frames)
-    accs: dict[str, _DatasetAcc] = {}
+    accs: dict[str, DatasetScores] = {}
     failures: list[dict[str, str]] = []
     worst: list[tuple[float, int, HandScore, HandRecord, HandEstimate | None]] = []  # min-heap of size k
     counter = 0
@@ -271,7 +141,7 @@ def evaluate(
         dataset, frame_id = key
         recs = frames[key]
         groups = [dataset, *(subsets(recs[0]) if subsets is not None else ())]
-        group_accs = [accs.setdefault(name, _DatasetAcc()) for name in dict.fromkeys(groups)]
+        group_accs = [accs.setdefault(name, DatasetScores()) for name in dict.fromkeys(groups)]
         for acc in group_accs:
             acc.frames += 1
         if len(recs) > max_hands:
@@ -283,9 +153,10 @@ def evaluate(
             camera = recs[0].camera if pipeline_camera is None else pipeline_camera(recs[0].camera)
             boxes = [HandBox(tuple(float(v) for v in r.box_xyxy_px), r.side) for r in recs]
             hands = pipeline(image, camera, boxes)
-            matched = _match(recs, hands)
-            scores = [score_hand(r, h) for r, h in zip(recs, matched)]
-            mrrpe = _frame_mrrpe(recs, matched)
+            labels = [LabelledHand.from_record(r) for r in recs]
+            matched = match_hands(labels, hands)
+            scores = [score_estimate(lab, h, dataset, frame_id) for lab, h in zip(labels, matched)]
+            mrrpe = frame_mrrpe(labels, matched)
         except Exception as exc:  # noqa: BLE001 - one bad frame must not stop an evaluation
             for acc in group_accs:
                 acc.failed_frames += 1

@@ -33,16 +33,15 @@ publishes no intrinsics) and its :class:`HandTruth` list. :func:`sequence_sample
 :func:`records_samples` give the same for synthetic renders (the bundled clip, a ``wildhands synth``
 folder), so that one benchmark compares real and rendered images.
 
-**Scoring** reuses :mod:`wildhands.eval.metrics` (:func:`score_hand`); :func:`pnp_keypoints_cam` is the
-PnP lift of a 2D landmark detector's hand-frame ("world") landmarks that a user without a 3D model would
-build.
+**Scoring** is :func:`wildhands.eval.scoring.score_hand` and :func:`~wildhands.eval.scoring.summarise_scores`
+(on :mod:`wildhands.eval.metrics`); :func:`pnp_keypoints_cam` is the PnP lift of a 2D landmark detector's
+hand-frame ("world") landmarks that a user without a 3D model would build.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,9 +52,9 @@ import cv2
 import numpy as np
 
 from wildhands.data.readers._common import KEYPOINT_BOX_MARGIN, box_from_points, estimated_camera
-from wildhands.eval.metrics import kp2d_error_px, mpjpe_mm, pa_mpjpe_mm, root_error_mm
 from wildhands.geometry.camera import CameraModel
-from wildhands.handmodel.keypoints import NUM_KEYPOINTS, WRIST
+from wildhands.handmodel.keypoints import NUM_KEYPOINTS
+from wildhands.runtime.io import SEQUENCE_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +83,11 @@ __all__ = [
     "pnp_keypoints_cam",
     "tracking_rect",
     "landmarks_on_rect",
-    "score_hand",
-    "summarise_scores",
 ]
 
 _REPO = Path(__file__).resolve().parents[2]
 #: The committed fixtures (a repository checkout; not part of an installed package).
 REAL_HANDS_DIR = _REPO / "test" / "data" / "real_hands"
-#: The bundled rendered clip (36 frames, 640x480, 60 hands with 2D/3D truth and intrinsics).
-SEQUENCE_DIR = Path(__file__).resolve().parents[1] / "assets" / "sequence"
 
 #: ours = interhand[MAP] for one hand (21 joints): InterHand2.6M lists each finger tip -> base
 #: (thumb4, thumb3, thumb2, thumb1, index4 ...) and the wrist last (mmpose ``interhand3d`` metainfo).
@@ -617,7 +612,7 @@ def records_samples(
     return list(frames.values())
 
 
-# ------------------------------------------------------------------------------------------ PnP and scores
+# ---------------------------------------------------------------------------------------------------- PnP
 
 
 def pnp_keypoints_cam(
@@ -645,58 +640,6 @@ def pnp_keypoints_cam(
     if not np.all(np.isfinite(cam)) or np.median(cam[:, 2]) <= 0:
         return None
     return cam
-
-
-def score_hand(pred: dict[str, Any] | None, truth: HandTruth) -> dict[str, float | bool]:
-    """Scores of one prediction against one labelled hand, with :mod:`wildhands.eval.metrics`:
-
-    ``found`` (a prediction exists); ``kp2d_px`` (mean 2D error over the labelled keypoints, px);
-    ``kp2d_rel`` (that error / the longest side of the tight keypoint box); where both have 3D:
-    ``pa_mpjpe_mm``, ``mpjpe_mm`` (root-relative, root = wrist) and ``wrist_mm`` (absolute wrist error,
-    camera frame; only when the wrist is labelled). NaN where a score does not apply.
-
-    ``pred``: ``keypoints_px`` (21, 2) and ``keypoints_cam_m`` (21, 3) or None; None = hand not found.
-    """
-    nan = float("nan")
-    out: dict[str, float | bool] = {
-        "found": pred is not None,
-        "kp2d_px": nan,
-        "kp2d_rel": nan,
-        "pa_mpjpe_mm": nan,
-        "mpjpe_mm": nan,
-        "wrist_mm": nan,
-    }
-    if pred is None:
-        return out
-    uv = np.asarray(pred["keypoints_px"], np.float64)
-    err = float(kp2d_error_px(uv[None], truth.keypoints_px[None], truth.valid[None])[0])
-    out["kp2d_px"] = err
-    out["kp2d_rel"] = err / truth.size_px if truth.size_px > 0 else nan
-    cam = pred.get("keypoints_cam_m")
-    if cam is not None and truth.keypoints_cam_m is not None:
-        p, g, v = np.asarray(cam, np.float64)[None], truth.keypoints_cam_m[None], truth.valid[None]
-        out["pa_mpjpe_mm"] = float(pa_mpjpe_mm(p, g, v)[0])
-        if truth.valid[WRIST]:
-            out["mpjpe_mm"] = float(mpjpe_mm(p, g, root=WRIST, valid=v)[0])
-            out["wrist_mm"] = float(root_error_mm(p[:, WRIST], g[:, WRIST])[0])
-    return out
-
-
-def _stat(values: list[float], fn) -> float | None:
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], np.float64)
-    return float(fn(v)) if v.size else None
-
-
-def summarise_scores(scores: list[dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate :func:`score_hand` dicts of one method on one set: ``hands``, ``found``, the mean of each
-    score over the hands found (and the median of ``wrist_mm``); None where no hand has the score."""
-    found = [s for s in scores if s["found"]]
-    out: dict[str, Any] = {"hands": len(scores), "found": len(found)}
-    for key in ("kp2d_px", "kp2d_rel", "pa_mpjpe_mm", "mpjpe_mm", "wrist_mm"):
-        out[key] = _stat([s[key] for s in found], np.mean)
-        out[f"{key}_n"] = int(sum(1 for s in found if math.isfinite(s[key])))
-    out["wrist_mm_median"] = _stat([s["wrist_mm"] for s in found], np.median)
-    return out
 
 
 # ------------------------------------------------------------------------- MediaPipe landmarks on a rect

@@ -28,7 +28,7 @@ __all__ = ["sample_records", "open_records"]
 def sample_records(sample_dir: str | Path | None = None) -> list[HandRecord]:
     """HandRecords (dataset ``'sample'``, one frame) of the bundled sample image with its ground truth."""
     from wildhands.geometry.camera_yaml import load_camera_yaml
-    from wildhands.runtime.demo import SAMPLE_DIR, load_image_rgb
+    from wildhands.runtime.io import SAMPLE_DIR, load_image_rgb
 
     sample_dir = Path(sample_dir) if sample_dir is not None else SAMPLE_DIR
     image = load_image_rgb(sample_dir / "image.png")

@@ -25,12 +25,11 @@ from wildhands.eval.real_hands import (
     load_real_hands,
     pnp_keypoints_cam,
     samples_from_truth,
-    score_hand,
     sequence_samples,
-    summarise_scores,
     tight_box,
     tracking_rect,
 )
+from wildhands.eval.scoring import score_hand, summarise_scores
 from wildhands.geometry.camera import CameraModel
 from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, NUM_KEYPOINTS, SKELETON_EDGES
 

@@ -19,7 +19,7 @@ from wildhands.render.soft_silhouette import (
     soft_silhouette,
     soft_silhouette_in_crop,
 )
-from wildhands.runtime.demo import SAMPLE_DIR
+from wildhands.runtime.io import SAMPLE_DIR
 
 K_SAMPLE = np.array([[330.0, 0.0, 319.5], [0.0, 330.0, 239.5], [0.0, 0.0, 1.0]])
 

@@ -26,9 +26,9 @@ import torch
 
 from wildhands.geometry.camera_yaml import load_camera_yaml
 from wildhands.model import KPEConfig, ModelConfig
-from wildhands.runtime.demo import load_image_rgb
 from wildhands.runtime.engines import EngineOutput, build_engine
 from wildhands.runtime.engines.base import OUTPUT_NAMES
+from wildhands.runtime.io import load_image_rgb
 from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
 
 SAMPLE = Path(__file__).resolve().parents[3] / "wildhands" / "assets" / "sample"

@@ -14,8 +14,8 @@ from wildhands.geometry.camera_yaml import load_camera_yaml
 from wildhands.geometry.crop import mirror_box
 from wildhands.geometry.rotations import mirror_axis_angle
 from wildhands.model.config import KPEConfig, ModelConfig
-from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
 from wildhands.runtime.engines.base import EngineOutput
+from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
 from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
 
 SMALL = ModelConfig(backbone="resnet18")

@@ -10,16 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from wildhands.apps.demo import write_results
+from wildhands.eval.scoring import format_summary, score_sequence
 from wildhands.geometry.crop import CropBox
 from wildhands.runtime.pipeline import HandEstimate
-from wildhands.runtime.sequence import (
-    SEQUENCE_DIR,
-    FrameResult,
-    format_summary,
-    load_sequence,
-    score_sequence,
-    write_results,
-)
+from wildhands.runtime.sequence import SEQUENCE_DIR, FrameResult, load_sequence
 
 
 def _hand_from_label(label: dict, shift_m=(0.0, 0.0, 0.0)) -> HandEstimate:

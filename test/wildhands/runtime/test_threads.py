@@ -1,4 +1,4 @@
-"""Thread settings (issue 19, item 2): one plan per pipeline, applied once when it is built, never per frame."""
+"""Thread settings (issue 19, item 2): one plan per pipeline, set once when it is built, never per frame."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from wildhands.geometry.camera_yaml import load_camera_yaml
-from wildhands.runtime.demo import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
 from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 from wildhands.runtime.threads import ThreadPlan, available_cores, plan_threads
 

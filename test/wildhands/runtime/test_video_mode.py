@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from wildhands.geometry.camera_yaml import load_camera_yaml
-from wildhands.runtime.demo import SAMPLE_DIR, load_image_rgb
 from wildhands.runtime.detection.models import FETCH_COMMAND, missing_models
+from wildhands.runtime.io import SAMPLE_DIR, load_image_rgb
 from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 from wildhands.runtime.tracking import HandTracker, TrackingConfig
 
