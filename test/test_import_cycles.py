@@ -27,13 +27,7 @@ PACKAGES = ("wildhands", "wildhands_ros")
 #: Modules (and, with their sub-modules, packages) that are applications of the ``wildhands`` library.
 APPLICATIONS = ("wildhands.apps", "wildhands.cli")
 #: Function-level cycles that exist today, each as the set of its modules: to be removed, never added to.
-KNOWN_FUNCTION_LEVEL_CYCLES = [
-    # HandBox (pipeline) is imported by the detector at module level, the pipeline builds the detector's
-    # landmark model lazily: HandBox/HandDetector types want a module of their own.
-    {"wildhands.runtime.detection.mediapipe_palm", "wildhands.runtime.pipeline"},
-    # the engine registry builds the TensorRT engine lazily, which reads the registry's cache_dir().
-    {"wildhands.runtime.engines", "wildhands.runtime.engines.tensorrt_engine"},
-]
+KNOWN_FUNCTION_LEVEL_CYCLES: list[set[str]] = []
 
 Graph = dict[str, dict[str, int]]  # module -> {imported module: line of the first such import}
 

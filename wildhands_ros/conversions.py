@@ -27,7 +27,7 @@ from std_msgs.msg import Header
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.crop import CropBox
 from wildhands.geometry.rotations import matrix_to_quaternion_xyzw
-from wildhands.runtime.pipeline import HandBox, HandEstimate
+from wildhands.runtime.hands import HandBox, HandEstimate
 from wildhands_ros.cdr import serialize
 from wildhands_ros.msg import Hand, HandArray, HandDetection, HandDetectionArray
 

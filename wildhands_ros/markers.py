@@ -18,7 +18,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from wildhands.handmodel.keypoints import SKELETON_EDGES
-from wildhands.runtime.pipeline import HandEstimate
+from wildhands.runtime.hands import HandEstimate
 from wildhands_ros.cdr import serialize
 from wildhands_ros.conversions import PointsField, fill_points
 

@@ -152,7 +152,8 @@ class WildHandsNode(Node):
         try:
             return detection.build_detector(
                 p.detector, score_threshold=p.detector_score_threshold, max_hands=p.max_hands,
-                threads=self.pipeline.threads.litert,
+                threads=self.pipeline.threads.litert, landmark_engine=self.pipeline.landmark_engine,
+                device=p.device,
             )  # fmt: skip
         except (ValueError, TypeError) as exc:
             raise ValueError(f"detector={p.detector!r}: {exc}") from exc

@@ -32,6 +32,7 @@ from wildhands.runtime.pipeline import (
     CROP_MODES,
     ENGINES,
     ESTIMATORS,
+    LANDMARK_ENGINE_CHOICES,
     MAX_HANDS_RANGE,
     PipelineConfig,
 )
@@ -73,6 +74,13 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         "default",
         "estimator=landmarks: the lifting model (default = the shipped one, hash-checked), a file, or none "
         "(the fit starts from PnP of the world landmarks).",
+        read_only=True,
+    ),
+    "landmark_engine": ParamSpec(
+        "auto",
+        "estimator=landmarks: what runs the hand-landmark network: auto (LiteRT on the CPU, TensorRT or "
+        "torch on a CUDA device), litert, torch, onnxruntime or tensorrt.",
+        LANDMARK_ENGINE_CHOICES,
         read_only=True,
     ),
     "engine": ParamSpec(
@@ -384,6 +392,7 @@ class NodeParams(SpecParams):
     estimator: str
     refine: bool
     lifting_weights: str
+    landmark_engine: str
     engine: str
     weights: str
     backbone: str
@@ -429,6 +438,7 @@ class NodeParams(SpecParams):
             estimator=self.estimator,
             refine=self.refine,
             lifting_weights=self.lifting_weights or None,
+            landmark_engine=self.landmark_engine,
             weights=self.weights or None,  # a name ("default") or a path, resolved by the Pipeline
             model=ModelConfig(backbone=self.backbone),
             engine=self.engine,

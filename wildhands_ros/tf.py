@@ -18,7 +18,7 @@ from std_msgs.msg import Header
 
 from wildhands.geometry.rotations import matrix_to_quaternion_xyzw
 from wildhands.handmodel.keypoints import KEYPOINT_NAMES
-from wildhands.runtime.pipeline import HandEstimate
+from wildhands.runtime.hands import HandEstimate
 
 try:  # a ROS 2 install
     from tf2_ros import TransformBroadcaster

@@ -51,7 +51,7 @@ from wildhands.handmodel.keypoints import SKELETON_EDGES, WRIST
 
 if TYPE_CHECKING:
     from wildhands.data.record import HandRecord
-    from wildhands.runtime.pipeline import HandEstimate
+    from wildhands.runtime.hands import HandEstimate
     from wildhands.runtime.sequence import FrameResult, Sequence
 
 __all__ = [

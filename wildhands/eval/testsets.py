@@ -141,7 +141,7 @@ def _check_frames(frames: int) -> int:
 
 def testset_dir(name: str, frames: int, root: str | Path | None = None) -> Path:
     """``<root>/<name>-<frames>-<version>``; root defaults to ``$WILDHANDS_CACHE/testsets``."""
-    from wildhands.runtime.engines import cache_dir
+    from wildhands.cache import cache_dir
 
     ts = get_testset(name)
     base = Path(root) if root is not None else cache_dir() / "testsets"

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 if TYPE_CHECKING:
-    from wildhands.runtime.pipeline import HandBox, HandEstimate
+    from wildhands.runtime.hands import HandBox, HandEstimate
 
 __all__ = [
     "ASSETS_DIR",
@@ -53,7 +53,7 @@ def load_hand_boxes(path: str | Path) -> tuple[list[HandBox], list[dict[str, Any
 
     Returns the boxes and the raw entries (which may carry ground truth, e.g. ``keypoints_cam_m``).
     """
-    from wildhands.runtime.pipeline import HandBox  # here: reading images and assets needs no torch
+    from wildhands.runtime.hands import HandBox  # here: reading images and assets needs no torch
 
     path = Path(path)
     try:

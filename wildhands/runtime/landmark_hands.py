@@ -26,6 +26,7 @@ from wildhands.geometry.crop import square_box_from_xyxy
 from wildhands.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel.skeleton import HandSkeleton
 from wildhands.model.lifting import lift_to_camera, lifting_inputs, unit_rays
+from wildhands.runtime.hands import HandEstimate
 from wildhands.runtime.refine import (
     HandFit,
     LandmarkEvidence,
@@ -168,8 +169,6 @@ class LandmarkHands:
         return fits
 
     def __call__(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list) -> list:
-        from wildhands.runtime.pipeline import HandEstimate  # the pipeline imports this module
-
         t0 = time.perf_counter()
         detections = self.detections(image_rgb, boxes)
         t1 = time.perf_counter()

@@ -10,7 +10,7 @@ import numpy as np
 from wildhands.geometry.camera import CameraModel
 from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, FINGER_NAMES, SKELETON_EDGES
 from wildhands.render.shaded import ShadingStyle, render_mesh
-from wildhands.runtime.pipeline import HandEstimate
+from wildhands.runtime.hands import HandEstimate
 
 #: RGB colour per finger (thumb..pinky); the wrist edges take the finger's colour.
 FINGER_COLORS_RGB: dict[str, tuple[int, int, int]] = {

@@ -45,7 +45,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -62,22 +61,24 @@ from wildhands.geometry.rotations import matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel import HAND_MODEL_NAMES, build_hand_model
 from wildhands.model.checkpoint import load_model
 from wildhands.model.config import ModelConfig
-from wildhands.model.grasp import GRASP_CLASSES
 from wildhands.model.network import WildHandsNet
 from wildhands.model.preprocess import HandCrop, crop_kpe_inputs, cut_crop, normalize_crops, plan_crop
 from wildhands.model.weights import resolve_weights
+from wildhands.runtime.detection.landmark_net import LANDMARK_ENGINES
 from wildhands.runtime.engines import ENGINES, PRECISIONS, build_engine, default_precision
 from wildhands.runtime.engines.base import EngineOutput
+from wildhands.runtime.hands import HandBox, HandEstimate
 from wildhands.runtime.threads import apply_torch_threads, plan_threads
 
 logger = logging.getLogger(__name__)
 
-SIDES = ("left", "right")
 _S = np.diag([-1.0, 1.0, 1.0])  # mirror about the camera's y-z plane
 _RECTIFY_WARNING_PERIOD_S = 30.0  # seconds between two "cannot rectify this box" warnings
 #: how hands are estimated: the landmark-lifting model (the hand-landmark network's 2D + world landmarks
 #: lifted with KPE, then refined through the lens) or the image model (ResNet crop + KPE: the paper's)
 ESTIMATORS = ("landmarks", "image")
+#: what may run the hand-landmark network: "auto" or one of landmark_net.LANDMARK_ENGINES
+LANDMARK_ENGINE_CHOICES = ("auto", *LANDMARK_ENGINES)
 #: allowed ranges (inclusive) of PipelineConfig.box_scale and .max_hands (the node's parameters use them)
 BOX_SCALE_RANGE = (1.0, 4.0)
 MAX_HANDS_RANGE = (1, 16)
@@ -117,6 +118,11 @@ class PipelineConfig:
         (:mod:`wildhands.runtime.refine`); False gives the lifting head's answer.
     lifting_weights: ``'landmarks'`` only: ``"default"`` (the shipped lifting model, hash-checked), a file,
         or None (no head: the fit starts from PnP of the world landmarks).
+    landmark_engine: ``'landmarks'`` only: what runs the hand-landmark network
+        (:data:`LANDMARK_ENGINE_CHOICES`): ``'auto'`` = LiteRT on the CPU (``device='cpu'``), TensorRT on a
+        CUDA ``device`` where the ``tensorrt`` package is installed, else torch on that device; or one of
+        ``'litert'``, ``'torch'``, ``'onnxruntime'``, ``'tensorrt'``
+        (:mod:`wildhands.runtime.detection.landmark_net`).
     """
 
     weights: str | Path | None = None
@@ -136,10 +142,15 @@ class PipelineConfig:
     estimator: str = "landmarks"
     refine: bool = True
     lifting_weights: str | Path | None = "default"
+    landmark_engine: str = "auto"
 
     def __post_init__(self) -> None:
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"estimator={self.estimator!r} not in {set(ESTIMATORS)}")
+        if self.landmark_engine not in LANDMARK_ENGINE_CHOICES:
+            raise ValueError(
+                f"landmark_engine={self.landmark_engine!r} not in {set(LANDMARK_ENGINE_CHOICES)}"
+            )
         if not isinstance(self.refine, bool):
             raise ValueError(f"refine={self.refine!r} must be a bool")
         if self.engine not in ENGINES:
@@ -175,95 +186,6 @@ class PipelineConfig:
     def resolved_precision(self) -> str:
         """``precision``, or the engine's default when it is None."""
         return default_precision(self.engine) if self.precision is None else self.precision
-
-
-@dataclass(frozen=True)
-class HandBox:
-    """A hand found by a detector (or given by the user).
-
-    xyxy_px: (x0, y0, x1, y1) in source-image pixels (x1, y1 exclusive, as detectors report them).
-    side: ``'left'`` or ``'right'``.
-    score: detector confidence in [0, 1].
-    side_score: confidence in [0, 1] that ``side`` is correct.
-    landmarks: the hand-landmark network's detection of this hand (``mediapipe_palm.HandDetection``) when
-        the detector made the box; the landmark estimator then uses it instead of a new landmark pass.
-    betas: (10,) the shape β this hand is known to have (its track's, ``HandTracker.shape_for_box``); the
-        landmark estimator's fit keeps the hand near it. None: unknown.
-    landmark_rect: (centre x, centre y, side, rotation rad): the rotated square where the hand-landmark
-        pass should look, in the detector's continuous pixel coordinates (a tracked hand's rect from its
-        previous frame's keypoints, ``tracking.boxes_from_previous``, as MediaPipe's VIDEO mode tracks):
-        the landmark estimator then runs one landmark pass there instead of two on the box. None: unknown.
-    """
-
-    xyxy_px: tuple[float, float, float, float]
-    side: str
-    score: float = 1.0
-    side_score: float = 1.0
-    landmarks: Any = field(default=None, compare=False, repr=False)
-    betas: Any = field(default=None, compare=False, repr=False)
-    landmark_rect: tuple[float, float, float, float] | None = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.side not in SIDES:
-            raise ValueError(f"HandBox.side={self.side!r} not in {set(SIDES)}")
-        box = np.asarray(self.xyxy_px, dtype=np.float64)
-        if box.shape != (4,) or not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
-            raise ValueError(
-                f"HandBox.xyxy_px={self.xyxy_px!r} must be 4 finite numbers with x1 > x0, y1 > y0"
-            )
-        for name in ("score", "side_score"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and 0.0 <= value <= 1.0):
-                raise ValueError(f"HandBox.{name}={value!r} must be in [0, 1]")
-
-
-@dataclass
-class HandEstimate:
-    """One hand in 3D. Positions in metres in the camera optical frame; pixels of the source image."""
-
-    side: str
-    side_confidence: float
-    detection_confidence: float
-    confidence: float
-    crop_box: CropBox
-    keypoints_cam_m: np.ndarray  # (21, 3)
-    keypoints_px: np.ndarray  # (21, 2), projection of keypoints_cam_m through the camera (with distortion)
-    vertices_cam_m: np.ndarray  # (V, 3)
-    faces: np.ndarray  # (F, 3), counter-clockwise seen from outside
-    wrist_rotation: np.ndarray  # (3, 3), hand-model frame -> camera optical frame
-    joint_rotations_aa: np.ndarray  # (15, 3) rad, parent-relative, MANO joint order (this hand's side)
-    betas: np.ndarray  # (10,)
-    grasp_probabilities: np.ndarray  # (8,)
-    intrinsics_estimated: bool
-    hand_model: str
-    #: the virtual camera of a rectified crop (``crop_mode`` 'rectified' / 'auto'); None for box crops
-    rectified_crop: RectifiedCrop | None = None
-    #: px, mean distance of the projected keypoints to the landmark network's 2D landmarks after the fit
-    #: (landmark estimator); NaN where nothing was fitted (image estimator)
-    fit_residual_px: float = float("nan")
-    #: (21, 2) px (pixel centres), the landmark network's 2D landmarks the fit used (landmark estimator);
-    #: None for the image estimator. A tracked hand's next landmark rect comes from them.
-    landmarks_px: np.ndarray | None = None
-
-    @property
-    def wrist_position_m(self) -> np.ndarray:
-        return self.keypoints_cam_m[0]
-
-    def is_finite(self) -> bool:
-        """Keypoints (3D and 2D) and wrist rotation are all finite numbers."""
-        return bool(
-            np.all(np.isfinite(self.keypoints_cam_m))
-            and np.all(np.isfinite(self.keypoints_px))
-            and np.all(np.isfinite(self.wrist_rotation))
-        )
-
-    @property
-    def grasp_id(self) -> int:
-        return int(np.argmax(self.grasp_probabilities))
-
-    @property
-    def grasp_label(self) -> str:
-        return GRASP_CLASSES[self.grasp_id]
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -354,7 +276,9 @@ class Pipeline:
 
         path = resolve_lifting_weights(self.config.lifting_weights)  # WeightsError naming the problem
         self._lifting_description = "none (PnP start)" if path is None else str(path)
-        detector = MediaPipeHandDetector(threads=self.threads.litert)
+        detector = MediaPipeHandDetector(
+            threads=self.threads.litert, landmark_engine=self.landmark_engine, device=self.config.device
+        )
         return LandmarkHands(
             detector,
             self.hand_model,
@@ -362,6 +286,18 @@ class Pipeline:
             config=LandmarkHandsConfig(refine=self.config.refine),
             lifter=None if path is None else load_lifting(path),
         )
+
+    @property
+    def landmark_engine(self) -> str:
+        """The landmark engine ``config.landmark_engine`` resolves to on this machine."""
+        choice = self.config.landmark_engine
+        if choice != "auto":
+            return choice
+        if not str(self.config.device).startswith("cuda"):
+            return "litert"
+        import importlib.util
+
+        return "tensorrt" if importlib.util.find_spec("tensorrt") is not None else "torch"
 
     @property
     def engine_name(self) -> str:

@@ -31,8 +31,8 @@ import numpy as np
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.camera_yaml import load_camera_yaml
 from wildhands.geometry.exif import camera_from_exif
+from wildhands.runtime.hands import HandBox, HandEstimate
 from wildhands.runtime.io import DEFAULT_HFOV_RAD, SEQUENCE_DIR, load_image_rgb
-from wildhands.runtime.pipeline import HandBox, HandEstimate
 
 logger = logging.getLogger(__name__)
 

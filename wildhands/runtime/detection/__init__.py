@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from wildhands.runtime.detection.base import HandDetector
-from wildhands.runtime.pipeline import HandBox
+from wildhands.runtime.hands import HandBox
 
 DETECTORS = ("mediapipe", "none")
 
@@ -35,7 +35,7 @@ def build_detector(name: str, **kwargs: Any) -> HandDetector:
 
     'mediapipe': :class:`~wildhands.runtime.detection.mediapipe_palm.MediaPipeHandDetector` (kwargs:
     model_dir, score_threshold, nms_iou, max_hands, presence_threshold, box_margin, mirrored_input,
-    flip_palms, threads). 'none': :class:`NullDetector` (no kwargs).
+    flip_palms, threads, landmark_engine, device). 'none': :class:`NullDetector` (no kwargs).
     Raises ValueError for an unknown name or unexpected kwargs, and
     :class:`~wildhands.runtime.detection.models.DetectorModelsMissing` when the model files are absent.
     """

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from wildhands.runtime.pipeline import HandBox
+from wildhands.runtime.hands import HandBox
 
 
 class HandDetector(Protocol):

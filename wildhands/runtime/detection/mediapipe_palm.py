@@ -40,13 +40,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from wildhands.runtime.detection.models import LANDMARK_MODEL, PALM_MODEL, model_paths
-from wildhands.runtime.pipeline import HandBox
+from wildhands.runtime.detection.landmark_net import (
+    DEFAULT_CPU_ENGINE,
+    LANDMARK_INPUT_SIZE,
+    build_landmark_engine,
+)
+from wildhands.runtime.detection.litert import load_interpreter
+from wildhands.runtime.detection.models import PALM_MODEL, model_paths
+from wildhands.runtime.hands import HandBox
 
 logger = logging.getLogger(__name__)
 
 PALM_INPUT_SIZE = 192
-LANDMARK_INPUT_SIZE = 224
 NUM_LANDMARKS = 21
 NUM_PALM_KEYPOINTS = 7
 PALM_WRIST_KEYPOINT = 0  # centre of the wrist
@@ -161,19 +166,6 @@ def _rotation(angle: float) -> np.ndarray:
     return np.array([[c, -s], [s, c]])
 
 
-def _load_interpreter(path: os.PathLike, threads: int):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the MediaPipe hand detector needs LiteRT: pip install ai-edge-litert==2.3.0 "
-            "(listed in requirements/core.txt)"
-        ) from exc
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
-    return interpreter
-
-
 class MediaPipeHandDetector:
     """Hands with side from MediaPipe's palm detector + hand-landmark model (LiteRT, CPU).
 
@@ -193,7 +185,12 @@ class MediaPipeHandDetector:
         ~6.5 ms on 2 threads here). The palm model misses some hands that it finds mirrored (a real left
         hand seen from the back in our InterHand2.6M test image: score 0.07, mirrored 0.95). MediaPipe
         itself runs one pass.
-    threads: LiteRT CPU threads.
+    threads: LiteRT CPU threads (and ONNX Runtime's, for that landmark engine).
+    landmark_engine: what runs the hand-landmark network (``landmark_net.LANDMARK_ENGINES``): ``litert``
+        (the CPU default: fastest here, ``bench/results/landmark_net.json``), or the same network built
+        from the cached ``.tflite`` in ``torch``, ``onnxruntime`` or ``tensorrt`` (GPUs); the palm
+        detector always runs in LiteRT.
+    device: torch device of the ``torch`` landmark engine, CUDA device of ``tensorrt``.
 
     Thread-safe (calls are serialised); use one detector per worker thread for parallel detection.
     """
@@ -211,6 +208,8 @@ class MediaPipeHandDetector:
         mirrored_input: bool = False,
         flip_palms: bool = True,
         threads: int = 2,
+        landmark_engine: str = DEFAULT_CPU_ENGINE,
+        device: str = "cpu",
     ) -> None:
         for key, value in (
             ("score_threshold", score_threshold),
@@ -233,16 +232,14 @@ class MediaPipeHandDetector:
         self.mirrored_input = bool(mirrored_input)
         self.flip_palms = bool(flip_palms)
         paths = model_paths(model_dir)  # DetectorModelsMissing names the fetch command
-        self._palm = _load_interpreter(paths[PALM_MODEL], threads)
-        self._landmark = _load_interpreter(paths[LANDMARK_MODEL], threads)
+        self._palm = load_interpreter(paths[PALM_MODEL], threads)
         self._palm_in = self._palm.get_input_details()[0]["index"]
         outs = {d["name"]: d["index"] for d in self._palm.get_output_details()}
         self._palm_regressors, self._palm_logits = outs["Identity"], outs["Identity_1"]
-        self._lm_in = self._landmark.get_input_details()[0]["index"]
-        outs = {d["name"]: d["index"] for d in self._landmark.get_output_details()}
-        # Identity: 21 x (x, y, z) crop px; _1: presence; _2: handedness (P("Left") in the selfie view);
-        # _3: 21 x (x, y, z) world landmarks, m
-        self._lm_out = (outs["Identity"], outs["Identity_1"], outs["Identity_2"], outs["Identity_3"])
+        # the hand-landmark network: LiteRT, or built from the same file in torch / ONNX Runtime / TensorRT
+        # (landmark_net); 21 x (x, y, z) crop px, presence, handedness (P("Left") in the selfie view),
+        # 21 x (x, y, z) world landmarks (m)
+        self._landmark = build_landmark_engine(landmark_engine, model_dir, threads, device)
         self._anchors = ssd_anchors()
         self._lock = threading.RLock()
 
@@ -418,16 +415,14 @@ class MediaPipeHandDetector:
     ) -> HandDetection | None:
         """The hand-landmark model on one rotated square crop -> HandDetection, or None if no hand."""
         crop, to_image = _rotated_crop(image, centre, size, rotation, LANDMARK_INPUT_SIZE)
-        self._landmark.set_tensor(self._lm_in, crop[None])
-        self._landmark.invoke()
-        lm_idx, presence_idx, handed_idx, world_idx = self._lm_out
-        presence = float(self._landmark.get_tensor(presence_idx).ravel()[0])
+        out = self._landmark.infer(crop[None])
+        presence = float(out.presence.ravel()[0])
         if presence < (self.presence_threshold if min_presence is None else min_presence):
             logger.debug("palm at %s rejected: hand presence %.2f", np.round(palm_box), presence)
             return None
-        lm = self._landmark.get_tensor(lm_idx).reshape(NUM_LANDMARKS, 3).astype(np.float64)
-        world = self._landmark.get_tensor(world_idx).reshape(NUM_LANDMARKS, 3).astype(np.float64)
-        p_left_selfie = float(self._landmark.get_tensor(handed_idx).ravel()[0])
+        lm = out.landmarks[0].reshape(NUM_LANDMARKS, 3).astype(np.float64)
+        world = out.world_landmarks[0].reshape(NUM_LANDMARKS, 3).astype(np.float64)
+        p_left_selfie = float(out.handedness.ravel()[0])
         # In a mirrored (selfie) image MediaPipe's "Left" is the person's left hand; in a camera image
         # (not mirrored) it is their right hand.
         p_right = 1.0 - p_left_selfie if self.mirrored_input else p_left_selfie

@@ -20,6 +20,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from wildhands.cache import cache_dir
+
 logger = logging.getLogger(__name__)
 
 MEDIAPIPE_VERSION = "0.10.21"
@@ -69,8 +71,7 @@ class DetectorModelsMissing(FileNotFoundError):
 
 def default_model_dir() -> Path:
     """``$WILDHANDS_CACHE/mediapipe/<version>`` (``~/.cache/wildhands`` when the variable is unset)."""
-    root = os.environ.get("WILDHANDS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "wildhands")
-    return Path(root) / "mediapipe" / MEDIAPIPE_VERSION
+    return cache_dir() / "mediapipe" / MEDIAPIPE_VERSION
 
 
 def _sha256(path: Path) -> str:

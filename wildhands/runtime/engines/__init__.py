@@ -8,13 +8,14 @@ precision; see :mod:`wildhands.runtime.engines.tensorrt_engine`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 
+from wildhands.cache import cache_dir
 from wildhands.model.network import WildHandsNet
 from wildhands.runtime.engines.base import Engine, EngineOutput
+from wildhands.runtime.engines.engine_cache import network_fingerprint
 from wildhands.runtime.engines.torch_engine import TorchEngine
 
 logger = logging.getLogger(__name__)
@@ -38,21 +39,6 @@ PRECISIONS = ("fp32", "fp16")
 def default_precision(engine: str) -> str:
     """fp16 for TensorRT (what it is for), fp32 for the others."""
     return "fp16" if engine == "tensorrt" else "fp32"
-
-
-def cache_dir() -> Path:
-    """Where derived artefacts (ONNX exports, engines) are cached: $WILDHANDS_CACHE or ~/.cache/wildhands."""
-    root = os.environ.get("WILDHANDS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "wildhands")
-    return Path(root)
-
-
-def network_fingerprint(model: WildHandsNet) -> str:
-    """sha256 (16 hex digits) of the network's config and weights: the cache key of its exports."""
-    h = hashlib.sha256(repr(model.config.to_dict()).encode())
-    for name, tensor in model.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def build_engine(

@@ -50,7 +50,7 @@ class EngineLoadError(RuntimeError):
 class EngineKey:
     """Everything a built engine depends on.
 
-    network: :func:`wildhands.runtime.engines.network_fingerprint` (config + weights).
+    network: :func:`network_fingerprint` (config + weights).
     gpu: GPU name and compute capability, e.g. ``'NVIDIA H100 80GB HBM3 (sm_90)'``.
     tensorrt: TensorRT version, e.g. ``'10.13.3.9'``.
     precision: ``'fp16'`` or ``'fp32'``.
@@ -251,3 +251,12 @@ def load_or_build(
                 logger.warning("cannot remove the stale engine file %s: %s", f, exc)
     logger.info("TensorRT engine built in %.1f s and cached as %s", build_s, path)
     return CachedEngine(engine, path, built=True, reason=reason)
+
+
+def network_fingerprint(model) -> str:
+    """sha256 (16 hex digits) of a network's config and weights: the cache key of its exports."""
+    h = hashlib.sha256(repr(model.config.to_dict()).encode())
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]

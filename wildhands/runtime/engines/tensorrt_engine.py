@@ -37,9 +37,15 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from wildhands.cache import cache_dir
 from wildhands.model.network import WildHandsNet
 from wildhands.runtime.engines.base import INPUT_NAMES, OUTPUT_NAMES, EngineOutput, check_inputs
-from wildhands.runtime.engines.engine_cache import EngineKey, EngineLoadError, load_or_build
+from wildhands.runtime.engines.engine_cache import (
+    EngineKey,
+    EngineLoadError,
+    load_or_build,
+    network_fingerprint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +241,6 @@ class TensorRTEngine:
 def engine_location(weights_path: str | os.PathLike | None, fingerprint: str):
     """(directory, stem) of the cached engines: beside the weights when that folder is writable, else in
     ``cache_dir()/tensorrt`` (stem = the weights' stem, or ``wildhands-<fingerprint>`` without weights)."""
-    from wildhands.runtime.engines import cache_dir
 
     if weights_path is not None:
         weights = Path(weights_path)
@@ -259,7 +264,6 @@ def tensorrt_engine(
     The returned engine has ``cache_path`` (its file) and ``built`` (whether this call built it).
     """
     from wildhands.model.export import export_onnx
-    from wildhands.runtime.engines import network_fingerprint
 
     if precision not in TENSORRT_PRECISIONS:
         raise ValueError(f"precision={precision!r} not in {set(TENSORRT_PRECISIONS)}")
