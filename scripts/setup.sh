@@ -70,7 +70,7 @@ log "fetching the hand-detector models (log: $LOG_DIR/detector_models.log)"
   { tail -20 "$LOG_DIR/detector_models.log"; die "fetching the hand-detector models failed"; }
 
 # The ROS wheels' exported CMake targets name include dirs of the machine they were built on; point them
-# at this venv's Python and numpy headers (see README, "ROS 2 from PyPI").
+# at this venv's Python and numpy headers (see docs/ros2-from-pypi.md).
 PY_INC="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 NP_INC="$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')"
 grep -rlE '/opt/python/cp311-cp311/include/python3.11|site-packages/numpy/(_core|core)/include' \

@@ -1,15 +1,14 @@
 """The main job: the node processes an image sequence through real ROS 2 topics, and everything is recorded.
 
-``wildhands demo`` runs this when wildhands_ros is installed (it is registered as the ``ros`` demo backend,
-see ``wildhands.runtime.demo_backends``). In one process: the ``wildhands_node`` (exactly the node of
-``ros2 run``) and a driver node that publishes each frame as ``sensor_msgs/Image`` + ``CameraInfo`` on
-``image`` / ``camera_info``, waits for the node's ``hands`` answer (so no frame is dropped), and records
-the inputs (as ``image/compressed``, the original JPEG/PNG bytes) and every output topic (``hands``,
-``hands/markers``, ``/tf``, ``hands/points``, ``/diagnostics``) into ``hands.mcap`` (open it in Foxglove).
-The answers become :class:`~wildhands.runtime.sequence.FrameResult` for the overlays and the summary.
-
-DDS stays on this machine unless the caller set otherwise: ``ROS_AUTOMATIC_DISCOVERY_RANGE`` defaults to
-``LOCALHOST`` here.
+``wildhands demo`` runs this when wildhands_ros is installed (it is registered as the ``ros`` demo backend:
+the ``wildhands.demo_backends`` entry-point group of ``wildhands.apps.demo``). In one process: the
+``wildhands_node`` (exactly the node of ``ros2 run``) and a driver node that publishes each frame as
+``sensor_msgs/Image`` + ``CameraInfo`` on ``image`` / ``camera_info``, waits for the node's ``hands`` answer
+(so no frame is dropped), and records the inputs (as ``image/compressed``, the original JPEG/PNG bytes) and
+every output topic (``hands``, ``hands/markers``, ``/tf``, ``hands/points``, ``/diagnostics``) into
+``hands.mcap`` (open it in Foxglove). The answers become :class:`~wildhands.runtime.sequence.FrameResult`
+for the overlays and the summary. DDS stays on this machine unless the caller set otherwise:
+``ROS_AUTOMATIC_DISCOVERY_RANGE`` defaults to ``LOCALHOST`` here.
 """
 
 from __future__ import annotations

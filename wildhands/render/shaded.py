@@ -107,3 +107,88 @@ def render_mesh(
             cv2.fillConvexPoly(out, pts[f], colors[f].tolist(), lineType=cv2.LINE_8, shift=_SHIFT)
         cv2.fillConvexPoly(mask, pts[f], int(mask_value), lineType=cv2.LINE_8, shift=_SHIFT)
     return out, mask
+
+
+# --------------------------------------------------------------------------- smooth (per-vertex) shading
+
+
+@dataclass(frozen=True)
+class SmoothLook:
+    """Per-vertex shading of the render skin (``render.hand_skin``), on top of a :class:`ShadingStyle`.
+
+    wrap: wrap-around diffuse ``(n.l + wrap) / (1 + wrap)`` (light bleeding past the terminator, as skin's
+        subsurface scattering does); the extra light it adds is tinted ``subsurface_rgb``.
+    specular, shininess: a weak Blinn-Phong highlight (white), nails get ``nail_specular``.
+    ao: strength of the ambient-occlusion darkening (0 = none).
+    """
+
+    wrap: float = 0.4
+    subsurface_rgb: tuple[float, float, float] = (1.0, 0.55, 0.45)
+    specular: float = 0.08
+    nail_specular: float = 0.35
+    shininess: float = 20.0
+    ao: float = 0.7
+
+
+def shade_vertices(
+    vertices_cam_m: np.ndarray,
+    normals: np.ndarray,
+    base_rgb: np.ndarray,
+    style: ShadingStyle,
+    look: SmoothLook | None = None,
+    occlusion: np.ndarray | None = None,
+    specular: np.ndarray | None = None,
+) -> np.ndarray:
+    """(V, 3) float RGB [0, 255] of each vertex: ambient (x AO) + wrapped diffuse with a subsurface tint +
+    Blinn-Phong specular. ``base_rgb`` (V, 3) is the albedo, ``occlusion`` (V,) in [0, 1] (1 = fully
+    occluded), ``specular`` (V,) per-vertex highlight strength (default ``look.specular``)."""
+    look = look or SmoothLook()
+    v = np.asarray(vertices_cam_m, np.float64)
+    n = np.asarray(normals, np.float64)
+    to_light = -np.asarray(style.light_dir, np.float64)
+    to_light /= np.linalg.norm(to_light)
+    ndl = n @ to_light
+    lambert = np.clip(ndl, 0.0, 1.0)
+    wrapped = np.clip((ndl + look.wrap) / (1.0 + look.wrap), 0.0, 1.0)
+    ao = 1.0 - look.ao * np.clip(occlusion, 0.0, 1.0) if occlusion is not None else np.ones(len(v))
+    diffuse = (1.0 - style.ambient) * lambert * (0.5 + 0.5 * ao)
+    sss = (1.0 - style.ambient) * (wrapped - lambert)[:, None] * np.asarray(look.subsurface_rgb)[None]
+    light = (style.ambient * ao + diffuse)[:, None] + sss
+    view = -v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+    half = view + to_light[None]
+    half /= np.maximum(np.linalg.norm(half, axis=1, keepdims=True), 1e-9)
+    ks = np.full(len(v), look.specular) if specular is None else np.asarray(specular, np.float64)
+    spec = ks * np.clip(np.einsum("ij,ij->i", n, half), 0.0, 1.0) ** look.shininess * (ndl > 0)
+    return np.clip(np.asarray(base_rgb, np.float64) * light + 255.0 * spec[:, None], 0.0, 255.0)
+
+
+def interpolate_vertex_colors(
+    top: np.ndarray, origin_xy: tuple[int, int], uv: np.ndarray, faces: np.ndarray, vertex_rgb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gouraud fill: per pixel of a window (``top`` (h, w): the face index there, -1 = none; its top-left
+    pixel at ``origin_xy`` in the image) the screen-space barycentric mix of its face's vertex colours.
+    Returns (rgb (h, w, 3) float32, covered (h, w) bool)."""
+    covered = top >= 0
+    out = np.zeros(top.shape + (3,), np.float32)
+    rows, cols = np.nonzero(covered)
+    if rows.size == 0:
+        return out, covered
+    f = faces[top[rows, cols]]  # (P, 3)
+    p = np.stack([cols + origin_xy[0], rows + origin_xy[1]], 1).astype(np.float64)
+    a, b, c = uv[f[:, 0]], uv[f[:, 1]], uv[f[:, 2]]
+    v0, v1, v2 = b - a, c - a, p - a
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    den = np.where(np.abs(den) < 1e-12, 1e-12, den)
+    w1 = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den
+    w2 = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den
+    w1, w2 = np.clip(w1, 0, 1), np.clip(w2, 0, 1)
+    s = np.maximum(w1 + w2, 1.0)
+    w1, w2 = w1 / s, w2 / s
+    w0 = 1.0 - w1 - w2
+    col = (
+        w0[:, None] * vertex_rgb[f[:, 0]]
+        + w1[:, None] * vertex_rgb[f[:, 1]]
+        + w2[:, None] * vertex_rgb[f[:, 2]]
+    )
+    out[rows, cols] = col
+    return out, covered

@@ -1,6 +1,6 @@
 """bench/fisheye_crops.py at a tiny budget: both crop modes run end to end, the crop-coverage measure is
-right on hands whose answer is known, and the result file holds what the README table needs. Everything
-goes to tmp folders (never bench/results)."""
+right on hands whose answer is known, and the result file holds what the docs/benchmarks.md table needs.
+Everything goes to tmp folders (never bench/results)."""
 
 from __future__ import annotations
 

@@ -19,12 +19,14 @@ from typing import Any
 
 from wildhands.model.grasp import NUM_GRASP_CLASSES
 
-__all__ = ["DEVICE_PATTERN", "SyntheticConfig"]
+__all__ = ["DEVICE_PATTERN", "HAND_LOOKS", "SyntheticConfig"]
 
 Range = tuple[float, float]
 
 #: valid ``SyntheticConfig.device`` values: 'cpu' (numpy/OpenCV), 'torch-cpu', 'cuda', 'cuda:N' (torch)
 DEVICE_PATTERN = re.compile(r"^(cpu|torch-cpu|cuda(:\d+)?)$")
+#: valid ``SyntheticConfig.hand_look`` values
+HAND_LOOKS = ("tubes", "skin")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class SyntheticConfig:
         noise_std_range: Gaussian sensor noise, standard deviation in 8-bit levels.
         jpeg_quality_range: JPEG quality of the final image (its artefacts are part of the image).
     Rendering:
+        hand_look: ``'tubes'`` draws the hand model's own mesh, flat-shaded (the original look; frames of a
+            seed stay byte-identical); ``'skin'`` draws the smooth render skin of ``render.hand_skin``
+            (one surface, forearm and sleeve, per-vertex shading with wrap light, specular, ambient
+            occlusion, nails and creases). Labels (keypoints, parameters) are the same model's either way;
+            masks are the drawn hand's silhouette up to the wrist (forearm and sleeve occlude like objects).
         device: where the image work runs (``backends``): ``'cpu'`` = numpy/OpenCV (the reference; the
             bytes of a frame never change), ``'torch-cpu'`` = the torch renderer on the CPU, ``'cuda'`` /
             ``'cuda:N'`` = the torch renderer on a GPU. Random draws, hand model and labels stay on the CPU:
@@ -94,6 +101,7 @@ class SyntheticConfig:
     motion_blur_px: Range = (3.0, 11.0)
     noise_std_range: Range = (0.0, 6.0)
     jpeg_quality_range: tuple[int, int] = (60, 95)
+    hand_look: str = "tubes"
     device: str = "cpu"
 
     # ------------------------------------------------------------------ validation
@@ -130,6 +138,8 @@ class SyntheticConfig:
         if len(k) != 4 or any(not (math.isfinite(v) and 0.0 <= v <= 1.0) for v in k):
             raise ValueError(f"fisheye_k_max: need 4 numbers in [0, 1], got {self.fisheye_k_max}")
         object.__setattr__(self, "fisheye_k_max", k)
+        if self.hand_look not in HAND_LOOKS:
+            raise ValueError(f"hand_look: need one of {HAND_LOOKS}, got {self.hand_look!r}")
         if not (isinstance(self.device, str) and DEVICE_PATTERN.match(self.device)):
             raise ValueError(f"device: need 'cpu', 'torch-cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
@@ -216,4 +226,7 @@ class SyntheticConfig:
         def plain(v: Any) -> Any:
             return [plain(x) for x in v] if isinstance(v, tuple) else v
 
-        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        out = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        if out["hand_look"] == "tubes":  # the default is left out: folders written before the option match
+            del out["hand_look"]
+        return out

@@ -59,7 +59,7 @@ from wildhands.handmodel import OpenHandModel
 from wildhands.model.grasp import GRASP_CLASSES
 from wildhands.render.shaded import shade_faces
 
-__all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model"]
+__all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model", "hand_skin"]
 
 GENERATOR_VERSION = "wildhands-synthetic-1"
 DATASET_NAME = "synthetic"
@@ -231,6 +231,94 @@ def _keypoints_visible(
     return vis & ~blocked
 
 
+_SKINS: dict[str, Any] = {}
+
+
+def hand_skin(side: str):
+    """The render skin (``render.hand_skin.HandSkin``) of ``side``, built once per process (~1 s)."""
+    if side not in _SKINS:
+        from wildhands.render.hand_skin import HandSkin
+
+        _SKINS[side] = HandSkin(side)
+    return _SKINS[side]
+
+
+@dataclass
+class _SkinScene:
+    vertices: np.ndarray  # (V, 3) camera frame, all hands
+    faces: np.ndarray  # (F, 3) drawable faces (in front of the camera, inside the lens's valid region)
+    face_hand: np.ndarray  # (F,) k for hand k's hand faces, n + k for its forearm / sleeve
+    uv: np.ndarray  # (V, 2) px (0 where the vertex cannot be projected; no drawn face uses it)
+    vertex_rgb: np.ndarray  # (V, 3) shaded colour
+
+
+def _skin_scene(rng: np.random.Generator, scam: SampledCamera, hands: list[_Hand], style: Any) -> _SkinScene:
+    """The hands' render skins posed as their labels, with forearms and sleeves, shaded per vertex."""
+    from wildhands.render.hand_skin import PART_HAND, albedo, sample_appearance
+    from wildhands.render.shaded import shade_vertices
+
+    cam = scam.camera
+    n = len(hands)
+    verts, faces, face_hand, rgb = [], [], [], []
+    offset = 0
+    for k, hd in enumerate(hands):
+        look = sample_appearance(rng, style.color_rgb)
+        sleeve_x = float(rng.uniform(0.03, 0.11)) if rng.random() < 0.8 else None
+        mesh = hand_skin(hd.side).skin(hd.betas, hd.global_orient, hd.hand_pose, sleeve_x=sleeve_x)
+        v = mesh.vertices + hd.transl
+        base, spec = albedo(mesh, look)
+        rgb.append(shade_vertices(v, mesh.normals, base, style, occlusion=mesh.occlusion(), specular=spec))
+        verts.append(v)
+        faces.append(mesh.faces + offset)
+        face_hand.append(np.where(mesh.face_part == PART_HAND, k, n + k))
+        offset += len(v)
+    v = np.concatenate(verts)
+    f = np.concatenate(faces)
+    fh = np.concatenate(face_hand)
+    norm_r = np.linalg.norm(v[:, :2], axis=1) / np.maximum(v[:, 2], 1e-9)
+    ok = (v[:, 2] > 0.03) & (np.arctan(norm_r) < scam.max_theta_rad) & (norm_r < scam.max_norm_radius)
+    uv = np.zeros((len(v), 2))
+    uv[ok] = cam.project(v[ok])
+    ok &= np.isfinite(uv).all(1)
+    uv[~ok] = 0.0
+    keep = ok[f].all(1)
+    return _SkinScene(v, f[keep], fh[keep], uv, np.concatenate(rgb))
+
+
+def _paint_skin(
+    backend: NumpyBackend | TorchBackend,
+    image: Any,
+    skin: _SkinScene,
+    priority: np.ndarray,
+    label_spans: Any,
+    skin_grid: np.ndarray,
+) -> Any:
+    """Gouraud-fill the skins' top faces (painter's order) and multiply the smooth skin texture."""
+    from wildhands.render import raster
+    from wildhands.render.shaded import interpolate_vertex_colors
+
+    img = backend.to_numpy(image)
+    if not img.flags.writeable or isinstance(backend, TorchBackend):
+        img = img.copy()
+    h, w = img.shape[:2]
+    spans = (
+        label_spans
+        if isinstance(label_spans, raster.Spans)
+        else raster.triangle_spans(skin.uv, skin.faces, w, h)
+    )
+    top = raster.top_face(spans, priority)
+    rgb, covered = interpolate_vertex_colors(top, spans.window[:2], skin.uv, skin.faces, skin.vertex_rgb)
+    win = spans.slices
+    tex = cv2.resize(skin_grid, (w, h), interpolation=cv2.INTER_CUBIC)[win]
+    rgb *= tex[..., None]
+    region = img[win]
+    region[covered] = np.clip(np.rint(rgb[covered]), 0, 255).astype(np.uint8)
+    img[win] = region
+    if isinstance(backend, TorchBackend):
+        return torch.from_numpy(img).permute(2, 0, 1).contiguous().to(backend.torch_device)
+    return img
+
+
 def _sides(rng: np.random.Generator, cfg: SyntheticConfig) -> list[str]:
     if rng.random() < cfg.two_hands_prob:
         return ["left", "right"]
@@ -276,7 +364,12 @@ def _generate_frame(
         faces = np.concatenate([hd.faces + o for hd, o in zip(hands, offsets)])
         face_hand = np.concatenate([np.full(len(hd.faces), k) for k, hd in enumerate(hands)])
         uv_all = cam.project(verts)
-        spans = backend.spans(uv_all, faces, w, h)
+        if cfg.hand_look == "skin":
+            skin = _skin_scene(rng, scam, hands, style)
+            verts, faces, face_hand, uv_draw = skin.vertices, skin.faces, skin.face_hand, skin.uv
+        else:
+            uv_draw = uv_all
+        spans = backend.spans(uv_draw, faces, w, h)
         colors, facing, centers = shade_faces(verts, faces, style)
         priority = np.empty(len(faces), np.int64)  # painter's order: far to near, as render_mesh
         priority[np.argsort(-centers[:, 2])] = np.arange(len(faces))
@@ -294,7 +387,10 @@ def _generate_frame(
     # shaded front faces (back faces are not painted, as render_mesh), times a smooth skin texture on every
     # hand pixel; all within the hands' window
     skin_grid = 1.0 + 0.12 * (rng.random((max(2, h // 8), max(2, w // 8))).astype(np.float32) - 0.5)
-    image = backend.paint_hands(image, spans, priority, facing, colors, label_w, skin_grid)
+    if cfg.hand_look == "skin":
+        image = _paint_skin(backend, image, skin, priority, spans, skin_grid)
+    else:
+        image = backend.paint_hands(image, spans, priority, facing, colors, label_w, skin_grid)
     win = spans.slices
     offset = spans.window[:2]
 

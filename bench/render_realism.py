@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Render realism (issue 22 item 1): does MediaPipe's hand-landmark network, trained by Google on real hands,
+read our renders as hands?
+
+For every hand, the landmark network runs on the crop MediaPipe itself would cut around it -- square,
+rotated so that wrist -> middle MCP points up, side 2x the rotated box of the stable landmarks
+(``rect_from_landmarks``), 224 px -- placed from the ground-truth 2D keypoints (+0.5 px: the detector's
+continuous pixel convention). Per set of images it reports:
+
+* 2D landmark error (px in the 224 px crop: image px x 224 / crop side), mean and median over hands of each
+  hand's mean over its labelled keypoints;
+* world-landmark PA-MPJPE (mm): the network's metric "world" landmarks against the true 3D keypoints after a
+  similarity Procrustes alignment (hands with 3D truth only);
+* the hand-presence score (mean) and the fraction of hands with presence > 0.5 (MediaPipe's threshold).
+
+Sets: any number of ``wildhands synth`` folders (``--synthetic NAME=DIR``; fisheye frames are skipped, as
+in the issue's table, unless ``--fisheye``) and the real images we have: the committed fixtures
+(``test/data/real_hands``: InterHand2.6M, COCO-WholeBody) and, with ``--mmpose-data``, FreiHAND, OneHand10K
+and CMU Panoptic read from an mmpose checkout (RHD is synthetic and left out). Synthetic hands are also
+reported as the subset "clear" (>= 80% of the silhouette visible, all 21 keypoints in the image), which
+separates the look of the hand from occlusion and truncation.
+
+Writes the results JSON (``bench/results/render_realism.json``) and a figure of sample crops, renders
+beside real photos, with the truth (green) and the network's landmarks (red)
+(``docs/img/render_realism.png``). Run it at every change of the data generator::
+
+    wildhands synth --out /tmp/rr/tubes --n 600 --seed 7
+    python bench/render_realism.py --synthetic tubes=/tmp/rr/tubes --mmpose-data /tmp/mmpose/tests/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from wildhands.eval.real_hands import (  # noqa: E402
+    landmarks_on_rect,
+    load_mmpose_sets,
+    load_real_hands,
+    tracking_rect,
+)
+
+CROP_PX = 224
+TRACKING = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)  # the landmarks rect_from_landmarks uses
+REAL_MMPOSE_SETS = ("freihand", "onehand10k", "panoptic")
+CLEAR_VISIBLE_FRACTION = 0.8
+PRESENCE_THRESHOLD = 0.5
+MIN_REAL_CROP_PX = 64
+
+
+# -------------------------------------------------------------------------------------------------- hands
+
+
+def _hand(
+    kind: str,
+    name: str,
+    image: np.ndarray,
+    uv: np.ndarray,
+    valid: np.ndarray,
+    cam_m: np.ndarray | None,
+    clear: bool,
+) -> dict[str, Any]:
+    return {
+        "set": kind,
+        "name": name,
+        "image": image,
+        "uv": uv,
+        "valid": valid,
+        "cam_m": cam_m,
+        "clear": clear,
+    }
+
+
+def synthetic_hands(folder: Path, frames: int, fisheye: bool) -> list[dict[str, Any]]:
+    """Hands of a ``wildhands synth`` folder (labels.jsonl), the first ``frames`` frames (0: all)."""
+    out = []
+    lines = (folder / "labels.jsonl").read_text().splitlines()
+    for line in lines[: frames or None]:
+        frame = json.loads(line)
+        if not fisheye and frame["camera"]["distortion_model"] == "equidistant":
+            continue
+        bgr = cv2.imread(str(folder / frame["image"]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(folder / frame["image"])
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        h, w = image.shape[:2]
+        for k, hand in enumerate(frame["hands"]):
+            uv = np.asarray(hand["keypoints_px"], np.float64)
+            inside = (uv[:, 0] >= -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] < h - 0.5)
+            clear = bool(hand.get("visible_fraction", 0.0) >= CLEAR_VISIBLE_FRACTION and inside.all())
+            cam = np.asarray(hand["keypoints_cam_m"], np.float64)
+            out.append(_hand("", f"{frame['frame_id']}_{k}", image, uv, np.ones(21, bool), cam, clear))
+    return out
+
+
+def real_hands(real_dir: Path | None, mmpose_data: Path | None) -> list[dict[str, Any]]:
+    samples = load_real_hands(real_dir)
+    if mmpose_data is not None:
+        samples += load_mmpose_sets(mmpose_data, REAL_MMPOSE_SETS)
+    out = []
+    for s in samples:
+        if s.synthetic:
+            continue
+        for k, h in enumerate(s.hands):
+            out.append(
+                _hand(s.dataset, f"{s.name}_{k}", s.image, h.keypoints_px, h.valid, h.keypoints_cam_m, True)
+            )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+
+
+def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Mean joint error (mm) of ``pred`` (N, 3) m after the similarity transform that best fits it to
+    ``truth`` (N, 3) m (rotation without reflection, scale, translation)."""
+    p = pred - pred.mean(0)
+    t = truth - truth.mean(0)
+    u, s, vt = np.linalg.svd(p.T @ t)
+    d = np.sign(np.linalg.det(u @ vt))
+    fix = np.diag([1.0, 1.0, d])
+    r = u @ fix @ vt  # p @ r ~ t
+    scale = float((s * np.diag(fix)).sum() / max((p * p).sum(), 1e-12))
+    return float(np.linalg.norm(scale * p @ r - t, axis=1).mean() * 1000.0)
+
+
+def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
+    """The landmark network on the hand's MediaPipe crop; None when the truth cannot place the crop."""
+    uv, valid = hand["uv"], hand["valid"]
+    if not valid[list(TRACKING)].all():
+        return None
+    centre, size, rotation = tracking_rect(uv)
+    if not (np.isfinite(centre).all() and size > 1.0):
+        return None
+    res = landmarks_on_rect(detector, hand["image"], centre, size, rotation)
+    err = np.linalg.norm(res["landmarks_px"] - uv, axis=1)[valid]
+    out = {
+        "err_px": float(np.mean(err)) * CROP_PX / size if np.isfinite(err).all() else math.inf,
+        "presence": float(res["presence"]),
+        "pa_mm": None,
+        "rect": (centre, size, rotation),
+        "pred_px": res["landmarks_px"],
+    }
+    cam = hand["cam_m"]
+    if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(res["landmarks_world_m"]).all():
+        out["pa_mm"] = procrustes_mm(res["landmarks_world_m"][valid], cam[valid])
+    return out
+
+
+def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    err = np.array([s["err_px"] for s in scores], np.float64)
+    pa = np.array([s["pa_mm"] for s in scores if s["pa_mm"] is not None], np.float64)
+    pres = np.array([s["presence"] for s in scores], np.float64)
+    finite = err[np.isfinite(err)]
+
+    def r(x: float | None, n: int = 2) -> float | None:
+        return None if x is None or not math.isfinite(x) else round(float(x), n)
+
+    return {
+        "hands": len(scores),
+        "err2d_crop224_px_mean": r(finite.mean()) if finite.size else None,
+        "err2d_crop224_px_median": r(np.median(finite)) if finite.size else None,
+        "world_pa_mpjpe_mm": r(pa.mean()) if pa.size else None,
+        "hands_3d": int(pa.size),
+        "presence_mean": r(pres.mean(), 3) if pres.size else None,
+        "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
+    }
+
+
+# ------------------------------------------------------------------------------------------------- figure
+
+
+def crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: float, out: int = CROP_PX):
+    """The rotated square crop the landmark network sees (``mediapipe_palm._rotated_crop``, our pixel
+    convention: centre of pixel (0, 0) at (0, 0)); returns it (uint8) and image px -> crop px."""
+    c, s = math.cos(rotation), math.sin(rotation)
+    a = np.array([[c, -s], [s, c]]) * (size / out)  # crop px -> image px
+    b = np.asarray(centre, np.float64) + 0.5 - a @ np.array([out / 2, out / 2])
+    m = np.hstack([a, (b + a @ np.array([0.5, 0.5]) - 0.5)[:, None]])
+    img = cv2.warpAffine(image, m, (out, out), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    inv = np.linalg.inv(a)
+
+    def to_crop(p: np.ndarray) -> np.ndarray:
+        return (np.asarray(p, np.float64) + 0.5 - b) @ inv.T - 0.5
+
+    return img, to_crop
+
+
+def figure(
+    rows: list[tuple[str, list[tuple[dict, dict]]]], path: Path, columns: int = 8, tile: int = 160
+) -> None:
+    """One row of ``columns`` crops per set: truth green, network red, presence in the corner."""
+    label_w = 170
+    canvas = np.full((len(rows) * (tile + 4) + 4, label_w + columns * (tile + 4) + 4, 3), 255, np.uint8)
+    for i, (label, items) in enumerate(rows):
+        y = 4 + i * (tile + 4)
+        for j, line in enumerate(label.split("\n")):
+            cv2.putText(canvas, line, (6, y + 30 + 22 * j), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1,
+                        cv2.LINE_AA)  # fmt: skip
+        for j, (hand, score) in enumerate(items[:columns]):
+            img, to_crop = crop(hand["image"], *score["rect"])
+            for pts, colour in ((hand["uv"], (0, 200, 0)), (score["pred_px"], (230, 0, 0))):
+                q = to_crop(pts)
+                for k in range(21):
+                    if np.isfinite(q[k]).all() and (colour[0] == 230 or hand["valid"][k]):
+                        cv2.circle(
+                            img, (int(round(q[k, 0])), int(round(q[k, 1]))), 2, colour, -1, cv2.LINE_AA
+                        )
+            img = cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA)
+            text = f"{score['presence']:.2f}"
+            cv2.putText(img, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA)
+            x = label_w + 4 + j * (tile + 4)
+            canvas[y : y + tile, x : x + tile] = img
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
+def _spread(items: list, n: int) -> list:
+    """``n`` items evenly spread over the list (deterministic)."""
+    if len(items) <= n:
+        return items
+    return [items[int(i)] for i in np.linspace(0, len(items) - 1, n).round()]
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--synthetic", action="append", default=[], metavar="NAME=DIR",
+                   help="a `wildhands synth` folder (repeatable)")  # fmt: skip
+    p.add_argument(
+        "--frames", type=int, default=0, help="at most this many frames per synthetic folder (0: all)"
+    )
+    p.add_argument("--fisheye", action="store_true", help="keep fisheye frames (left out by default)")
+    p.add_argument("--real-dir", type=Path, help="folder of <set>/truth.json (default: test/data/real_hands)")
+    p.add_argument(
+        "--mmpose-data", type=Path, help="an mmpose checkout's tests/data: FreiHAND, OneHand10K, Panoptic"
+    )
+    p.add_argument("--threads", type=int, default=2, help="landmark network CPU threads")
+    p.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "render_realism.json")
+    p.add_argument("--figure", type=Path, default=REPO / "docs" / "img" / "render_realism.png")
+    p.add_argument("--no-figure", action="store_true")
+    args = p.parse_args(argv)
+    sets = []
+    for item in args.synthetic:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not Path(folder).is_dir():
+            p.error(f"--synthetic {item!r}: need NAME=DIR of an existing folder")
+        sets.append((name, Path(folder)))
+    args.synthetic = sets
+    return args
+
+
+def markdown(result: dict[str, Any]) -> str:
+    rows = [
+        "| crops | hands | 2D error px (mean / median) | world PA-MPJPE mm (hands) | presence mean | > 0.5 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, s in result["sets"].items():
+        rows.append(
+            f"| {name} | {s['hands']} | {s['err2d_crop224_px_mean']} / {s['err2d_crop224_px_median']} "
+            f"| {s['world_pa_mpjpe_mm']} ({s['hands_3d']}) | {s['presence_mean']} "
+            f"| {s['presence_over_0.5']} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from wildhands.runtime.detection.mediapipe_palm import MediaPipeHandDetector
+
+    detector = MediaPipeHandDetector(threads=args.threads)
+    start = time.perf_counter()
+    groups: dict[str, list[tuple[dict, dict]]] = {}
+    for name, folder in args.synthetic:
+        for hand in synthetic_hands(folder, args.frames, args.fisheye):
+            score = score_hand(detector, hand)
+            if score is None:
+                continue
+            groups.setdefault(f"synthetic:{name}", []).append((hand, score))
+            if hand["clear"]:
+                groups.setdefault(f"synthetic:{name} (clear)", []).append((hand, score))
+    real = []
+    for hand in real_hands(args.real_dir, args.mmpose_data):
+        score = score_hand(detector, hand)
+        if score is not None:
+            groups.setdefault(f"real:{hand['set']}", []).append((hand, score))
+            real.append((hand, score))
+    groups["real: all"] = real
+    # COCO-WholeBody's hands are 10-25 px: their crops are mostly upsampling blur, not a look to match
+    large = [(h, s) for h, s in real if s["rect"][1] >= MIN_REAL_CROP_PX]
+    groups[f"real: crop >= {MIN_REAL_CROP_PX} px"] = large
+    result = {
+        "bench": "render_realism",
+        "crop_px": CROP_PX,
+        "landmark_model": "MediaPipe hand_landmark_full (0.10.21)",
+        "synthetic_folders": {n: {"folder": str(f), "meta": _meta(f)} for n, f in args.synthetic},
+        "fisheye_frames": bool(args.fisheye),
+        "mmpose_data": str(args.mmpose_data) if args.mmpose_data else None,
+        "sets": {name: summarise([s for _, s in items]) for name, items in groups.items()},
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    result["targets"] = {
+        "err2d_crop224_px_mean": "< 15",
+        "presence_mean": "> 0.8",
+        "world_pa_mpjpe_mm": "< 18",
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(result))
+    print(f"wrote {args.results}")
+    if not args.no_figure:
+        rows = []
+        for name, _ in args.synthetic:
+            clear = groups.get(f"synthetic:{name} (clear)", [])
+            rows.append((f"render\n{name}", _spread(clear, 8)))
+        rows.append(("real photos", _spread(large, 8)))
+        figure(rows, args.figure)
+        print(f"wrote {args.figure}")
+    return 0
+
+
+def _meta(folder: Path) -> dict[str, Any]:
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return {}
+    meta = json.loads(meta_path.read_text())
+    cfg = meta.get("config", {})
+    keys = ("seed", "count", "generator_version")
+    return {**{k: meta.get(k) for k in keys}, "hand_look": cfg.get("hand_look", "tubes")}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
