@@ -296,16 +296,9 @@ class OnnxRuntimeLandmarkEngine:
     name = "onnxruntime"
 
     def __init__(self, onnx_path: str | os.PathLike, threads: int = 2) -> None:
-        import onnxruntime as ort
+        from wildhands.runtime.engines.onnxruntime_engine import cpu_session
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
-            raise ValueError(f"cannot load ONNX file {onnx_path}: {exc}") from exc
+        self.session = cpu_session(onnx_path, threads)
         names = tuple(i.name for i in self.session.get_inputs())
         if names != (LANDMARK_INPUT_NAME,):
             raise ValueError(f"{onnx_path}: inputs {names} are not ({LANDMARK_INPUT_NAME!r},)")

@@ -10,32 +10,38 @@ import numpy as np
 from wildhands.runtime.engines.base import INPUT_NAMES, OUTPUT_NAMES, EngineOutput, check_inputs
 
 
+def cpu_session(onnx_path: str | Path, threads: int = 0):
+    """An ONNX Runtime session of ``onnx_path`` on the CPU, the one way this project makes them:
+    ``threads`` intra-op threads (0 = all cores), every graph optimisation, and no spin-waiting workers
+    after a run (they took the cores from the hand layer, the messages and the next frame's detector:
+    2-hand frame 217 -> 124 ms on a shared 2-core machine, bench/cpu_threads.py). ValueError naming the
+    file when it cannot be loaded or onnxruntime is missing."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ValueError(
+            "ONNX Runtime is not installed: pip install onnxruntime (requirements/core.txt)"
+        ) from exc
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
+        raise ValueError(f"cannot load ONNX file {onnx_path}: {exc}") from exc
+
+
 class OnnxRuntimeEngine:
     """Runs an exported WildHands ONNX graph with ONNX Runtime on the CPU."""
 
     name = "onnxruntime"
 
     def __init__(self, onnx_path: str | Path, image_size: int, num_kpe_points: int, threads: int = 0) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ValueError(
-                "engine='onnxruntime' needs the onnxruntime package; use engine='torch'"
-            ) from exc
         path = Path(onnx_path)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX file not found: {path} (write it with `wildhands export --onnx`)")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # no spin-waiting workers after a run: they took the cores from the hand layer, the messages and
-        # the next frame's detector (2-hand frame 217 -> 124 ms on a shared 2-core machine:
-        # bench/cpu_threads.py)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
-            raise ValueError(f"cannot load ONNX file {path}: {exc}") from exc
+        self.session = cpu_session(path, threads)
         names = tuple(i.name for i in self.session.get_inputs())
         if names != INPUT_NAMES:
             raise ValueError(f"{path}: inputs {names} are not the WildHands inputs {INPUT_NAMES}")
