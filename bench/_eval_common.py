@@ -9,20 +9,17 @@ import json
 import logging
 import math
 import os
-import platform
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.machine import cpu_model  # noqa: E402
+from bench.machine import machine_facts  # noqa: E402, F401  (re-exported for the accuracy benches)
 
 #: Metrics every accuracy bench reports (keys of ``wildhands.eval.evaluator.summarise``), with headers.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -32,18 +29,6 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("root_error_mm", "root err (mm)"),
     ("kp2d_px", "2D err (px)"),
 )
-
-
-def machine_facts() -> dict[str, Any]:
-    """CPU, cores, torch threads and versions (what every result file records beside its numbers)."""
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-    }
 
 
 def resolve_weights(weights: str) -> Path:

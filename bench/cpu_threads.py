@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, cpu_model  # noqa: E402
+from bench.machine import OtherLoad, machine_facts  # noqa: E402
 
 STAGES = ("detector", "crop", "engine", "hand_layer", "frame")
 SETTINGS = [(spin, det) for spin in (1, 0) for det in (2, 1)]  # (allow_spinning, LiteRT threads)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
     result = {
         "date": datetime.date.today().isoformat(),
-        "machine": {"cpu": cpu_model(), "cpu_count": os.cpu_count()},
+        "machine": machine_facts(),
         "model": "resnet18 @128, untrained, onnxruntime",
         "onnxruntime_threads": args.threads,
         "frames_per_block": args.frames,

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.machine import busy_cpu_s, cpu_model, own_cpu_s  # noqa: E402
+from bench.machine import busy_cpu_s, latency_stats, machine_facts, own_cpu_s  # noqa: E402
 from wildhands.runtime.detection import build_detector  # noqa: E402
 from wildhands.runtime.detection.mediapipe_palm import PALM_INPUT_SIZE, _letterbox  # noqa: E402
 
@@ -45,14 +43,8 @@ def _time(fn: Callable[[], object], iters: int, warmup: int = 5) -> dict[str, fl
 
 
 def _summary(times: list[float]) -> dict[str, float]:
-    times = sorted(times)
-    iters = len(times)
-    return {
-        "median_ms": round(statistics.median(times), 2),
-        "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 2),
-        "min_ms": round(times[0], 2),
-        "iters": iters,
-    }
+    """``times`` in ms: :func:`bench.machine.latency_stats` (rounded) + ``iters``."""
+    return {**latency_stats([t / 1e3 for t in times], 2), "iters": len(times)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "image": "wildhands/assets/sample/image.png",
         "image_hw": list(image.shape[:2]),
         "threads": args.threads,
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
+        **{k: v for k, v in machine_facts().items() if k in ("cpu", "cpu_count")},
         "runtime": "ai-edge-litert (XNNPACK, fp32)",
         "loadavg_before": Path("/proc/loadavg").read_text().split()[:3]
         if Path("/proc/loadavg").exists()

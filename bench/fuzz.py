@@ -28,7 +28,6 @@ import math
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,16 +45,13 @@ keep_ros_on_loopback("fuzz")
 
 import numpy as np  # noqa: E402
 import rclpy  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from wildhands_ros.conversions import boxes_to_detections, rgb_to_image  # noqa: E402
-from wildhands_ros.msg import HandArray, HandDetection, HandDetectionArray  # noqa: E402
+from wildhands_ros.msg import HandDetection, HandDetectionArray  # noqa: E402
+from wildhands_ros.testing import NodeProcess, Tester, boxes_node_params  # noqa: E402
+from wildhands_ros.testing import node_command as launch_command  # noqa: E402
 
-INFO_FIELDS = ("width", "height", "distortion_model", "d", "k", "r", "p")
 ENCODINGS = (
     "rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "16UC1", "16SC1", "rgb16", "bgr16", "rgba16",
     "bgra16", "32FC1", "64FC1", "8UC3", "yuv422", "yuv422_yuy2", "bayer_rggb8", "bayer_grbg16", "jpeg", "",
@@ -78,126 +74,7 @@ LOG_LINE = re.compile(r"^\[(WARN|ERROR|FATAL)\] \[(\d+(?:\.\d+)?)\] \[([^\]]*)\]
 # ----------------------------------------------------------------------------------------------- node process
 def node_command(namespace: str, throttle_sec: float, engine: str = "torch", extra: tuple = ()) -> list[str]:
     """The node's console script (or ``python -m wildhands_ros.node``) with the fuzz parameters."""
-    script = Path(sys.executable).with_name("wildhands_node")
-    base = [str(script)] if script.exists() else [sys.executable, "-m", "wildhands_ros.node"]
-    return base + [
-        "--ros-args", "--params-file", str(REPO / "config" / "hands.yaml"),
-        "-r", f"__ns:={namespace}", "-p", "backbone:=resnet18", "-p", "detector:=none",
-        "-p", f"engine:={engine}", "-p", "threads:=1", "-p", f"log_throttle_sec:={throttle_sec}",
-        "-p", "hand_boxes_timeout:=0.05", *extra,
-    ]  # fmt: skip
-
-
-def node_env(log_dir: Path) -> dict:
-    env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_LOG_DIR=str(log_dir))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("ROS_STATIC_PEERS", None)
-    assert 101 <= int(env["ROS_DOMAIN_ID"]) <= 200
-    return env
-
-
-class NodeProcess:
-    """wildhands_node in its own process; console output (stdout + stderr) in ``log_path``."""
-
-    def __init__(self, cmd: list[str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = open(log_path, "w+")
-        self.proc = subprocess.Popen(
-            cmd, env=node_env(log_path.parent), stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO
-        )
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> tuple[int | None, float]:
-        """Send ``sig``; (exit code or None when it had to be killed, seconds until it exited)."""
-        t0 = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = None
-        return rc, time.monotonic() - t0
-
-
-class Tester:
-    """A node publishing image / camera_info / hand_boxes into ``namespace`` and recording its outputs."""
-
-    __test__ = False  # not a pytest class
-
-    def __init__(self, namespace: str, name: str = "fuzz_tester") -> None:
-        self.namespace = namespace
-        self.node = rclpy.create_node(name, namespace=namespace)
-        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.pubs = {
-            "image": self.node.create_publisher(Image, "image", qos),
-            "camera_info": self.node.create_publisher(CameraInfo, "camera_info", qos),
-            "hand_boxes": self.node.create_publisher(HandDetectionArray, "hand_boxes", qos),
-        }
-        self.hands: list[HandArray] = []
-        self.diagnostics: dict[str, str] = {}
-        self.node.create_subscription(HandArray, "hands", self.hands.append, 10)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-
-    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.hardware_id == f"{self.namespace}/wildhands_node":
-                self.diagnostics = {kv.key: kv.value for kv in status.values}
-
-    def spin(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while True:
-            self.executor.spin_once(timeout_sec=max(0.0, min(0.05, end - time.monotonic())))
-            if time.monotonic() >= end:
-                return
-
-    def wait_subscribed(self, node: NodeProcess, timeout: float = 120.0) -> None:
-        end = time.monotonic() + timeout
-        while (
-            self.pubs["image"].get_subscription_count() == 0
-            or self.pubs["hand_boxes"].get_subscription_count() == 0
-        ):
-            if not node.alive():
-                raise RuntimeError("node exited during start-up:\n" + node.log()[-4000:])
-            if time.monotonic() > end:
-                raise RuntimeError("node never subscribed:\n" + node.log()[-4000:])
-            self.spin(0.1)
-
-    def valid_frame(self, sample, sec: int, tries: int = 15, wait_s: float = 3.0) -> HandArray | None:
-        """Send the sample frame (new stamp per try) until a HandArray with its stamp arrives, or None."""
-        image, camera, boxes = sample
-        for i in range(tries):
-            h = Header(frame_id="fuzz_valid_optical")
-            h.stamp.sec = sec + i
-            self.pubs["hand_boxes"].publish(boxes_to_detections(boxes, h))
-            self.pubs["camera_info"].publish(camera_info_msg(camera, h))
-            self.spin(0.02)
-            self.pubs["image"].publish(rgb_to_image(image, h, "rgb8"))
-            end = time.monotonic() + wait_s
-            while time.monotonic() < end:
-                self.spin(0.05)
-                for msg in self.hands:
-                    if msg.header.stamp.sec == h.stamp.sec and msg.header.frame_id == h.frame_id:
-                        return msg
-        return None
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-
-
-def camera_info_msg(camera, header: Header) -> CameraInfo:
-    d = camera.to_camera_info_dict()
-    return CameraInfo(header=header, **{f: d[f] for f in INFO_FIELDS})
+    return launch_command(namespace, boxes_node_params(throttle_sec, engine), extra=extra)
 
 
 def load_sample():
@@ -490,7 +367,7 @@ def run_fuzz(
     return result
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
@@ -498,20 +375,23 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=400.0, help="messages per second sent")
     ap.add_argument("--engine", default="torch", choices=("torch", "onnxruntime"))
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "fuzz.json")
-    args = ap.parse_args()
+    ap.add_argument(
+        "--log-dir", type=Path, help="folder of the node's console log node.log (default: temporary)"
+    )
+    args = ap.parse_args(argv)
 
-    from bench.machine import OtherLoad, cpu_model
+    from bench.machine import OtherLoad, machine_facts
 
     rclpy.init()
     try:
         with OtherLoad() as load:
-            result = run_fuzz(args.messages, args.seed, args.throttle, args.engine, args.rate)
+            result = run_fuzz(args.messages, args.seed, args.throttle, args.engine, args.rate, args.log_dir)
     finally:
         rclpy.try_shutdown()
-    result["machine"] = {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "other_processes_cores": load.other_cores,
-        "rclpy": "pip wheels", "ros_domain_id": os.environ["ROS_DOMAIN_ID"],
-    }  # fmt: skip
+    result["machine"] = machine_facts(
+        cores=os.cpu_count(), other_processes_cores=load.other_cores,
+        rclpy="pip wheels", ros_domain_id=os.environ["ROS_DOMAIN_ID"],
+    )  # fmt: skip
     ok = (
         result["crashes"] == 0
         and result["valid_after"]["hands"] == 2

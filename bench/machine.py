@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -59,8 +60,61 @@ def keep_ros_on_loopback(log_prefix: str) -> None:
     import random
     import tempfile
 
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ.pop("ROS_STATIC_PEERS", None)
+    from wildhands_ros.loopback import keep_on_loopback
+
+    keep_on_loopback()
     if not 101 <= int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) <= 200:
         os.environ["ROS_DOMAIN_ID"] = str(random.randint(101, 200))
     os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix=f"wildhands-{log_prefix}-roslog-"))
+
+
+def _version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def machine_facts(**extra) -> dict:
+    """The machine every result file records beside its numbers: cpu, cpu_count, python, platform, the torch
+    and onnxruntime versions (None where not installed), and, where this bench imported torch, torch_threads
+    and cuda (the GPU's name or None); then ``extra`` (a bench's own facts: threads, rmw, load, ...).
+    Nothing is imported for it: a bench's numbers are not disturbed by collecting its facts."""
+    facts: dict = {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": _version("torch"),
+        "onnxruntime": _version("onnxruntime"),
+    }
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        facts["torch_threads"] = torch.get_num_threads()
+        facts["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    facts.update(extra)
+    return facts
+
+
+def latency_stats(seconds, ndigits: int | None = None) -> dict | None:
+    """Summary of durations in seconds, in ms: n, median_ms, p95_ms (linear interpolation), mean_ms, min_ms,
+    max_ms; rounded to ``ndigits`` when given; None for no durations. The one latency summary of the
+    benches (each may add its own keys, e.g. per crop or frames per second)."""
+    import numpy as np
+
+    ms = np.asarray(list(seconds), dtype=float) * 1e3
+    if ms.size == 0:
+        return None
+    stats = {
+        "n": int(ms.size),
+        "median_ms": float(np.median(ms)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "mean_ms": float(ms.mean()),
+        "min_ms": float(ms.min()),
+        "max_ms": float(ms.max()),
+    }
+    if ndigits is not None:
+        stats = {k: v if k == "n" else round(v, ndigits) for k, v in stats.items()}
+    return stats

@@ -20,7 +20,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,13 +28,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.machine import busy_cpu_s, cpu_model, own_cpu_s  # noqa: E402
+from bench.machine import busy_cpu_s, latency_stats, machine_facts, own_cpu_s  # noqa: E402
 from wildhands.model import KPEConfig, ModelConfig, WildHandsNet  # noqa: E402
 
 logger = logging.getLogger("bench.model")
@@ -70,14 +68,8 @@ def _time_interleaved(
 
 
 def _stats(times: list[float], batch: int) -> dict[str, float]:
-    med = statistics.median(times)
-    p95 = float(np.percentile(times, 95))
-    return {
-        "median_ms": med * 1e3,
-        "p95_ms": p95 * 1e3,
-        "median_ms_per_crop": med * 1e3 / batch,
-        "p95_ms_per_crop": p95 * 1e3 / batch,
-    }
+    st = latency_stats(times)
+    return {**st, "median_ms_per_crop": st["median_ms"] / batch, "p95_ms_per_crop": st["p95_ms"] / batch}
 
 
 def matmul_gflops(n: int, repeats: int, warmup: int) -> dict[str, float]:
@@ -166,15 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
     result: dict = {
         "config": cfg.to_dict(),
         "params_M": n_params / 1e6,
-        "machine": {
-            "cpu": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "threads": args.threads,
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "onnxruntime": getattr(ort, "__version__", None),
-            "platform": platform.platform(),
-        },
+        "machine": machine_facts(threads=args.threads),
         "repeats": args.repeats,
         "warmup": args.warmup,
     }

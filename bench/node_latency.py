@@ -27,10 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
-import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -42,15 +39,15 @@ sys.path.insert(0, str(REPO))
 # before rclpy is imported: keep DDS on loopback, in a private domain
 from bench.machine import (  # noqa: E402
     busy_cpu_s,
-    cpu_model,
     keep_ros_on_loopback,  # noqa: E402
+    latency_stats,
+    machine_facts,
 )
 
 keep_ros_on_loopback("bench")
 
 NAMESPACE = "/bench_latency"
 SHM_PROFILE = REPO / "config" / "fastdds_shm.xml"
-INFO_FIELDS = ("width", "height", "distortion_model", "d", "k", "r", "p")
 
 
 # ----------------------------------------------------------------------------------------------- machine
@@ -129,7 +126,6 @@ def _wait_idle(max_s: float, *own: int | None, cores: float = 0.3) -> bool:
 
 def _machine(args) -> dict:
     import rclpy.utilities
-    import torch
 
     try:
         import onnxruntime as ort
@@ -137,35 +133,19 @@ def _machine(args) -> dict:
         ort_version = ort.__version__
     except ImportError:  # pragma: no cover - optional engine
         ort_version = None
-    return {
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "onnxruntime": ort_version,
-        "rmw": rclpy.utilities.get_rmw_implementation_identifier(),
-        "ros_distro": os.environ.get("ROS_DISTRO") or "kilted (PyPI wheels)",
-        "platform": platform.platform(),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-        "FASTDDS_DEFAULT_PROFILES_FILE": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE"),
-        "ROS_DOMAIN_ID": os.environ.get("ROS_DOMAIN_ID"),
-    }
+    return machine_facts(
+        onnxruntime=ort_version,
+        rmw=rclpy.utilities.get_rmw_implementation_identifier(),
+        ros_distro=os.environ.get("ROS_DISTRO") or "kilted (PyPI wheels)",
+        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS"),
+        FASTDDS_DEFAULT_PROFILES_FILE=os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE"),
+        ROS_DOMAIN_ID=os.environ.get("ROS_DOMAIN_ID"),
+    )
 
 
 # ----------------------------------------------------------------------------------------------- stats
 def _stats(values: list[float]) -> dict | None:
-    import numpy as np
-
-    if not values:
-        return None
-    ms = [v * 1e3 for v in values]
-    return {
-        "median_ms": statistics.median(ms),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "min_ms": min(ms),
-        "max_ms": max(ms),
-        "mean_ms": statistics.fmean(ms),
-    }
+    return latency_stats(values)
 
 
 # ----------------------------------------------------------------------------------------------- the node
@@ -179,27 +159,10 @@ def _node_params(args) -> dict:
     }
 
 
-def _start_process_node(args, log_path: Path) -> subprocess.Popen:
-    script = Path(sys.executable).with_name("wildhands_node")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "wildhands_ros.node"]
-    cmd += ["--ros-args", "--params-file", str(REPO / "config" / "hands.yaml"), "-r", f"__ns:={NAMESPACE}"]
-    for k, v in _node_params(args).items():
-        cmd += ["-p", f"{k}:={v}"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
-        cmd, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
-    )
+def _start_process_node(args, log_path: Path):
+    from wildhands_ros.testing import NodeProcess, node_command
 
-
-def _stop_process_node(proc: subprocess.Popen) -> int | None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            return proc.wait(timeout=15.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
-    return proc.returncode
+    return NodeProcess(node_command(NAMESPACE, _node_params(args)), log_path, new_session=True)
 
 
 # ----------------------------------------------------------------------------------------------- run
@@ -214,7 +177,7 @@ def run(args) -> dict:
 
     from wildhands.geometry.camera_yaml import load_camera_yaml
     from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
-    from wildhands_ros.conversions import boxes_to_detections, rgb_to_image
+    from wildhands_ros.conversions import boxes_to_detections, info_dict_to_msg, rgb_to_image
     from wildhands_ros.msg import HandArray, HandDetectionArray
     from wildhands_ros.sync import stamp_ns
 
@@ -269,8 +232,8 @@ def run(args) -> dict:
 
         deadline = time.monotonic() + args.startup_timeout
         while image_pub.get_subscription_count() == 0:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"node exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            if proc is not None and not proc.alive():
+                raise RuntimeError(f"node exited with {proc.proc.returncode}:\n{proc.log()[-3000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"node did not subscribe within {args.startup_timeout} s")
             time.sleep(0.05)
@@ -285,7 +248,7 @@ def run(args) -> dict:
             h.stamp.sec, h.stamp.nanosec = 10_000 + counter[0], 0
             if args.detector == "none":
                 boxes_pub.publish(boxes_to_detections(boxes, h))
-            info = CameraInfo(header=h, **{f: d[f] for f in INFO_FIELDS})
+            info = info_dict_to_msg(d, h)
             info_pub.publish(info)
             msg = rgb_to_image(image, h, "rgb8")
             # CameraInfo first, as most camera drivers do (the node also pairs a CameraInfo that comes
@@ -398,8 +361,8 @@ def run(args) -> dict:
         if node is not None:
             node.destroy_node()
         bench.destroy_node()
-        rc = _stop_process_node(proc) if proc is not None else None
-        if proc is not None and rc not in (0, None):
+        rc = proc.stop(signal.SIGINT)[0] if proc is not None else 0
+        if rc != 0:  # None: killed after the timeout
             print(f"warning: node process exited with {rc}; log in {log_path}", file=sys.stderr)
         rclpy.try_shutdown()
 

@@ -49,7 +49,6 @@ import datetime
 import json
 import logging
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -65,7 +64,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, cpu_model  # noqa: E402
+from bench.machine import OtherLoad, latency_stats, machine_facts  # noqa: E402
 from bench.model import count_flops, matmul_gflops, numpy_matmul_gflops  # noqa: E402
 from wildhands.geometry.camera_yaml import load_camera_yaml  # noqa: E402
 from wildhands.model import KPEConfig, ModelConfig  # noqa: E402
@@ -180,15 +179,8 @@ def hand_landmarker_task(python: Path, out_dir: Path) -> Path:
 
 
 def _stats_ms(times_s: list[float]) -> dict[str, float]:
-    ms = [1e3 * t for t in times_s]
-    mean = statistics.fmean(ms)
-    return {
-        "median_ms": statistics.median(ms),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "mean_ms": mean,
-        "frames_per_s": 1e3 / mean,
-        "n": len(ms),
-    }
+    st = latency_stats(times_s)
+    return {**st, "frames_per_s": 1e3 / st["mean_ms"]}
 
 
 def _message_builder() -> tuple[Callable | None, str]:
@@ -261,6 +253,15 @@ def engine_variants(include_gpu: bool) -> tuple[list[tuple[str, dict]], dict[str
         reason = "no CUDA GPU on this machine" if include_gpu else "--no-gpu"
         skipped.update({"torch cuda": reason, "tensorrt": reason})
     return present, skipped
+
+
+def _mediapipe_stats(times: dict[str, list[float]], found: dict[str, list[int]]) -> dict:
+    """Per running mode of the MediaPipe peer: its frame statistics and the median number of hands found."""
+    out = {}
+    for mode, seconds in times.items():
+        if seconds:
+            out[mode] = {**_stats_ms(seconds), "hands_found_median": int(statistics.median(found[mode]))}
+    return out
 
 
 def bench_model(
@@ -347,11 +348,7 @@ def bench_model(
             if not label.startswith(("torch cuda", "tensorrt")):
                 entry["gflops_over_matmul"] = entry["network_gflops"] / matmul
             per_engine[label] = entry
-        mp_stats = {}
-        for mode, times in mp_times.items():
-            if times:
-                mp_stats[mode] = _stats_ms(times)
-                mp_stats[mode]["hands_found_median"] = int(statistics.median(mp_found[mode]))
+        mp_stats = _mediapipe_stats(mp_times, mp_found)
         out["hands"][str(n)] = {
             "engines": per_engine,
             "mediapipe": mp_stats,
@@ -441,11 +438,7 @@ def bench_landmark_estimator(
                 "hands_found_median": int(statistics.median(found[mode, refine])),
                 "palm_detector_frames": palm_frames[mode, refine] / frames,
             }
-        mp_stats = {}
-        for mode, times in mp_times.items():
-            if times:
-                mp_stats[mode] = _stats_ms(times)
-                mp_stats[mode]["hands_found_median"] = int(statistics.median(mp_found[mode]))
+        mp_stats = _mediapipe_stats(mp_times, mp_found)
         out["hands"][str(n)] = {
             "ours": ours,
             "mediapipe": mp_stats,
@@ -580,16 +573,7 @@ def main(argv: list[str] | None = None) -> dict:
         ort_version = None
     result: dict = {
         "date": datetime.date.today().isoformat(),
-        "machine": {
-            "cpu": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "threads": args.threads,
-            "gpu": gpu,
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "onnxruntime": ort_version,
-            "platform": platform.platform(),
-        },
+        "machine": machine_facts(threads=args.threads, gpu=gpu, onnxruntime=ort_version),
         "sample": {
             "image": "wildhands/assets/sample/image.png",
             "size": [camera.width, camera.height],

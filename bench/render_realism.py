@@ -26,6 +26,11 @@ beside real photos, with the truth (green) and the network's landmarks (red)
 
     wildhands synth --out /tmp/rr/tubes --n 600 --seed 7
     python bench/render_realism.py --synthetic tubes=/tmp/rr/tubes --mmpose-data /tmp/mmpose/tests/data
+
+``--speed N`` also times ``generate_frame`` on N frames per look of ``SPEED_LOOKS`` (hand looks, photo
+backgrounds, held objects; frames/s and the other processes' CPU load) into the JSON's ``"speed"`` entry;
+without ``--synthetic`` it replaces only that entry. The looks compared and their commands:
+``docs/render-realism.md``.
 """
 
 from __future__ import annotations
@@ -254,6 +259,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "render_realism.json")
     p.add_argument("--figure", type=Path, default=REPO / "docs" / "img" / "render_realism.png")
     p.add_argument("--no-figure", action="store_true")
+    p.add_argument(
+        "--speed", type=int, default=0, metavar="N",
+        help="also time generate_frame (one process) on N frames of seed 7 per look of SPEED_LOOKS; alone "
+        "(no --synthetic), only the results' 'speed' entry is replaced",
+    )  # fmt: skip
     args = p.parse_args(argv)
     sets = []
     for item in args.synthetic:
@@ -279,8 +289,70 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+#: the looks whose generation speed ``--speed`` measures (SyntheticConfig overrides)
+SPEED_LOOKS: dict[str, dict[str, str]] = {
+    "tubes (default)": {},
+    "tubes + photo_mix + objects": {"backgrounds": "photo_mix", "occluders": "objects"},
+    "skin": {"hand_look": "skin"},
+    "skin + photo_mix": {"hand_look": "skin", "backgrounds": "photo_mix"},
+    "skin + photo_mix + objects": {"hand_look": "skin", "backgrounds": "photo_mix", "occluders": "objects"},
+}
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds all processes have used (user + nice + system + irq + softirq + steal, /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = sum(int(fields[i]) for i in (0, 1, 2, 5, 6, 7) if i < len(fields))
+    import os
+
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def speed(frames: int, seed: int = 7, rounds: int = 3) -> dict[str, Any]:
+    """Frames/s of ``generate_frame`` (device 'cpu', this process, frames ``0..frames-1`` of ``seed``) per
+    look of ``SPEED_LOOKS``, with the cores other processes used meanwhile. The looks take turns in
+    ``rounds`` blocks of ``frames / rounds`` frames, so a change in the machine's other load hits all
+    alike."""
+    import os
+
+    from wildhands.data.synthetic.config import SyntheticConfig
+    from wildhands.data.synthetic.generator import generate_frame
+
+    cfgs = {name: SyntheticConfig.from_dict(o) for name, o in SPEED_LOOKS.items()}
+    for cfg in cfgs.values():
+        generate_frame(cfg, seed + 1, 0)  # warm-up: hand models, skins, photos (built once per process)
+    wall = dict.fromkeys(cfgs, 0.0)
+    other = dict.fromkeys(cfgs, 0.0)
+    bounds = np.linspace(0, frames, rounds + 1).round().astype(int)
+    for r in range(rounds):
+        for name, cfg in cfgs.items():
+            busy0, own0, t0 = _busy_cpu_s(), time.process_time(), time.perf_counter()
+            for i in range(bounds[r], bounds[r + 1]):
+                generate_frame(cfg, seed, i)
+            wall[name] += time.perf_counter() - t0
+            other[name] += max(0.0, (_busy_cpu_s() - busy0) - (time.process_time() - own0))
+    out: dict[str, Any] = {}
+    for name in cfgs:
+        out[name] = {
+            "config": SPEED_LOOKS[name],
+            "frames": frames,
+            "frames_per_s": round(frames / wall[name], 2),
+            "ms_per_frame": round(1e3 * wall[name] / frames, 1),
+            "other_processes_cores": round(other[name] / wall[name], 2),
+        }
+        print(f"speed {name}: {out[name]}", flush=True)
+    return {"seed": seed, "rounds": rounds, "cpu_count": os.cpu_count(), "device": "cpu", "looks": out}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.speed and not args.synthetic:
+        result = json.loads(args.results.read_text()) if args.results.is_file() else {}
+        result["speed"] = speed(args.speed)
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.results}")
+        return 0
     from wildhands.runtime.detection.mediapipe_palm import MediaPipeHandDetector
 
     detector = MediaPipeHandDetector(threads=args.threads)
@@ -314,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         "sets": {name: summarise([s for _, s in items]) for name, items in groups.items()},
         "seconds": round(time.perf_counter() - start, 1),
     }
+    if args.speed:
+        result["speed"] = speed(args.speed)
     result["targets"] = {
         "err2d_crop224_px_mean": "< 15",
         "presence_mean": "> 0.8",
@@ -341,7 +415,8 @@ def _meta(folder: Path) -> dict[str, Any]:
     meta = json.loads(meta_path.read_text())
     cfg = meta.get("config", {})
     keys = ("seed", "count", "generator_version")
-    return {**{k: meta.get(k) for k in keys}, "hand_look": cfg.get("hand_look", "tubes")}
+    looks = {"hand_look": "tubes", "backgrounds": "procedural", "occluders": "boxes"}
+    return {**{k: meta.get(k) for k in keys}, **{k: cfg.get(k, v) for k, v in looks.items()}}
 
 
 if __name__ == "__main__":

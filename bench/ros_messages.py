@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, cpu_model, keep_ros_on_loopback  # noqa: E402
+from bench.machine import OtherLoad, keep_ros_on_loopback, machine_facts  # noqa: E402
 
 keep_ros_on_loopback("bench-messages")
 
@@ -202,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     mesh = hands[0].vertices_cam_m[hands[0].faces.reshape(-1)]
     result: dict = {
         "date": datetime.date.today().isoformat(),
-        "machine": {"cpu": cpu_model(), "python": platform.python_version()},
+        "machine": machine_facts(),
         "repeats": args.repeats,
         "cdr_matches_rmw": cdr.matches_rmw()[0],
     }

@@ -61,17 +61,9 @@ def rss_mb(pid: int) -> float | None:
 
 
 def stats_ms(values_s: list[float]) -> dict | None:
-    import numpy as np
+    from bench.machine import latency_stats
 
-    if not values_s:
-        return None
-    ms = np.asarray(values_s) * 1e3
-    return {
-        "n": int(ms.size),
-        "median_ms": round(float(np.median(ms)), 2),
-        "p95_ms": round(float(np.percentile(ms, 95)), 2),
-        "max_ms": round(float(ms.max()), 2),
-    }
+    return latency_stats(values_s, 2)
 
 
 def make_frame(sample, width: int, height: int):
@@ -111,13 +103,10 @@ def make_frame(sample, width: int, height: int):
 
 
 def node_command(args, namespace: str) -> list[str]:
-    script = Path(sys.executable).with_name("wildhands_node")
-    base = [str(script)] if script.exists() else [sys.executable, "-m", "wildhands_ros.node"]
-    return base + [
-        "--ros-args", "--params-file", str(REPO / "config" / "hands.yaml"),
-        "-r", f"__ns:={namespace}", "-p", f"backbone:={args.backbone}", "-p", "detector:=none",
-        "-p", f"engine:={args.engine}", "-p", f"threads:={args.threads}", "-p", "log_throttle_sec:=30.0",
-    ]  # fmt: skip
+    from wildhands_ros.testing import node_command as launch_command
+
+    params = {"backbone": args.backbone, "detector": "none", "engine": args.engine, "threads": args.threads}
+    return launch_command(namespace, {**params, "log_throttle_sec": 30.0})
 
 
 # ----------------------------------------------------------------------------------------------- run
@@ -130,17 +119,18 @@ def run(args) -> dict:
     from sensor_msgs.msg import CameraInfo
     from std_msgs.msg import Header
 
-    from bench.fuzz import INFO_FIELDS, NodeProcess, load_sample
-    from bench.machine import OtherLoad, cpu_model
-    from wildhands_ros.conversions import boxes_to_detections, rgb_to_image
+    from bench.fuzz import load_sample
+    from bench.machine import OtherLoad, machine_facts
+    from wildhands_ros.conversions import boxes_to_detections, info_dict_to_msg, rgb_to_image
     from wildhands_ros.msg import HandArray, HandDetectionArray
+    from wildhands_ros.testing import NodeProcess
 
     namespace = args.namespace or f"/soak{os.getpid()}"
     log_dir = Path(tempfile.mkdtemp(prefix="wildhands-soak-"))
     rgb, info, boxes = make_frame(load_sample(), args.width, args.height)
     header = Header(frame_id="soak_optical")
     image_msg = rgb_to_image(rgb, header, "rgb8")
-    info_msg = CameraInfo(header=header, **{f: info[f] for f in INFO_FIELDS})
+    info_msg = info_dict_to_msg(info, header)
     boxes_msg = boxes_to_detections(boxes, header)
 
     rclpy.init()
@@ -260,10 +250,10 @@ def run(args) -> dict:
         alive = node.alive()
         result["alive_at_end"] = alive
         result["run_s"] = round(run_s, 2)
-        result["machine"] = {
-            "cpu": cpu_model(), "cores": os.cpu_count(), "other_processes_cores": round(load.other_cores, 3),
-            "note": "other_processes_cores includes the node process (it is not this process)",
-        }  # fmt: skip
+        result["machine"] = machine_facts(
+            cores=os.cpu_count(), other_processes_cores=round(load.other_cores, 3),
+            note="other_processes_cores includes the node process (it is not this process)",
+        )  # fmt: skip
     finally:
         executor.shutdown()
         bench.destroy_node()

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -30,7 +28,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, cpu_model  # noqa: E402
+from bench.machine import OtherLoad, machine_facts  # noqa: E402
 from wildhands.data.synthetic import (  # noqa: E402
     SyntheticConfig,
     SyntheticHandStream,
@@ -151,14 +149,7 @@ def main() -> None:
     from tqdm import tqdm
 
     result: dict = {
-        "machine": {
-            "cpu": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "machine": machine_facts(),
         "note": args.note,
         "generation": [],
         "steps": [],

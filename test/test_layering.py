@@ -59,3 +59,13 @@ def test_layering_check_detects_a_ros_import(tmp_path: Path):
     offender = tmp_path / "x.py"
     offender.write_text("import numpy\nfrom rclpy.node import Node\n")
     assert _imported_top_levels(offender) & ROS_MODULES == {"rclpy"}
+
+
+TEST_FILES = sorted(p for p in (REPO / "test").rglob("*.py") if "data" not in p.relative_to(REPO).parts)
+
+
+def test_tests_never_import_bench():
+    """Test helpers live under test/ (or in the library: wildhands_ros.testing,
+    wildhands.retarget.example_poses); a bench may run as a command in a test, never be imported by one."""
+    offenders = [str(p.relative_to(REPO)) for p in TEST_FILES if "bench" in _imported_top_levels(p)]
+    assert len(TEST_FILES) > 20 and not offenders, offenders

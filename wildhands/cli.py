@@ -1,4 +1,18 @@
-"""``wildhands`` command line: ``demo`` and ``export`` (more sub-commands arrive with training)."""
+"""``wildhands`` command line.
+
+Sub-commands (``wildhands <command> --help`` for the options):
+
+* ``demo``: the main job: an image sequence (default: the bundled clip) through the node or the pipeline ->
+  MCAP, overlays, video, summary; or one image with ``--image``;
+* ``export``: the network as ONNX and/or a TensorRT engine;
+* ``train``: train (or resume) from a ``config/train/*.yaml`` (``--nproc N``: DistributedDataParallel);
+* ``synth``: generate a synthetic egocentric hand dataset;
+* ``eval``: evaluate on labelled data with ground-truth boxes (metrics + overlays).
+
+Choice lists and defaults come from the library (engines, backbones, estimators, detectors, KPE variants);
+the ``--backbone`` default is the shipped weights' architecture
+(``wildhands.model.weights.SHIPPED_BACKBONE``).
+"""
 
 from __future__ import annotations
 
@@ -238,6 +252,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
+    from wildhands.model.config import BACKBONE_CHANNELS, KPEVariant
+    from wildhands.model.weights import SHIPPED_BACKBONE
+    from wildhands.runtime.engines import ENGINES
     from wildhands.runtime.pipeline import ESTIMATORS
 
     p.add_argument(
@@ -256,15 +273,33 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
         help="'default' (the shipped weights in models/), a manifest name, a checkpoint .pt path, or "
         "'untrained' (random network, for tests)",
     )
-    p.add_argument("--backbone", default="resnet50", choices=["resnet18", "resnet34", "resnet50"])
-    p.add_argument("--kpe", default="sparse", choices=["sparse", "dense", "free", "none"])
-    p.add_argument("--engine", default="torch", choices=["torch", "onnxruntime", "tensorrt"])
+    p.add_argument(
+        "--backbone",
+        default=SHIPPED_BACKBONE,
+        choices=tuple(BACKBONE_CHANNELS),
+        help="architecture of an untrained network (default: the shipped weights'); weights carry their own",
+    )
+    p.add_argument("--kpe", default=KPEVariant.SPARSE.value, choices=[v.value for v in KPEVariant])
+    p.add_argument("--engine", default=ENGINES[0], choices=ENGINES)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
 
 
+def _demo_detector_choices() -> tuple[str, ...]:
+    """``wildhands demo --detector``: auto, the main job's box sources, then the other detectors (``none``:
+    no detector, the ``--boxes`` file only)."""
+    from wildhands.apps.demo import DEMO_BOX_SOURCES
+    from wildhands.runtime.detection import DETECTORS
+
+    return ("auto", *DEMO_BOX_SOURCES, *(d for d in DETECTORS if d not in DEMO_BOX_SOURCES))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wildhands", description=__doc__)
+    from wildhands.apps.demo import DEMO_BACKENDS
+
+    parser = argparse.ArgumentParser(
+        prog="wildhands", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -287,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--backend",
         default="auto",
-        choices=["auto", "ros", "python"],
+        choices=DEMO_BACKENDS,
         help="ros: the node over real topics (recorded to MCAP); python: the pipeline in-process; "
         "auto: ros when ROS 2 is available",
     )
@@ -298,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--detector",
         default="auto",
-        choices=["auto", "mediapipe", "groundtruth", "none"],
+        choices=_demo_detector_choices(),
         help="hand detector; auto = mediapipe (with --image: unless --boxes is given); groundtruth = the "
         "sequence's labelled boxes",
     )

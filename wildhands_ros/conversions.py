@@ -125,6 +125,20 @@ def rgb_to_image(
 
 
 # ----------------------------------------------------------------------------------------------- camera
+#: The ``sensor_msgs/CameraInfo`` fields of ``CameraModel.to_camera_info_dict()``.
+CAMERA_INFO_FIELDS = ("width", "height", "distortion_model", "d", "k", "r", "p")
+
+
+def info_dict_to_msg(info: dict, header: Header) -> CameraInfo:
+    """A ``CameraModel.to_camera_info_dict()`` (possibly edited) -> CameraInfo with ``header``."""
+    return CameraInfo(header=header, **{f: info[f] for f in CAMERA_INFO_FIELDS})
+
+
+def camera_to_info(camera: CameraModel, header: Header) -> CameraInfo:
+    """CameraModel -> CameraInfo with ``header`` (the inverse of :func:`camera_from_info`)."""
+    return info_dict_to_msg(camera.to_camera_info_dict(), header)
+
+
 def camera_from_info(info: CameraInfo, image_size: tuple[int, int]) -> CameraModel:
     """CameraInfo -> CameraModel for an image of ``image_size`` (w, h); ValueError when K is unusable
     (zero, NaN), implausible (:meth:`CameraModel.check_plausible`: field of view, principal point) or the

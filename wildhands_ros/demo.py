@@ -14,7 +14,6 @@ for the overlays and the summary. DDS stays on this machine unless the caller se
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -84,7 +83,9 @@ def run_ros_demo(
 
     ``ground_truth_boxes``: publish the sequence's labelled boxes on ``hand_boxes`` with each frame (the node
     then needs ``use_hand_boxes: true``). ``namespace``: of both nodes (their relative topics)."""
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    from wildhands_ros.loopback import keep_on_loopback
+
+    keep_on_loopback(force=False)  # a discovery range set by the user wins
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.executors import MultiThreadedExecutor
@@ -97,7 +98,7 @@ def run_ros_demo(
     from visualization_msgs.msg import MarkerArray
 
     from wildhands.runtime.sequence import ground_truth_boxes as labelled_boxes
-    from wildhands_ros.conversions import boxes_to_detections, msg_to_hand, rgb_to_image
+    from wildhands_ros.conversions import boxes_to_detections, info_dict_to_msg, msg_to_hand, rgb_to_image
     from wildhands_ros.mcap_recorder import McapRecorder
     from wildhands_ros.msg import HandArray, HandDetectionArray
     from wildhands_ros.node import WildHandsNode
@@ -141,7 +142,6 @@ def run_ros_demo(
         while image_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
 
-        info_fields = ("width", "height", "distortion_model", "d", "k", "r", "p")
         info_dict = sequence.camera.to_camera_info_dict()
         frame_id = "camera_optical_frame"
         results: list[FrameResult] = []
@@ -150,7 +150,7 @@ def run_ros_demo(
             t_ns = stamp_ns(header)
             rgb = sequence.read_rgb(i)
             if not sequence.camera.estimated:  # an estimated camera is the node's job (camera_info_policy)
-                info = CameraInfo(header=header, **{f: info_dict[f] for f in info_fields})
+                info = info_dict_to_msg(info_dict, header)
                 info_pub.publish(info)
                 recorder.write(driver.resolve_topic_name("camera_info"), info, t_ns)
             if ground_truth_boxes:

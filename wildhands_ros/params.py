@@ -25,6 +25,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_
 
 from wildhands.handmodel import HAND_MODEL_NAMES
 from wildhands.model.config import BACKBONE_CHANNELS, ModelConfig
+from wildhands.model.weights import SHIPPED_BACKBONE
 from wildhands.runtime.detection import DETECTORS
 from wildhands.runtime.filters import OneEuroConfig
 from wildhands.runtime.pipeline import (
@@ -97,7 +98,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         read_only=True,
     ),
     "backbone": ParamSpec(
-        "resnet50",
+        SHIPPED_BACKBONE,
         "Backbone of an untrained network (weights empty); weights carry their own.",
         tuple(BACKBONE_CHANNELS),
         read_only=True,

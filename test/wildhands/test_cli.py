@@ -113,3 +113,24 @@ def test_export_onnx_runs_in_onnxruntime(tmp_path, capsys):
         None, {"images": np.zeros((2, 3, size, size), np.float32), "kpe": np.zeros((2, 5, 2), np.float32)}
     )
     assert [o.shape for o in outputs] == [(2, 3, 3), (2, 15, 3, 3), (2, 10), (2, 3), (2, 8)]
+
+
+def test_the_docstring_lists_every_subcommand_and_choices_come_from_the_library():
+    import argparse
+
+    import wildhands.cli as cli
+    from wildhands.model.config import BACKBONE_CHANNELS
+    from wildhands.model.weights import SHIPPED_BACKBONE
+    from wildhands.runtime.engines import ENGINES
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == {"demo", "export", "train", "synth", "eval"}
+    for name in sub.choices:
+        assert f"``{name}``" in cli.__doc__, name
+    demo = {a.dest: a for a in sub.choices["demo"]._actions}
+    assert tuple(demo["backbone"].choices) == tuple(BACKBONE_CHANNELS)
+    assert demo["backbone"].default == SHIPPED_BACKBONE
+    assert tuple(demo["engine"].choices) == ENGINES
+    assert tuple(demo["kpe"].choices) == ("sparse", "dense", "free", "none")
+    assert tuple(demo["detector"].choices) == ("auto", "mediapipe", "groundtruth", "none")

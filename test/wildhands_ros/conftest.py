@@ -11,8 +11,9 @@ import os
 import random
 import tempfile
 
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-os.environ.pop("ROS_STATIC_PEERS", None)
+from wildhands_ros.loopback import keep_on_loopback  # noqa: E402  (imports nothing of ROS)
+
+keep_on_loopback()
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(101, 200)))
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="wildhands-roslog-"))
 

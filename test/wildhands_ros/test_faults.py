@@ -19,13 +19,13 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 import wildhands.runtime.detection as detection
-from bench.fuzz import NodeProcess, node_command
 from wildhands.model.checkpoint import save_checkpoint
 from wildhands.model.config import ModelConfig
 from wildhands.model.network import WildHandsNet
 from wildhands_ros.conversions import boxes_to_detections, rgb_to_image
 from wildhands_ros.msg import HandDetectionArray
 from wildhands_ros.node import WildHandsNode
+from wildhands_ros.testing import NodeProcess, boxes_node_params, node_command
 
 
 def _weights_files(tmp_path):
@@ -50,7 +50,7 @@ def test_bad_weights_refuse_to_start(ros_context, tmp_path):
     procs = {}
     for name, (path, _) in cases.items():  # all at once: start-up (imports) is the slow part
         (tmp_path / name).mkdir()
-        cmd = node_command(f"/weights_{name}", 5.0, extra=("-p", f"weights:={path}"))
+        cmd = node_command(f"/weights_{name}", boxes_node_params(5.0), extra=("-p", f"weights:={path}"))
         procs[name] = NodeProcess(cmd, tmp_path / name / "node.log")
     for name, (path, problem) in cases.items():
         try:

@@ -4,20 +4,32 @@ each cause of trouble was logged at most once (log_throttle_sec=3600), and SIGIN
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from std_msgs.msg import Header
 
-from bench.fuzz import run_fuzz
 from wildhands.runtime.pipeline import HandBox
 from wildhands_ros.conversions import boxes_to_detections, detections_to_boxes
+from wildhands_ros.loopback import loopback_env
 from wildhands_ros.msg import HandDetection
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_fuzz_node_process(ros_context, sample, tmp_path):
-    r = run_fuzz(1200, seed=0, throttle_sec=3600.0, log_dir=tmp_path, sample=sample)
+def test_fuzz_node_process(tmp_path):
+    """bench/fuzz.py as a command (tests never import bench/), on the bundled sample."""
+    out = tmp_path / "fuzz.json"
+    cmd = [sys.executable, str(REPO / "bench" / "fuzz.py"), "--messages", "1200", "--seed", "0"]
+    cmd += ["--throttle", "3600", "--out", str(out), "--log-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, env=loopback_env(), cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    r = json.loads(out.read_text())
     log = (tmp_path / "node.log").read_text()
     assert r["messages_sent"] >= 1000 and r["publish_errors"] == 0
     labels = r["labels"]

@@ -3,10 +3,7 @@ clean exit on SIGINT."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,30 +18,23 @@ from std_msgs.msg import Header
 
 from wildhands_ros.conversions import boxes_to_detections, rgb_to_image
 from wildhands_ros.msg import HandArray, HandDetectionArray
+from wildhands_ros.testing import NodeProcess, node_command
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _node_command() -> list[str]:
-    script = Path(sys.executable).with_name("wildhands_node")
-    base = [str(script)] if script.exists() else [sys.executable, "-m", "wildhands_ros.node"]
-    return base + [
-        "--ros-args", "--params-file", str(REPO / "config" / "hands.yaml"),
-        "-p", "backbone:=resnet18", "-p", "detector:=none", "-p", "threads:=1",
-        "-r", "image:=/xproc/image", "-r", "camera_info:=/xproc/camera_info",
-        "-r", "hand_boxes:=/xproc/hand_boxes", "-r", "hands:=/xproc/hands",
-    ]  # fmt: skip
+    topics = ("image", "camera_info", "hand_boxes", "hands")
+    return node_command(
+        params={"backbone": "resnet18", "detector": "none", "threads": 1},
+        remap={topic: f"/xproc/{topic}" for topic in topics},
+    )
 
 
 @pytest.mark.slow
 def test_node_in_its_own_process(ros_context, sample, tmp_path):
     image, camera, boxes = sample
-    env = dict(
-        os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_LOG_DIR=str(tmp_path), PYTHONUNBUFFERED="1"
-    )
-    env.pop("ROS_STATIC_PEERS", None)
-    stderr = open(tmp_path / "node.log", "w+")
-    proc = subprocess.Popen(_node_command(), env=env, stdout=stderr, stderr=subprocess.STDOUT, cwd=REPO)
+    node = NodeProcess(_node_command(), tmp_path / "node.log")  # loopback env, ROS logs in tmp_path
     tester = rclpy.create_node("xproc_tester")
     executor = SingleThreadedExecutor()
     executor.add_node(tester)
@@ -57,7 +47,7 @@ def test_node_in_its_own_process(ros_context, sample, tmp_path):
         tester.create_subscription(HandArray, "/xproc/hands", got.append, 10)
         deadline = time.monotonic() + 90.0
         while pub_img.get_subscription_count() == 0 and time.monotonic() < deadline:
-            assert proc.poll() is None, "node exited early:\n" + (tmp_path / "node.log").read_text()
+            assert node.alive(), "node exited early:\n" + node.log()
             executor.spin_once(timeout_sec=0.1)
         assert pub_img.get_subscription_count() > 0, "node never subscribed"
         sent = {}
@@ -86,12 +76,7 @@ def test_node_in_its_own_process(ros_context, sample, tmp_path):
     finally:
         executor.shutdown()
         tester.destroy_node()
-        proc.send_signal(signal.SIGINT)
-        try:
-            rc = proc.wait(timeout=15.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = None
-    log = (tmp_path / "node.log").read_text()
+        rc, _ = node.stop(signal.SIGINT, timeout=15.0)
+    log = node.log()
     assert rc == 0, f"exit code {rc} after SIGINT:\n{log}"
     assert "Traceback" not in log, log

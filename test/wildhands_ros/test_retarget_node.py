@@ -29,8 +29,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from tf2_msgs.msg import TFMessage
 
-from bench.retarget import human_hand_poses, human_keypoints, pinch_keypoints
 from wildhands.retarget import EXAMPLE_HAND_URDF, VectorRetargeter, keypoints_in_hand_frame, load_urdf
+from wildhands.retarget.example_poses import human_hand_poses, human_keypoints, pinch_keypoints
 from wildhands.retarget.wrist import make_transform, pose_from_matrix
 from wildhands_ros.msg import Hand, HandArray
 from wildhands_ros.params import descriptor

@@ -9,8 +9,8 @@ import time
 import pytest
 from std_msgs.msg import Header
 
-from bench.fuzz import NodeProcess, Tester, camera_info_msg, node_command
-from wildhands_ros.conversions import boxes_to_detections, rgb_to_image
+from wildhands_ros.conversions import boxes_to_detections, camera_to_info, rgb_to_image
+from wildhands_ros.testing import NodeProcess, Tester, boxes_node_params, node_command
 
 
 def _publish(tester: Tester, sample, sec: int) -> None:
@@ -18,7 +18,7 @@ def _publish(tester: Tester, sample, sec: int) -> None:
     h = Header(frame_id="shutdown_optical")
     h.stamp.sec = sec
     tester.pubs["hand_boxes"].publish(boxes_to_detections(boxes, h))
-    tester.pubs["camera_info"].publish(camera_info_msg(camera, h))
+    tester.pubs["camera_info"].publish(camera_to_info(camera, h))
     tester.pubs["image"].publish(rgb_to_image(image, h, "rgb8"))
 
 
@@ -28,7 +28,9 @@ def test_sigint_sigterm_while_busy(ros_context, sample, tmp_path):
     nodes, testers = {}, {}
     for name in signals:  # both start at once: start-up is the slow part
         (tmp_path / name).mkdir()
-        nodes[name] = NodeProcess(node_command(f"/shutdown_{name}", 30.0), tmp_path / name / "node.log")
+        nodes[name] = NodeProcess(
+            node_command(f"/shutdown_{name}", boxes_node_params(30.0)), tmp_path / name / "node.log"
+        )
         testers[name] = Tester(f"/shutdown_{name}", f"shutdown_tester_{name}")
     results = {}
     try:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from wildhands_ros.loopback import loopback_env
+
 REPO = Path(__file__).resolve().parents[2]
 DURATION_S = 60.0
 # measured on the 2-core machine (1280x720, 30 Hz): HandArray.latency p95 ~0.16 s, end to end ~0.18 s
@@ -22,8 +24,7 @@ P95_BOUND_S = 2.0
 @pytest.mark.slow
 def test_soak_60s(tmp_path):
     out = tmp_path / "soak.json"
-    env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", MPLBACKEND="Agg")
-    env.pop("ROS_STATIC_PEERS", None)
+    env = loopback_env(MPLBACKEND="Agg")
     assert 101 <= int(env.get("ROS_DOMAIN_ID", "0")) <= 200
     cmd = [sys.executable, str(REPO / "bench" / "soak.py"), "--duration", str(DURATION_S)]
     cmd += [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.fuzz import NodeProcess, node_command
+from wildhands_ros.testing import NodeProcess, boxes_node_params, node_command
 
 SCRIPTS = {
     name: Path(sys.executable).with_name(name) for name in ("wildhands_node", "wildhands_retarget_node")
@@ -30,8 +30,14 @@ pytestmark = [
 
 def _command(node: str, namespace: str, extra: tuple = ()) -> list[str]:
     if node == "wildhands_node":
-        return node_command(namespace, 5.0, extra=extra)
-    return [str(SCRIPTS["wildhands_retarget_node"]), "--ros-args", "-r", f"__ns:={namespace}", *extra]
+        return node_command(namespace, boxes_node_params(5.0), extra=extra)
+    return node_command(
+        namespace,
+        params_file=None,
+        extra=extra,
+        executable="wildhands_retarget_node",
+        module="wildhands_ros.retarget_node",
+    )
 
 
 def _start(tmp_path: Path, name: str, node: str, extra: tuple = ()) -> NodeProcess:

@@ -27,6 +27,8 @@ import numpy as np
 from wildhands.eval.scoring import draw_ground_truth, score_sequence
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.camera_yaml import load_camera_yaml
+from wildhands.model.weights import SHIPPED_BACKBONE
+from wildhands.runtime.detection import DETECTORS
 from wildhands.runtime.detection.base import HandDetector
 from wildhands.runtime.io import DEFAULT_HFOV_RAD, SAMPLE_DIR, hands_to_json, load_hand_boxes, load_image_rgb
 from wildhands.runtime.overlay import draw_hands
@@ -37,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEMO_BACKEND_GROUP",
-    "DETECTORS",
+    "DEMO_BACKENDS",
+    "DEMO_BOX_SOURCES",
     "DemoResult",
     "SequenceDemoOptions",
     "demo_backend",
@@ -115,7 +118,11 @@ def run_demo(
 #: Entry-point group of demo backends. wildhands_ros registers ``ros`` (the node over real ROS 2 topics);
 #: this module provides ``python`` (the Pipeline in-process). The core never imports ROS itself.
 DEMO_BACKEND_GROUP = "wildhands.demo_backends"
-DETECTORS = ("mediapipe", "groundtruth")
+#: ``SequenceDemoOptions.backend`` values.
+DEMO_BACKENDS = ("auto", "ros", "python")
+#: Where the main job's hand boxes come from: a detector of :data:`wildhands.runtime.detection.DETECTORS`
+#: (not ``none``: a sequence has no upstream boxes) or ``groundtruth`` (the sequence's labelled boxes).
+DEMO_BOX_SOURCES = (*(d for d in DETECTORS if d != "none"), "groundtruth")
 
 
 @dataclass(frozen=True)
@@ -138,15 +145,15 @@ class SequenceDemoOptions:
     detector: str = "mediapipe"
     backend: str = "auto"
     threads: int = 0
-    backbone: str = "resnet50"
+    backbone: str = SHIPPED_BACKBONE
     estimator: str = "landmarks"
     refine: bool = True
 
     def __post_init__(self) -> None:
-        if self.detector not in DETECTORS:
-            raise ValueError(f"detector={self.detector!r} not in {DETECTORS}")
-        if self.backend not in ("auto", "ros", "python"):
-            raise ValueError(f"backend={self.backend!r} not in ('auto', 'ros', 'python')")
+        if self.detector not in DEMO_BOX_SOURCES:
+            raise ValueError(f"detector={self.detector!r} not in {DEMO_BOX_SOURCES}")
+        if self.backend not in DEMO_BACKENDS:
+            raise ValueError(f"backend={self.backend!r} not in {DEMO_BACKENDS}")
 
 
 def run_sequence_python(sequence, out_dir: str | Path, options: SequenceDemoOptions):

@@ -224,6 +224,8 @@ class ModelConfig:
             the state dict is the same either way.
     """
 
+    # The paper's architecture; the shipped weights are resnet18 (``weights.SHIPPED_BACKBONE``, the default of
+    # the CLI / node / demo). Not changed here: training configs and checkpoints without the key rely on it.
     backbone: str = "resnet50"
     kpe: KPEConfig = field(default_factory=KPEConfig)
     fusion_channels: int | None = None

@@ -27,6 +27,7 @@ from typing import Any
 
 __all__ = [
     "MANIFEST_NAME",
+    "SHIPPED_BACKBONE",
     "UNTRAINED",
     "WeightsError",
     "file_sha256",
@@ -39,6 +40,12 @@ __all__ = [
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "wildhands.models"
+#: Backbone of the shipped default weights (``models/manifest.json``'s default entry): the default of every
+#: "backbone of an untrained network" choice (``wildhands --backbone``, the node parameter ``backbone``,
+#: ``SequenceDemoOptions.backbone``), so that ``weights=untrained`` builds the architecture that ships.
+#: ``ModelConfig.backbone`` keeps the paper's resnet50 on purpose: training configs and checkpoints that
+#: omit the key rely on it. A test checks this constant against the manifest and the checkpoint.
+SHIPPED_BACKBONE = "resnet18"
 #: Spellings of "no weights" (an untrained network).
 UNTRAINED = ("", "untrained", "none")
 #: How to get the shipped weights back or make new ones; appended to every "missing" error.

@@ -12,7 +12,13 @@ import torch
 from wildhands.model.checkpoint import load_model, save_checkpoint
 from wildhands.model.config import ModelConfig
 from wildhands.model.network import WildHandsNet
-from wildhands.model.weights import WeightsError, load_manifest, models_dir, resolve_weights
+from wildhands.model.weights import (
+    SHIPPED_BACKBONE,
+    WeightsError,
+    load_manifest,
+    models_dir,
+    resolve_weights,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 TINY = ModelConfig.from_dict(
@@ -112,3 +118,13 @@ def test_the_shipped_default_weights_verify_and_fit_the_size_limit():
         assert path.stat().st_size <= 60 * 1024 * 1024, name
         assert entry["training"]["steps_done"] > 0
         load_model(path)
+
+
+def test_shipped_backbone_is_the_default_weights_architecture():
+    """SHIPPED_BACKBONE (default of the CLI, the node parameter and the demo) = the shipped default's."""
+    from wildhands.model.checkpoint import read_checkpoint
+
+    manifest = load_manifest()
+    entry = manifest["weights"][manifest["default"]]
+    assert entry["model_config"]["backbone"] == SHIPPED_BACKBONE
+    assert read_checkpoint(resolve_weights("default"))["config"]["backbone"] == SHIPPED_BACKBONE

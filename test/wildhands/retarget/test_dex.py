@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from bench.retarget import human_hand_poses, human_keypoints
 from wildhands.retarget.dex import VectorRetargetConfig, VectorRetargeter, keypoints_in_hand_frame
 from wildhands.retarget.example_hand import EXAMPLE_HAND_URDF
+from wildhands.retarget.example_poses import human_hand_poses, human_keypoints
 from wildhands.retarget.urdf import load_urdf
 
 REACHABLE_MAX_MM = 0.5  # worst matched vector over the reachable targets (bench: max 0.09 mm on 100)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.retarget import pinch_keypoints
 from wildhands.handmodel.open_hand import OpenHandModel
 from wildhands.model.grasp import GRASP_CLASS_IDS
+from wildhands.retarget.example_poses import pinch_keypoints
 from wildhands.retarget.gripper import GripperConfig, GripperRetargeter, pinch_distance
 
 

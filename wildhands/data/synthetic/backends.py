@@ -42,7 +42,16 @@ class NumpyBackend:
 
     device = "cpu"
 
-    def background(self, rng: np.random.Generator, w: int, h: int, clutter: tuple[int, int]) -> np.ndarray:
+    def background(
+        self,
+        rng: np.random.Generator,
+        w: int,
+        h: int,
+        clutter: tuple[int, int],
+        backgrounds: str = "procedural",
+    ) -> np.ndarray:
+        if backgrounds != "procedural":
+            return scene.make_background(rng, w, h, clutter, backgrounds)
         return scene.make_background(rng, w, h, clutter)
 
     def spans(self, uv: np.ndarray, faces: np.ndarray, w: int, h: int) -> raster.Spans:
@@ -85,10 +94,15 @@ class NumpyBackend:
         return image
 
     def occluder(
-        self, rng: np.random.Generator, image: np.ndarray, box: np.ndarray
+        self, rng: np.random.Generator, image: np.ndarray, box: np.ndarray, held: tuple | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """A copy of ``image`` with an occluder drawn over ``box``, and its (H, W) bool mask."""
+        """A copy of ``image`` with an occluder drawn over ``box``, and its (H, W) bool mask; ``held`` =
+        (palm pixel, light_dir, ambient) draws a held-looking object (``held_objects``) instead."""
         trial = image.copy()
+        if held is not None:
+            from wildhands.data.synthetic.held_objects import draw_held_object
+
+            return trial, draw_held_object(rng, trial, box, *held)
         return trial, scene.draw_occluder(rng, trial, box)
 
     def keep(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -111,7 +125,17 @@ class TorchBackend:
         self.torch_device = torch.device(device)
         self.device = "torch-cpu" if self.torch_device.type == "cpu" else str(self.torch_device)
 
-    def background(self, rng: np.random.Generator, w: int, h: int, clutter: tuple[int, int]) -> torch.Tensor:
+    def background(
+        self,
+        rng: np.random.Generator,
+        w: int,
+        h: int,
+        clutter: tuple[int, int],
+        backgrounds: str = "procedural",
+    ) -> torch.Tensor:
+        if backgrounds != "procedural":  # photo textures: made with OpenCV, then uploaded
+            img = scene.make_background(rng, w, h, clutter, backgrounds)
+            return torch.from_numpy(img).permute(2, 0, 1).contiguous().to(self.torch_device)
         return scene_torch.make_background(rng, w, h, clutter, self.torch_device)
 
     def spans(self, uv: np.ndarray, faces: np.ndarray, w: int, h: int) -> raster_torch.TorchSpans:
@@ -153,8 +177,11 @@ class TorchBackend:
         return image
 
     def occluder(
-        self, rng: np.random.Generator, image: torch.Tensor, box: np.ndarray
+        self, rng: np.random.Generator, image: torch.Tensor, box: np.ndarray, held: tuple | None = None
     ) -> tuple[torch.Tensor, np.ndarray]:
+        if held is not None:  # held objects: drawn with numpy/OpenCV, then uploaded
+            trial_np, mask = NumpyBackend().occluder(rng, self.to_numpy(image), box, held)
+            return torch.from_numpy(trial_np).permute(2, 0, 1).contiguous().to(self.torch_device), mask
         trial = image.clone()
         return trial, scene_torch.draw_occluder(rng, trial, box)
 

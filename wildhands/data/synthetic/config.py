@@ -19,7 +19,7 @@ from typing import Any
 
 from wildhands.model.grasp import NUM_GRASP_CLASSES
 
-__all__ = ["DEVICE_PATTERN", "HAND_LOOKS", "SyntheticConfig"]
+__all__ = ["BACKGROUNDS", "DEVICE_PATTERN", "HAND_LOOKS", "OCCLUDERS", "SyntheticConfig"]
 
 Range = tuple[float, float]
 
@@ -27,6 +27,10 @@ Range = tuple[float, float]
 DEVICE_PATTERN = re.compile(r"^(cpu|torch-cpu|cuda(:\d+)?)$")
 #: valid ``SyntheticConfig.hand_look`` values
 HAND_LOOKS = ("tubes", "skin")
+#: valid ``SyntheticConfig.backgrounds`` values
+BACKGROUNDS = ("procedural", "photo_mix")
+#: valid ``SyntheticConfig.occluders`` values
+OCCLUDERS = ("boxes", "objects")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,13 @@ class SyntheticConfig:
             (one surface, forearm and sleeve, per-vertex shading with wrap light, specular, ambient
             occlusion, nails and creases). Labels (keypoints, parameters) are the same model's either way;
             masks are the drawn hand's silhouette up to the wrist (forearm and sleeve occlude like objects).
+        backgrounds: ``'procedural'`` (gradients, wood, tiles, noise, stripes, wall + worktop; the original
+            draws, frames stay byte-identical) or ``'photo_mix'``: photo crops of scikit-image's CC0 /
+            public-domain sample photos, desks / worktops in perspective and the procedural textures
+            (``photo_textures``; needs scikit-image installed), with half as many clutter shapes.
+        occluders: ``'boxes'`` (flat / textured polygons, ellipses, rectangles; the original) or
+            ``'objects'``: held-looking mugs, cans, utensils and boxes near the palm, lit by the hand's light
+            (``held_objects``; needs scikit-image too: labels and box faces are sometimes photo crops).
         device: where the image work runs (``backends``): ``'cpu'`` = numpy/OpenCV (the reference; the
             bytes of a frame never change), ``'torch-cpu'`` = the torch renderer on the CPU, ``'cuda'`` /
             ``'cuda:N'`` = the torch renderer on a GPU. Random draws, hand model and labels stay on the CPU:
@@ -102,6 +113,8 @@ class SyntheticConfig:
     noise_std_range: Range = (0.0, 6.0)
     jpeg_quality_range: tuple[int, int] = (60, 95)
     hand_look: str = "tubes"
+    backgrounds: str = "procedural"
+    occluders: str = "boxes"
     device: str = "cpu"
 
     # ------------------------------------------------------------------ validation
@@ -140,6 +153,10 @@ class SyntheticConfig:
         object.__setattr__(self, "fisheye_k_max", k)
         if self.hand_look not in HAND_LOOKS:
             raise ValueError(f"hand_look: need one of {HAND_LOOKS}, got {self.hand_look!r}")
+        if self.backgrounds not in BACKGROUNDS:
+            raise ValueError(f"backgrounds: need one of {BACKGROUNDS}, got {self.backgrounds!r}")
+        if self.occluders not in OCCLUDERS:
+            raise ValueError(f"occluders: need one of {OCCLUDERS}, got {self.occluders!r}")
         if not (isinstance(self.device, str) and DEVICE_PATTERN.match(self.device)):
             raise ValueError(f"device: need 'cpu', 'torch-cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
@@ -227,6 +244,8 @@ class SyntheticConfig:
             return [plain(x) for x in v] if isinstance(v, tuple) else v
 
         out = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        if out["hand_look"] == "tubes":  # the default is left out: folders written before the option match
-            del out["hand_look"]
+        # the defaults of the look options are left out: folders written before the options match
+        for key, default in (("hand_look", "tubes"), ("backgrounds", "procedural"), ("occluders", "boxes")):
+            if out[key] == default:
+                del out[key]
         return out

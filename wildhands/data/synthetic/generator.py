@@ -4,16 +4,17 @@ A frame is a pure function of ``(config, seed, index)``: its randomness comes fr
 ``np.random.default_rng([seed, index])`` alone (no global RNG), and the hand model runs in float64 on the
 CPU, so the same arguments give the same image bytes and labels on every run.
 
-Steps: sample a camera (``scene.sample_camera``: size, log-uniform fx, principal point, distortion model);
-a procedural background; 1 or 2 hands (two = one left + one right), each with a grasp class, a pose from
-that class's template (``poses``), a shape β, an egocentric orientation; place each hand by drawing its
-**wrist pixel uniformly over the whole image** (corners and edges included, ``wrist_margin_px`` inside)
-and a distance along that pixel's ray (``depth_range_m``, raised for long lenses so the hand fits), then
-keep the placement only if the mesh is in front of the camera within the lens model's valid region, at
-least ``min_in_image_fraction`` of it projects into the image (truncation allowed), its size is within
-limits and it keeps clear of the other hand; render both hands in one painter's pass (so they occlude
-each other correctly) with a sampled skin tone and light; draw occluders over hands (after the hands);
-degrade (white balance, blur, motion blur, noise) and JPEG-compress.
+Steps: sample a camera (``scene.sample_camera``: size, log-uniform fx, principal point, distortion model); a
+procedural background (or, ``backgrounds: photo_mix``, photo crops and desks: ``photo_textures``); 1 or 2
+hands (two = one left + one right), each with a grasp class, a pose from that class's template (``poses``), a
+shape β, an egocentric orientation; place each hand by drawing its **wrist pixel uniformly over the whole
+image** (corners and edges included, ``wrist_margin_px`` inside) and a distance along that pixel's ray
+(``depth_range_m``, raised for long lenses so the hand fits), then keep the placement only if the mesh is in
+front of the camera within the lens model's valid region, at least ``min_in_image_fraction`` of it projects
+into the image (truncation allowed), its size is within limits and it keeps clear of the other hand; render
+both hands in one painter's pass (so they occlude each other correctly) with a sampled skin tone and light;
+draw occluders over hands (after the hands; ``occluders: objects``: held-looking mugs, cans, utensils and
+boxes near the palm, ``held_objects``); degrade (white balance, blur, motion blur, noise) and JPEG-compress.
 
 Labels of each ``HandRecord``: ``keypoints_cam_m`` = the hand model's 21 keypoints for the stored
 ``global_orient_aa``, ``hand_pose_aa``, ``betas`` plus ``extra['transl_m']`` (= ``extra['wrist_cam_m']`` for
@@ -301,10 +302,9 @@ def _paint_skin(
     if not img.flags.writeable or isinstance(backend, TorchBackend):
         img = img.copy()
     h, w = img.shape[:2]
+    # the torch backend's TorchSpans hold tensors: the skin is filled with numpy, from numpy spans
     spans = (
-        label_spans
-        if isinstance(label_spans, raster.Spans)
-        else raster.triangle_spans(skin.uv, skin.faces, w, h)
+        label_spans if isinstance(backend, NumpyBackend) else raster.triangle_spans(skin.uv, skin.faces, w, h)
     )
     top = raster.top_face(spans, priority)
     rgb, covered = interpolate_vertex_colors(top, spans.window[:2], skin.uv, skin.faces, skin.vertex_rgb)
@@ -344,7 +344,10 @@ def _generate_frame(
     scam = sample_camera(rng, cfg)
     cam = scam.camera
     w, h = cam.width, cam.height
-    image = backend.background(rng, w, h, cfg.clutter_range)
+    if cfg.backgrounds == "procedural":
+        image = backend.background(rng, w, h, cfg.clutter_range)
+    else:
+        image = backend.background(rng, w, h, cfg.clutter_range, cfg.backgrounds)
     style = sample_skin_style(rng)
 
     # ---- hands: sample, place (retrying with new poses), reject heavy mutual occlusion
@@ -404,8 +407,14 @@ def _generate_frame(
         box = _box(own, offset)
         if box is None:
             continue
+        held = None
+        if cfg.occluders == "objects":  # around the palm: wrist and the four finger MCPs
+            palm = cam.project((hands[k].keypoints + hands[k].transl)[[0, 5, 9, 13, 17]]).mean(0)
+            held = (np.nan_to_num(palm), style.light_dir, style.ambient)
         for _ in range(3):
-            trial, m = backend.occluder(rng, image, box)
+            trial, m = (
+                backend.occluder(rng, image, box) if held is None else backend.occluder(rng, image, box, held)
+            )
             if np.count_nonzero(own & ~occ[win] & ~m[win]) >= _MIN_VISIBLE_FRACTION * full_counts[k]:
                 image, occ = trial, occ | m
                 n_occluders += 1

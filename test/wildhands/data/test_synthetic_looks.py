@@ -1,0 +1,97 @@
+"""The scene options of issue 22 item 3: photographic / desk backgrounds (``backgrounds: photo_mix``) and
+held-looking occluders (``occluders: objects``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from wildhands.data.synthetic import held_objects, photo_textures, scene
+from wildhands.data.synthetic.config import SyntheticConfig
+from wildhands.data.synthetic.generator import generate_frame
+
+SMALL = SyntheticConfig(
+    image_sizes=((160, 120),), fx_range_px=(80.0, 200.0), fisheye_fx_range_px=(60.0, 90.0)
+)
+LOOKS = dataclasses.replace(SMALL, backgrounds="photo_mix", occluders="objects", occluder_prob=1.0)
+
+
+def test_config_options_validate_and_round_trip():
+    assert SyntheticConfig().backgrounds == "procedural" and SyntheticConfig().occluders == "boxes"
+    with pytest.raises(ValueError, match="backgrounds"):
+        SyntheticConfig(backgrounds="photos")
+    with pytest.raises(ValueError, match="occluders"):
+        SyntheticConfig(occluders="mugs")
+    d = SyntheticConfig().to_dict()
+    assert "backgrounds" not in d and "occluders" not in d  # defaults left out, as hand_look
+    cfg = SyntheticConfig.from_dict({"backgrounds": "photo_mix", "occluders": "objects"})
+    assert SyntheticConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_photos_are_the_listed_permissive_images():
+    images = photo_textures.photo_images()
+    assert len(images) == len(photo_textures.PHOTO_FILES) == len(photo_textures._WEIGHTS)
+    assert abs(photo_textures._WEIGHTS.sum() - 1) < 1e-9
+    for img, _grey in images:
+        assert img.dtype == np.uint8 and img.ndim == 3 and min(img.shape[:2]) >= 256
+    names = {n for n, _ in photo_textures.PHOTO_FILES}
+    assert not names & {"astronaut.png", "camera.png"}  # people: unlabelled hands
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1280, 720), (97, 64)])
+def test_photo_mix_background(size):
+    w, h = size
+    outs = [scene.make_background(np.random.default_rng(i), w, h, (0, 12), "photo_mix") for i in range(12)]
+    for img in outs:
+        assert img.shape == (h, w, 3) and img.dtype == np.uint8
+        assert img.std() > 2  # not a flat fill
+    again = scene.make_background(np.random.default_rng(3), w, h, (0, 12), "photo_mix")
+    assert np.array_equal(again, outs[3])
+    proc = scene.make_background(np.random.default_rng(3), w, h, (0, 12))
+    assert not np.array_equal(proc, outs[3])
+
+
+def test_held_object_draws_inside_its_mask():
+    for i in range(24):
+        rng = np.random.default_rng(i)
+        img = np.full((240, 320, 3), 128, np.uint8)
+        before = img.copy()
+        mask = held_objects.draw_held_object(
+            rng, img, np.array([100.0, 60.0, 220.0, 180.0]), np.array([160.0, 120.0]), (0.3, 0.6, 1.0), 0.35
+        )
+        assert mask.shape == (240, 320) and mask.dtype == bool
+        assert mask.sum() > 50
+        changed = np.any(img != before, axis=2)
+        assert changed[mask].mean() > 0.5
+        # anti-aliased edges may touch pixels just outside the mask, nothing further away
+        grown = np.zeros_like(mask)
+        ys, xs = np.nonzero(mask)
+        grown[max(ys.min() - 3, 0) : ys.max() + 4, max(xs.min() - 3, 0) : xs.max() + 4] = True
+        assert not np.any(changed & ~grown)
+
+
+def test_frames_with_photo_backgrounds_and_objects():
+    frames = [generate_frame(LOOKS, 5, i) for i in range(6)]
+    assert sum(f.info["occluders"] for f in frames) > 0
+    for f in frames:
+        for rec in f.hands:
+            assert rec.mask.shape == f.image.shape[:2]
+            assert rec.mask.dtype == bool
+    again = generate_frame(LOOKS, 5, 2)
+    assert again.jpeg_bytes == frames[2].jpeg_bytes
+    # the label-deciding draws are the same on the torch path
+    torch_frame = generate_frame(dataclasses.replace(LOOKS, device="torch-cpu"), 5, 2)
+    for a, b in zip(frames[2].hands, torch_frame.hands, strict=True):
+        assert np.array_equal(a.mask, b.mask)
+        np.testing.assert_array_equal(a.keypoints_px, b.keypoints_px)
+
+
+def test_skin_on_the_torch_path_has_the_numpy_labels():
+    cfg = dataclasses.replace(SMALL, hand_look="skin", occluders="objects", occluder_prob=1.0)
+    ref = generate_frame(cfg, 6, 1)
+    got = generate_frame(dataclasses.replace(cfg, device="torch-cpu"), 6, 1)
+    for a, b in zip(ref.hands, got.hands, strict=True):
+        assert np.array_equal(a.mask, b.mask)
+    assert np.abs(ref.image.astype(np.int16) - got.image).mean() < 3.0
