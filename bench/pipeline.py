@@ -120,6 +120,17 @@ class MediaPipeWorker:
         out = self._read()
         return out["s"], out["hands"]
 
+    def frames(
+        self, hands: int, times: dict[str, list[float]], found: dict[str, list[int]], keep: bool
+    ) -> None:
+        """One frame in each running mode of ``times`` (its keys), appended to ``times`` / ``found`` when
+        ``keep`` (not during warm-up)."""
+        for mode in times:
+            dt, got = self.frame(mode, hands)
+            if keep:
+                times[mode].append(dt)
+                found[mode].append(got)
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.stdin.close()
@@ -309,11 +320,8 @@ def bench_model(
         mp_found: dict[str, list[int]] = {"IMAGE": [], "VIDEO": []}
         with OtherLoad() as load:
             for i in range(warmup + frames):
-                for mode in mp_times if mediapipe is not None else ():
-                    dt, got = mediapipe.frame(mode, n)
-                    if i >= warmup:
-                        mp_times[mode].append(dt)
-                        mp_found[mode].append(got)
+                if mediapipe is not None:
+                    mediapipe.frames(n, mp_times, mp_found, keep=i >= warmup)
                 for label, pipeline in pipelines.items():
                     t0 = time.perf_counter()
                     if detector is not None:
@@ -398,11 +406,8 @@ def bench_landmark_estimator(
             p.landmark_hands.detector.max_hands = n
         with OtherLoad() as load:
             for i in range(warmup + frames):
-                for mode in mp_times if mediapipe is not None else ():
-                    dt, got = mediapipe.frame(mode, n)
-                    if i >= warmup:
-                        mp_times[mode].append(dt)
-                        mp_found[mode].append(got)
+                if mediapipe is not None:
+                    mediapipe.frames(n, mp_times, mp_found, keep=i >= warmup)
                 for mode, refine in variants:
                     pipeline, tracker = pipelines[refine], trackers[mode, refine]
                     detector = pipeline.landmark_hands.detector

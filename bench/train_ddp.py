@@ -122,25 +122,15 @@ def launch(args: argparse.Namespace, nproc: int, threads: int) -> dict:
         env["OMP_NUM_THREADS"] = str(threads)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        worker_args = [a for a in sys.argv[1:] if a != "--worker"]
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes",
-            "1",
-            "--nproc_per_node",
-            str(nproc),
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(distributed.free_loopback_port()),
-            str(Path(__file__).resolve()),
-            *worker_args,
-            "--worker",
-            "--worker-out",
-            str(out),
+        # what a worker needs, spelled out: torchrun's own parser would take an abbreviation of its
+        # options (our --nproc reads as its --nproc-per-node) anywhere on the command line
+        worker_args = [
+            f"--{name}={getattr(args, name)}"
+            for name in ("device", "model", "size", "batch", "accumulate", "steps", "warmup", "hands")
         ]
+        cmd = distributed.torchrun_command(
+            nproc, [*worker_args, "--worker", "--worker-out", str(out)], script=str(Path(__file__).resolve())
+        )
         with OtherLoad() as load:
             proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

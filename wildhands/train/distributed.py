@@ -170,8 +170,12 @@ def free_loopback_port() -> int:
         return int(s.getsockname()[1])
 
 
-def torchrun_command(nproc: int, worker_args: list[str], master_port: int | None = None) -> list[str]:
-    """The torchrun command line of a one-machine run of ``nproc`` processes, rendezvous on 127.0.0.1."""
+def torchrun_command(
+    nproc: int, worker_args: list[str], master_port: int | None = None, script: str | None = None
+) -> list[str]:
+    """The torchrun command line of a one-machine run of ``nproc`` processes, rendezvous on 127.0.0.1, of
+    ``python -m wildhands.train`` (or of the file ``script``) with ``worker_args``."""
+    target = ["-m", "wildhands.train"] if script is None else [script]
     return [
         sys.executable,
         "-m",
@@ -184,8 +188,7 @@ def torchrun_command(nproc: int, worker_args: list[str], master_port: int | None
         "127.0.0.1",
         "--master_port",
         str(master_port or free_loopback_port()),
-        "-m",
-        "wildhands.train",
+        *target,
         *worker_args,
     ]
 
