@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from bench.machine import machine_facts  # noqa: E402, F401  (re-exported for the accuracy benches)
+from machine import machine_facts  # noqa: E402, F401  (re-exported for the accuracy benches)
 
 #: Metrics every accuracy bench reports (keys of ``wildhands.eval.evaluator.summarise``), with headers.
 METRICS: tuple[tuple[str, str], ...] = (

@@ -24,10 +24,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from bench._eval_common import (  # noqa: E402
+from _eval_common import (  # noqa: E402
     METRICS,
     close_log,
     command_line,

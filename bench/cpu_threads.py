@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, machine_facts  # noqa: E402
+from machine import OtherLoad, machine_facts  # noqa: E402
 
 STAGES = ("detector", "crop", "engine", "hand_layer", "frame")
 SETTINGS = [(spin, det) for spin in (1, 0) for det in (2, 1)]  # (allow_spinning, LiteRT threads)

@@ -22,9 +22,9 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from bench.machine import busy_cpu_s, latency_stats, machine_facts, own_cpu_s  # noqa: E402
+from machine import busy_cpu_s, latency_stats, machine_facts, own_cpu_s  # noqa: E402
+
 from wildhands.runtime.detection import build_detector  # noqa: E402
 from wildhands.runtime.detection.mediapipe_palm import PALM_INPUT_SIZE, _letterbox  # noqa: E402
 

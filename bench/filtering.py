@@ -27,7 +27,6 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from wildhands.runtime.filters import OneEuroFilter, RotationOneEuroFilter  # noqa: E402
 from wildhands.runtime.tracking import TrackingConfig  # noqa: E402

@@ -32,10 +32,8 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from bench._eval_common import (  # noqa: E402
+from _eval_common import (  # noqa: E402
     METRICS,
     close_log,
     command_line,
@@ -49,7 +47,7 @@ from bench._eval_common import (  # noqa: E402
     weights_facts,
     write_result,
 )
-from bench.machine import OtherLoad  # noqa: E402
+from machine import OtherLoad  # noqa: E402
 
 MODES = ("box", "rectified")
 CROPS = ("box", "rectified", "image_rectified")

@@ -35,11 +35,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 # before rclpy is imported: keep DDS on loopback, in a private domain
-from bench.machine import keep_ros_on_loopback  # noqa: E402
+from machine import keep_ros_on_loopback  # noqa: E402
 
 keep_ros_on_loopback("fuzz")
 
@@ -380,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    from bench.machine import OtherLoad, machine_facts
+    from machine import OtherLoad, machine_facts
 
     rclpy.init()
     try:

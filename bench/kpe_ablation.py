@@ -34,10 +34,8 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from bench._eval_common import (  # noqa: E402
+from _eval_common import (  # noqa: E402
     METRICS,
     close_log,
     command_line,
@@ -49,7 +47,7 @@ from bench._eval_common import (  # noqa: E402
     table,
     write_result,
 )
-from bench.machine import OtherLoad  # noqa: E402
+from machine import OtherLoad  # noqa: E402
 
 VARIANTS = ("sparse", "dense", "free", "none")
 DEFAULT_CONFIG = REPO / "config" / "train" / "kpe_ablation_resnet18_128.yaml"

@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from bench._eval_common import (  # noqa: E402
+from _eval_common import (  # noqa: E402
     METRICS,
     close_log,
     command_line,
@@ -40,7 +38,7 @@ from bench._eval_common import (  # noqa: E402
     weights_facts,
     write_result,
 )
-from bench.machine import OtherLoad  # noqa: E402
+from machine import OtherLoad  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from bench._eval_common import command_line, machine_facts, write_result  # noqa: E402
-from bench.machine import OtherLoad  # noqa: E402
+from _eval_common import command_line, machine_facts, write_result  # noqa: E402
+from machine import OtherLoad  # noqa: E402
 
 IMAGES = (
     "test/data/real_hands/interhand2.6m/image29590.jpg",

@@ -29,11 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from machine import busy_cpu_s, latency_stats, machine_facts, own_cpu_s  # noqa: E402
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.machine import busy_cpu_s, latency_stats, machine_facts, own_cpu_s  # noqa: E402
 from wildhands.model import KPEConfig, ModelConfig, WildHandsNet  # noqa: E402
 
 logger = logging.getLogger("bench.model")

@@ -34,10 +34,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 # before rclpy is imported: keep DDS on loopback, in a private domain
-from bench.machine import (  # noqa: E402
+from machine import (  # noqa: E402
     busy_cpu_s,
     keep_ros_on_loopback,  # noqa: E402
     latency_stats,

@@ -62,10 +62,10 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, latency_stats, machine_facts  # noqa: E402
-from bench.model import count_flops, matmul_gflops, numpy_matmul_gflops  # noqa: E402
+from machine import OtherLoad, latency_stats, machine_facts  # noqa: E402
+from model import count_flops, matmul_gflops, numpy_matmul_gflops  # noqa: E402
+
 from wildhands.geometry.camera_yaml import load_camera_yaml  # noqa: E402
 from wildhands.model import KPEConfig, ModelConfig  # noqa: E402
 from wildhands.runtime.io import load_image_rgb  # noqa: E402

@@ -48,10 +48,8 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from bench._eval_common import (  # noqa: E402
+from _eval_common import (  # noqa: E402
     command_line,
     fmt,
     machine_facts,
@@ -60,7 +58,8 @@ from bench._eval_common import (  # noqa: E402
     weights_facts,
     write_result,
 )
-from bench.machine import OtherLoad  # noqa: E402
+from machine import OtherLoad  # noqa: E402
+
 from wildhands.eval.real_hands import (  # noqa: E402
     HandTruth,
     Sample,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -31,9 +30,9 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, machine_facts  # noqa: E402
+from machine import OtherLoad, machine_facts  # noqa: E402
+
 from wildhands.retarget import EXAMPLE_HAND_URDF, VectorRetargeter, load_urdf  # noqa: E402
 from wildhands.retarget.example_poses import human_hand_poses, human_keypoints  # noqa: E402
 

@@ -25,14 +25,12 @@ import argparse
 import datetime
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, keep_ros_on_loopback, machine_facts  # noqa: E402
+from machine import OtherLoad, keep_ros_on_loopback, machine_facts  # noqa: E402
 
 keep_ros_on_loopback("bench-messages")
 

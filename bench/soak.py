@@ -31,15 +31,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 SHM_PROFILE = REPO / "config" / "fastdds_shm.xml"
 
 
 def _ros_env(shm: bool) -> None:
     """Before rclpy is imported: loopback only, private domain, (optionally) big shared-memory segments."""
-    from bench.machine import keep_ros_on_loopback
+    from machine import keep_ros_on_loopback
 
     keep_ros_on_loopback("soak")
     if shm:
@@ -61,7 +59,7 @@ def rss_mb(pid: int) -> float | None:
 
 
 def stats_ms(values_s: list[float]) -> dict | None:
-    from bench.machine import latency_stats
+    from machine import latency_stats
 
     return latency_stats(values_s, 2)
 
@@ -114,13 +112,13 @@ def run(args) -> dict:
     import numpy as np
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
+    from fuzz import load_sample
+    from machine import OtherLoad, machine_facts
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import CameraInfo
     from std_msgs.msg import Header
 
-    from bench.fuzz import load_sample
-    from bench.machine import OtherLoad, machine_facts
     from wildhands_ros.conversions import boxes_to_detections, info_dict_to_msg, rgb_to_image
     from wildhands_ros.msg import HandArray, HandDetectionArray
     from wildhands_ros.testing import NodeProcess

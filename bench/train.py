@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -26,9 +25,9 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from bench.machine import OtherLoad, machine_facts  # noqa: E402
+from machine import OtherLoad, machine_facts  # noqa: E402
+
 from wildhands.data.synthetic import (  # noqa: E402
     SyntheticConfig,
     SyntheticHandStream,

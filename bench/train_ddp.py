@@ -32,10 +32,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from bench._eval_common import command_line, machine_facts, write_result  # noqa: E402
-from bench.machine import OtherLoad  # noqa: E402
+from _eval_common import command_line, machine_facts, write_result  # noqa: E402
+from machine import OtherLoad  # noqa: E402
 
 
 def _train_config(args: argparse.Namespace, out_dir: str):

@@ -69,3 +69,21 @@ def test_tests_never_import_bench():
     wildhands.retarget.example_poses); a bench may run as a command in a test, never be imported by one."""
     offenders = [str(p.relative_to(REPO)) for p in TEST_FILES if "bench" in _imported_top_levels(p)]
     assert len(TEST_FILES) > 20 and not offenders, offenders
+
+
+BENCH_FILES = sorted((REPO / "bench").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", BENCH_FILES, ids=lambda p: p.name)
+def test_bench_scripts_do_not_edit_sys_path(path: Path):
+    """A bench runs as `python bench/<name>.py`: its siblings import as plain modules (bench/ is the
+    script's folder on sys.path), the library as the installed package; no script edits sys.path."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    edits = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "path"
+        and isinstance(node.value, ast.Name) and node.value.id == "sys"
+    ]  # fmt: skip
+    assert not edits, f"{path.name} touches sys.path at lines {edits}"
+    assert "bench" not in _imported_top_levels(path), f"{path.name}: import its siblings without 'bench.'"
