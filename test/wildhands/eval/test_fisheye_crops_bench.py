@@ -4,14 +4,13 @@ Everything goes to tmp folders (never bench/results)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from bench_scripts import load_bench
 
 from wildhands.data.record import HandRecord
 from wildhands.geometry.camera import CameraModel
@@ -24,12 +23,7 @@ TINY = {"backbone": "resnet18", "image_size": 64, "regressor_hidden": 64, "grasp
 
 
 def _bench():
-    path = REPO / "bench" / "fisheye_crops.py"
-    spec = importlib.util.spec_from_file_location("bench_fisheye_crops", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("fisheye_crops")
 
 
 def _record(camera: CameraModel, kp: np.ndarray, box) -> HandRecord:

@@ -4,13 +4,12 @@ Everything goes to tmp folders (never bench/results, runs/ or docs/img)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from bench_scripts import load_bench
 
 from wildhands.model.checkpoint import save_checkpoint
 from wildhands.model.config import ModelConfig
@@ -21,12 +20,7 @@ TINY = {"backbone": "resnet18", "image_size": 64, "regressor_hidden": 64, "grasp
 
 
 def _script(name: str):
-    path = REPO / "bench" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench(name)
 
 
 @pytest.fixture(autouse=True)

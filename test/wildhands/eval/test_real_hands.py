@@ -7,12 +7,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from bench_scripts import load_bench
 
 from wildhands.eval import metrics
 from wildhands.eval.real_hands import (
@@ -230,12 +230,7 @@ def test_tracking_rect_follows_the_hand_direction():
 
 
 def _bench():
-    path = REPO / "bench" / "real_hands.py"
-    spec = importlib.util.spec_from_file_location("bench_real_hands", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("real_hands")
 
 
 def test_bench_registry_and_oracle_scores(samples):
