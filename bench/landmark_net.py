@@ -39,21 +39,13 @@ def _crops() -> np.ndarray:
     import cv2
 
     from wildhands.runtime.detection import build_detector
-    from wildhands.runtime.detection.mediapipe_palm import LANDMARK_INPUT_SIZE, _rotated_crop
+    from wildhands.runtime.detection.mediapipe_palm import landmark_crop
 
     detector = build_detector("mediapipe")
     crops = []
     for name in IMAGES:
         image = cv2.cvtColor(cv2.imread(str(REPO / name)), cv2.COLOR_BGR2RGB)
-        for det in detector.detect_with_landmarks(image):
-            crop, _ = _rotated_crop(
-                image,
-                np.array(det.rect_center_px),
-                det.rect_size_px,
-                det.rect_rotation_rad,
-                LANDMARK_INPUT_SIZE,
-            )
-            crops.append(crop)
+        crops += [landmark_crop(image, det) for det in detector.detect_with_landmarks(image)]
     if not crops:
         raise SystemExit("the detector found no hand in the bench images")
     return np.stack(crops)

@@ -185,7 +185,7 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: float, out: int = CROP_PX):
-    """The rotated square crop the landmark network sees (``mediapipe_palm._rotated_crop``, our pixel
+    """The rotated square crop the landmark network sees (``mediapipe_palm.rotated_crop``, our pixel
     convention: centre of pixel (0, 0) at (0, 0)); returns it (uint8) and image px -> crop px."""
     c, s = math.cos(rotation), math.sin(rotation)
     a = np.array([[c, -s], [s, c]]) * (size / out)  # crop px -> image px

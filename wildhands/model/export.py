@@ -65,6 +65,45 @@ def mixed_precision_copy(model: WildHandsNet) -> WildHandsNet:
     return net
 
 
+def check_export_args(batch_size: int, opset: int, precision: str) -> None:
+    """ValueError naming a bad ``batch_size`` (int >= 1), ``opset`` (int >= 13) or ``precision``."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be an int >= 1")
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
+        raise ValueError(f"opset={opset!r} must be an int >= 13")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} not in {set(PRECISIONS)}")
+
+
+def trace_to_onnx(
+    module: nn.Module,
+    example: tuple,
+    path: Path,
+    input_names,
+    output_names,
+    dynamic_batch: bool,
+    opset: int,
+) -> None:
+    """This project's ONNX export conventions, for every network it exports: the TorchScript exporter
+    (``dynamo=False``), constant folding, axis 0 of every input and output dynamic (``batch``) when
+    ``dynamic_batch``; tracer warnings silenced."""
+    names = (*input_names, *output_names)
+    dynamic_axes = {name: {0: "batch"} for name in names} if dynamic_batch else None
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings / TorchScript-exporter deprecation notice
+        torch.onnx.export(
+            module,
+            example,
+            str(path),
+            input_names=list(input_names),
+            output_names=list(output_names),
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
 def export_onnx(
     model: WildHandsNet,
     path: str | os.PathLike,
@@ -91,12 +130,7 @@ def export_onnx(
 
     if not isinstance(model, WildHandsNet):
         raise ValueError(f"model type={type(model).__name__} must be WildHandsNet")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be an int >= 1")
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
-        raise ValueError(f"opset={opset!r} must be an int >= 13")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r} not in {set(PRECISIONS)}")
+    check_export_args(batch_size, opset, precision)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -110,22 +144,7 @@ def export_onnx(
     kpe = torch.zeros(batch_size, cfg.kpe.num_points, 2)
     names = input_names(cfg)
     example = (images, kpe, torch.zeros_like(images)) if cfg.global_backbone else (images, kpe)
-    dynamic_axes = None
-    if dynamic_batch:
-        dynamic_axes = {name: {0: "batch"} for name in (*names, *OUTPUT_NAMES)}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TracerWarnings / TorchScript-exporter deprecation notice
-        torch.onnx.export(
-            wrapper,
-            example,
-            str(path),
-            input_names=list(names),
-            output_names=list(OUTPUT_NAMES),
-            dynamic_axes=dynamic_axes,
-            opset_version=opset,
-            do_constant_folding=True,
-            dynamo=False,
-        )
+    trace_to_onnx(wrapper, example, path, names, OUTPUT_NAMES, dynamic_batch, opset)
     onnx.checker.check_model(str(path))
     logger.info(
         "exported %s (%s, kpe=%s, %s, opset %d) to %s",

@@ -242,7 +242,6 @@ class _Problem:
             return r
         hand = slice(0, d_kp.shape[-1])  # the skeleton's 61 parameters come first
         J = np.zeros((n, r.shape[1], p.shape[1]))
-        rows = 0
         # 2D: d(bases . kp/|kp|) = bases (I - d d^T) / |kp| d kp
         proj = (np.eye(3) - direction[..., :, None] * direction[..., None, :]) / dist[..., None]
         d2d = np.einsum("nkij,nkjl->nkil", self.bases, proj) * scale2d[..., None]

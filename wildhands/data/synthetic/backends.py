@@ -50,9 +50,7 @@ class NumpyBackend:
         clutter: tuple[int, int],
         backgrounds: str = "procedural",
     ) -> np.ndarray:
-        if backgrounds != "procedural":
-            return scene.make_background(rng, w, h, clutter, backgrounds)
-        return scene.make_background(rng, w, h, clutter)
+        return scene.make_background(rng, w, h, clutter, backgrounds)
 
     def spans(self, uv: np.ndarray, faces: np.ndarray, w: int, h: int) -> raster.Spans:
         return raster.triangle_spans(uv, faces, w, h)

@@ -6,7 +6,7 @@ LICENCE — Apache-2.0 — sit beside the file) with the kept reader of
 :mod:`wildhands.runtime.detection.tflite_torch` and builds the network from it, in about a second.
 
 The network (:data:`LANDMARK_OUTPUT_NAMES`) takes ``(N, 224, 224, 3)`` float32 RGB crops in [0, 1] (what
-``MediaPipeHandDetector._rotated_crop`` makes) and returns the four outputs of LiteRT's ``Identity`` ..
+``MediaPipeHandDetector.rotated_crop`` makes) and returns the four outputs of LiteRT's ``Identity`` ..
 ``Identity_3``, with the same meaning (the sigmoids of presence and handedness are part of the graph, in
 both):
 
@@ -28,7 +28,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,35 +186,20 @@ def export_landmark_onnx(
 
     import onnx
 
+    from wildhands.model.export import check_export_args, trace_to_onnx
+
     if not isinstance(net, TFLiteModule):
         raise ValueError(f"net type={type(net).__name__} must be TFLiteModule (load_landmark_net)")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be an int >= 1")
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < 13:
-        raise ValueError(f"opset={opset!r} must be an int >= 13")
-    if precision not in ("fp32", "fp16"):
-        raise ValueError(f"precision={precision!r} not in {{'fp32', 'fp16'}}")
+    check_export_args(batch_size, opset, precision)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = copy.deepcopy(net).float().cpu().eval()
     if precision == "fp16":
         module = mixed_precision_copy(module)
     example = torch.zeros(batch_size, *net.input_shape[1:])
-    names = (LANDMARK_INPUT_NAME, *LANDMARK_OUTPUT_NAMES)
-    dynamic_axes = {name: {0: "batch"} for name in names} if dynamic_batch else None
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TracerWarnings / TorchScript-exporter deprecation notice
-        torch.onnx.export(
-            module,
-            (example,),
-            str(path),
-            input_names=[LANDMARK_INPUT_NAME],
-            output_names=list(LANDMARK_OUTPUT_NAMES),
-            dynamic_axes=dynamic_axes,
-            opset_version=opset,
-            do_constant_folding=True,
-            dynamo=False,
-        )
+    trace_to_onnx(
+        module, (example,), path, (LANDMARK_INPUT_NAME,), LANDMARK_OUTPUT_NAMES, dynamic_batch, opset
+    )
     model = fold_constant_subgraphs(onnx.load(str(path)))
     onnx.save(model, str(path))
     onnx.checker.check_model(str(path))

@@ -414,7 +414,7 @@ class MediaPipeHandDetector:
         min_presence: float | None = None,
     ) -> HandDetection | None:
         """The hand-landmark model on one rotated square crop -> HandDetection, or None if no hand."""
-        crop, to_image = _rotated_crop(image, centre, size, rotation, LANDMARK_INPUT_SIZE)
+        crop, to_image = rotated_crop(image, centre, size, rotation, LANDMARK_INPUT_SIZE)
         out = self._landmark.infer(crop[None])
         presence = float(out.presence.ravel()[0])
         if presence < (self.presence_threshold if min_presence is None else min_presence):
@@ -527,7 +527,7 @@ def _letterbox(image: np.ndarray, size: int):
     return canvas, to_image
 
 
-def _rotated_crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: float, out: int):
+def rotated_crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: float, out: int):
     """Square crop of side ``size`` px centred at ``centre``, rotated by ``rotation``, to (out, out, 3) [0,1].
 
     A crop point q (crop px, continuous) comes from the image point centre + R(rotation) (q/out - 0.5) size.
@@ -549,3 +549,10 @@ def _rotated_crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: 
         return np.asarray(points, dtype=np.float64) @ A.T + b
 
     return crop.astype(np.float32) / 255.0, to_image
+
+
+def landmark_crop(image_rgb: np.ndarray, detection: HandDetection) -> np.ndarray:
+    """The (224, 224, 3) float32 [0, 1] crop the landmark network saw for ``detection`` (its rect)."""
+    centre = np.asarray(detection.rect_center_px, dtype=np.float64)
+    rotation = detection.rect_rotation_rad
+    return rotated_crop(image_rgb, centre, detection.rect_size_px, rotation, LANDMARK_INPUT_SIZE)[0]

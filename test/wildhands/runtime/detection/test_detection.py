@@ -89,13 +89,13 @@ def test_weighted_nms_merges_overlaps_by_score():
 
 
 @pytest.mark.parametrize("rotation", [0.0, 0.7, -2.0, np.pi])
-def test_rotated_crop_maps_points_back(rotation):
+def testrotated_crop_maps_points_back(rotation):
     """A bright dot in the image lands in the crop where to_image says it came from."""
-    from wildhands.runtime.detection.mediapipe_palm import _rotated_crop
+    from wildhands.runtime.detection.mediapipe_palm import rotated_crop
 
     image = np.zeros((300, 400, 3), np.uint8)
     image[120:123, 250:253] = 255  # dot centre at (251.5, 121.5), continuous coordinates
-    crop, to_image = _rotated_crop(image, np.array([230.0, 140.0]), 120.0, rotation, 224)
+    crop, to_image = rotated_crop(image, np.array([230.0, 140.0]), 120.0, rotation, 224)
     ys, xs = np.nonzero(crop[..., 0] > 0.2)
     w = crop[ys, xs, 0]
     peak = np.array([(xs * w).sum() / w.sum() + 0.5, (ys * w).sum() / w.sum() + 0.5])

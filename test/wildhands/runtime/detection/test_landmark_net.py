@@ -68,21 +68,14 @@ def crops():
     """(name, crop) pairs: the detector's own crops of real hands (InterHand2.6M photos, the sample), crops
     around the annotated InterHand2.6M hands at three rotations, and synthetic inputs."""
     from wildhands.runtime.detection import build_detector
-    from wildhands.runtime.detection.mediapipe_palm import LANDMARK_INPUT_SIZE, _rotated_crop
+    from wildhands.runtime.detection.mediapipe_palm import LANDMARK_INPUT_SIZE, landmark_crop, rotated_crop
 
     out = []
     detector = build_detector("mediapipe")
     for path in (INTERHAND / "image29590.jpg", INTERHAND / "image44669.jpg", SAMPLE):
         image = _rgb(path)
         for k, det in enumerate(detector.detect_with_landmarks(image)):
-            crop, _ = _rotated_crop(
-                image,
-                np.array(det.rect_center_px),
-                det.rect_size_px,
-                det.rect_rotation_rad,
-                LANDMARK_INPUT_SIZE,
-            )
-            out.append((f"detected:{path.name}:{k}", crop))
+            out.append((f"detected:{path.name}:{k}", landmark_crop(image, det)))
     truth = json.loads((INTERHAND / "truth.json").read_text())
     for entry in truth["images"]:
         image = _rgb(INTERHAND / entry["file"])
@@ -90,7 +83,7 @@ def crops():
             kp = np.asarray(hand["keypoints_px"], dtype=np.float64)
             lo, hi = kp.min(0), kp.max(0)
             for rotation in (0.0, 0.6, -2.0):
-                crop, _ = _rotated_crop(
+                crop, _ = rotated_crop(
                     image, (lo + hi) / 2, 1.8 * float((hi - lo).max()), rotation, LANDMARK_INPUT_SIZE
                 )
                 out.append((f"truth:{entry['file']}:{k}:{rotation}", crop))
