@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Render the bundled sample sequence (wildhands/assets/sequence): a short egocentric clip with ground truth.
 
-Two hands of the open hand model over the kitchen counter of the still sample (scripts/make_sample.py),
-filmed by a wide (~88 deg) camera at 15 Hz: the right hand reaches in and closes into a grasp while the
-left hand rests, then leaves the view, so the clip has frames with two hands and with one. Written as
-images + YAML (the layout ``wildhands demo --images DIR --camera-info FILE`` reads):
+Two hands of the open hand model, drawn with its smooth render skin (forearm and sleeve, per-vertex
+shading: ``render.hand_skin``, the synthetic data's ``hand_look: skin``), over the kitchen counter of the
+still sample (scripts/make_sample.py), filmed by a wide (~88 deg) camera at 15 Hz: the right hand reaches
+in and closes into a grasp while the left hand rests, then leaves the view, so the clip has frames with two
+hands and with one. The labelled box is the hand's own silhouette (not its forearm). Written as images +
+YAML (the layout ``wildhands demo --images DIR --camera-info FILE`` reads):
 
     images/000000.jpg ...        RGB frames (JPEG, quality 90)
     camera_info.yaml             intrinsics (camera_calibration format)
@@ -36,11 +38,14 @@ from wildhands.geometry.camera import CameraModel  # noqa: E402
 from wildhands.geometry.camera_yaml import save_camera_yaml  # noqa: E402
 from wildhands.geometry.rotations import mirror_axis_angle  # noqa: E402
 from wildhands.handmodel import build_hand_model  # noqa: E402
-from wildhands.render.shaded import ShadingStyle, render_mesh  # noqa: E402
+from wildhands.render.hand_skin import PART_HAND, HandSkin, SkinAppearance, albedo  # noqa: E402
+from wildhands.render.shaded import ShadingStyle, render_smooth_mesh, shade_vertices  # noqa: E402
 
 FPS = 15.0
 FRAMES = 36
 SKIN = {"right": (222, 170, 138), "left": (205, 152, 120)}
+SLEEVE = {"right": ((70, 72, 78), 0.07), "left": ((40, 55, 95), 0.09)}  # cloth RGB, cuff (m behind the wrist)
+STYLE = ShadingStyle()
 MIN_BOX_PX = (
     24  # a hand whose visible box (in px) is smaller than this is not labelled (it is leaving the view)
 )
@@ -85,6 +90,13 @@ def main() -> None:
     )
     base = background(np.random.default_rng(7))
     models = {side: build_hand_model("open", side=side) for side in ("right", "left")}
+    skins = {side: HandSkin(side) for side in ("right", "left")}
+    looks = {
+        side: SkinAppearance(
+            SKIN[side], sleeve_rgb=SLEEVE[side][0], fold_phase=1.0 if side == "left" else 0.0
+        )
+        for side in ("right", "left")
+    }
     betas = {"right": 0.5, "left": -0.5}
     frames = []
     for i in range(FRAMES):
@@ -108,10 +120,15 @@ def main() -> None:
                 )
             kp = out.keypoints[0].double().numpy()
             shift = np.asarray(st["wrist"]) - kp[0]
-            verts, kp = out.vertices[0].double().numpy() + shift, kp + shift
-            image, mask = render_mesh(
-                image, verts, out.faces.numpy(), camera, ShadingStyle(color_rgb=SKIN[side])
+            kp = kp + shift
+            mesh = skins[side].skin(shape, orient, pose, sleeve_x=SLEEVE[side][1])
+            verts = mesh.vertices + shift
+            base_rgb, specular = albedo(mesh, looks[side])
+            rgb = shade_vertices(
+                verts, mesh.normals, base_rgb, STYLE, occlusion=mesh.occlusion(), specular=specular
             )
+            image, top = render_smooth_mesh(image, verts, mesh.faces, rgb, camera)
+            mask = np.isin(top, np.flatnonzero(mesh.face_part == PART_HAND))  # the hand, not the arm
             ys, xs = np.nonzero(mask)
             if xs.size == 0 or min(np.ptp(xs), np.ptp(ys)) + 1 < MIN_BOX_PX:
                 continue
@@ -133,7 +150,8 @@ def main() -> None:
         frames.append({"image": name, "stamp_s": round(i / FPS, 6), "hands": labels})
     save_camera_yaml(camera, args.out / "camera_info.yaml", camera_name="sequence_egocentric")
     meta = {
-        "description": "Rendered by scripts/make_sequence.py from the open hand model (open_hand_v1); "
+        "description": "Rendered by scripts/make_sequence.py from the open hand model (open_hand_v1) with "
+        "its render skin (render.hand_skin: forearm, sleeve, per-vertex shading); "
         "keypoints in the camera optical frame (m) and in pixels, boxes xyxy in pixels.",
         "hand_model": "open_hand_v1",
         "fps": FPS,

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from wildhands.geometry.camera import CameraModel
+from wildhands.render import raster
 
 # subpixel precision for cv2.fillConvexPoly
 _SHIFT = 4
@@ -192,3 +193,47 @@ def interpolate_vertex_colors(
     )
     out[rows, cols] = col
     return out, covered
+
+
+def render_smooth_mesh(
+    image_rgb: np.ndarray,
+    vertices_cam_m: np.ndarray,
+    faces: np.ndarray,
+    vertex_rgb: np.ndarray,
+    camera: CameraModel,
+    near_m: float = 0.03,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a mesh with per-vertex colours (Gouraud, e.g. from :func:`shade_vertices`) into ``image_rgb``.
+
+    Faces are drawn in painter's order (far to near by face centre, as :func:`render_mesh`), rasterised by
+    ``render.raster`` (OpenCV's fill rule). Faces with a corner nearer than ``near_m`` (or behind the camera)
+    or outside the lens model's reach are not drawn (e.g. a sleeve running past the camera).
+
+    Returns:
+        (image, top): the rendered copy of the (H, W, 3) uint8 RGB image and, per pixel, the index of the
+        face drawn there ((H, W) int64, -1 where the mesh does not cover it) -- e.g. a part's silhouette is
+        ``np.isin(top, part_faces)``.
+    """
+    h, w = image_rgb.shape[:2]
+    if (w, h) != (camera.width, camera.height):
+        raise ValueError(f"image is {w}x{h} but the camera is {camera.width}x{camera.height}")
+    vertices = np.asarray(vertices_cam_m, dtype=np.float64)
+    all_faces = np.asarray(faces, dtype=np.int64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.all(np.isfinite(vertices)):
+        raise ValueError(f"vertices_cam_m must be finite (V, 3), got shape {vertices.shape}")
+    front = vertices[:, 2] > near_m
+    uv = np.zeros((len(vertices), 2))
+    uv[front] = camera.project(vertices[front])
+    ok = front & np.isfinite(uv).all(axis=1)
+    drawable = np.flatnonzero(ok[all_faces].all(axis=1))
+    faces = all_faces[drawable]
+    spans = raster.triangle_spans(uv, faces, w, h)
+    priority = np.empty(len(faces), np.int64)
+    priority[np.argsort(-vertices[faces].mean(axis=1)[:, 2], kind="stable")] = np.arange(len(faces))
+    top = raster.top_face(spans, priority)
+    rgb, covered = interpolate_vertex_colors(top, spans.window[:2], uv, faces, np.asarray(vertex_rgb))
+    out = image_rgb.copy()
+    region = out[spans.slices]
+    region[covered] = np.clip(np.rint(rgb[covered]), 0, 255).astype(np.uint8)
+    out[spans.slices] = region
+    return out, spans.paste(np.where(top >= 0, drawable[top], -1), fill=-1)

@@ -9,9 +9,16 @@ import torch
 
 from wildhands.data.synthetic import SyntheticConfig
 from wildhands.data.synthetic.generator import generate_frame
+from wildhands.geometry.camera import CameraModel
 from wildhands.handmodel import OpenHandModel
 from wildhands.render.hand_skin import PART_ARM, PART_HAND, PART_SLEEVE, HandSkin, surface_nets
-from wildhands.render.shaded import ShadingStyle, interpolate_vertex_colors, shade_vertices
+from wildhands.render.shaded import (
+    ShadingStyle,
+    interpolate_vertex_colors,
+    render_mesh,
+    render_smooth_mesh,
+    shade_vertices,
+)
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +105,41 @@ def test_smooth_shading_and_gouraud_fill() -> None:
     assert covered.sum() == 3
     np.testing.assert_allclose(col[0, 0], [90, 0, 0], atol=1e-4)
     np.testing.assert_allclose(col[0, 1], [45, 45, 0], atol=1e-4)
+
+
+def _camera(w: int = 160, h: int = 120) -> CameraModel:
+    return CameraModel.from_K(np.array([[150.0, 0, (w - 1) / 2], [0, 150.0, (h - 1) / 2], [0, 0, 1]]), w, h)
+
+
+def test_render_smooth_mesh_paints_the_nearest_face_and_keeps_face_indices() -> None:
+    cam = _camera()
+    square = np.array([[-0.1, -0.1], [0.1, -0.1], [0.1, 0.1], [-0.1, 0.1]])
+    far = np.c_[square, np.full(4, 1.0)]
+    near = np.c_[square * 0.3, np.full(4, 0.5)]  # smaller in the world, nearer: the image centre
+    behind = np.array([[0.0, 0.0, -0.2], [0.1, 0.0, -0.2], [0.0, 0.1, -0.2]])  # not drawn, no error
+    v = np.concatenate([behind, far, near])
+    quad = np.array([[0, 1, 2], [0, 2, 3]])
+    faces = np.concatenate([[[0, 1, 2]], quad + 3, quad + 7])
+    rgb = np.concatenate([np.zeros((3, 3)), np.tile([200.0, 0, 0], (4, 1)), np.tile([0, 0, 200.0], (4, 1))])
+    background = np.full((120, 160, 3), 30, np.uint8)
+    image, top = render_smooth_mesh(background, v, faces, rgb, cam)
+    assert background.max() == 30  # drawn into a copy
+    centre = image[60, 80]
+    assert centre[2] == 200 and centre[0] == 0 and top[60, 80] in (3, 4)  # the near square's faces
+    assert image[60, 80 + 12][0] == 200 and top[60, 92] in (1, 2)  # the far square (+-15 px) around it
+    assert (top == 0).sum() == 0 and (image[top < 0] == 30).all()
+    # same silhouette as render_mesh (one fill rule)
+    _, mask = render_mesh(background, v[3:], faces[1:] - 3, cam)
+    assert ((top >= 0) == (mask > 0)).mean() > 0.995
+
+
+def test_render_smooth_mesh_checks_its_input() -> None:
+    cam = _camera()
+    v = np.array([[0.0, 0.0, 1.0], [0.1, 0.0, 1.0], [np.nan, 0.1, 1.0]])
+    with pytest.raises(ValueError, match="finite"):
+        render_smooth_mesh(np.zeros((120, 160, 3), np.uint8), v, np.array([[0, 1, 2]]), np.zeros((3, 3)), cam)
+    with pytest.raises(ValueError, match="camera is 160x120"):
+        render_smooth_mesh(np.zeros((10, 10, 3), np.uint8), v[:2], np.zeros((0, 3)), np.zeros((2, 3)), cam)
 
 
 def test_generator_skin_option() -> None:
