@@ -11,7 +11,12 @@ continuous pixel convention). Per set of images it reports:
   hand's mean over its labelled keypoints;
 * world-landmark PA-MPJPE (mm): the network's metric "world" landmarks against the true 3D keypoints after a
   similarity Procrustes alignment (hands with 3D truth only);
-* the hand-presence score (mean) and the fraction of hands with presence > 0.5 (MediaPipe's threshold).
+* the hand-presence score (mean) and the fraction of hands with presence > 0.5 (MediaPipe's threshold);
+* handedness agreement: the share of hands (with a known side) whose handedness the network reads right --
+  a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored.
+
+Synthetic "clear" hands are also broken down by grasp class (``clear_by_grasp``): how the look of open and of
+closed hands compares.
 
 Sets: any number of ``wildhands synth`` folders (``--synthetic NAME=DIR``; fisheye frames are skipped, as
 in the issue's table, unless ``--fisheye``) and the real images we have: the committed fixtures
@@ -27,10 +32,8 @@ beside real photos, with the truth (green) and the network's landmarks (red)
     wildhands synth --out /tmp/rr/tubes --n 600 --seed 7
     python bench/render_realism.py --synthetic tubes=/tmp/rr/tubes --mmpose-data /tmp/mmpose/tests/data
 
-``--speed N`` also times ``generate_frame`` on N frames per look of ``SPEED_LOOKS`` (hand looks, photo
-backgrounds, held objects; frames/s and the other processes' CPU load) into the JSON's ``"speed"`` entry;
-without ``--synthetic`` it replaces only that entry. The looks compared and their commands:
-``docs/render-realism.md``.
+The looks compared and their commands: ``docs/render-realism.md``; their generation speed is measured by
+``bench/train.py`` (``generation_looks`` in ``bench/results/train.json``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from wildhands.eval.real_hands import (  # noqa: E402
     load_real_hands,
     tracking_rect,
 )
+from wildhands.model.grasp import grasp_class_name  # noqa: E402
 
 CROP_PX = 224
 TRACKING = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)  # the landmarks rect_from_landmarks uses
@@ -73,6 +77,8 @@ def _hand(
     valid: np.ndarray,
     cam_m: np.ndarray | None,
     clear: bool,
+    side: str | None = None,
+    grasp: str | None = None,
 ) -> dict[str, Any]:
     return {
         "set": kind,
@@ -82,6 +88,8 @@ def _hand(
         "valid": valid,
         "cam_m": cam_m,
         "clear": clear,
+        "side": side,
+        "grasp": grasp,
     }
 
 
@@ -103,7 +111,10 @@ def synthetic_hands(folder: Path, frames: int, fisheye: bool) -> list[dict[str, 
             inside = (uv[:, 0] >= -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] < h - 0.5)
             clear = bool(hand.get("visible_fraction", 0.0) >= CLEAR_VISIBLE_FRACTION and inside.all())
             cam = np.asarray(hand["keypoints_cam_m"], np.float64)
-            out.append(_hand("", f"{frame['frame_id']}_{k}", image, uv, np.ones(21, bool), cam, clear))
+            grasp = hand.get("grasp")
+            grasp = grasp_class_name(grasp) if isinstance(grasp, int) else grasp
+            name = f"{frame['frame_id']}_{k}"
+            out.append(_hand("", name, image, uv, np.ones(21, bool), cam, clear, hand["side"], grasp))
     return out
 
 
@@ -116,8 +127,9 @@ def real_hands(real_dir: Path | None, mmpose_data: Path | None) -> list[dict[str
         if s.synthetic:
             continue
         for k, h in enumerate(s.hands):
+            name = f"{s.name}_{k}"
             out.append(
-                _hand(s.dataset, f"{s.name}_{k}", s.image, h.keypoints_px, h.valid, h.keypoints_cam_m, True)
+                _hand(s.dataset, name, s.image, h.keypoints_px, h.valid, h.keypoints_cam_m, True, h.side)
             )
     return out
 
@@ -152,6 +164,7 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         "err_px": float(np.mean(err)) * CROP_PX / size if np.isfinite(err).all() else math.inf,
         "presence": float(res["presence"]),
         "pa_mm": None,
+        "side_agrees": None if hand["side"] is None else res["side"] == hand["side"],
         "rect": (centre, size, rotation),
         "pred_px": res["landmarks_px"],
     }
@@ -165,6 +178,7 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     err = np.array([s["err_px"] for s in scores], np.float64)
     pa = np.array([s["pa_mm"] for s in scores if s["pa_mm"] is not None], np.float64)
     pres = np.array([s["presence"] for s in scores], np.float64)
+    sides = np.array([s["side_agrees"] for s in scores if s["side_agrees"] is not None], np.float64)
     finite = err[np.isfinite(err)]
 
     def r(x: float | None, n: int = 2) -> float | None:
@@ -178,6 +192,7 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         "hands_3d": int(pa.size),
         "presence_mean": r(pres.mean(), 3) if pres.size else None,
         "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
+        "handedness_agreement": r(sides.mean(), 3) if sides.size else None,
     }
 
 
@@ -185,20 +200,21 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: float, out: int = CROP_PX):
-    """The rotated square crop the landmark network sees (``mediapipe_palm.rotated_crop``, our pixel
-    convention: centre of pixel (0, 0) at (0, 0)); returns it (uint8) and image px -> crop px."""
-    c, s = math.cos(rotation), math.sin(rotation)
-    a = np.array([[c, -s], [s, c]]) * (size / out)  # crop px -> image px
-    b = np.asarray(centre, np.float64) + 0.5 - a @ np.array([out / 2, out / 2])
-    m = np.hstack([a, (b + a @ np.array([0.5, 0.5]) - 0.5)[:, None]])
-    img = cv2.warpAffine(image, m, (out, out), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-    inv = np.linalg.inv(a)
+    """The rotated square crop the landmark network sees (``mediapipe_palm.rotated_crop``) of a rect in our
+    pixel convention (centre of pixel (0, 0) at (0, 0)); returns it (uint8) and image px -> crop px."""
+    from wildhands.runtime.detection.mediapipe_palm import rotated_crop
+    from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX as HALF
+
+    # rotated_crop works in the detector's continuous convention (pixel centres at +0.5) on both sides
+    img, to_image = rotated_crop(image, np.asarray(centre, np.float64) + HALF, size, rotation, out)
+    origin = to_image(np.zeros(2))
+    linear = np.stack([to_image(np.array([1.0, 0.0])) - origin, to_image(np.array([0.0, 1.0])) - origin], 1)
+    inv = np.linalg.inv(linear)
 
     def to_crop(p: np.ndarray) -> np.ndarray:
-        return (np.asarray(p, np.float64) + 0.5 - b) @ inv.T - 0.5
+        return (np.asarray(p, np.float64) + HALF - origin) @ inv.T - HALF
 
-    return img, to_crop
+    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8), to_crop
 
 
 def figure(
@@ -256,11 +272,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "render_realism.json")
     p.add_argument("--figure", type=Path, default=REPO / "docs" / "img" / "render_realism.png")
     p.add_argument("--no-figure", action="store_true")
-    p.add_argument(
-        "--speed", type=int, default=0, metavar="N",
-        help="also time generate_frame (one process) on N frames of seed 7 per look of SPEED_LOOKS; alone "
-        "(no --synthetic), only the results' 'speed' entry is replaced",
-    )  # fmt: skip
     args = p.parse_args(argv)
     sets = []
     for item in args.synthetic:
@@ -274,87 +285,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def markdown(result: dict[str, Any]) -> str:
     rows = [
-        "| crops | hands | 2D error px (mean / median) | world PA-MPJPE mm (hands) | presence mean | > 0.5 |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| crops | hands | 2D error px (mean / median) | world PA-MPJPE mm (hands) | presence mean | > 0.5 "
+        "| handedness agrees |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, s in result["sets"].items():
+    for name, s in {**result["sets"], **result.get("clear_by_grasp", {})}.items():
         rows.append(
             f"| {name} | {s['hands']} | {s['err2d_crop224_px_mean']} / {s['err2d_crop224_px_median']} "
             f"| {s['world_pa_mpjpe_mm']} ({s['hands_3d']}) | {s['presence_mean']} "
-            f"| {s['presence_over_0.5']} |"
+            f"| {s['presence_over_0.5']} | {s.get('handedness_agreement')} |"
         )
     return "\n".join(rows)
 
 
-#: the looks whose generation speed ``--speed`` measures (SyntheticConfig overrides)
-SPEED_LOOKS: dict[str, dict[str, str]] = {
-    "tubes (default)": {},
-    "tubes + photo_mix + objects": {"backgrounds": "photo_mix", "occluders": "objects"},
-    "skin": {"hand_look": "skin"},
-    "skin + photo_mix": {"hand_look": "skin", "backgrounds": "photo_mix"},
-    "skin + photo_mix + objects": {"hand_look": "skin", "backgrounds": "photo_mix", "occluders": "objects"},
-}
-
-
-def _busy_cpu_s() -> float:
-    """CPU seconds all processes have used (user + nice + system + irq + softirq + steal, /proc/stat)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    ticks = sum(int(fields[i]) for i in (0, 1, 2, 5, 6, 7) if i < len(fields))
-    import os
-
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def speed(frames: int, seed: int = 7, rounds: int = 3) -> dict[str, Any]:
-    """Frames/s of ``generate_frame`` (device 'cpu', this process, frames ``0..frames-1`` of ``seed``) per
-    look of ``SPEED_LOOKS``, with the cores other processes used meanwhile. The looks take turns in
-    ``rounds`` blocks of ``frames / rounds`` frames, so a change in the machine's other load hits all
-    alike."""
-    import os
-
-    from wildhands.data.synthetic.config import SyntheticConfig
-    from wildhands.data.synthetic.generator import generate_frame
-
-    cfgs = {name: SyntheticConfig.from_dict(o) for name, o in SPEED_LOOKS.items()}
-    for cfg in cfgs.values():
-        generate_frame(cfg, seed + 1, 0)  # warm-up: hand models, skins, photos (built once per process)
-    wall = dict.fromkeys(cfgs, 0.0)
-    other = dict.fromkeys(cfgs, 0.0)
-    bounds = np.linspace(0, frames, rounds + 1).round().astype(int)
-    for r in range(rounds):
-        for name, cfg in cfgs.items():
-            busy0, own0, t0 = _busy_cpu_s(), time.process_time(), time.perf_counter()
-            for i in range(bounds[r], bounds[r + 1]):
-                generate_frame(cfg, seed, i)
-            wall[name] += time.perf_counter() - t0
-            other[name] += max(0.0, (_busy_cpu_s() - busy0) - (time.process_time() - own0))
-    out: dict[str, Any] = {}
-    for name in cfgs:
-        out[name] = {
-            "config": SPEED_LOOKS[name],
-            "frames": frames,
-            "frames_per_s": round(frames / wall[name], 2),
-            "ms_per_frame": round(1e3 * wall[name] / frames, 1),
-            "other_processes_cores": round(other[name] / wall[name], 2),
-        }
-        print(f"speed {name}: {out[name]}", flush=True)
-    return {"seed": seed, "rounds": rounds, "cpu_count": os.cpu_count(), "device": "cpu", "looks": out}
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.speed and not args.synthetic:
-        result = json.loads(args.results.read_text()) if args.results.is_file() else {}
-        result["speed"] = speed(args.speed)
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(result, indent=1) + "\n")
-        print(f"wrote {args.results}")
-        return 0
     from wildhands.runtime.detection.mediapipe_palm import MediaPipeHandDetector
 
     detector = MediaPipeHandDetector(threads=args.threads)
     start = time.perf_counter()
     groups: dict[str, list[tuple[dict, dict]]] = {}
+    by_grasp: dict[str, list[tuple[dict, dict]]] = {}  # clear hands per grasp class
     for name, folder in args.synthetic:
         for hand in synthetic_hands(folder, args.frames, args.fisheye):
             score = score_hand(detector, hand)
@@ -363,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             groups.setdefault(f"synthetic:{name}", []).append((hand, score))
             if hand["clear"]:
                 groups.setdefault(f"synthetic:{name} (clear)", []).append((hand, score))
+                by_grasp.setdefault(f"synthetic:{name} (clear) {hand['grasp']}", []).append((hand, score))
     real = []
     for hand in real_hands(args.real_dir, args.mmpose_data):
         score = score_hand(detector, hand)
@@ -381,10 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         "fisheye_frames": bool(args.fisheye),
         "mmpose_data": str(args.mmpose_data) if args.mmpose_data else None,
         "sets": {name: summarise([s for _, s in items]) for name, items in groups.items()},
+        "clear_by_grasp": {
+            name: summarise([s for _, s in items]) for name, items in sorted(by_grasp.items())
+        },
         "seconds": round(time.perf_counter() - start, 1),
     }
-    if args.speed:
-        result["speed"] = speed(args.speed)
     result["targets"] = {
         "err2d_crop224_px_mean": "< 15",
         "presence_mean": "> 0.8",

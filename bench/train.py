@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Training throughput on this machine: synthetic data generation (frames/s, hands/s) per rendering device
-('cpu' = numpy/OpenCV, 'torch-cpu', and 'cuda' where a GPU is present), training items (record -> crop +
+('cpu' = numpy/OpenCV, 'torch-cpu', and 'cuda' where a GPU is present) and per scene look (``SCENE_LOOKS``:
+the tube hand or the render skin, procedural or photographic backgrounds, box or held-object occluders;
+``generation_looks``), training items (record -> crop +
 targets, items/s) and training steps (samples/s) for a few backbones/crop sizes, float32 and (ResNet-18 at
 128 px) bfloat16 autocast + channels_last on the CPU, in one run.
 
     python bench/train.py [--frames 6] [--steps 5] [--batch 8] [--out bench/results/train.json]
+    python bench/train.py --only generation     # the generation entries only; the file's others are kept
 
 The torch renderers are also compared with the numpy one on the same frames: labels identical (yes/no) and
 the mean |difference| of the images in 8-bit levels.
@@ -17,16 +20,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
-from machine import OtherLoad, machine_facts  # noqa: E402
+from machine import OtherLoad, busy_cpu_s, machine_facts, own_cpu_s  # noqa: E402
 
 from wildhands.data.synthetic import (  # noqa: E402
     SyntheticConfig,
@@ -71,6 +76,46 @@ def bench_generation(n: int, size: tuple[int, int], device: str = "cpu", referen
         ]
         result["image_mean_abs_diff_to_cpu_levels"] = {"mean": float(np.mean(diffs)), "max": max(diffs)}
     return result, frames
+
+
+#: the scene looks whose generation speed is compared (SyntheticConfig overrides; docs/render-realism.md)
+SCENE_LOOKS: dict[str, dict[str, str]] = {
+    "tubes (default)": {},
+    "tubes + photo_mix + objects": {"backgrounds": "photo_mix", "occluders": "objects"},
+    "skin": {"hand_look": "skin"},
+    "skin + photo_mix": {"hand_look": "skin", "backgrounds": "photo_mix"},
+    "skin + photo_mix + objects": {"hand_look": "skin", "backgrounds": "photo_mix", "occluders": "objects"},
+}
+
+
+def bench_looks(frames: int, seed: int = 7, rounds: int = 3) -> dict[str, Any]:
+    """Frames/s of ``generate_frame`` (device 'cpu', this process, frames ``0..frames-1`` of ``seed``) per
+    look of ``SCENE_LOOKS``, with the cores other processes used meanwhile. The looks take turns in
+    ``rounds`` blocks of ``frames / rounds`` frames, so a change in the machine's other load hits all
+    alike."""
+    cfgs = {name: SyntheticConfig.from_dict(o) for name, o in SCENE_LOOKS.items()}
+    for cfg in cfgs.values():
+        generate_frame(cfg, seed + 1, 0)  # warm-up: hand models, skins, photos (built once per process)
+    wall = dict.fromkeys(cfgs, 0.0)
+    other = dict.fromkeys(cfgs, 0.0)
+    bounds = np.linspace(0, frames, rounds + 1).round().astype(int)
+    for r in range(rounds):
+        for name, cfg in cfgs.items():
+            busy0, own0, t0 = busy_cpu_s(), own_cpu_s(), time.perf_counter()
+            for i in range(bounds[r], bounds[r + 1]):
+                generate_frame(cfg, seed, i)
+            wall[name] += time.perf_counter() - t0
+            other[name] += max(0.0, (busy_cpu_s() - busy0) - (own_cpu_s() - own0))
+    out: dict[str, Any] = {}
+    for name in cfgs:
+        out[name] = {
+            "config": SCENE_LOOKS[name],
+            "frames": frames,
+            "frames_per_s": round(frames / wall[name], 2),
+            "ms_per_frame": round(1e3 * wall[name] / frames, 1),
+            "other_processes_cores": round(other[name] / wall[name], 2),
+        }
+    return {"seed": seed, "rounds": rounds, "cpu_count": os.cpu_count(), "device": "cpu", "looks": out}
 
 
 def bench_items(records, model: ModelConfig) -> dict:
@@ -142,17 +187,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "train.json")
     parser.add_argument("--note", default="", help="conditions of the run, stored in the result")
+    parser.add_argument(
+        "--look-frames", type=int, default=90, help="frames per look of SCENE_LOOKS (generation_looks)"
+    )
+    parser.add_argument(
+        "--only", choices=("all", "generation"), default="all",
+        help="generation: time the data generation only and keep the file's other entries",
+    )  # fmt: skip
     args = parser.parse_args()
     import tempfile
 
     from tqdm import tqdm
 
-    result: dict = {
-        "machine": machine_facts(),
-        "note": args.note,
-        "generation": [],
-        "steps": [],
-    }
+    if args.only == "generation" and args.out.is_file():
+        result = json.loads(args.out.read_text())
+        result.update({"machine": machine_facts(), "note": args.note, "generation": []})
+    else:
+        result = {"machine": machine_facts(), "note": args.note, "generation": [], "steps": []}
     devices = ["cpu", "torch-cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     step_runs = [
         ({"backbone": "resnet18", "image_size": 128}, None),
@@ -164,7 +215,9 @@ def main() -> None:
         step_runs += [
             ({"backbone": b, "image_size": 224}, {"device": "cuda"}) for b in ("resnet18", "resnet50")
         ]
-    progress = tqdm(total=2 * len(devices) + 1 + len(step_runs), desc="bench/train")
+    if args.only == "generation":
+        step_runs = []
+    progress = tqdm(total=2 * len(devices) + 2 + len(step_runs), desc="bench/train")
     for size in ((640, 480), (1280, 720)):
         reference = None
         for device in devices:
@@ -172,9 +225,12 @@ def main() -> None:
             reference = reference or frames
             result["generation"].append(res)
             progress.update(1)
-    stream = SyntheticHandStream(SyntheticConfig(), seed=5, length=2 * args.batch)
-    records = [stream[i] for i in range(len(stream))]
-    result["items"] = bench_items(records, ModelConfig(backbone="resnet18"))
+    result["generation_looks"] = bench_looks(args.look_frames)
+    progress.update(1)
+    if args.only == "all":
+        stream = SyntheticHandStream(SyntheticConfig(), seed=5, length=2 * args.batch)
+        records = [stream[i] for i in range(len(stream))]
+        result["items"] = bench_items(records, ModelConfig(backbone="resnet18"))
     progress.update(1)
     with tempfile.TemporaryDirectory() as tmp:
         for i, (model, precision) in enumerate(step_runs):
@@ -197,8 +253,11 @@ def main() -> None:
             f"frames/s, {g['hands_per_s']:.2f} hands/s (other load {g['other_processes_cores']:.2f} cores)"
             + same
         )
-    print(f"training items: {result['items']['items_per_s']:.1f} items/s")
-    for s in result["steps"]:
+    for name, look in result["generation_looks"]["looks"].items():
+        print(f"synthetic look {name}: {look['frames_per_s']:.2f} frames/s (one process, seed 7 frames)")
+    if args.only == "all":
+        print(f"training items: {result['items']['items_per_s']:.1f} items/s")
+    for s in result["steps"] if args.only == "all" else []:
         print(
             f"train step {s['model']['backbone']}@{s['model']['image_size']} on {s['device']} "
             f"{s['precision']} batch {s['batch']}: "

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import rclpy
 import ros_harness
+from detector_models import detector_models_missing
 from rclpy.parameter import Parameter
 from ros_harness import Harness
 
-from wildhands.runtime.detection.models import default_model_dir, missing_models
 from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes
 from wildhands_ros.msg import Hand
 from wildhands_ros.node import WildHandsNode
@@ -25,12 +25,9 @@ NAMESPACE = "/detector_test"
 
 @pytest.fixture(scope="module")
 def detector_harness(ros_context, sample):
-    missing = missing_models()
-    if missing:
-        pytest.skip(
-            f"MediaPipe detector models {missing} missing in {default_model_dir()}: "
-            "run `python scripts/fetch_detector_models.py` (scripts/setup.sh does this)"
-        )
+    reason = detector_models_missing(check_hash=True, litert=False)
+    if reason:
+        pytest.skip(reason)
     mp = pytest.MonkeyPatch()
     mp.setattr(ros_harness, "WildHandsNode", functools.partial(WildHandsNode, namespace=NAMESPACE))
     mp.setattr(ros_harness.rclpy, "create_node", functools.partial(rclpy.create_node, namespace=NAMESPACE))

@@ -14,9 +14,11 @@ from wildhands.geometry.crop import CropBox
 from wildhands.geometry.perspective_crop import RectifiedCrop
 from wildhands.model.grasp import GRASP_CLASSES
 
-__all__ = ["SIDES", "HandBox", "HandEstimate"]
+__all__ = ["SIDES", "CONTINUOUS_TO_CENTRE_PX", "HandBox", "HandEstimate"]
 
 SIDES = ("left", "right")
+#: half a pixel: the detector's continuous pixel coordinates -> CameraModel's pixel centres
+CONTINUOUS_TO_CENTRE_PX = 0.5
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from wildhands.geometry.crop import square_box_from_xyxy
 from wildhands.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel.skeleton import HandSkeleton
 from wildhands.model.lifting import lift_to_camera, lifting_inputs, unit_rays
-from wildhands.runtime.hands import HandEstimate
+from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX, HandEstimate
 from wildhands.runtime.refine import (
     HandFit,
     LandmarkEvidence,
@@ -41,8 +41,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["LandmarkHandsConfig", "LandmarkHands", "evidence_from_detection"]
 
 _S = np.diag([-1.0, 1.0, 1.0])  # mirror about the camera's x = 0 plane
-#: half a pixel: the detector's continuous pixel coordinates -> CameraModel's pixel centres
-CONTINUOUS_TO_CENTRE_PX = 0.5
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,7 @@ from scipy.optimize import linear_sum_assignment
 from wildhands.handmodel.keypoints import NUM_KEYPOINTS
 from wildhands.runtime.detection.mediapipe_palm import rect_from_landmarks
 from wildhands.runtime.filters import OneEuroConfig, OneEuroFilter, RotationOneEuroFilter
-from wildhands.runtime.hands import HandBox, HandEstimate
-from wildhands.runtime.landmark_hands import CONTINUOUS_TO_CENTRE_PX
+from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX, HandBox, HandEstimate
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ loop on an oracle method."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -13,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from bench_scripts import load_bench
+from detector_models import needs_detector_models
 
 from wildhands.eval import metrics
 from wildhands.eval.real_hands import (
@@ -255,21 +255,10 @@ def test_bench_registry_and_oracle_scores(samples):
     assert res["blind"]["sets"]["interhand2.6m"]["found"] == 0
 
 
-def _landmark_models_missing() -> str | None:
-    if importlib.util.find_spec("ai_edge_litert") is None:
-        return "ai-edge-litert is not installed (requirements/core.txt)"
-    from wildhands.runtime.detection.models import FETCH_COMMAND, missing_models
-
-    missing = missing_models(check_hash=False)
-    return f"MediaPipe models {missing} not in the cache; run `{FETCH_COMMAND}`" if missing else None
-
-
+@needs_detector_models
 def test_landmarks_on_the_box_crop_land_on_the_truth(samples):
     """The landmark model run on a given rect (our pixel convention in and out) finds the clear InterHand
     hands within 10 % of their size, and its tracking re-crop keeps them."""
-    reason = _landmark_models_missing()
-    if reason:
-        pytest.skip(reason)
     from wildhands.eval.real_hands import landmarks_on_rect
     from wildhands.geometry.crop import square_box_from_xyxy
     from wildhands.runtime.detection.mediapipe_palm import MediaPipeHandDetector

@@ -5,24 +5,16 @@ LiteRT models with the bundled 2-hand sample."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
+from detector_models import needs_detector_models
 
 from wildhands.geometry.camera_yaml import load_camera_yaml
-from wildhands.runtime.detection.models import FETCH_COMMAND, missing_models
 from wildhands.runtime.io import SAMPLE_DIR, load_image_rgb
 from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 from wildhands.runtime.tracking import HandTracker, TrackingConfig
 
-_MISSING = missing_models(check_hash=False)
-pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("ai_edge_litert") is None, reason="ai-edge-litert missing"),
-    pytest.mark.skipif(
-        bool(_MISSING), reason=f"MediaPipe models {_MISSING} not cached; run `{FETCH_COMMAND}`"
-    ),
-]
+pytestmark = needs_detector_models
 
 
 @pytest.fixture(scope="module")

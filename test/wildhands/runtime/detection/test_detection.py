@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from detector_models import detector_models_missing
 
 from wildhands.runtime.detection import DETECTORS, NullDetector, build_detector, models
 from wildhands.runtime.detection.mediapipe_palm import ssd_anchors, weighted_nms
@@ -56,9 +57,10 @@ def test_fetch_from_a_wheel_checks_hashes(tmp_path):
 
 
 def test_fetch_is_a_no_op_when_present(tmp_path):
+    reason = detector_models_missing(check_hash=True, litert=False)
+    if reason:
+        pytest.skip(reason)
     src = models.default_model_dir()
-    if models.missing_models(src):
-        pytest.skip(f"models not in the cache; run `{models.FETCH_COMMAND}`")
     out = tmp_path / "copy"
     out.mkdir()
     for name in [*models.MODEL_FILES, "NOTICE"]:

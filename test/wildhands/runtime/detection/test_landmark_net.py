@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from detector_models import needs_detector_models
 
-from wildhands.runtime.detection.models import FETCH_COMMAND, missing_models
 from wildhands.runtime.detection.tflite_torch import (
     TFLiteModule,
     TFLiteParseError,
@@ -27,18 +27,11 @@ INTERHAND = REPO / "test" / "data" / "real_hands" / "interhand2.6m"
 SAMPLE = REPO / "wildhands" / "assets" / "sample" / "image.png"
 TOL = 1e-3  # max abs difference, every output
 
-_MISSING = missing_models(check_hash=False)
 pytestmark = [
-    pytest.mark.skipif(
-        importlib.util.find_spec("ai_edge_litert") is None,
-        reason="ai-edge-litert is not installed (requirements/core.txt; run scripts/setup.sh)",
-    ),
+    needs_detector_models,
     pytest.mark.skipif(
         importlib.util.find_spec("tflite") is None,
         reason="the tflite package is not installed (requirements/core.txt; run scripts/setup.sh)",
-    ),
-    pytest.mark.skipif(
-        bool(_MISSING), reason=f"MediaPipe models {_MISSING} not in the cache; run `{FETCH_COMMAND}`"
     ),
 ]
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from detector_models import needs_detector_models
 
 from wildhands.runtime.detection import build_detector
-from wildhands.runtime.detection.models import FETCH_COMMAND, missing_models
 from wildhands.runtime.pipeline import HandBox
 
 REPO = Path(__file__).resolve().parents[4]
@@ -19,16 +18,7 @@ INTERHAND = REPO / "test" / "data" / "interhand2.6m"
 SAMPLE = REPO / "wildhands" / "assets" / "sample"
 MP_REFERENCE = REPO / "test" / "data" / "mediapipe" / "reference.json"
 
-_MISSING = missing_models(check_hash=False)
-pytestmark = [
-    pytest.mark.skipif(
-        importlib.util.find_spec("ai_edge_litert") is None,
-        reason="ai-edge-litert is not installed (requirements/core.txt; run scripts/setup.sh)",
-    ),
-    pytest.mark.skipif(
-        bool(_MISSING), reason=f"MediaPipe models {_MISSING} not in the cache; run `{FETCH_COMMAND}`"
-    ),
-]
+pytestmark = needs_detector_models
 
 
 @pytest.fixture(scope="module")
