@@ -15,6 +15,9 @@ From the spans:
 * :func:`top_face` -- per pixel the covering face of highest ``priority`` (a z-buffer over a per-face key:
   with ``priority`` = rank in far-to-near order of the face centres it is exactly the painter's
   algorithm, i.e. the face ``render_mesh`` would have drawn last);
+* :func:`nearest_face` -- per pixel the covering face nearest to the camera at that pixel (a z-buffer:
+  depth interpolated per pixel, perspective-correct), where faces cross or interpenetrate and the painter's
+  order by face centre draws the wrong one (a sleeve and the arm inside it, a curled finger on the palm);
 * :func:`coverage` -- the union of some faces (a silhouette), via per-row difference arrays.
 
 Everything is computed in the spans' bounding window of the image, so the cost scales with the mesh's
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Spans", "triangle_spans", "top_face", "coverage"]
+__all__ = ["Spans", "triangle_spans", "top_face", "nearest_face", "coverage"]
 
 _SUBPIXEL = 16.0
 
@@ -183,6 +186,49 @@ def top_face(spans: Spans, priority: np.ndarray, select: np.ndarray | None = Non
         inverse = np.full(int(priority.max()) + 1, -1, np.int64)  # priority -> face
         inverse[priority] = np.arange(priority.size)
         best[covered] = inverse[best[covered]]
+    return best.reshape(wy1 - wy0, ww)
+
+
+def nearest_face(spans: Spans, uv: np.ndarray, faces: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """Per pixel of ``spans.window`` (as :func:`top_face`) the covering face nearest to the camera there,
+    -1 where no face covers it: a z-buffer.
+
+    uv: (V, 2) the projected vertices the spans were made from; faces: (F, 3); depth: (V,) > 0, each
+    vertex's distance along the optical axis (z, m). The inverse depth is interpolated linearly in the image
+    (perspective-correct) at each pixel centre and clamped to the face's own range (the rasteriser's outline
+    pixels lie up to half a pixel outside the triangle); ties go to the lower face index.
+    """
+    wx0, wy0, wx1, wy1 = spans.window
+    ww = wx1 - wx0
+    best = np.full((wy1 - wy0) * ww, -1, np.int64)
+    if len(spans) == 0:
+        return best.reshape(wy1 - wy0, ww)
+    faces = np.asarray(faces, np.int64)
+    inv = 1.0 / np.asarray(depth, np.float64)
+    # per face: inverse depth = gx * x + gy * y + c over the image (solved from its three corners)
+    p = np.asarray(uv, np.float64)[faces]  # (F, 3, 2)
+    q = inv[faces]  # (F, 3)
+    e1, e2 = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
+    d1, d2 = q[:, 1] - q[:, 0], q[:, 2] - q[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    flat = np.abs(det) < 1e-12  # degenerate (edge-on) triangles: their mean depth
+    det = np.where(flat, 1.0, det)
+    gx = np.where(flat, 0.0, (d1 * e2[:, 1] - d2 * e1[:, 1]) / det)
+    gy = np.where(flat, 0.0, (d2 * e1[:, 0] - d1 * e2[:, 0]) / det)
+    c = np.where(flat, q.mean(1), q[:, 0] - gx * p[:, 0, 0] - gy * p[:, 0, 1])
+    face, row, x0, x1 = spans.face, spans.row, spans.x0, spans.x1
+    n = x1 - x0 + 1
+    starts = np.cumsum(n) - n
+    offset = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(starts, n)
+    f = np.repeat(face, n)
+    x = np.repeat(x0, n) + offset
+    y = np.repeat(row, n)
+    z_inv = np.clip(gx[f] * x + gy[f] * y + c[f], q.min(1)[f], q.max(1)[f])
+    pix = (y - wy0) * ww + (x - wx0)
+    order = np.lexsort((f, -z_inv, pix))  # per pixel: nearest first (largest inverse depth)
+    first = np.ones(order.size, bool)
+    first[1:] = pix[order][1:] != pix[order][:-1]
+    best[pix[order][first]] = f[order][first]
     return best.reshape(wy1 - wy0, ww)
 
 

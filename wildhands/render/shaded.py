@@ -205,9 +205,10 @@ def render_smooth_mesh(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw a mesh with per-vertex colours (Gouraud, e.g. from :func:`shade_vertices`) into ``image_rgb``.
 
-    Faces are drawn in painter's order (far to near by face centre, as :func:`render_mesh`), rasterised by
-    ``render.raster`` (OpenCV's fill rule). Faces with a corner nearer than ``near_m`` (or behind the camera)
-    or outside the lens model's reach are not drawn (e.g. a sleeve running past the camera).
+    Per pixel the nearest face is drawn (a z-buffer, ``raster.nearest_face``: crossing and interpenetrating
+    faces overlap correctly), rasterised by ``render.raster`` (OpenCV's fill rule). Faces with a corner
+    nearer than ``near_m`` (or behind the camera) or outside the lens model's reach are not drawn (e.g. a
+    sleeve running past the camera).
 
     Returns:
         (image, top): the rendered copy of the (H, W, 3) uint8 RGB image and, per pixel, the index of the
@@ -228,9 +229,7 @@ def render_smooth_mesh(
     drawable = np.flatnonzero(ok[all_faces].all(axis=1))
     faces = all_faces[drawable]
     spans = raster.triangle_spans(uv, faces, w, h)
-    priority = np.empty(len(faces), np.int64)
-    priority[np.argsort(-vertices[faces].mean(axis=1)[:, 2], kind="stable")] = np.arange(len(faces))
-    top = raster.top_face(spans, priority)
+    top = raster.nearest_face(spans, uv, faces, np.where(front, vertices[:, 2], 1.0))
     rgb, covered = interpolate_vertex_colors(top, spans.window[:2], uv, faces, np.asarray(vertex_rgb))
     out = image_rgb.copy()
     region = out[spans.slices]

@@ -11,7 +11,7 @@ import torch
 from wildhands.data.synthetic.poses import sample_global_orient, sample_hand_pose
 from wildhands.geometry.camera import CameraModel
 from wildhands.handmodel import OpenHandModel
-from wildhands.render.raster import coverage, top_face, triangle_spans
+from wildhands.render.raster import coverage, nearest_face, top_face, triangle_spans
 from wildhands.render.shaded import ShadingStyle, render_mesh, shade_faces
 
 
@@ -59,6 +59,57 @@ def test_silhouette_matches_opencv_fill(posed_hands):
         assert iou > 0.98, iou
         # the top face exists exactly where some face covers the pixel
         assert np.array_equal(top_face(spans, _painter_priority(verts, faces)) >= 0, coverage(spans))
+
+
+def test_nearest_face_is_a_z_buffer():
+    """Two triangles crossing in depth: each wins where it is in front; the painter's order (one face per
+    triangle centre) cannot do that."""
+    cam = CameraModel.from_K(np.array([[100.0, 0, 49.5], [0, 100.0, 49.5], [0, 0, 1]]), 100, 100)
+    # A leans from z 0.8 (left) to 1.2 (right), B the other way; they cross at x = 0
+    a = np.array([[-0.3, -0.3, 0.8], [0.3, -0.3, 1.2], [0.0, 0.4, 1.0]])
+    b = np.array([[-0.3, 0.3, 1.2], [0.3, 0.3, 0.8], [0.0, -0.4, 1.0]])
+    verts = np.concatenate([a, b])
+    faces = np.array([[0, 1, 2], [3, 4, 5]])
+    uv = cam.project(verts)
+    spans = triangle_spans(uv, faces, cam.width, cam.height)
+    top = spans.paste(nearest_face(spans, uv, faces, verts[:, 2]), fill=-1)
+    assert top[50, 35] == 0 and top[50, 65] == 1  # left of the crossing A is nearer, right of it B
+    assert np.array_equal(top >= 0, spans.paste(coverage(spans)))
+    painter = spans.paste(top_face(spans, _painter_priority(verts, faces)), fill=-1)
+    assert painter[50, 35] == painter[50, 65]
+
+
+def test_nearest_face_picks_the_nearest_covering_face_on_a_hand(posed_hands):
+    """On posed hands: every pixel's face is the nearest of the faces covering it there (depth at the pixel
+    centre from barycentric coordinates, solved per face), and the covered pixels are the spans'."""
+    for verts, faces, cam in posed_hands[:3]:
+        uv = cam.project(verts)
+        spans = triangle_spans(uv, faces, cam.width, cam.height)
+        z = nearest_face(spans, uv, faces, verts[:, 2])
+        assert np.array_equal(z >= 0, coverage(spans))
+        x0, y0 = spans.window[:2]
+        n = spans.x1 - spans.x0 + 1
+        f = np.repeat(spans.face, n)
+        px = np.repeat(spans.x0, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        py = np.repeat(spans.row, n)
+        # barycentric weights of the pixel centre in its face; only pixel centres inside a face are compared
+        # (the rasteriser's outline pixels lie up to half a pixel outside theirs, where depth is clamped)
+        tri = uv[faces[f]]
+        m = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]], axis=2)
+        ok = np.abs(np.linalg.det(m)) > 1e-9
+        w12 = np.full((len(f), 2), -1.0)
+        w12[ok] = np.linalg.solve(m[ok], (np.stack([px, py], 1) - tri[:, 0])[ok][..., None])[..., 0]
+        w = np.c_[1 - w12.sum(1), w12]
+        inside = ok & (w >= -1e-9).all(1)
+        inv_z = (w / verts[faces[f], 2]).sum(1)
+        best = np.full(z.shape, -np.inf)
+        np.maximum.at(best, (py[inside] - y0, px[inside] - x0), inv_z[inside])
+        chosen = np.full(z.shape, np.nan)
+        mine = inside & (z[py - y0, px - x0] == f)
+        chosen[py[mine] - y0, px[mine] - x0] = inv_z[mine]
+        compared = np.isfinite(chosen)
+        assert compared.sum() > 0.25 * (z >= 0).sum()  # small hands: many pixels on triangle edges
+        assert np.all(chosen[compared] >= best[compared] - 1e-9)  # no face inside the pixel is nearer
 
 
 def test_painter_colours_match_render_mesh(posed_hands):

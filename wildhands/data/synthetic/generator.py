@@ -29,7 +29,9 @@ sample), as ``handmodel`` defines the left hand.
 
 Devices (``config.device``, see ``backends``): ``'cpu'`` renders with numpy/OpenCV -- ``render.raster``
 rasterises all triangles of both hands at once (the painter's order of ``render.shaded.render_mesh`` as a
-per-pixel priority, OpenCV's fill rule) and ``render.shaded.shade_faces`` gives the Lambert colours. A
+per-pixel priority, OpenCV's fill rule) and ``render.shaded.shade_faces`` gives the Lambert colours
+(``hand_look: skin``: the render skin, Gouraud-filled per pixel over a z-buffer, ``raster.nearest_face``,
+on the CPU for every device). A
 frame takes ~55-85 ms on a 2-core machine (640x480 to 1280x720), mostly the procedural background and the
 camera effects (``bench/train.py``). ``'torch-cpu'`` / ``'cuda[:N]'`` run those image-sized steps (background,
 raster, shading, occluders, camera effects) in torch on that device; the random draws, the hand model's
@@ -58,6 +60,7 @@ from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.rotations import mirror_axis_angle
 from wildhands.handmodel import OpenHandModel
 from wildhands.model.grasp import GRASP_CLASSES
+from wildhands.render import raster
 from wildhands.render.shaded import shade_faces
 
 __all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model", "hand_skin"]
@@ -290,23 +293,18 @@ def _paint_skin(
     backend: NumpyBackend | TorchBackend,
     image: Any,
     skin: _SkinScene,
-    priority: np.ndarray,
-    label_spans: Any,
+    spans: Any,
+    top: np.ndarray,
     skin_grid: np.ndarray,
 ) -> Any:
-    """Gouraud-fill the skins' top faces (painter's order) and multiply the smooth skin texture."""
-    from wildhands.render import raster
+    """Gouraud-fill the skins' nearest faces (``top``: the z-buffer over numpy ``spans``' window) and
+    multiply the smooth skin texture."""
     from wildhands.render.shaded import interpolate_vertex_colors
 
     img = backend.to_numpy(image)
     if not img.flags.writeable or isinstance(backend, TorchBackend):
         img = img.copy()
     h, w = img.shape[:2]
-    # the torch backend's TorchSpans hold tensors: the skin is filled with numpy, from numpy spans
-    spans = (
-        label_spans if isinstance(backend, NumpyBackend) else raster.triangle_spans(skin.uv, skin.faces, w, h)
-    )
-    top = raster.top_face(spans, priority)
     rgb, covered = interpolate_vertex_colors(top, spans.window[:2], skin.uv, skin.faces, skin.vertex_rgb)
     win = spans.slices
     tex = cv2.resize(skin_grid, (w, h), interpolation=cv2.INTER_CUBIC)[win]
@@ -368,15 +366,20 @@ def _generate_frame(
         face_hand = np.concatenate([np.full(len(hd.faces), k) for k, hd in enumerate(hands)])
         uv_all = cam.project(verts)
         if cfg.hand_look == "skin":
+            # the skin is shaded and filled on the CPU (numpy spans whatever the backend), nearest face per
+            # pixel (z-buffer): a sleeve over its arm and a curled finger on the palm overlap correctly
             skin = _skin_scene(rng, scam, hands, style)
-            verts, faces, face_hand, uv_draw = skin.vertices, skin.faces, skin.face_hand, skin.uv
+            faces, face_hand = skin.faces, skin.face_hand
+            spans = raster.triangle_spans(skin.uv, faces, w, h)
+            top = raster.nearest_face(spans, skin.uv, faces, np.maximum(skin.vertices[:, 2], 1e-6))
+            label = spans.paste(np.where(top >= 0, face_hand[np.maximum(top, 0)] + 1, 0).astype(np.uint8))
+            full = [raster.coverage(spans, face_hand == k) for k in range(len(hands))]
         else:
-            uv_draw = uv_all
-        spans = backend.spans(uv_draw, faces, w, h)
-        colors, facing, centers = shade_faces(verts, faces, style)
-        priority = np.empty(len(faces), np.int64)  # painter's order: far to near, as render_mesh
-        priority[np.argsort(-centers[:, 2])] = np.arange(len(faces))
-        label, full = backend.labels(spans, priority, face_hand, len(hands))
+            spans = backend.spans(uv_all, faces, w, h)
+            colors, facing, centers = shade_faces(verts, faces, style)
+            priority = np.empty(len(faces), np.int64)  # painter's order: far to near, as render_mesh
+            priority[np.argsort(-centers[:, 2])] = np.arange(len(faces))
+            label, full = backend.labels(spans, priority, face_hand, len(hands))
         label_w = label[spans.slices]
         full_counts = [int(np.count_nonzero(f)) for f in full]
         if all(
@@ -391,7 +394,7 @@ def _generate_frame(
     # hand pixel; all within the hands' window
     skin_grid = 1.0 + 0.12 * (rng.random((max(2, h // 8), max(2, w // 8))).astype(np.float32) - 0.5)
     if cfg.hand_look == "skin":
-        image = _paint_skin(backend, image, skin, priority, spans, skin_grid)
+        image = _paint_skin(backend, image, skin, spans, top, skin_grid)
     else:
         image = backend.paint_hands(image, spans, priority, facing, colors, label_w, skin_grid)
     win = spans.slices
