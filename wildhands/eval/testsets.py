@@ -108,6 +108,9 @@ def _make(name: str, seed: int, description: str) -> TestSet:
     )
 
 
+#: issue 22's scene look (docs/render-realism.md): ``SyntheticConfig`` keys
+SKIN_LOOK: dict[str, str] = {"hand_look": "skin", "backgrounds": "photo_mix", "occluders": "objects"}
+
 #: The test sets, by name. Seeds 60601.. are used by nothing else (training: 1, trainer eval: 12345).
 TESTSETS: dict[str, TestSet] = {
     t.name: t
@@ -121,6 +124,18 @@ TESTSETS: dict[str, TestSet] = {
         _make("fisheye", 60602, "equidistant (Kannala-Brandt) fisheye lenses only, fx 200-500 px"),
         _make("plumb_bob", 60603, "plumb_bob (radial-tangential) lenses only, fx 200-1500 px"),
         _make("pinhole", 60604, "no lens distortion, fx 200-1500 px"),
+        TestSet(
+            name="wide_fov_skin",
+            version="v1",
+            seed=60605,
+            synthetic={
+                "distortion_mix": list(_LENS_MIX["wide_fov"]),
+                "two_hands_prob": 0.75,
+                **SKIN_LOOK,
+            },
+            description="wide_fov's cameras and lenses in issue 22's look: the render skin (forearm, "
+            "sleeve), photographic backgrounds, held objects",
+        ),
     )
 }
 

@@ -44,9 +44,28 @@ def build_source(source: DataSourceConfig, cfg: TrainConfig) -> Sequence[HandRec
     return _ListSource(list(open_dataset(source.reader, source.root)))
 
 
+def eval_look(cfg: TrainConfig) -> dict:
+    """The scene look (``SyntheticConfig`` keys) the training curve is measured on: that of the run's first
+    synthetic source -- a stream's ``synthetic`` overrides, or the config a ``synthetic_dir`` folder was
+    written with (its ``meta.json``) -- so that a run on, e.g., ``hand_look: skin`` frames is evaluated on
+    skin hands; the defaults without one."""
+    import json
+    from pathlib import Path
+
+    for source in cfg.data:
+        if source.kind == "synthetic_stream":
+            return dict(source.synthetic)
+        if source.kind == "synthetic_dir":
+            meta = Path(source.root) / "meta.json"
+            return dict(json.loads(meta.read_text()).get("config") or {}) if meta.is_file() else {}
+    return {}
+
+
 def synthetic_eval_records(cfg: TrainConfig) -> list[HandRecord]:
-    """A fixed set of synthetic hands (``eval_seed``, disjoint from training seeds) for the training curve."""
+    """A fixed set of synthetic hands (``eval_seed``, disjoint from training seeds; the look of
+    :func:`eval_look`) for the training curve."""
     from wildhands.data.synthetic import SyntheticConfig, SyntheticHandStream
 
-    stream = SyntheticHandStream(SyntheticConfig(), seed=cfg.eval_seed, length=cfg.eval_hands)
+    look = SyntheticConfig.from_dict(eval_look(cfg))
+    stream = SyntheticHandStream(look, seed=cfg.eval_seed, length=cfg.eval_hands)
     return [stream[i] for i in range(cfg.eval_hands)]

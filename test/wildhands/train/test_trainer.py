@@ -377,6 +377,22 @@ def test_missing_synthetic_dir_says_how_to_make_it(tmp_path):
         Trainer(cfg, resume=False, eval_records=[])
 
 
+def test_training_curve_is_measured_on_the_look_it_trains_on(tmp_path):
+    from wildhands.data.synthetic.io import write_dataset
+    from wildhands.train.sources import eval_look, synthetic_eval_records
+
+    skin = {"hand_look": "skin", "image_sizes": [[320, 240]]}
+    folder = write_dataset(tmp_path / "skin", SyntheticConfig.from_dict(skin), n=1, seed=2, progress=False)
+    on_dir = _cfg(tmp_path, data=[{"name": "s", "kind": "synthetic_dir", "root": str(folder)}])
+    assert SyntheticConfig.from_dict(eval_look(on_dir)) == SyntheticConfig.from_dict(skin)
+    on_stream = _cfg(tmp_path, data=[{"name": "s", "kind": "synthetic_stream", "synthetic": skin}])
+    assert eval_look(on_stream) == skin
+    assert eval_look(_cfg(tmp_path)) == {}  # the default look
+    a = synthetic_eval_records(on_stream)
+    b = SyntheticHandStream(SyntheticConfig.from_dict(skin), seed=on_stream.eval_seed, length=2)
+    assert len(a) == 2 and np.array_equal(a[0].image, b[0].image)
+
+
 def test_aux_keypoint_head_trains_resumes_and_stays_out_of_the_weights(tmp_path, records):
     cfg = _cfg(tmp_path / "a", aux_keypoints=2.0)
     straight = Trainer(cfg, resume=False, sources=[records], eval_records=records[:2])
