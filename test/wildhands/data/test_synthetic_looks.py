@@ -95,3 +95,76 @@ def test_skin_on_the_torch_path_has_the_numpy_labels():
     for a, b in zip(ref.hands, got.hands, strict=True):
         assert np.array_equal(a.mask, b.mask)
     assert np.abs(ref.image.astype(np.int16) - got.image).mean() < 3.0
+
+
+# ------------------------------------------------------------------ objects held in a power grasp (3D)
+
+
+def _hand_keypoints(grasp: str) -> np.ndarray:
+    """21 keypoints (m, model frame) of a right hand in ``grasp``'s template pose."""
+    import torch
+
+    from wildhands.data.synthetic.poses import GRASP_TEMPLATES
+    from wildhands.handmodel import OpenHandModel
+    from wildhands.model.grasp import GRASP_CLASS_IDS
+
+    pose = torch.from_numpy(GRASP_TEMPLATES[GRASP_CLASS_IDS[grasp]][0].reshape(1, 45)).float()
+    with torch.no_grad():
+        return OpenHandModel()(hand_pose=pose).keypoints[0].double().numpy()
+
+
+def test_grasped_objects_option_validates():
+    assert "grasped_objects" not in SyntheticConfig().to_dict()  # the default frames' meta is unchanged
+    with pytest.raises(ValueError, match="hand_look: skin"):
+        SyntheticConfig(grasped_objects=0.5)
+    with pytest.raises(ValueError, match="grasped_objects"):
+        SyntheticConfig(hand_look="skin", grasped_objects=1.5)
+    cfg = SyntheticConfig(hand_look="skin", grasped_objects=0.5)
+    assert SyntheticConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(("grasp", "shape"), [("power_prismatic", "cylinder"), ("power_circular", "ball")])
+def test_grasped_object_sits_inside_the_closed_fingers(grasp, shape):
+    from wildhands.data.synthetic.grasped_objects import FINGER_HALF_THICKNESS_M, grasped_object, palm_frame
+
+    kp = _hand_keypoints(grasp) + np.array([0.0, 0.0, 0.5])
+    obj = grasped_object(np.random.default_rng(0), __import__("wildhands").model.GRASP_CLASS_IDS[grasp], kp)
+    assert obj is not None and obj.shape == shape and 0.012 <= obj.radius_m <= 0.045
+    # a closed, outward-wound surface (the cylinder's cap rims are their own vertices: merged by position)
+    _, merged = np.unique(np.round(obj.vertices, 9), axis=0, return_inverse=True)
+    f = merged.ravel()[obj.faces]
+    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), 1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    assert (counts == 2).all()
+    tri = obj.vertices[obj.faces]
+    centre = obj.vertices.mean(0)
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    assert (np.einsum("fi,fi->f", normal, tri.mean(1) - centre) > 0).mean() > 0.99
+    # on the palm side, and the curled fingers' middle joints about a finger's half thickness off it
+    _, _, palmar = palm_frame(kp)
+    mcp = kp[[5, 9, 13, 17]].mean(0)
+    assert (centre - mcp) @ palmar > obj.radius_m
+    gap = obj.surface_distance_m(kp[[5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19]])  # MCP, PIP, DIP joints
+    assert 0 < np.median(gap) < FINGER_HALF_THICKNESS_M + 0.015 and gap.min() > -0.01  # round, not through
+
+
+def test_no_grasped_object_for_open_hands_or_other_grasps():
+    from wildhands.data.synthetic.grasped_objects import grasped_object
+    from wildhands.model.grasp import GRASP_CLASS_IDS
+
+    flat = _hand_keypoints("non_prehensile_palm")
+    rng = np.random.default_rng(0)
+    assert grasped_object(rng, GRASP_CLASS_IDS["non_prehensile_palm"], flat) is None  # not a power grasp
+    assert grasped_object(rng, GRASP_CLASS_IDS["power_prismatic"], flat) is None  # fingers too straight
+
+
+def test_frames_with_grasped_objects_keep_their_hands_and_hide_parts_of_them():
+    base = dataclasses.replace(SMALL, hand_look="skin", grasp_weights=(0, 0, 1, 0, 1, 0, 0, 0))
+    held = dataclasses.replace(base, grasped_objects=1.0)
+    hidden = 0
+    for index in range(6):
+        a, b = generate_frame(base, 4, index), generate_frame(held, 4, index)
+        for ha, hb in zip(a.hands, b.hands, strict=True):  # hands are drawn before the objects
+            np.testing.assert_array_equal(ha.keypoints_cam_m, hb.keypoints_cam_m)
+            hidden += int(hb.mask.sum() < ha.mask.sum())
+    assert hidden >= 2

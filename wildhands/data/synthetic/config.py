@@ -80,6 +80,11 @@ class SyntheticConfig:
         occluders: ``'boxes'`` (flat / textured polygons, ellipses, rectangles; the original) or
             ``'objects'``: held-looking mugs, cans, utensils and boxes near the palm, lit by the hand's light
             (``held_objects``; needs scikit-image too: labels and box faces are sometimes photo crops).
+        grasped_objects: with ``hand_look: skin``, the probability that a hand in a power grasp holds a 3D
+            object its fingers close round (``grasped_objects``: a handle / bottle cylinder across the palm
+            for ``power_prismatic``, a ball for ``power_circular``), drawn in the skin's z-buffer so fingers
+            wrap it; it occludes the hand like the forearm does. 0 (default) draws nothing and no random
+            numbers: frames stay byte-identical.
         device: where the image work runs (``backends``): ``'cpu'`` = numpy/OpenCV (the reference; the
             bytes of a frame never change), ``'torch-cpu'`` = the torch renderer on the CPU, ``'cuda'`` /
             ``'cuda:N'`` = the torch renderer on a GPU. Random draws, hand model and labels stay on the CPU:
@@ -115,6 +120,7 @@ class SyntheticConfig:
     hand_look: str = "tubes"
     backgrounds: str = "procedural"
     occluders: str = "boxes"
+    grasped_objects: float = 0.0
     device: str = "cpu"
 
     # ------------------------------------------------------------------ validation
@@ -157,6 +163,11 @@ class SyntheticConfig:
             raise ValueError(f"backgrounds: need one of {BACKGROUNDS}, got {self.backgrounds!r}")
         if self.occluders not in OCCLUDERS:
             raise ValueError(f"occluders: need one of {OCCLUDERS}, got {self.occluders!r}")
+        self._number("grasped_objects", 0.0, 1.0)
+        if self.grasped_objects > 0 and self.hand_look != "skin":
+            raise ValueError(
+                "grasped_objects: needs hand_look: skin (objects are drawn in the skin's z-buffer)"
+            )
         if not (isinstance(self.device, str) and DEVICE_PATTERN.match(self.device)):
             raise ValueError(f"device: need 'cpu', 'torch-cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
@@ -245,7 +256,13 @@ class SyntheticConfig:
 
         out = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
         # the defaults of the look options are left out: folders written before the options match
-        for key, default in (("hand_look", "tubes"), ("backgrounds", "procedural"), ("occluders", "boxes")):
+        looks = (
+            ("hand_look", "tubes"),
+            ("backgrounds", "procedural"),
+            ("occluders", "boxes"),
+            ("grasped_objects", 0.0),
+        )
+        for key, default in looks:
             if out[key] == default:
                 del out[key]
         return out

@@ -55,6 +55,7 @@ from wildhands.data.record import HandRecord
 from wildhands.data.synthetic import poses
 from wildhands.data.synthetic.backends import NumpyBackend, TorchBackend, backend_for
 from wildhands.data.synthetic.config import SyntheticConfig
+from wildhands.data.synthetic.grasped_objects import GRASPED_SHAPES, grasped_object
 from wildhands.data.synthetic.scene import SampledCamera, fisheye_valid_mask, sample_camera, sample_skin_style
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.rotations import mirror_axis_angle
@@ -256,8 +257,16 @@ class _SkinScene:
     vertex_rgb: np.ndarray  # (V, 3) shaded colour
 
 
-def _skin_scene(rng: np.random.Generator, scam: SampledCamera, hands: list[_Hand], style: Any) -> _SkinScene:
-    """The hands' render skins posed as their labels, with forearms and sleeves, shaded per vertex."""
+def _skin_scene(
+    rng: np.random.Generator,
+    scam: SampledCamera,
+    hands: list[_Hand],
+    style: Any,
+    grasped_objects: float = 0.0,
+) -> _SkinScene:
+    """The hands' render skins posed as their labels, with forearms and sleeves, shaded per vertex; a hand in
+    a power grasp holds a 3D object with probability ``grasped_objects`` (``grasped_objects.py``: no random
+    draws at 0)."""
     from wildhands.render.hand_skin import PART_HAND, albedo, sample_appearance
     from wildhands.render.shaded import shade_vertices
 
@@ -276,6 +285,15 @@ def _skin_scene(rng: np.random.Generator, scam: SampledCamera, hands: list[_Hand
         faces.append(mesh.faces + offset)
         face_hand.append(np.where(mesh.face_part == PART_HAND, k, n + k))
         offset += len(v)
+        if grasped_objects > 0 and hd.grasp in GRASPED_SHAPES and rng.random() < grasped_objects:
+            obj = grasped_object(rng, hd.grasp, hd.keypoints + hd.transl)
+            if obj is not None:  # drawn as the hand's non-hand part: it occludes the hand like the arm
+                shaded = shade_vertices(obj.vertices, obj.normals, obj.albedo, style, specular=obj.specular)
+                rgb.append(shaded)
+                verts.append(obj.vertices)
+                faces.append(obj.faces + offset)
+                face_hand.append(np.full(len(obj.faces), n + k))
+                offset += len(obj.vertices)
     v = np.concatenate(verts)
     f = np.concatenate(faces)
     fh = np.concatenate(face_hand)
@@ -368,7 +386,7 @@ def _generate_frame(
         if cfg.hand_look == "skin":
             # the skin is shaded and filled on the CPU (numpy spans whatever the backend), nearest face per
             # pixel (z-buffer): a sleeve over its arm and a curled finger on the palm overlap correctly
-            skin = _skin_scene(rng, scam, hands, style)
+            skin = _skin_scene(rng, scam, hands, style, cfg.grasped_objects)
             faces, face_hand = skin.faces, skin.face_hand
             spans = raster.triangle_spans(skin.uv, faces, w, h)
             top = raster.nearest_face(spans, skin.uv, faces, np.maximum(skin.vertices[:, 2], 1e-6))
