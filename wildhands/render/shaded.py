@@ -60,6 +60,20 @@ def shade_faces(
     return colors, facing, centers
 
 
+def _checked_mesh(
+    image_rgb: np.ndarray, vertices_cam_m: np.ndarray, faces: np.ndarray, camera: CameraModel
+) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices float64 (V, 3), faces int64) after checking the image matches the camera and the vertices
+    are finite (V, 3); ``ValueError`` naming what is wrong otherwise."""
+    h, w = image_rgb.shape[:2]
+    if (w, h) != (camera.width, camera.height):
+        raise ValueError(f"image is {w}x{h} but the camera is {camera.width}x{camera.height}")
+    vertices = np.asarray(vertices_cam_m, dtype=np.float64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.all(np.isfinite(vertices)):
+        raise ValueError(f"vertices_cam_m must be finite (V, 3), got shape {vertices.shape}")
+    return vertices, np.asarray(faces, dtype=np.int64)
+
+
 def render_mesh(
     image_rgb: np.ndarray,
     vertices_cam_m: np.ndarray,
@@ -85,12 +99,7 @@ def render_mesh(
     """
     style = style or ShadingStyle()
     h, w = image_rgb.shape[:2]
-    if (w, h) != (camera.width, camera.height):
-        raise ValueError(f"image is {w}x{h} but the camera is {camera.width}x{camera.height}")
-    vertices = np.asarray(vertices_cam_m, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64)
-    if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.all(np.isfinite(vertices)):
-        raise ValueError(f"vertices_cam_m must be finite (V, 3), got shape {vertices.shape}")
+    vertices, faces = _checked_mesh(image_rgb, vertices_cam_m, faces, camera)
     if np.any(vertices[:, 2] <= 1e-3):
         raise ValueError("vertices_cam_m must all be in front of the camera (z > 1 mm)")
     out = image_rgb.copy()
@@ -216,12 +225,7 @@ def render_smooth_mesh(
         ``np.isin(top, part_faces)``.
     """
     h, w = image_rgb.shape[:2]
-    if (w, h) != (camera.width, camera.height):
-        raise ValueError(f"image is {w}x{h} but the camera is {camera.width}x{camera.height}")
-    vertices = np.asarray(vertices_cam_m, dtype=np.float64)
-    all_faces = np.asarray(faces, dtype=np.int64)
-    if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.all(np.isfinite(vertices)):
-        raise ValueError(f"vertices_cam_m must be finite (V, 3), got shape {vertices.shape}")
+    vertices, all_faces = _checked_mesh(image_rgb, vertices_cam_m, faces, camera)
     front = vertices[:, 2] > near_m
     uv = np.zeros((len(vertices), 2))
     uv[front] = camera.project(vertices[front])
