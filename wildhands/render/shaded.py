@@ -204,6 +204,26 @@ def interpolate_vertex_colors(
     return out, covered
 
 
+def gouraud_fill(
+    image: np.ndarray,
+    spans: raster.Spans,
+    top: np.ndarray,
+    uv: np.ndarray,
+    faces: np.ndarray,
+    vertex_rgb: np.ndarray,
+    gain: np.ndarray | None = None,
+) -> None:
+    """Paint, in place, the pixels of ``image`` (H, W, 3 uint8) that ``top`` covers (its face index per pixel
+    of ``spans``' window, e.g. from ``raster.nearest_face``) with the Gouraud mix of their face's vertex
+    colours (:func:`interpolate_vertex_colors`), times ``gain`` (a window-sized multiplier) if given."""
+    rgb, covered = interpolate_vertex_colors(top, spans.window[:2], uv, faces, np.asarray(vertex_rgb))
+    if gain is not None:
+        rgb *= gain[..., None]
+    region = image[spans.slices]
+    region[covered] = np.clip(np.rint(rgb[covered]), 0, 255).astype(np.uint8)
+    image[spans.slices] = region
+
+
 def render_smooth_mesh(
     image_rgb: np.ndarray,
     vertices_cam_m: np.ndarray,
@@ -234,9 +254,6 @@ def render_smooth_mesh(
     faces = all_faces[drawable]
     spans = raster.triangle_spans(uv, faces, w, h)
     top = raster.nearest_face(spans, uv, faces, np.where(front, vertices[:, 2], 1.0))
-    rgb, covered = interpolate_vertex_colors(top, spans.window[:2], uv, faces, np.asarray(vertex_rgb))
     out = image_rgb.copy()
-    region = out[spans.slices]
-    region[covered] = np.clip(np.rint(rgb[covered]), 0, 255).astype(np.uint8)
-    out[spans.slices] = region
+    gouraud_fill(out, spans, top, uv, faces, vertex_rgb)
     return out, spans.paste(np.where(top >= 0, drawable[top], -1), fill=-1)

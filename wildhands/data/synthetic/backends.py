@@ -33,7 +33,18 @@ from wildhands.data.synthetic.config import DEVICE_PATTERN, SyntheticConfig
 from wildhands.render import raster, raster_torch
 from wildhands.render.image_torch import resize
 
-__all__ = ["NumpyBackend", "TorchBackend", "backend_for"]
+__all__ = ["NumpyBackend", "TorchBackend", "backend_for", "label_maps"]
+
+
+def label_maps(
+    spans: raster.Spans, top: np.ndarray, face_hand: np.ndarray, n: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """From the face drawn at each pixel of ``spans``' window (``top``, -1 = none; painter's order or a
+    z-buffer): the label map (H, W) uint8 (0 = none, k + 1 = the faces of ``face_hand`` k) and each of the
+    ``n`` hands' full silhouettes (as if alone) over the window."""
+    label = spans.paste(np.where(top >= 0, face_hand[np.maximum(top, 0)] + 1, 0).astype(np.uint8))
+    full = [raster.coverage(spans, face_hand == k) for k in range(n)]
+    return label, full
 
 
 class NumpyBackend:
@@ -61,10 +72,7 @@ class NumpyBackend:
         """Painter's label map (H, W) uint8 (0 = none, k + 1 = hand k; the face drawn last = nearest by its
         centre, as in render_mesh) and each hand's full silhouette (as if alone) over ``spans.window``
         (nothing lies outside it)."""
-        top = raster.top_face(spans, priority)
-        label = spans.paste(np.where(top >= 0, face_hand[top] + 1, 0).astype(np.uint8))
-        full = [raster.coverage(spans, face_hand == k) for k in range(n)]
-        return label, full
+        return label_maps(spans, raster.top_face(spans, priority), face_hand, n)
 
     def paint_hands(
         self,

@@ -53,7 +53,7 @@ import torch
 
 from wildhands.data.record import HandRecord
 from wildhands.data.synthetic import poses
-from wildhands.data.synthetic.backends import NumpyBackend, TorchBackend, backend_for
+from wildhands.data.synthetic.backends import NumpyBackend, TorchBackend, backend_for, label_maps
 from wildhands.data.synthetic.config import SyntheticConfig
 from wildhands.data.synthetic.grasped_objects import GRASPED_SHAPES, grasped_object
 from wildhands.data.synthetic.scene import SampledCamera, fisheye_valid_mask, sample_camera, sample_skin_style
@@ -317,19 +317,14 @@ def _paint_skin(
 ) -> Any:
     """Gouraud-fill the skins' nearest faces (``top``: the z-buffer over numpy ``spans``' window) and
     multiply the smooth skin texture."""
-    from wildhands.render.shaded import interpolate_vertex_colors
+    from wildhands.render.shaded import gouraud_fill
 
     img = backend.to_numpy(image)
     if not img.flags.writeable or isinstance(backend, TorchBackend):
         img = img.copy()
     h, w = img.shape[:2]
-    rgb, covered = interpolate_vertex_colors(top, spans.window[:2], skin.uv, skin.faces, skin.vertex_rgb)
-    win = spans.slices
-    tex = cv2.resize(skin_grid, (w, h), interpolation=cv2.INTER_CUBIC)[win]
-    rgb *= tex[..., None]
-    region = img[win]
-    region[covered] = np.clip(np.rint(rgb[covered]), 0, 255).astype(np.uint8)
-    img[win] = region
+    tex = cv2.resize(skin_grid, (w, h), interpolation=cv2.INTER_CUBIC)[spans.slices]
+    gouraud_fill(img, spans, top, skin.uv, skin.faces, skin.vertex_rgb, gain=tex)
     if isinstance(backend, TorchBackend):
         return torch.from_numpy(img).permute(2, 0, 1).contiguous().to(backend.torch_device)
     return img
@@ -390,8 +385,7 @@ def _generate_frame(
             faces, face_hand = skin.faces, skin.face_hand
             spans = raster.triangle_spans(skin.uv, faces, w, h)
             top = raster.nearest_face(spans, skin.uv, faces, np.maximum(skin.vertices[:, 2], 1e-6))
-            label = spans.paste(np.where(top >= 0, face_hand[np.maximum(top, 0)] + 1, 0).astype(np.uint8))
-            full = [raster.coverage(spans, face_hand == k) for k in range(len(hands))]
+            label, full = label_maps(spans, top, face_hand, len(hands))
         else:
             spans = backend.spans(uv_all, faces, w, h)
             colors, facing, centers = shade_faces(verts, faces, style)
