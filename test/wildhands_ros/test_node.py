@@ -4,6 +4,7 @@ TF, markers, points, diagnostics; bad input gives one throttled log line and the
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import numpy as np
@@ -84,11 +85,31 @@ def test_debug_image(h):
         h.node.set_parameters([Parameter("publish_debug_image", value=False)])
 
 
-def test_latest_frame_wins_counts_dropped(h):
+def test_latest_frame_wins_counts_dropped(h, monkeypatch):
+    """While the worker is busy, each newer frame replaces the waiting one and the replaced one is counted
+    as dropped; the newest is always processed. The worker is held on its first frame, so this does not
+    depend on how fast this machine is."""
+    busy, release = threading.Event(), threading.Event()
+    process = h.node._process
+
+    def held_process(*frame):
+        busy.set()
+        release.wait(10.0)
+        return process(*frame)
+
+    monkeypatch.setattr(h.node, "_process", held_process)
     before = h.node.health.dropped
-    headers = [h.send() for _ in range(6)]
-    assert h.hands_for(headers[-1]) is not None  # the newest frame is always processed
-    assert h.node.health.dropped > before
+    try:
+        headers = [h.send()]
+        assert busy.wait(10.0), "the worker never took the first frame"
+        headers += [h.send() for _ in range(5)]
+        # frames 2..6 arrive while frame 1 is held: 2, 3, 4, 5 are each replaced by the next one
+        assert h.wait(lambda: h.node.health.dropped - before == 4, 10.0), h.node.health.dropped - before
+    finally:
+        release.set()
+    assert h.hands_for(headers[0]) is not None and h.hands_for(headers[-1]) is not None
+    assert all(h.hands_for(hd, timeout=0.2) is None for hd in headers[1:-1])
+    assert h.node.health.dropped - before == 4
 
 
 def _bad_image(kind: str, rgb, header):
