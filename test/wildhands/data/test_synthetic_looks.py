@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from wildhands.data.synthetic import held_objects, photo_textures, scene
 from wildhands.data.synthetic.config import SyntheticConfig
@@ -168,3 +169,67 @@ def test_frames_with_grasped_objects_keep_their_hands_and_hide_parts_of_them():
             np.testing.assert_array_equal(ha.keypoints_cam_m, hb.keypoints_cam_m)
             hidden += int(hb.mask.sum() < ha.mask.sum())
     assert hidden >= 2
+
+
+def test_max_arm_occlusion_option_validates():
+    assert "max_arm_occlusion" not in SyntheticConfig(hand_look="skin").to_dict()  # default: meta unchanged
+    with pytest.raises(ValueError, match="hand_look: skin"):
+        SyntheticConfig(max_arm_occlusion=0.1)  # the tube look draws no arm
+    with pytest.raises(ValueError, match="max_arm_occlusion"):
+        SyntheticConfig(hand_look="skin", max_arm_occlusion=-0.1)
+    cfg = SyntheticConfig(hand_look="skin", max_arm_occlusion=0.05)
+    assert SyntheticConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_segments_distance_matches_dense_sampling():
+    from wildhands.data.synthetic.generator import segments_distance
+
+    rng = np.random.default_rng(3)
+    ends = rng.normal(size=(40, 3))
+    a, b = rng.normal(size=3), rng.normal(size=3)
+    dist, s = segments_distance(ends, a, b)
+    u = np.linspace(0.0, 1.0, 2001)
+
+    def to_segment(p: np.ndarray) -> float:  # distance from a point to the segment a-b
+        t = np.clip((p - a) @ (b - a) / ((b - a) @ (b - a)), 0.0, 1.0)
+        return float(np.linalg.norm(p - a - t * (b - a)))
+
+    for i, e in enumerate(ends):
+        gaps = np.linalg.norm(u[:, None, None] * e - (a + u[None, :, None] * (b - a)), axis=2)
+        assert dist[i] == pytest.approx(gaps.min(), abs=2e-3)
+        assert to_segment(s[i] * e) == pytest.approx(dist[i], abs=1e-9)  # s is the closest point's
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_arm_hidden_share_is_high_only_when_the_arm_points_at_the_camera(side):
+    from wildhands.data.synthetic.generator import _Hand, arm_hidden_share, hand_model
+    from wildhands.geometry.rotations import mirror_axis_angle
+
+    def hand_with_arm_towards(z_sign: float) -> tuple[_Hand, np.ndarray]:
+        # a right hand's wrist axis (+x) turned onto the optical axis: +z (arm away, fingers to the camera)
+        # or -z (arm to the camera, fingers away, the hand seen past its own forearm)
+        orient = np.array([0.0, -np.pi / 2, 0.0]) * z_sign
+        orient = mirror_axis_angle(orient) if side == "left" else orient
+        with torch.no_grad():
+            out = hand_model(side)(global_orient=torch.from_numpy(orient[None]).float())
+        kp, verts = out.keypoints[0].double().numpy(), out.vertices[0].double().numpy()
+        hand = _Hand(side, 0, orient, np.zeros(45), np.zeros(10), verts, kp, out.faces.numpy())
+        return hand, np.array([0.0, 0.0, 0.5]) - kp[0]
+
+    towards = hand_with_arm_towards(-1.0)
+    away = hand_with_arm_towards(1.0)
+    axis_towards = towards[0].keypoints[5] - towards[0].keypoints[0]
+    assert axis_towards[2] > 0  # the fingers point away from the camera
+    assert arm_hidden_share(*towards) > 0.5
+    assert arm_hidden_share(*away) == 0.0
+
+
+def test_frames_with_max_arm_occlusion_show_their_hands():
+    """One hand, no occluders: what hides a hand is its own forearm and sleeve (1 - visible_fraction, the
+    rendered pixels). Unconstrained, some are half hidden; with the option, none loses more than ~0.1."""
+    base = dataclasses.replace(SMALL, hand_look="skin", occluder_prob=0.0, two_hands_prob=0.0)
+    held = dataclasses.replace(base, max_arm_occlusion=0.05)
+    free = [h.extra["visible_fraction"] for i in range(16) for h in generate_frame(base, 3, i).hands]
+    kept = [h.extra["visible_fraction"] for i in range(16) for h in generate_frame(held, 3, i).hands]
+    assert sum(v < 0.8 for v in free) >= 3
+    assert min(kept) >= 0.85

@@ -85,6 +85,11 @@ class SyntheticConfig:
             for ``power_prismatic``, a ball for ``power_circular``), drawn in the skin's z-buffer so fingers
             wrap it; it occludes the hand like the forearm does. 0 (default) draws nothing and no random
             numbers: frames stay byte-identical.
+        max_arm_occlusion: with ``hand_look: skin``, the largest share of a hand's silhouette that its own
+            forearm and sleeve may hide; a frame that breaks it is drawn again (up to 8 times, as for hands
+            hiding each other). Seen from the wearer's eyes, the forearm lies below the line of sight to the
+            hand and hides little of it; unconstrained wrist orientations often point the arm at the camera
+            and hide most of the hand behind it. 1.0 (default) checks nothing: frames stay byte-identical.
         device: where the image work runs (``backends``): ``'cpu'`` = numpy/OpenCV (the reference; the
             bytes of a frame never change), ``'torch-cpu'`` = the torch renderer on the CPU, ``'cuda'`` /
             ``'cuda:N'`` = the torch renderer on a GPU. Random draws, hand model and labels stay on the CPU:
@@ -121,6 +126,7 @@ class SyntheticConfig:
     backgrounds: str = "procedural"
     occluders: str = "boxes"
     grasped_objects: float = 0.0
+    max_arm_occlusion: float = 1.0
     device: str = "cpu"
 
     # ------------------------------------------------------------------ validation
@@ -168,6 +174,9 @@ class SyntheticConfig:
             raise ValueError(
                 "grasped_objects: needs hand_look: skin (objects are drawn in the skin's z-buffer)"
             )
+        self._number("max_arm_occlusion", 0.0, 1.0)
+        if self.max_arm_occlusion < 1.0 and self.hand_look != "skin":
+            raise ValueError("max_arm_occlusion: needs hand_look: skin (only the skin draws a forearm)")
         if not (isinstance(self.device, str) and DEVICE_PATTERN.match(self.device)):
             raise ValueError(f"device: need 'cpu', 'torch-cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
@@ -261,6 +270,7 @@ class SyntheticConfig:
             ("backgrounds", "procedural"),
             ("occluders", "boxes"),
             ("grasped_objects", 0.0),
+            ("max_arm_occlusion", 1.0),
         )
         for key, default in looks:
             if out[key] == default:

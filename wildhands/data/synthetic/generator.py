@@ -58,7 +58,7 @@ from wildhands.data.synthetic.config import SyntheticConfig
 from wildhands.data.synthetic.grasped_objects import GRASPED_SHAPES, grasped_object
 from wildhands.data.synthetic.scene import SampledCamera, fisheye_valid_mask, sample_camera, sample_skin_style
 from wildhands.geometry.camera import CameraModel
-from wildhands.geometry.rotations import mirror_axis_angle
+from wildhands.geometry.rotations import mirror_axis_angle, rodrigues
 from wildhands.handmodel import OpenHandModel
 from wildhands.model.grasp import GRASP_CLASSES
 from wildhands.render import raster
@@ -158,6 +158,44 @@ def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _
     )
 
 
+_ARM_LENGTH_M = 0.30  # arm_hidden_share's forearm + sleeve capsule (skin: 12 cm forearm, 40 cm sleeve)
+_ARM_RADIUS_M = 0.04  # about the sleeve's half-width (render.hand_skin._sleeve: 3.2 x 4.6 cm)
+_ARM_START_M = 0.03  # the capsule starts this far behind the wrist, past the wrist's own skin
+
+
+def arm_hidden_share(hand: _Hand, transl: np.ndarray) -> float:
+    """Share of ``hand``'s model vertices (placed at ``transl``, camera frame, m) that its own forearm hides
+    from the camera at the origin: the arm is a capsule of radius ``_ARM_RADIUS_M`` along the model's wrist
+    axis (+x of a right hand's model frame, -x of a left one's), from ``_ARM_START_M`` to ``_ARM_LENGTH_M``
+    behind the wrist; a vertex is hidden when its line of sight passes through the capsule before it.
+
+    Vertices are not pixels: a bound of 0.05 here keeps the rendered hand pixels behind the arm to about a
+    tenth or less (test_synthetic_looks checks it on frames; docs/render-realism.md has the realism bench)."""
+    axis = rodrigues(np.asarray(hand.global_orient, np.float64))[:, 0]
+    axis = axis if hand.side == "right" else -axis
+    wrist = hand.keypoints[0] + transl
+    a, b = wrist + _ARM_START_M * axis, wrist + _ARM_LENGTH_M * axis
+    dist, s = segments_distance(hand.vertices + transl, a, b)
+    return float(np.mean((dist < _ARM_RADIUS_M) & (s < 0.98)))
+
+
+def segments_distance(ends: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closest distance between each segment from the origin to ``ends[i]`` (N, 3) and the segment ``a``-``b``
+    (3,), and the parameter s in [0, 1] of the closest point along origin -> ``ends[i]`` (Ericson, Real-Time
+    Collision Detection, 5.1.9; ``b != a``)."""
+    d1 = np.asarray(ends, np.float64)
+    d2 = b - a
+    r = -a
+    aa, e, f = (d1 * d1).sum(1), float(d2 @ d2), float(d2 @ r)
+    c, bb = d1 @ r, d1 @ d2
+    den = aa * e - bb * bb
+    s = np.clip(np.where(den > 1e-12, (bb * f - c * e) / np.maximum(den, 1e-12), 0.0), 0.0, 1.0)
+    t = np.clip((bb * s + f) / e, 0.0, 1.0)
+    s = np.clip((bb * t - c) / np.maximum(aa, 1e-12), 0.0, 1.0)
+    gap = d1 * s[:, None] - (a + d2 * t[:, None])
+    return np.linalg.norm(gap, axis=1), s
+
+
 def _place(
     rng: np.random.Generator, cfg: SyntheticConfig, scam: SampledCamera, hand: _Hand, others: list[_Hand]
 ) -> bool:
@@ -206,6 +244,8 @@ def _place(
                 break
         if clash:
             continue
+        if cfg.max_arm_occlusion < 1.0 and arm_hidden_share(hand, transl) > cfg.max_arm_occlusion:
+            continue
         hand.transl = transl
         return True
     return False
@@ -252,7 +292,7 @@ def hand_skin(side: str):
 class _SkinScene:
     vertices: np.ndarray  # (V, 3) camera frame, all hands
     faces: np.ndarray  # (F, 3) drawable faces (in front of the camera, inside the lens's valid region)
-    face_hand: np.ndarray  # (F,) k for hand k's hand faces, n + k for its forearm / sleeve
+    face_hand: np.ndarray  # (F,) k for hand k's hand faces, n + k for its forearm / sleeve, 2n + k its object
     uv: np.ndarray  # (V, 2) px (0 where the vertex cannot be projected; no drawn face uses it)
     vertex_rgb: np.ndarray  # (V, 3) shaded colour
 
@@ -292,7 +332,7 @@ def _skin_scene(
                 rgb.append(shaded)
                 verts.append(obj.vertices)
                 faces.append(obj.faces + offset)
-                face_hand.append(np.full(len(obj.faces), n + k))
+                face_hand.append(np.full(len(obj.faces), 2 * n + k))
                 offset += len(obj.vertices)
     v = np.concatenate(verts)
     f = np.concatenate(faces)
