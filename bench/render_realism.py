@@ -246,6 +246,18 @@ def figure(
     cv2.imwrite(str(path), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 
+def _wrap(name: str, width: int = 14) -> str:
+    """A set's name broken at '+' into lines of at most about ``width`` characters (the figure's label)."""
+    lines = [""]
+    for part in name.split("+"):
+        piece = part if not lines[-1] else "+" + part
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append(piece)
+        else:
+            lines[-1] += piece
+    return "\n".join(lines)
+
+
 def _spread(items: list, n: int) -> list:
     """``n`` items evenly spread over the list (deterministic)."""
     if len(items) <= n:
@@ -351,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name, _ in args.synthetic:
             clear = groups.get(f"synthetic:{name} (clear)", [])
-            rows.append((f"render\n{name}", _spread(clear, 8)))
+            rows.append(("render\n" + _wrap(name), _spread(clear, 8)))
         rows.append(("real photos", _spread(large, 8)))
         figure(rows, args.figure)
         print(f"wrote {args.figure}")
