@@ -16,7 +16,9 @@ continuous pixel convention). Per set of images it reports:
   a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored.
 
 Synthetic "clear" hands are also broken down by grasp class (``clear_by_grasp``): how the look of open and of
-closed hands compares.
+closed hands compares; and all synthetic hands by camera geometry (``by_view``): off the optical axis by less
+or more than 50 deg, wrist nearer or farther than 0.3 m -- what the crops of wide lenses and near hands
+cost, whatever the look.
 
 Sets: any number of ``wildhands synth`` folders (``--synthetic NAME=DIR``; fisheye frames are skipped, as
 in the issue's table, unless ``--fisheye``) and the real images we have: the committed fixtures
@@ -64,6 +66,8 @@ REAL_MMPOSE_SETS = ("freihand", "onehand10k", "panoptic")
 CLEAR_VISIBLE_FRACTION = 0.8
 PRESENCE_THRESHOLD = 0.5
 MIN_REAL_CROP_PX = 64
+OFF_AXIS_DEG = 50.0  # by_view: wrist direction's angle to the optical axis
+NEAR_M = 0.3  # by_view: wrist depth (z)
 
 
 # -------------------------------------------------------------------------------------------------- hands
@@ -135,6 +139,18 @@ def real_hands(real_dir: Path | None, mmpose_data: Path | None) -> list[dict[str
 
 
 # ------------------------------------------------------------------------------------------------ scoring
+
+
+def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
+    """The camera-geometry groups of a hand from its wrist (camera frame, m): off the optical axis by less /
+    more than ``OFF_AXIS_DEG`` (the periphery of a wide lens, where the crop is stretched by perspective),
+    nearer / farther than ``NEAR_M`` (a hand filling the view)."""
+    w = np.asarray(wrist_cam_m, np.float64)
+    off = math.degrees(math.atan2(math.hypot(w[0], w[1]), w[2]))
+    return [
+        f"off-axis {'<' if off < OFF_AXIS_DEG else '>='} {OFF_AXIS_DEG:g} deg",
+        f"wrist {'<' if w[2] < NEAR_M else '>='} {NEAR_M:g} m",
+    ]
 
 
 def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -301,7 +317,8 @@ def markdown(result: dict[str, Any]) -> str:
         "| handedness agrees |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, s in {**result["sets"], **result.get("clear_by_grasp", {})}.items():
+    groups = {**result["sets"], **result.get("clear_by_grasp", {}), **result.get("by_view", {})}
+    for name, s in groups.items():
         rows.append(
             f"| {name} | {s['hands']} | {s['err2d_crop224_px_mean']} / {s['err2d_crop224_px_median']} "
             f"| {s['world_pa_mpjpe_mm']} ({s['hands_3d']}) | {s['presence_mean']} "
@@ -318,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     groups: dict[str, list[tuple[dict, dict]]] = {}
     by_grasp: dict[str, list[tuple[dict, dict]]] = {}  # clear hands per grasp class
+    by_view: dict[str, list[tuple[dict, dict]]] = {}  # all hands per camera geometry
     for name, folder in args.synthetic:
         for hand in synthetic_hands(folder, args.frames, args.fisheye):
             score = score_hand(detector, hand)
@@ -327,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
             if hand["clear"]:
                 groups.setdefault(f"synthetic:{name} (clear)", []).append((hand, score))
                 by_grasp.setdefault(f"synthetic:{name} (clear) {hand['grasp']}", []).append((hand, score))
+            for view in view_groups(hand["cam_m"][0]):
+                by_view.setdefault(f"synthetic:{name} {view}", []).append((hand, score))
     real = []
     for hand in real_hands(args.real_dir, args.mmpose_data):
         score = score_hand(detector, hand)
@@ -348,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         "clear_by_grasp": {
             name: summarise([s for _, s in items]) for name, items in sorted(by_grasp.items())
         },
+        "by_view": {name: summarise([s for _, s in items]) for name, items in sorted(by_view.items())},
         "seconds": round(time.perf_counter() - start, 1),
     }
     result["targets"] = {

@@ -1,0 +1,39 @@
+"""bench/render_realism.py's own arithmetic: the world-landmark Procrustes error, the camera-geometry groups
+and the figure's row labels (the landmark network itself is tested in test_real_hands.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from bench_scripts import load_bench
+
+rr = load_bench("render_realism")
+
+
+def test_procrustes_error_ignores_rotation_scale_and_translation_only():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(scale=0.05, size=(21, 3))
+    angle = 0.7
+    rot = np.array([[math.cos(angle), -math.sin(angle), 0], [math.sin(angle), math.cos(angle), 0], [0, 0, 1]])
+    moved = 1.3 * truth @ rot.T + np.array([0.1, -0.2, 0.5])
+    assert rr.procrustes_mm(moved, truth) == pytest.approx(0.0, abs=1e-6)
+    mirrored = truth * np.array([-1.0, 1.0, 1.0])  # a reflection is not a rotation: it stays an error
+    assert rr.procrustes_mm(mirrored, truth) > 5.0
+    bent = truth.copy()
+    bent[20] += np.array([0.0, 0.0, 0.021])  # one joint 21 mm off: a few mm of mean error (spread by the fit)
+    assert 0.5 < rr.procrustes_mm(bent, truth) < 5.0
+
+
+def test_view_groups_split_by_off_axis_angle_and_depth():
+    ahead_far = rr.view_groups(np.array([0.0, 0.0, 0.5]))
+    assert ahead_far == [f"off-axis < {rr.OFF_AXIS_DEG:g} deg", f"wrist >= {rr.NEAR_M:g} m"]
+    side_near = rr.view_groups(np.array([0.25, 0.0, 0.2]))  # atan(0.25 / 0.2) = 51 deg
+    assert side_near == [f"off-axis >= {rr.OFF_AXIS_DEG:g} deg", f"wrist < {rr.NEAR_M:g} m"]
+
+
+def test_row_labels_wrap_at_plus():
+    assert rr._wrap("skin") == "skin"
+    assert rr._wrap("skin+photo+obj+arm") == "skin+photo+obj\n+arm"
+    assert all(len(line) <= 14 for line in rr._wrap("tubes+photo+obj+arm").split("\n"))
