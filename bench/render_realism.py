@@ -13,7 +13,9 @@ continuous pixel convention). Per set of images it reports:
   similarity Procrustes alignment (hands with 3D truth only);
 * the hand-presence score (mean) and the fraction of hands with presence > 0.5 (MediaPipe's threshold);
 * handedness agreement: the share of hands (with a known side) whose handedness the network reads right --
-  a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored.
+  a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored;
+* finger bend difference (deg): the network's world landmarks' finger bend angles at MCP, PIP and DIP minus
+  the truth's, averaged over the 12 joints (negative: it reads the fingers straighter than they are).
 
 Synthetic "clear" hands are also broken down by grasp class (``clear_by_grasp``): how the look of open and of
 closed hands compares; and all synthetic hands by camera geometry (``by_view``): off the optical axis by less
@@ -141,6 +143,21 @@ def real_hands(real_dir: Path | None, mmpose_data: Path | None) -> list[dict[str
 # ------------------------------------------------------------------------------------------------ scoring
 
 
+FINGER_CHAINS = ((0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15, 16), (0, 17, 18, 19, 20))
+
+
+def finger_bends_deg(points: np.ndarray) -> np.ndarray:
+    """(12,) bend angles (deg) of the four fingers at MCP, PIP and DIP: the angle between a joint's incoming
+    and outgoing bone (0 = straight) from 21 3D keypoints in any metric frame."""
+    out = []
+    for chain in FINGER_CHAINS:
+        for a, b, c in zip(chain[:-2], chain[1:-1], chain[2:], strict=True):
+            u, v = points[b] - points[a], points[c] - points[b]
+            cos = float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12))
+            out.append(math.degrees(math.acos(min(1.0, max(-1.0, cos)))))
+    return np.array(out)
+
+
 def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
     """The camera-geometry groups of a hand from its wrist (camera frame, m): off the optical axis by less /
     more than ``OFF_AXIS_DEG`` (the periphery of a wide lens, where the crop is stretched by perspective),
@@ -187,6 +204,9 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
     cam = hand["cam_m"]
     if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(res["landmarks_world_m"]).all():
         out["pa_mm"] = procrustes_mm(res["landmarks_world_m"][valid], cam[valid])
+        if valid.all():
+            bend = finger_bends_deg(res["landmarks_world_m"]) - finger_bends_deg(cam)
+            out["bend_deg"] = float(bend.mean())
     return out
 
 
@@ -195,6 +215,7 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     pa = np.array([s["pa_mm"] for s in scores if s["pa_mm"] is not None], np.float64)
     pres = np.array([s["presence"] for s in scores], np.float64)
     sides = np.array([s["side_agrees"] for s in scores if s["side_agrees"] is not None], np.float64)
+    bends = np.array([s["bend_deg"] for s in scores if s.get("bend_deg") is not None], np.float64)
     finite = err[np.isfinite(err)]
 
     def r(x: float | None, n: int = 2) -> float | None:
@@ -209,6 +230,7 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         "presence_mean": r(pres.mean(), 3) if pres.size else None,
         "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
         "handedness_agreement": r(sides.mean(), 3) if sides.size else None,
+        "finger_bend_diff_deg": r(bends.mean(), 1) if bends.size else None,
     }
 
 
@@ -314,15 +336,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def markdown(result: dict[str, Any]) -> str:
     rows = [
         "| crops | hands | 2D error px (mean / median) | world PA-MPJPE mm (hands) | presence mean | > 0.5 "
-        "| handedness agrees |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| handedness agrees | finger bend diff deg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     groups = {**result["sets"], **result.get("clear_by_grasp", {}), **result.get("by_view", {})}
     for name, s in groups.items():
         rows.append(
             f"| {name} | {s['hands']} | {s['err2d_crop224_px_mean']} / {s['err2d_crop224_px_median']} "
             f"| {s['world_pa_mpjpe_mm']} ({s['hands_3d']}) | {s['presence_mean']} "
-            f"| {s['presence_over_0.5']} | {s.get('handedness_agreement')} |"
+            f"| {s['presence_over_0.5']} | {s.get('handedness_agreement')} "
+            f"| {s.get('finger_bend_diff_deg')} |"
         )
     return "\n".join(rows)
 

@@ -37,3 +37,17 @@ def test_row_labels_wrap_at_plus():
     assert rr._wrap("skin") == "skin"
     assert rr._wrap("skin+photo+obj+arm") == "skin+photo+obj\n+arm"
     assert all(len(line) <= 14 for line in rr._wrap("tubes+photo+obj+arm").split("\n"))
+
+
+def test_finger_bends_are_zero_for_straight_fingers_and_follow_a_bent_joint():
+    kp = np.zeros((21, 3))
+    for chain in rr.FINGER_CHAINS:
+        for k, j in enumerate(chain[1:]):
+            kp[j] = [0.0, 0.04 + 0.025 * k, 0.0]  # four straight fingers along +y (one on another)
+    assert np.allclose(rr.finger_bends_deg(kp), 0.0, atol=1e-6)
+    bent = kp.copy()
+    pip, dip, tip = 10, 11, 12  # the middle finger bent 90 deg at PIP (about x): DIP and tip go to +z
+    bent[dip] = bent[pip] + [0.0, 0.0, 0.025]
+    bent[tip] = bent[dip] + [0.0, 0.0, 0.025]
+    bends = rr.finger_bends_deg(bent)
+    assert bends[4] == pytest.approx(90.0) and np.allclose(np.delete(bends, 4), 0.0, atol=1e-6)

@@ -157,3 +157,50 @@ def test_generator_skin_option() -> None:
             assert ha.mask.any()
         again = generate_frame(cfg, 5, index)
         assert again.jpeg_bytes == a.jpeg_bytes
+
+
+def _rigid(axis_angle: np.ndarray, t: np.ndarray) -> np.ndarray:
+    from wildhands.geometry.rotations import rodrigues
+
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = rodrigues(np.asarray(axis_angle, np.float64)), t
+    return m
+
+
+def test_dual_quaternion_skinning_is_rigid_for_one_joint_and_keeps_a_bent_joint_thick() -> None:
+    from wildhands.render.hand_skin import dual_quaternion_skinning
+
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(50, 3))
+    a = _rigid([0.3, -1.2, 2.0], np.array([0.1, 0.2, -0.3]))
+    w = rng.dirichlet(np.ones(3), 50)
+    same = dual_quaternion_skinning(w, np.stack([a, a, a]), pts)  # any weights of one transform: rigid
+    np.testing.assert_allclose(same, pts @ a[:3, :3].T + a[:3, 3], atol=1e-12)
+    # a tube of radius 1 along x with its joint at the origin, the child bent 90 deg about z: the ring at
+    # the joint (weights 1/2, 1/2) stays at radius 1 round the bent joint's axis; a linear blend of the
+    # matrices shrinks it to cos(45 deg)
+    phi = np.linspace(0, 2 * np.pi, 36, endpoint=False)
+    ring = np.stack([np.zeros_like(phi), np.cos(phi), np.sin(phi)], 1)
+    bones = np.stack([np.eye(4), _rigid([0.0, 0.0, np.pi / 2], np.zeros(3))])
+    half = np.full((36, 2), 0.5)
+    dqs = dual_quaternion_skinning(half, bones, ring)
+    lbs = np.einsum("vab,vb->va", np.einsum("vj,jab->vab", half, bones)[:, :3, :3], ring)
+    assert np.linalg.norm(dqs, axis=1) == pytest.approx(np.ones(36), abs=1e-9)
+    assert np.linalg.norm(lbs, axis=1).min() == pytest.approx(np.cos(np.pi / 4), abs=1e-9)
+
+
+def test_flexed_fingers_keep_their_volume(skins: dict[str, HandSkin]) -> None:
+    from wildhands.data.synthetic.poses import GRASP_TEMPLATES
+    from wildhands.handmodel.open_hand import signed_volume
+    from wildhands.model.grasp import GRASP_CLASS_IDS
+
+    s = skins["right"]
+    fist = GRASP_TEMPLATES[GRASP_CLASS_IDS["lateral"]][0]
+    rest = signed_volume(s.v_rest, s.faces)
+    posed = s.skin(np.zeros(10), np.zeros(3), fist, sleeve_x=None).vertices
+    a = s.transforms(np.zeros(10), np.zeros(3), fist)
+    blend = np.einsum("vj,jab->vab", s.weights, a)
+    linear = np.einsum("vab,vb->va", blend[:, :3, :3], s.v_rest) + blend[:, :3, 3]
+    lost_dqs = rest - signed_volume(posed, s.faces)
+    lost_lbs = rest - signed_volume(linear, s.faces)
+    assert lost_lbs > 0 and abs(lost_dqs) < 0.5 * lost_lbs  # linear blending loses volume in a fist
