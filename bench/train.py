@@ -79,12 +79,13 @@ def bench_generation(n: int, size: tuple[int, int], device: str = "cpu", referen
 
 
 #: the scene looks whose generation speed is compared (SyntheticConfig overrides; docs/render-realism.md)
-SCENE_LOOKS: dict[str, dict[str, str]] = {
+SCENE_LOOKS: dict[str, dict[str, Any]] = {
     "tubes (default)": {},
     "tubes + photo_mix + objects": {"backgrounds": "photo_mix", "occluders": "objects"},
     "skin": {"hand_look": "skin"},
     "skin + photo_mix": {"hand_look": "skin", "backgrounds": "photo_mix"},
     "skin + photo_mix + objects": {"hand_look": "skin", "backgrounds": "photo_mix", "occluders": "objects"},
+    "skin + max_arm_occlusion": {"hand_look": "skin", "max_arm_occlusion": 0.05},
 }
 
 
