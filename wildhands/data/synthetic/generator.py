@@ -11,7 +11,8 @@ shape β, an egocentric orientation; place each hand by drawing its **wrist pixe
 image** (corners and edges included, ``wrist_margin_px`` inside) and a distance along that pixel's ray
 (``depth_range_m``, raised for long lenses so the hand fits), then keep the placement only if the mesh is in
 front of the camera within the lens model's valid region, at least ``min_in_image_fraction`` of it projects
-into the image (truncation allowed), its size is within limits and it keeps clear of the other hand; render
+into the image (truncation allowed), its size is within limits, it keeps clear of the other hand and (skin
+look, ``max_arm_occlusion`` < 1) its own forearm does not hide it (``arm_hidden_share``); render
 both hands in one painter's pass (so they occlude each other correctly) with a sampled skin tone and light;
 draw occluders over hands (after the hands; ``occluders: objects``: held-looking mugs, cans, utensils and
 boxes near the palm, ``held_objects``); degrade (white balance, blur, motion blur, noise) and JPEG-compress.
@@ -292,7 +293,7 @@ def hand_skin(side: str):
 class _SkinScene:
     vertices: np.ndarray  # (V, 3) camera frame, all hands
     faces: np.ndarray  # (F, 3) drawable faces (in front of the camera, inside the lens's valid region)
-    face_hand: np.ndarray  # (F,) k for hand k's hand faces, n + k for its forearm / sleeve, 2n + k its object
+    face_hand: np.ndarray  # (F,) k for hand k's hand faces, n + k for its forearm / sleeve (and object)
     uv: np.ndarray  # (V, 2) px (0 where the vertex cannot be projected; no drawn face uses it)
     vertex_rgb: np.ndarray  # (V, 3) shaded colour
 
@@ -332,7 +333,7 @@ def _skin_scene(
                 rgb.append(shaded)
                 verts.append(obj.vertices)
                 faces.append(obj.faces + offset)
-                face_hand.append(np.full(len(obj.faces), 2 * n + k))
+                face_hand.append(np.full(len(obj.faces), n + k))
                 offset += len(obj.vertices)
     v = np.concatenate(verts)
     f = np.concatenate(faces)
