@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--out-dir", type=Path, default=REPO / "out" / "bench" / "accuracy")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    from wildhands.eval.testsets import lens_subsets, testset_records
+    from wildhands.eval.testsets import get_testset, lens_subsets, testset_records
 
     weights = resolve_weights(args.weights)
     log = setup_log(args.out_dir / "accuracy.log", "bench.accuracy")
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": command_line("accuracy.py", argv if argv is not None else sys.argv[1:]),
         "weights": weights_facts(weights),
         "testset": args.testset,
+        "testset_info": get_testset(args.testset).info(args.frames),  # version, seed, look: to regenerate it
         "frames": args.frames,
         "guard_frames": args.guard_frames,
         "metrics": rows,

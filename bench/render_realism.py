@@ -60,6 +60,7 @@ from wildhands.eval.real_hands import (  # noqa: E402
     load_real_hands,
     tracking_rect,
 )
+from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, FINGER_NAMES  # noqa: E402
 from wildhands.model.grasp import grasp_class_name  # noqa: E402
 
 CROP_PX = 224
@@ -143,7 +144,7 @@ def real_hands(real_dir: Path | None, mmpose_data: Path | None) -> list[dict[str
 # ------------------------------------------------------------------------------------------------ scoring
 
 
-FINGER_CHAINS = ((0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15, 16), (0, 17, 18, 19, 20))
+FINGER_CHAINS = tuple((0, *FINGER_KEYPOINTS[f]) for f in FINGER_NAMES[1:])  # wrist + each finger's four
 
 
 def finger_bends_deg(points: np.ndarray) -> np.ndarray:
@@ -419,10 +420,14 @@ def _meta(folder: Path) -> dict[str, Any]:
     if not meta_path.is_file():
         return {}
     meta = json.loads(meta_path.read_text())
-    cfg = meta.get("config", {})
+    from wildhands.data.synthetic import SyntheticConfig
+
     keys = ("seed", "count", "generator_version")
-    looks = {"hand_look": "tubes", "backgrounds": "procedural", "occluders": "boxes"}
-    return {**{k: meta.get(k) for k in keys}, **{k: cfg.get(k, v) for k, v in looks.items()}}
+    default = SyntheticConfig().to_dict()
+    cfg = SyntheticConfig.from_dict(meta.get("config", {})).to_dict()
+    # the config keys that differ from the defaults (the look options and anything else set)
+    changed = {k: v for k, v in cfg.items() if default.get(k, None) != v}
+    return {**{k: meta.get(k) for k in keys}, "config": changed}
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from wildhands.data.synthetic import (  # noqa: E402
     frame_to_json,
     generate_frame,
 )
+from wildhands.eval.testsets import SKIN_LOOK  # noqa: E402
 from wildhands.model.config import ModelConfig  # noqa: E402
 from wildhands.train.config import TrainConfig  # noqa: E402
 from wildhands.train.items import AugmentConfig, make_item  # noqa: E402
@@ -85,8 +86,8 @@ SCENE_LOOKS: dict[str, dict[str, Any]] = {
     "skin": {"hand_look": "skin"},
     "skin + photo_mix": {"hand_look": "skin", "backgrounds": "photo_mix"},
     "skin + photo_mix + objects": {"hand_look": "skin", "backgrounds": "photo_mix", "occluders": "objects"},
-    "skin + max_arm_occlusion": {"hand_look": "skin", "max_arm_occlusion": 0.05},
 }
+SCENE_LOOKS["skin + photo_mix + objects + max_arm_occlusion (testsets.SKIN_LOOK)"] = dict(SKIN_LOOK)
 
 
 def bench_looks(frames: int, seed: int = 7, rounds: int = 3) -> dict[str, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "rot6d_to_matrix",
     "matrix_to_rot6d",
     "matrix_to_quaternion_xyzw",
+    "quaternion_multiply_xyzw",
     "mirror_axis_angle",
     "mirror_matrix",
     "skew",
@@ -97,6 +98,21 @@ def matrix_to_quaternion_xyzw(R: Any) -> Any:
     q = Rotation.from_matrix(Rn.reshape(-1, 3, 3)).as_quat()  # (M, 4) xyzw
     q = np.where(q[:, 3:4] < 0, -q, q)
     return q.reshape(*Rn.shape[:-2], 4)
+
+
+def quaternion_multiply_xyzw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product ``a * b`` of quaternions (..., 4) in ROS order (x, y, z, w), numpy; broadcasts."""
+    ax, ay, az, aw = np.moveaxis(np.asarray(a, np.float64), -1, 0)
+    bx, by, bz, bw = np.moveaxis(np.asarray(b, np.float64), -1, 0)
+    return np.stack(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ],
+        -1,
+    )
 
 
 def mirror_axis_angle(aa: Any) -> Any:

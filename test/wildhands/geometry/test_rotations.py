@@ -87,3 +87,12 @@ def test_mirroring() -> None:
     lhs = (mirror_matrix(R) @ Sp[..., None])[..., 0]
     rhs = (R @ p[..., None])[..., 0] * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
     torch.testing.assert_close(lhs, rhs)
+
+
+def test_quaternion_product_composes_rotations():
+    from wildhands.geometry.rotations import quaternion_multiply_xyzw
+
+    a, b = Rotation.random(5, random_state=1), Rotation.random(5, random_state=2)
+    q = quaternion_multiply_xyzw(a.as_quat(), b.as_quat())  # a * b: first b, then a
+    np.testing.assert_allclose(Rotation.from_quat(q).as_matrix(), (a * b).as_matrix(), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-12)

@@ -176,17 +176,24 @@ def test_dual_quaternion_skinning_is_rigid_for_one_joint_and_keeps_a_bent_joint_
     w = rng.dirichlet(np.ones(3), 50)
     same = dual_quaternion_skinning(w, np.stack([a, a, a]), pts)  # any weights of one transform: rigid
     np.testing.assert_allclose(same, pts @ a[:3, :3].T + a[:3, 3], atol=1e-12)
-    # a tube of radius 1 along x with its joint at the origin, the child bent 90 deg about z: the ring at
-    # the joint (weights 1/2, 1/2) stays at radius 1 round the bent joint's axis; a linear blend of the
-    # matrices shrinks it to cos(45 deg)
+    # a tube of radius 1 along x with its joint at p, the child bent 90 deg about z through p, the parent
+    # moved rigidly (both dual parts differ): the ring at the joint (weights 1/2, 1/2) stays at radius 1
+    # round the moved joint; a linear blend of the matrices shrinks it to cos(45 deg)
+    p = np.array([0.4, -0.2, 0.7])
     phi = np.linspace(0, 2 * np.pi, 36, endpoint=False)
-    ring = np.stack([np.zeros_like(phi), np.cos(phi), np.sin(phi)], 1)
-    bones = np.stack([np.eye(4), _rigid([0.0, 0.0, np.pi / 2], np.zeros(3))])
+    ring = p + np.stack([np.zeros_like(phi), np.cos(phi), np.sin(phi)], 1)
+    move = _rigid([0.2, 0.1, -0.3], np.array([1.0, 2.0, 3.0]))
+    bend = np.eye(4)
+    bend[:3, :3] = _rigid([0.0, 0.0, np.pi / 2], np.zeros(3))[:3, :3]
+    bend[:3, 3] = p - bend[:3, :3] @ p  # rotation about the joint at p
+    bones = np.stack([move, move @ bend])
     half = np.full((36, 2), 0.5)
+    centre = move[:3, :3] @ p + move[:3, 3]
     dqs = dual_quaternion_skinning(half, bones, ring)
-    lbs = np.einsum("vab,vb->va", np.einsum("vj,jab->vab", half, bones)[:, :3, :3], ring)
-    assert np.linalg.norm(dqs, axis=1) == pytest.approx(np.ones(36), abs=1e-9)
-    assert np.linalg.norm(lbs, axis=1).min() == pytest.approx(np.cos(np.pi / 4), abs=1e-9)
+    blend = np.einsum("vj,jab->vab", half, bones)
+    lbs = np.einsum("vab,vb->va", blend[:, :3, :3], ring) + blend[:, :3, 3]
+    assert np.linalg.norm(dqs - centre, axis=1) == pytest.approx(np.ones(36), abs=1e-9)
+    assert np.linalg.norm(lbs - centre, axis=1).min() == pytest.approx(np.cos(np.pi / 4), abs=1e-9)
 
 
 def test_flexed_fingers_keep_their_volume(skins: dict[str, HandSkin]) -> None:

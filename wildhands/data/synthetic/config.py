@@ -85,11 +85,14 @@ class SyntheticConfig:
             for ``power_prismatic``, a ball for ``power_circular``), drawn in the skin's z-buffer so fingers
             wrap it; it occludes the hand like the forearm does. 0 (default) draws nothing and no random
             numbers: frames stay byte-identical.
-        max_arm_occlusion: with ``hand_look: skin``, the largest share of a hand's silhouette that its own
-            forearm and sleeve may hide; a frame that breaks it is drawn again (up to 8 times, as for hands
-            hiding each other). Seen from the wearer's eyes, the forearm lies below the line of sight to the
-            hand and hides little of it; unconstrained wrist orientations often point the arm at the camera
-            and hide most of the hand behind it. 1.0 (default) checks nothing: frames stay byte-identical.
+        max_arm_occlusion: with ``hand_look: skin``, the largest share of a hand's model vertices that its
+            own forearm and sleeve may hide from the camera (``generator.arm_hidden_share``: a capsule along
+            the wrist axis); a placement that breaks it is drawn again, as one that leaves the image: 25 wrist
+            positions, then a new pose and orientation, up to 40 times (then the hand is left out). Seen from
+            the wearer's eyes, the forearm lies below the line of sight to the hand and hides little of it;
+            the orientation prior alone often points the arm at the camera and hides most of the hand
+            behind it. 0.05 keeps the rendered pixels behind the arm to about a tenth; 1.0 (default) checks
+            nothing: frames stay byte-identical.
         device: where the image work runs (``backends``): ``'cpu'`` = numpy/OpenCV (the reference; the
             bytes of a frame never change), ``'torch-cpu'`` = the torch renderer on the CPU, ``'cuda'`` /
             ``'cuda:N'`` = the torch renderer on a GPU. Random draws, hand model and labels stay on the CPU:

@@ -67,7 +67,8 @@ from wildhands.render.shaded import shade_faces
 
 __all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model", "hand_skin"]
 
-GENERATOR_VERSION = "wildhands-synthetic-1"
+# 2: the skin look is posed by dual-quaternion skinning (tubes frames of a seed are unchanged since 1)
+GENERATOR_VERSION = "wildhands-synthetic-2"
 DATASET_NAME = "synthetic"
 _BOX_FROM_VISIBLE_MIN = 0.3  # visible / in-image silhouette below this: box from the whole silhouette
 _MIN_VISIBLE_FRACTION = 0.35  # occluders / the other hand may hide at most 65% of a hand
@@ -168,7 +169,9 @@ def arm_hidden_share(hand: _Hand, transl: np.ndarray) -> float:
     """Share of ``hand``'s model vertices (placed at ``transl``, camera frame, m) that its own forearm hides
     from the camera at the origin: the arm is a capsule of radius ``_ARM_RADIUS_M`` along the model's wrist
     axis (+x of a right hand's model frame, -x of a left one's), from ``_ARM_START_M`` to ``_ARM_LENGTH_M``
-    behind the wrist; a vertex is hidden when its line of sight passes through the capsule before it.
+    behind the wrist; a vertex is hidden when its line of sight, up to ``_ARM_RADIUS_M`` short of the vertex,
+    passes through the capsule. (Stopping short keeps the wrist's and the heel's own vertices, which lie
+    within a radius of the capsule's end, from hiding themselves when the arm points elsewhere.)
 
     Vertices are not pixels: a bound of 0.05 here keeps the rendered hand pixels behind the arm to about a
     tenth or less (test_synthetic_looks checks it on frames; docs/render-realism.md has the realism bench)."""
@@ -176,8 +179,11 @@ def arm_hidden_share(hand: _Hand, transl: np.ndarray) -> float:
     axis = axis if hand.side == "right" else -axis
     wrist = hand.keypoints[0] + transl
     a, b = wrist + _ARM_START_M * axis, wrist + _ARM_LENGTH_M * axis
-    dist, s = segments_distance(hand.vertices + transl, a, b)
-    return float(np.mean((dist < _ARM_RADIUS_M) & (s < 0.98)))
+    verts = hand.vertices + transl
+    depth = np.linalg.norm(verts, axis=1, keepdims=True)
+    short = verts * np.clip(1.0 - _ARM_RADIUS_M / np.maximum(depth, 1e-9), 0.0, 1.0)
+    sight, _ = segments_distance(short, a, b)
+    return float(np.mean(sight < _ARM_RADIUS_M))
 
 
 def segments_distance(ends: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
