@@ -86,8 +86,8 @@ SCENE_LOOKS: dict[str, dict[str, Any]] = {
     "skin": {"hand_look": "skin"},
     "skin + photo_mix": {"hand_look": "skin", "backgrounds": "photo_mix"},
     "skin + photo_mix + objects": {"hand_look": "skin", "backgrounds": "photo_mix", "occluders": "objects"},
+    "skin + photo_mix + objects + max_arm_occlusion (testsets.SKIN_LOOK)": dict(SKIN_LOOK),
 }
-SCENE_LOOKS["skin + photo_mix + objects + max_arm_occlusion (testsets.SKIN_LOOK)"] = dict(SKIN_LOOK)
 
 
 def bench_looks(frames: int, seed: int = 7, rounds: int = 3) -> dict[str, Any]:

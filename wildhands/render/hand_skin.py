@@ -38,8 +38,10 @@ import numpy as np
 import scipy.sparse
 import torch
 from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
 from smplx.lbs import batch_rigid_transform, batch_rodrigues
 
+from wildhands.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_multiply_xyzw
 from wildhands.handmodel import OpenHandModel
 
 logger = logging.getLogger(__name__)
@@ -489,10 +491,6 @@ def dual_quaternion_skinning(weights: np.ndarray, transforms: np.ndarray, points
     """Points (V, 3) moved by the ``weights`` (V, J) blend of rigid ``transforms`` (J, 4, 4), blended as unit
     dual quaternions (Kavan et al. 2007): a joint bent by 90 deg keeps its thickness, where a linear blend
     of the matrices (linear blend skinning) shrinks it to ~0.7 in the middle of the blend."""
-    from scipy.spatial.transform import Rotation
-
-    from wildhands.geometry.rotations import matrix_to_quaternion_xyzw, quaternion_multiply_xyzw
-
     q = matrix_to_quaternion_xyzw(transforms[:, :3, :3])  # (J, 4)
     t = np.concatenate([transforms[:, :3, 3], np.zeros((len(transforms), 1))], 1)
     d = 0.5 * quaternion_multiply_xyzw(t, q)
