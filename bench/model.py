@@ -12,6 +12,10 @@ degrades far less. ``other_processes_cores`` in the JSON (CPU time used by every
 run / wall time, from /proc/stat) flags a run disturbed this way; it should be close to 0.
 
     python bench/model.py --backbone resnet50 --kpe sparse --out bench/results/model.json
+    python bench/model.py --backbone resnet18 --image-size 128 --out bench/results/model_resnet18_128.json
+    python bench/model.py --backbone mediapipe_hand --out bench/results/model_mediapipe_hand.json
+
+``params_M`` counts trainable parameters: a frozen backbone's (``mediapipe_hand``) are not among them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from machine import busy_cpu_s, latency_stats, machine_facts, own_cpu_s  # noqa:
 from tqdm import tqdm
 
 from wildhands.model import KPEConfig, ModelConfig, WildHandsNet  # noqa: E402
+from wildhands.model.config import BACKBONE_CHANNELS  # noqa: E402
 
 logger = logging.getLogger("bench.model")
 
@@ -121,7 +126,8 @@ def count_flops(net: torch.nn.Module, images: torch.Tensor, kpe: torch.Tensor) -
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backbone", default="resnet50", choices=["resnet18", "resnet34", "resnet50"])
+    ap.add_argument("--backbone", default="resnet50", choices=list(BACKBONE_CHANNELS))
+    ap.add_argument("--image-size", type=int, default=224, help="crop side in px (the shipped weights: 128)")
     ap.add_argument("--kpe", default="sparse", choices=["sparse", "dense", "free", "none"])
     ap.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="intra-op threads (both engines)"
@@ -141,7 +147,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = ModelConfig(backbone=args.backbone, kpe=KPEConfig(variant=args.kpe))
+    try:
+        cfg = ModelConfig(backbone=args.backbone, kpe=KPEConfig(variant=args.kpe), image_size=args.image_size)
+    except ValueError as exc:
+        ap.error(str(exc))
     net = WildHandsNet(cfg).eval()
     n_params = sum(p.numel() for p in net.parameters())
 

@@ -17,7 +17,19 @@ from enum import Enum
 from typing import Any
 
 #: Backbones this module can build, with the channel count of their last feature map.
-BACKBONE_CHANNELS: dict[str, int] = {"resnet18": 512, "resnet34": 512, "resnet50": 2048}
+#: (``mediapipe_hand``: MediaPipe's hand-landmark trunk, frozen; see ``wildhands.model.backbones``.)
+BACKBONE_CHANNELS: dict[str, int] = {
+    "resnet18": 512,
+    "resnet34": 512,
+    "resnet50": 2048,
+    "mediapipe_hand": 1152,
+}
+
+#: Backbones whose weights are fixed: read from their own file when built, never trained or saved.
+FROZEN_BACKBONES: tuple[str, ...] = ("mediapipe_hand",)
+
+#: Crop side (pixels) a backbone requires, where it accepts only one.
+BACKBONE_IMAGE_SIZE: dict[str, int] = {"mediapipe_hand": 224}
 
 #: Downsampling factor of every supported backbone (224 px crop -> 7x7 feature grid).
 BACKBONE_STRIDE = 32
@@ -182,7 +194,9 @@ class ModelConfig:
     """Architecture of :class:`wildhands.model.network.WildHandsNet`.
 
     Fields:
-        backbone: ``'resnet18' | 'resnet34' | 'resnet50'`` (paper: resnet50, 7x7x2048 map).
+        backbone: ``'resnet18' | 'resnet34' | 'resnet50'`` (paper: resnet50, 7x7x2048 map) or
+            ``'mediapipe_hand'`` (MediaPipe's hand-landmark trunk, trained on real hands, frozen, 7x7x1152;
+            ``image_size`` 224 only; ``wildhands.model.backbones``).
         kpe: :class:`KPEConfig`.
         fusion_channels: output channels of the three KPE fusion convs; ``None`` = the backbone's channels.
         fusion_kernel_size: kernel of the fusion convs, 1 or 3 (1 by default: the sparse encoding is constant
@@ -265,6 +279,11 @@ class ModelConfig:
         _check_int("image_size", self.image_size, BACKBONE_STRIDE)
         if self.image_size % BACKBONE_STRIDE:
             raise ValueError(f"image_size={self.image_size!r} must be a multiple of {BACKBONE_STRIDE}")
+        fixed_size = BACKBONE_IMAGE_SIZE.get(self.backbone)
+        if fixed_size is not None and self.image_size != fixed_size:
+            raise ValueError(
+                f"backbone={self.backbone!r} needs image_size={fixed_size}, got {self.image_size!r}"
+            )
         if kpe.variant is KPEVariant.DENSE and self.grid_size != kpe.dense_grid:
             raise ValueError(
                 f"kpe.dense_grid={kpe.dense_grid!r} must equal image_size/{BACKBONE_STRIDE}={self.grid_size} "

@@ -1,4 +1,5 @@
-"""The WildHands network: ResNet trunk + KPE fusion + iterative regressor + grasp head.
+"""The WildHands network: backbone (a ResNet trunk; ``wildhands.model.backbones``) + KPE fusion + iterative
+regressor + grasp head.
 
     images (B,3,S,S) ──ResNet──► (B,C,S/32,S/32) ─┐
     kpe (B,P,2) ──KPEEncoder──► (B,K,S/32,S/32) ──┴─concat─► 3 convs (no BN) ─► avg pool (B,C')
@@ -28,11 +29,11 @@ import torch
 from torch import nn
 
 from wildhands.geometry.rotations import rot6d_to_matrix
+from wildhands.model.backbones import build_backbone
 from wildhands.model.config import ModelConfig
 from wildhands.model.heads import GraspHead
 from wildhands.model.kpe import KPEEncoder, KPEFusion, OfficialFusion
 from wildhands.model.regressor import IterativeRegressor
-from wildhands.model.resnet import resnet_trunk
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class WildHandsNet(nn.Module):
         if not isinstance(config, ModelConfig):
             raise ValueError(f"config={config!r} must be a ModelConfig")
         self.config = config
-        self.backbone = resnet_trunk(config.backbone)
+        self.backbone = build_backbone(config.backbone)
         self.kpe_encoder = KPEEncoder(config.kpe)
         self.kpe_fusion: nn.Module
         if config.fusion == "official":
@@ -115,7 +116,7 @@ class WildHandsNet(nn.Module):
             config.num_betas, config.num_grasp_classes, config.grasp_hidden, input_order=config.grasp_input
         )
         # created last so that the other modules draw the same initial values as without it
-        self.global_backbone = resnet_trunk(config.backbone) if config.global_backbone else None
+        self.global_backbone = build_backbone(config.backbone) if config.global_backbone else None
         logger.debug(
             "WildHandsNet %s kpe=%s: %.1f M parameters",
             config.backbone,

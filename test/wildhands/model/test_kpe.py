@@ -161,5 +161,9 @@ def test_config_validation_and_round_trip():
         ModelConfig.from_dict({"kpe": {"num_freq": 3}})
     with pytest.raises(ValueError, match="image_size=200"):
         ModelConfig(image_size=200)
+    with pytest.raises(ValueError, match="backbone='mediapipe_hand' needs image_size=224, got 128"):
+        ModelConfig(backbone="mediapipe_hand", image_size=128)
+    mp = ModelConfig(backbone="mediapipe_hand", fusion="residual")
+    assert mp.backbone_channels == 1152 and ModelConfig.from_dict(mp.to_dict()) == mp
     with pytest.raises(ValueError, match="dense_grid"):
         ModelConfig(image_size=256, kpe=KPEConfig(variant="dense"))

@@ -7,6 +7,8 @@ noticed at load time rather than computed wrongly.
 * :func:`parse_tflite` reads a ``.tflite`` file with the ``tflite`` flatbuffer package (PyPI, the generated
   schema classes only; no TensorFlow) into a :class:`TFLiteGraph`: tensors (name, shape, type, constant data,
   quantisation), operators (kind, inputs, outputs, options) and the subgraph's inputs/outputs.
+* :func:`truncate_graph` cuts a graph at one of its tensors (e.g. a trunk's last feature map, without the
+  heads after it: ``landmark_net.load_landmark_trunk``, the ``mediapipe_hand`` backbone).
 * :class:`TFLiteModule` turns that graph into an ``nn.Module``. Weights of constant ``DEQUANTIZE`` operators
   (float16 -> float32, or int8/uint8 with scale and zero point) are folded at build time. Activations run in
   NCHW; the graph input is accepted in the file's NHWC layout and 4-D outputs are returned NHWC. Each
@@ -641,6 +643,26 @@ class TFLiteModule(nn.Module):
             for i, is_nchw in zip(self._outputs, self._outputs_nchw)
         )
         return tuple(o.float() for o in outs) if self.half_layers else outs
+
+
+def truncate_graph(graph: TFLiteGraph, output: int) -> TFLiteGraph:
+    """``graph`` cut at tensor index ``output``: that tensor is the only output and only the operators it
+    depends on are kept (in file order), e.g. a trunk's last feature map without the heads after it."""
+    if not 0 <= output < len(graph.tensors):
+        raise ValueError(f"tensor index {output} not in [0, {len(graph.tensors) - 1}]")
+    producer = {o: op for op in graph.operators for o in op.outputs}
+    if output not in producer:
+        raise ValueError(f"tensor {graph.tensors[output].name!r} is not computed by an operator")
+    needed: set[int] = set()
+    stack = [producer[output]]
+    while stack:
+        op = stack.pop()
+        if op.index in needed:
+            continue
+        needed.add(op.index)
+        stack.extend(producer[i] for i in op.inputs if i in producer)
+    operators = tuple(op for op in graph.operators if op.index in needed)
+    return TFLiteGraph(graph.tensors, operators, graph.inputs, (output,), graph.version, graph.description)
 
 
 def mixed_precision_copy(module: TFLiteModule) -> TFLiteModule:

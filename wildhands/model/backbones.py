@@ -1,0 +1,66 @@
+"""The network's backbones: ``build_backbone(name)`` maps ``images (B, 3, S, S)`` (RGB normalised with
+ImageNet mean/std, ``preprocess_crops``) to the last feature map ``(B, C, S/32, S/32)``; C per name in
+``config.BACKBONE_CHANNELS``.
+
+* ``resnet18`` / ``resnet34`` / ``resnet50``: :mod:`wildhands.model.resnet`, trained here (the paper:
+  ResNet-50, ImageNet-pretrained; no pretrained weights can be downloaded in this workplace).
+* ``mediapipe_hand``: the convolutional trunk of MediaPipe's hand-landmark network (Google, Apache-2.0;
+  trained on real photos of hands), 224 px crops only, (B, 1152, 7, 7). It is **frozen**: its weights are read
+  from the checked ``hand_landmark_full.tflite`` of the detector-model cache whenever the network is built
+  (``python scripts/fetch_detector_models.py``; a missing file raises ``DetectorModelsMissing`` naming that
+  command), never trained and never saved -- a checkpoint holds only the layers after it (KPE fusion,
+  regressor, grasp head). It is the one backbone here that has seen real hands: KPE is backbone-agnostic,
+  so the rest of the network is the paper's. See docs/weights.md.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from wildhands.model.config import BACKBONE_CHANNELS
+from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from wildhands.model.resnet import resnet_trunk
+
+
+class MediaPipeHandTrunk(nn.Module):
+    """MediaPipe's hand-landmark trunk as a frozen backbone: ``(B, 3, 224, 224)`` ImageNet-normalised RGB ->
+    ``(B, 1152, 7, 7)`` (after ReLU6, so in [0, 6]).
+
+    The TFLite network is held outside the module tree on purpose: its parameters are not returned by
+    ``parameters()`` (no optimiser trains them) nor by ``state_dict()`` (checkpoints do not carry Google's
+    weights); ``.to()`` / ``.half()`` still move it (``_apply``).
+    """
+
+    def __init__(self, model_dir: str | None = None) -> None:
+        super().__init__()
+        import torch
+
+        from wildhands.runtime.detection.landmark_net import load_landmark_trunk
+
+        net = load_landmark_trunk(model_dir)
+        for p in net.parameters():
+            p.requires_grad_(False)
+        object.__setattr__(self, "_trunk", net)  # not a registered sub-module (see the class docstring)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._trunk._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
+    def forward(self, images):
+        rgb01 = images * self.std.to(images.dtype) + self.mean.to(images.dtype)  # back to [0, 1]
+        (feats,) = self._trunk(rgb01.permute(0, 2, 3, 1))  # NHWC in, NHWC out
+        return feats.permute(0, 3, 1, 2)
+
+    def train(self, mode: bool = True):  # frozen: always in evaluation mode
+        return super().train(False)
+
+
+def build_backbone(name: str) -> nn.Module:
+    """The backbone ``name`` (a key of ``BACKBONE_CHANNELS``), freshly initialised or, if frozen, loaded."""
+    if name not in BACKBONE_CHANNELS:
+        raise ValueError(f"backbone={name!r} not in {set(BACKBONE_CHANNELS)}")
+    if name == "mediapipe_hand":
+        return MediaPipeHandTrunk()
+    return resnet_trunk(name)
