@@ -15,6 +15,14 @@ then only 2D is scored). Methods (``METHODS``, a registry; one line adds a metho
   hand matched to the detection whose landmarks lie nearest (mean distance < 0.5 x the hand's size); same
   PnP. Measures what the detector finds on its own.
 
+Probes (``PROBES``, asked for by name in ``--methods``, never in the default list; they use the truth):
+``landmark_head_unturned`` / ``landmark_head_upright``: MediaPipe's landmark network once on the image
+model's own square crop, unturned or turned upright from the true wrist and middle MCP -- what the frozen
+``mediapipe_hand`` backbone sees in each crop convention (``ModelConfig.crop_roll``):
+
+    python bench/real_hands.py --mmpose-data ... --methods landmark_head_unturned,landmark_head_upright \
+        --results bench/results/real_hands_crop_roll.json
+
 Data: the committed real fixtures (``test/data/real_hands/*/truth.json``: InterHand2.6M with 3D truth and
 intrinsics, COCO-WholeBody hands with 2D truth), optionally more sets read from an mmpose checkout
 (``--mmpose-data MMPOSE/tests/data --mmpose-sets freihand,onehand10k,panoptic,rhd``; RHD is rendered and
@@ -230,6 +238,32 @@ def _make_landmark_hands(lifter_path: str | None, refine: bool):
     return factory
 
 
+def _make_landmark_head(upright: bool):
+    """A probe, not a method (it may use the truth): MediaPipe's landmark network once on the image
+    model's own square crop of the hand, unturned (``upright=False``) or turned so that the TRUE wrist ->
+    middle MCP points up (MediaPipe's crop convention; ``ModelConfig.crop_roll='upright'``). Always
+    "found" (no presence threshold): it scores how well the network reads the crop, not whether it finds
+    a hand. What the frozen ``mediapipe_hand`` backbone sees in each crop convention."""
+
+    def factory(args: argparse.Namespace, shared: Shared) -> Method:
+        from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
+
+        def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+            crop = shared.crop(sample, hand)
+            if crop is None:
+                return None
+            rotation = 0.0
+            if upright and hand.valid[WRIST] and hand.valid[MIDDLE_MCP]:
+                d = hand.keypoints_px[MIDDLE_MCP] - hand.keypoints_px[WRIST]
+                rotation = math.pi / 2 - math.atan2(-d[1], d[0])  # MediaPipe's rect rotation
+            lm = landmarks_on_rect(shared.detector, sample.image, crop.center, crop.size, rotation)
+            return {"keypoints_px": lm["landmarks_px"], "crop_px_per_image_px": 224.0 / crop.size}
+
+        return run
+
+    return factory
+
+
 #: name -> factory(args, shared) -> Method. Add a method with one line.
 METHODS: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
     "image_model": make_image_model,
@@ -239,12 +273,17 @@ METHODS: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
     "lifting": _make_landmark_hands("models/wildhands_lifting.pt", refine=False),
     "lifting_refine": _make_landmark_hands("models/wildhands_lifting.pt", refine=True),
 }
+#: Probes (``--methods`` only; never in the default list): they use the truth beyond the box.
+PROBES: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
+    "landmark_head_unturned": _make_landmark_head(upright=False),
+    "landmark_head_upright": _make_landmark_head(upright=True),
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default="default", help="image model weights (default: the shipped ones)")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {list(METHODS)}")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {[*METHODS, *PROBES]}")
     p.add_argument("--real-dir", type=Path, help="folder of <set>/truth.json (default: test/data/real_hands)")
     p.add_argument("--mmpose-data", type=Path, help="an mmpose checkout's tests/data, for the sets below")
     p.add_argument(
@@ -264,9 +303,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in args.methods if m not in METHODS]
+    unknown = [m for m in args.methods if m not in METHODS and m not in PROBES]
     if unknown or not args.methods:
-        p.error(f"--methods: unknown {unknown}; known: {list(METHODS)}")
+        p.error(f"--methods: unknown {unknown}; known: {[*METHODS, *PROBES]}")
     args.mmpose_sets = [s.strip() for s in args.mmpose_sets.split(",") if s.strip()]
     return args
 
@@ -518,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     args.weights_path = resolve_weights(args.weights) if "image_model" in args.methods else None
     samples = load_samples(args)
     shared = Shared(args)
-    methods = {name: METHODS[name](args, shared) for name in args.methods}
+    methods = {name: {**METHODS, **PROBES}[name](args, shared) for name in args.methods}
     logger.info(
         "%d images, %d hands, methods %s", len(samples), sum(len(s.hands) for s in samples), args.methods
     )

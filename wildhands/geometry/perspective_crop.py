@@ -9,8 +9,10 @@ camera's centre, looks along the ray of the hand box's centre, and has no distor
   (rows: the virtual x, y, z axes in the camera frame). z_virtual is the unit ray of the box centre pixel
   (``camera.pixels_to_rays``); the virtual y axis is the camera's +y (down) projected onto the plane
   perpendicular to it, so x_virtual lies in the camera's x-z plane: a pan-tilt view without roll, the crop
-  is never spun. (When the centre ray is parallel to the camera's y axis, which only a fisheye wider than
-  180 deg can see, x_virtual is the camera's x projected instead.)
+  is not spun -- unless a roll is asked for (``rectify_box(..., roll_rad)``, e.g. :func:`upright_roll`:
+  the hand's wrist -> middle MCP pointing up, MediaPipe's crop convention; ``ModelConfig.crop_roll``).
+  (When the centre ray is parallel to the camera's y axis, which only a fisheye wider than 180 deg can
+  see, x_virtual is the camera's x projected instead.)
 * Intrinsics (crop pixels, same pixel convention as the camera: top-left pixel centre at (0, 0)):
   ``K_virtual = [[f, 0, c], [0, f, c], [0, 0, 1]]`` with ``c = (S - 1) / 2``, the crop centre, and no
   distortion. ``f`` makes the hand box fill the crop like a box crop: the box's outline (points along its
@@ -58,6 +60,8 @@ __all__ = [
     "max_ray_angle",
     "look_at_rotation",
     "rectify_box",
+    "roll_matrix",
+    "upright_roll",
     "rectified_maps",
     "warp_rectified",
     "rectified_crop",
@@ -225,12 +229,39 @@ def _check_xyxy(box_xyxy: Any) -> np.ndarray:
     return b
 
 
-def rectify_box(camera: CameraModel, box_xyxy: Any, size: int, box_scale: float = 1.5) -> RectifiedCrop:
+def roll_matrix(roll_rad: float) -> np.ndarray:
+    """(3, 3) rotation by ``roll_rad`` about the virtual optical axis: ``p_rolled = roll_matrix(a) @ p``
+    turns crop content by ``a`` (positive: clockwise on the screen, y being down)."""
+    c, s = math.cos(roll_rad), math.sin(roll_rad)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def upright_roll(rc: RectifiedCrop, wrist_cam: Any, middle_mcp_cam: Any) -> float:
+    """The roll (rad) that turns the crop ``rc`` so that the hand's wrist -> middle-finger MCP direction
+    points up (-v), as MediaPipe cuts its hand crops; 0 when the two points coincide in the crop.
+
+    wrist_cam, middle_mcp_cam: (3,) points (metres) or rays of the camera frame. Give the result to
+    :func:`rectify_box` (``roll_rad``) for the same box; ``rc`` is that box's crop without roll (with a
+    roll, the result is the roll to add to it).
+    """
+    uv = points_to_rectified(rc, np.stack([np.asarray(wrist_cam, float), np.asarray(middle_mcp_cam, float)]))
+    d = uv[1] - uv[0]
+    if not np.all(np.isfinite(d)) or not np.hypot(d[0], d[1]) > 1e-9:
+        return 0.0
+    return -math.atan2(d[0], -d[1])
+
+
+def rectify_box(
+    camera: CameraModel, box_xyxy: Any, size: int, box_scale: float = 1.5, roll_rad: float = 0.0
+) -> RectifiedCrop:
     """The virtual camera of a rectified crop of side ``size`` around the hand box ``box_xyxy``.
 
     box_xyxy: (x0, y0, x1, y1) in pixels of the camera's (distorted) image, index semantics (x1, y1
         exclusive, as detectors report them and as :func:`crop.square_box_from_xyxy` takes them).
     size: crop side S in pixels. box_scale: crop half side / hand half extent (tangents, module docstring).
+    roll_rad: the virtual camera turned about its optical axis by this much after the no-roll view
+        (``R = roll_matrix(roll_rad) @ look_at_rotation(axis)``; :func:`upright_roll`); the focal length is
+        the no-roll one, so the hand keeps its size in the crop whatever the roll.
 
     Raises ValueError for a bad box, a box centre outside the lens model, a box without any valid edge
     ray, or a box wider than ``2 * MAX_HALF_ANGLE_RAD`` as seen from its centre.
@@ -274,6 +305,10 @@ def rectify_box(camera: CameraModel, box_xyxy: Any, size: int, box_scale: float 
     tan_half = max(math.tan(half), 1e-9)
     f = (size / 2.0) / (box_scale * tan_half)
     c = (size - 1) / 2.0
+    if not math.isfinite(roll_rad):
+        raise ValueError(f"roll_rad must be finite, got {roll_rad}")
+    if roll_rad:
+        R = roll_matrix(roll_rad) @ R
     return RectifiedCrop(R=R, K=np.array([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]]), size=int(size))
 
 

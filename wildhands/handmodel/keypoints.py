@@ -64,6 +64,9 @@ FINGER_KEYPOINTS: dict[str, tuple[int, int, int, int]] = {
 }
 """Per finger, its 4 keypoint indices from base to tip, e.g. ``FINGER_KEYPOINTS['index'] == (5, 6, 7, 8)``."""
 
+MIDDLE_MCP: int = FINGER_KEYPOINTS["middle"][0]
+"""Index of the middle finger's MCP keypoint (9): with the wrist, the hand's "up" in MediaPipe's crops."""
+
 FINGERTIP_KEYPOINTS: tuple[int, ...] = tuple(FINGER_KEYPOINTS[f][3] for f in FINGER_NAMES)
 """Keypoint indices of the 5 fingertips (thumb, index, middle, ring, pinky): (4, 8, 12, 16, 20)."""
 
@@ -176,6 +179,7 @@ __all__ = [
     "MANO_JOINT_TO_KEYPOINT",
     "MANO_PARENTS",
     "MEDIAPIPE_LANDMARK_NAMES",
+    "MIDDLE_MCP",
     "NUM_KEYPOINTS",
     "NUM_MANO_JOINTS",
     "SKELETON_EDGES",

@@ -183,6 +183,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "rot6d_layout": ("columns", "rows"),
     "grasp_input": ("rotmats_betas", "betas_rotmats"),
     "regressor_activation": ("relu", "leaky_relu"),
+    "crop_roll": ("none", "upright"),
 }
 
 #: Fields added for the official architecture: left out of ``ModelConfig.to_dict`` at these defaults.
@@ -236,6 +237,12 @@ class ModelConfig:
             regressor's two FC layers. Trained from scratch at Adam 1e-3, a third of the ReLU units of the
             regressor died within 200 steps (never active again); leaky units cannot die. No parameters:
             the state dict is the same either way.
+        crop_roll: how the crops this network reads are turned (a preprocessing contract, like
+            ``image_size``; no parameters): ``'none'`` (never: box or rectified crops as ``crop_mode``
+            says) or ``'upright'`` (rectified crops turned so that the wrist -> middle-MCP direction points
+            up, as MediaPipe cuts its crops: ``perspective_crop.upright_roll``; the pipeline finds the
+            direction with a first pass of the same network on the unturned crop, training from the
+            labels, ``AugmentConfig.upright_prob``).
     """
 
     # The paper's architecture; the shipped weights are resnet18 (``weights.SHIPPED_BACKBONE``, the default of
@@ -259,6 +266,7 @@ class ModelConfig:
     rot6d_layout: str = "columns"
     grasp_input: str = "rotmats_betas"
     regressor_activation: str = "relu"
+    crop_roll: str = "none"
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONE_CHANNELS:

@@ -137,6 +137,7 @@ def plan_crop(
     border: str = "zero_pad",
     shift: Any = None,
     on_rectify_error: Callable[[ValueError], None] | None = None,
+    roll_rad: float | None = None,
 ) -> HandCrop:
     """Where the crop of the hand box ``box_xyxy`` (pixels of ``camera``'s image, x1/y1 exclusive) is.
 
@@ -148,16 +149,25 @@ def plan_crop(
     shift: None, or (2,) fractions of the crop side the crop is moved by (training jitter); the rectified
         crop is the one of the hand box moved by the same pixels.
 
+    roll_rad: None, or a rectified crop turned by this roll whatever ``crop_mode``
+        (``perspective_crop.upright_roll``; ``ModelConfig.crop_roll``).
+
     A box that cannot be rectified (centre outside the lens model, too wide) gets the box crop;
     ``on_rectify_error`` is then called with the ValueError (the pipeline logs it).
     """
     box = square_crop_box(camera, box_xyxy, box_scale, border, shift)
     rectified = None
-    if uses_rectified_crop(crop_mode, camera):
+    if roll_rad is not None or uses_rectified_crop(crop_mode, camera):
         dx, dy = _shift_px(box, shift)
         x0, y0, x1, y1 = np.asarray(box_xyxy, np.float64)
         try:
-            rectified = rectify_box(camera, (x0 + dx, y0 + dy, x1 + dx, y1 + dy), size, box_scale=box_scale)
+            rectified = rectify_box(
+                camera,
+                (x0 + dx, y0 + dy, x1 + dx, y1 + dy),
+                size,
+                box_scale=box_scale,
+                roll_rad=roll_rad or 0.0,
+            )
         except ValueError as exc:
             if on_rectify_error is not None:
                 on_rectify_error(exc)

@@ -26,6 +26,13 @@ square box of the image the 'box' mode would cut (overlays, tracking and the eva
 costs one projection of its S x S rays through the lens model and a ``cv2.remap`` per hand, several times a
 box crop's ``warpAffine`` (``crop_ms_per_hand`` in ``bench/results/fisheye_crops.json``).
 
+Upright crops (weights with ``ModelConfig.crop_roll='upright'``, read from the weights, not configured):
+the network reads hands turned so that the wrist -> middle-MCP direction points up, as MediaPipe cuts its
+crops. The pipeline then runs the engine twice per frame: a first pass on the crops above gives each hand's
+wrist and middle MCP, a second on rectified crops turned by that direction
+(``perspective_crop.upright_roll``) gives the result; lifting is the rectified crops'. Twice the engine
+time.
+
 Speed: the hands of a frame go through the engine in one call and through the hand model in one batched
 call; nothing loops over vertices in Python. ``Pipeline.timings`` holds the milliseconds of each stage of
 the last call (``crop``, ``engine``, ``hand_layer``, ``total``). The hand layer runs on one CPU thread: its
@@ -55,10 +62,12 @@ from wildhands.geometry.perspective_crop import (
     CROP_MODES,
     RectifiedCrop,
     rotation_to_camera,
+    upright_roll,
     virtual_to_camera,
 )
 from wildhands.geometry.rotations import matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel import HAND_MODEL_NAMES, build_hand_model
+from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
 from wildhands.model.checkpoint import load_model
 from wildhands.model.config import ModelConfig
 from wildhands.model.network import WildHandsNet
@@ -317,9 +326,16 @@ class Pipeline:
     def kpe_variant(self) -> str:
         return self.model_config.kpe.variant.value
 
-    def prepare(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list[HandBox]):
+    def prepare(
+        self,
+        image_rgb: np.ndarray,
+        camera: CameraModel,
+        boxes: list[HandBox],
+        rolls: list[float] | None = None,
+    ):
         """Crops (B, 3, S, S) float32 normalised, KPE inputs (B, P, 2), crop boxes, network-side boxes, and
         the mirrored camera (all through :mod:`wildhands.model.preprocess`, as the training items).
+        ``rolls``: per box, None or the roll of a turned rectified crop (upright crops' second pass).
 
         ``crop_boxes[i]``: the square box of the image (every mode). ``net_boxes[i]``: what the network's
         crop camera refers to: for a box crop the :class:`CropBox` in the (for left hands mirrored) image,
@@ -330,16 +346,17 @@ class Pipeline:
         kpe = np.empty((len(boxes), self.model_config.kpe.num_points, 2), np.float32)
         crop_boxes, net_boxes = [], []
         for i, hand in enumerate(boxes):
-            crop = self.plan_crop(camera, hand)
+            crop = self.plan_crop(camera, hand, None if rolls is None else rolls[i])
             crops[i] = cut_crop(image_rgb, crop)
             kpe[i] = crop_kpe_inputs(crop, self.kpe_variant, grid=self.model_config.kpe.dense_grid)
             crop_boxes.append(crop.box)
             net_boxes.append(crop.rectified if crop.rectified is not None else crop.net_box)
         return normalize_crops(crops), kpe, crop_boxes, net_boxes, camera.mirrored()
 
-    def plan_crop(self, camera: CameraModel, hand: HandBox) -> HandCrop:
+    def plan_crop(self, camera: CameraModel, hand: HandBox, roll_rad: float | None = None) -> HandCrop:
         """Where the crop of ``hand`` is (``box_scale``, ``border``, ``crop_mode`` of the config; left hands
-        mirrored); a box that cannot be rectified gets the box crop (warned at most every 30 s)."""
+        mirrored; a rectified crop turned by ``roll_rad`` when given); a box that cannot be rectified gets
+        the box crop (warned at most every 30 s)."""
         return plan_crop(
             camera,
             hand.xyxy_px,
@@ -349,7 +366,26 @@ class Pipeline:
             crop_mode=self.config.crop_mode,
             border=self.config.border,
             on_rectify_error=self._rectify_failed,
+            roll_rad=roll_rad,
         )
+
+    def upright_rolls(
+        self, camera: CameraModel, boxes: list[HandBox], crop_boxes: list[CropBox], first: list[HandEstimate]
+    ) -> list[float]:
+        """Per box, the roll that turns its rectified crop upright (``perspective_crop.upright_roll``) from
+        the first pass's estimate of that hand (``first``, matched by its crop box: ``crop_boxes[i]`` is
+        box i's), 0 where the first pass dropped it."""
+        by_box = {id(h.crop_box): h for h in first}
+        rolls = []
+        for hand, box in zip(boxes, crop_boxes):
+            est = by_box.get(id(box))
+            unturned = self.plan_crop(camera, hand, 0.0).rectified
+            if est is None or unturned is None:
+                rolls.append(0.0)
+                continue
+            kp = est.keypoints_cam_m
+            rolls.append(upright_roll(unturned, kp[WRIST], kp[MIDDLE_MCP]))
+        return rolls
 
     def _rectify_failed(self, exc: ValueError) -> None:
         now = time.monotonic()
@@ -378,17 +414,30 @@ class Pipeline:
             self.timings = {**self.landmark_hands.timings, "total": 1e3 * (time.perf_counter() - t0)}
             return hands
         images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(image_rgb, camera, boxes)
-        t1 = time.perf_counter()
+        crop_s = time.perf_counter() - t0
+        ts = time.perf_counter()
         out = self.engine.infer(images, kpe)  # every hand of the frame in one call
-        t2 = time.perf_counter()
+        engine_s = time.perf_counter() - ts
+        if self.model_config.crop_roll == "upright":  # second pass on crops turned upright by the first
+            ts = time.perf_counter()
+            first = self.lift(out, camera, mirrored_camera, boxes, crop_boxes, net_boxes)
+            rolls = self.upright_rolls(camera, boxes, crop_boxes, first)
+            images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(
+                image_rgb, camera, boxes, rolls
+            )
+            crop_s += time.perf_counter() - ts
+            ts = time.perf_counter()
+            out = self.engine.infer(images, kpe)
+            engine_s += time.perf_counter() - ts
+        ts = time.perf_counter()
         hands = self.lift(out, camera, mirrored_camera, boxes, crop_boxes, net_boxes)
         # every box gives a hand unless lift() dropped it for non-finite or invalid engine output
         hands = self._finite(hands, len(boxes) - len(hands))
         t3 = time.perf_counter()
         self.timings = {
-            "crop": 1e3 * (t1 - t0),
-            "engine": 1e3 * (t2 - t1),
-            "hand_layer": 1e3 * (t3 - t2),
+            "crop": 1e3 * crop_s,
+            "engine": 1e3 * engine_s,
+            "hand_layer": 1e3 * (t3 - ts),
             "total": 1e3 * (t3 - t0),
         }
         return hands

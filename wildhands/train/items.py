@@ -34,8 +34,14 @@ import torch
 from wildhands.data.record import HandRecord
 from wildhands.geometry.camera import translation_to_weak_perspective_np
 from wildhands.geometry.crop import CropBox
-from wildhands.geometry.perspective_crop import CROP_MODES, camera_to_virtual, image_to_rectified
+from wildhands.geometry.perspective_crop import (
+    CROP_MODES,
+    camera_to_virtual,
+    image_to_rectified,
+    upright_roll,
+)
 from wildhands.geometry.rotations import mirror_axis_angle
+from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
 from wildhands.model.config import ModelConfig
 from wildhands.model.preprocess import crop_kpe_inputs, cut_crop, normalize_crops, plan_crop, square_crop_box
 
@@ -49,6 +55,11 @@ class AugmentConfig:
     scale_sigma: log-normal sigma of the crop scale around ``box_scale``; shift: max centre shift as a
     fraction of the crop side; color: max per-channel gain deviation; blur_prob: probability of a small
     Gaussian blur.
+
+    For a network with ``ModelConfig.crop_roll='upright'`` only: upright_prob: share of the crops turned
+    upright from the labels (the rest unturned, as the pipeline's first pass cuts them); roll_sigma_deg:
+    Gaussian error (degrees) added to the upright roll (the first pass's direction is not exact). Without
+    augmentation (evaluation) every crop is upright, without error.
     """
 
     enabled: bool = True
@@ -58,18 +69,29 @@ class AugmentConfig:
     color: float = 0.2
     blur_prob: float = 0.1
     crop_mode: str = "box"
+    upright_prob: float = 0.7
+    roll_sigma_deg: float = 15.0
 
     def __post_init__(self) -> None:
         if self.crop_mode not in CROP_MODES:
             raise ValueError(f"augment.crop_mode={self.crop_mode!r} not in {CROP_MODES}")
-        for name in ("box_scale", "scale_sigma", "shift", "color", "blur_prob"):
+        for name in (
+            "box_scale",
+            "scale_sigma",
+            "shift",
+            "color",
+            "blur_prob",
+            "upright_prob",
+            "roll_sigma_deg",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"augment.{name}={value!r} must be a finite number >= 0")
         if self.box_scale < 1.0:
             raise ValueError(f"augment.box_scale={self.box_scale!r} must be >= 1")
-        if self.blur_prob > 1:
-            raise ValueError(f"augment.blur_prob={self.blur_prob!r} must be in [0, 1]")
+        for name in ("blur_prob", "upright_prob"):
+            if getattr(self, name) > 1:
+                raise ValueError(f"augment.{name}={getattr(self, name)!r} must be in [0, 1]")
 
 
 def _rodrigues(aa: np.ndarray) -> np.ndarray:
@@ -106,6 +128,38 @@ def crop_box_for(record: HandRecord, augment: AugmentConfig, rng: np.random.Gene
     return square_crop_box(record.camera, record.box_xyxy_px, scale, shift=shift)
 
 
+def _upright_roll(
+    record: HandRecord,
+    model: ModelConfig,
+    augment: AugmentConfig,
+    rng: np.random.Generator | None,
+    scale: float,
+    shift: np.ndarray,
+) -> float | None:
+    """The roll of an upright crop of ``record`` (``perspective_crop.upright_roll`` from its labels, plus
+    ``roll_sigma_deg`` error when augmenting), or None for an unturned crop (``1 - upright_prob`` of the
+    augmented items, and records without a wrist and middle MCP or whose box cannot be rectified)."""
+    augmenting = augment.enabled and rng is not None
+    if augmenting and rng.random() >= augment.upright_prob:
+        return None
+    cam, ends = record.camera, [WRIST, MIDDLE_MCP]
+    if record.keypoints_cam_m is not None and np.all(record.keypoints_cam_m[ends, 2] > 1e-3):
+        points = record.keypoints_cam_m[ends]
+    elif record.keypoints_px is not None:
+        points = cam.pixels_to_rays(record.keypoints_px[ends])
+    else:
+        return None
+    if record.keypoints_valid is not None and not np.all(record.keypoints_valid[ends]):
+        return None
+    unturned = plan_crop(cam, record.box_xyxy_px, model.image_size, scale, False, "rectified", shift=shift)
+    if unturned.rectified is None or not np.all(np.isfinite(points)):
+        return None
+    roll = upright_roll(unturned.rectified, points[0], points[1])
+    if augmenting and augment.roll_sigma_deg > 0:
+        roll += math.radians(float(rng.normal(0.0, augment.roll_sigma_deg)))
+    return roll
+
+
 def make_item(
     record: HandRecord,
     model: ModelConfig,
@@ -121,7 +175,17 @@ def make_item(
     mirror = record.side == "left"
     scale, shift = _jitter(augment, rng)
     # the crop, its KPE inputs and the normalisation are the pipeline's (wildhands.model.preprocess)
-    crop = plan_crop(cam, record.box_xyxy_px, model.image_size, scale, mirror, augment.crop_mode, shift=shift)
+    roll = _upright_roll(record, model, augment, rng, scale, shift) if model.crop_roll == "upright" else None
+    crop = plan_crop(
+        cam,
+        record.box_xyxy_px,
+        model.image_size,
+        scale,
+        mirror,
+        augment.crop_mode,
+        shift=shift,
+        roll_rad=roll,
+    )
     pixels = _jitter_colours(cut_crop(image, crop), augment, rng)
     kpe = crop_kpe_inputs(crop, model.kpe.variant.value, grid=model.kpe.dense_grid)
     rc = crop.rectified

@@ -23,7 +23,9 @@ from wildhands.geometry.perspective_crop import (
     rectified_maps,
     rectified_to_image,
     rectify_box,
+    roll_matrix,
     rotation_to_camera,
+    upright_roll,
     uses_rectified_crop,
     virtual_to_camera,
     warp_rectified,
@@ -105,6 +107,38 @@ def test_round_trips_virtual_and_image_pixels(name, box, mirror):
     # 3-D: camera <-> virtual frame
     p = np.random.default_rng(1).normal(size=(20, 3))
     np.testing.assert_allclose(virtual_to_camera(rc, camera_to_virtual(rc, p, mirror), mirror), p, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(CAMERAS))
+@pytest.mark.parametrize("mirror", [False, True])
+def test_upright_roll_turns_the_wrist_to_middle_mcp_direction_up(name, mirror):
+    """For any direction of the hand in the image (and any lens), the crop turned by ``upright_roll`` shows
+    the wrist below the middle MCP on the crop's vertical centre line; the focal length, the crop centre's
+    ray and the round trips are those of the unturned crop; the flipped crop of a left hand is upright too."""
+    camera = CAMERAS[name]
+    box = BOXES[0]
+    centre = np.array([(box[0] + box[2]) / 2 - 0.5, (box[1] + box[3]) / 2 - 0.5])
+    rc0 = rectify_box(camera, box, 64, 1.5)
+    for angle in np.radians([0.0, 37.0, 90.0, 151.0, -170.0, -60.0]):
+        d = 18.0 * np.array([math.sin(angle), -math.cos(angle)])  # angle 0: middle MCP straight above
+        uv = np.stack([centre - d / 2, centre + d / 2])  # wrist, middle MCP
+        rays = camera.pixels_to_rays(uv)
+        roll = upright_roll(rc0, rays[0], rays[1])
+        rc = rectify_box(camera, box, 64, 1.5, roll_rad=roll)
+        np.testing.assert_allclose(rc.R, roll_matrix(roll) @ rc0.R, atol=1e-12)
+        assert rc.f == rc0.f and np.allclose(rc.axis_cam, rc0.axis_cam)
+        w, m = image_to_rectified(rc, camera, uv, mirror)
+        assert m[1] < w[1] - 5.0 and abs(m[0] - w[0]) < 1e-6 * abs(m[1] - w[1]) + 1e-9, (angle, w, m)
+        assert abs(m[0] - rc.c) < 1.0 and abs(w[0] - rc.c) < 1.0  # on the centre line (a box-centred hand)
+        p = np.random.default_rng(2).normal(size=(5, 3))
+        np.testing.assert_allclose(
+            virtual_to_camera(rc, camera_to_virtual(rc, p, mirror), mirror), p, atol=1e-12
+        )
+        # already upright: nothing more to turn
+        assert upright_roll(rc, rays[0], rays[1]) == pytest.approx(0.0, abs=1e-9)
+    assert upright_roll(rc0, rays[0], rays[0]) == 0.0  # no direction: no roll
+    with pytest.raises(ValueError, match="roll_rad"):
+        rectify_box(camera, box, 64, 1.5, roll_rad=float("nan"))
 
 
 def test_rendered_points_land_where_the_image_content_is():

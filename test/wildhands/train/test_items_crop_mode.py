@@ -60,3 +60,64 @@ def test_item_targets_lift_back_to_the_labels(fisheye_records, mode):
 def test_crop_mode_is_validated():
     with pytest.raises(ValueError, match="crop_mode"):
         AugmentConfig(crop_mode="warp")
+    for bad in ({"upright_prob": 1.5}, {"roll_sigma_deg": -1.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            AugmentConfig(**bad)
+
+
+def _outputs(item) -> EngineOutput:
+    """The engine output a network answering the item's targets would give."""
+    return EngineOutput(
+        item["global_orient"].numpy()[None],
+        item["hand_pose"].numpy()[None],
+        item["betas"].numpy()[None],
+        item["cam_wp"].numpy()[None],
+        np.zeros((1, 8), np.float32),
+    )
+
+
+@pytest.mark.parametrize("records", ["fisheye_records", "pinhole_records"])
+def test_upright_items_and_the_pipelines_two_passes(records, request):
+    """crop_roll='upright': the item's crop shows the wrist below the middle MCP; a first pass that reads
+    the unturned crop right gives the pipeline the same roll as the labels gave the item; the second pass's
+    crop then has the item's KPE inputs, and the item's targets lift back to the labels."""
+    from wildhands.geometry.perspective_crop import upright_roll
+    from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
+
+    upright = ModelConfig.from_dict({**TINY.to_dict(), "crop_roll": "upright"})
+    pipeline = Pipeline(PipelineConfig(estimator="image", model=upright, seed=0))
+    plain = AugmentConfig(enabled=False, crop_mode="auto")
+    for record in request.getfixturevalue(records):
+        item = make_item(record, upright, augment=plain)
+        uv = item["kp2d"].numpy()
+        d = uv[MIDDLE_MCP] - uv[WRIST]
+        assert d[1] < -2.0 and abs(d[0]) < 1e-6 * abs(d[1]) + 1e-6, (record.side, d)  # straight up
+        hand = HandBox(tuple(record.box_xyxy_px), record.side)
+        image = record.load_image()
+        # first pass: the unturned crop (what a network trained without the roll would be given)
+        _, _, crop_boxes, net_boxes, mirrored = pipeline.prepare(image, record.camera, [hand])
+        first_item = make_item(record, TINY, augment=plain)
+        first = pipeline.lift(_outputs(first_item), record.camera, mirrored, [hand], crop_boxes, net_boxes)
+        (roll,) = pipeline.upright_rolls(record.camera, [hand], crop_boxes, first)
+        unturned = pipeline.plan_crop(record.camera, hand, 0.0).rectified
+        kp = record.keypoints_cam_m
+        assert roll == pytest.approx(upright_roll(unturned, kp[WRIST], kp[MIDDLE_MCP]), abs=1e-6)
+        # second pass
+        _, kpe, crop_boxes, net_boxes, mirrored = pipeline.prepare(image, record.camera, [hand], [roll])
+        np.testing.assert_allclose(kpe[0], item["kpe"].numpy(), atol=1e-5)
+        (estimate,) = pipeline.lift(_outputs(item), record.camera, mirrored, [hand], crop_boxes, net_boxes)
+        assert 1000 * np.linalg.norm(estimate.keypoints_cam_m - kp, axis=1).max() < 1.0
+        assert np.allclose(estimate.rectified_crop.R, net_boxes[0].R)
+    # the whole call runs both passes (an untrained network: any hand, but turned crops)
+    record = request.getfixturevalue(records)[0]
+    (hand,) = pipeline(record.load_image(), record.camera, [HandBox(tuple(record.box_xyxy_px), record.side)])
+    assert hand.rectified_crop is not None and hand.keypoints_cam_m.shape == (21, 3)
+
+
+@pytest.fixture(scope="module")
+def pinhole_records():
+    cfg = SyntheticConfig.from_dict(
+        {"image_sizes": [[320, 240]], "distortion_mix": {"none": 1.0, "plumb_bob": 0.0, "equidistant": 0.0}}
+    )
+    stream = SyntheticHandStream(cfg, seed=12, length=6)
+    return [stream[i] for i in range(6)]
