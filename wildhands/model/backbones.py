@@ -21,6 +21,32 @@ from wildhands.model.config import BACKBONE_CHANNELS
 from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from wildhands.model.resnet import resnet_trunk
 
+#: (H, W, C) of the landmark trunk's last feature map (:func:`load_landmark_trunk`) for a 224 px crop.
+LANDMARK_TRUNK_SHAPE = (7, 7, 1152)
+
+
+def load_landmark_trunk(model_dir: str | None = None):
+    """The convolutional trunk of MediaPipe's hand-landmark network, without its four heads: a
+    ``TFLiteModule`` (float32, eval mode, CPU) built from the checked ``hand_landmark_full.tflite`` of the
+    detector-model cache (``runtime.detection.landmark_net`` builds the whole network from the same file).
+
+    ``forward(crops)``: crops (N, 224, 224, 3) float32 RGB in [0, 1] -> a 1-tuple of the last feature map
+    (N, 7, 7, 1152) (NHWC, after ReLU6): the tensor the heads' global average pool reads (the graph's only
+    ``MEAN`` operator).
+    """
+    from wildhands.runtime.detection.models import LANDMARK_MODEL, model_paths
+    from wildhands.runtime.detection.tflite_torch import TFLiteModule, parse_tflite, truncate_graph
+
+    path = model_paths(model_dir)[LANDMARK_MODEL]
+    graph = parse_tflite(path)
+    means = [op for op in graph.operators if op.kind == "MEAN"]
+    if len(means) != 1:
+        raise ValueError(f"{path}: expected one MEAN operator (the heads' pooling), found {len(means)}")
+    net = TFLiteModule(truncate_graph(graph, means[0].inputs[0]))
+    if tuple(net.output_shapes[0][1:]) != LANDMARK_TRUNK_SHAPE:
+        raise ValueError(f"{path}: trunk output {net.output_shapes[0]} is not (1, *{LANDMARK_TRUNK_SHAPE})")
+    return net
+
 
 class MediaPipeHandTrunk(nn.Module):
     """MediaPipe's hand-landmark trunk as a frozen backbone: ``(B, 3, 224, 224)`` ImageNet-normalised RGB ->
@@ -34,8 +60,6 @@ class MediaPipeHandTrunk(nn.Module):
     def __init__(self, model_dir: str | None = None) -> None:
         super().__init__()
         import torch
-
-        from wildhands.runtime.detection.landmark_net import load_landmark_trunk
 
         net = load_landmark_trunk(model_dir)
         for p in net.parameters():

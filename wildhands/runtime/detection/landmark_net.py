@@ -35,13 +35,7 @@ import numpy as np
 import torch
 
 from wildhands.runtime.detection.models import LANDMARK_MODEL, MODEL_FILES, model_paths
-from wildhands.runtime.detection.tflite_torch import (
-    TFLiteModule,
-    load_tflite_module,
-    mixed_precision_copy,
-    parse_tflite,
-    truncate_graph,
-)
+from wildhands.runtime.detection.tflite_torch import TFLiteModule, load_tflite_module, mixed_precision_copy
 
 logger = logging.getLogger(__name__)
 
@@ -110,32 +104,6 @@ def load_landmark_net(model_dir: str | os.PathLike | None = None) -> TFLiteModul
     net.source_path = str(path)
     net.fingerprint = landmark_fingerprint()
     net.output_names = LANDMARK_OUTPUT_NAMES
-    return net
-
-
-#: (H, W, C) of the trunk's last feature map (:func:`load_landmark_trunk`) for a 224 px crop: stride 32.
-LANDMARK_TRUNK_SHAPE = (7, 7, 1152)
-
-
-def load_landmark_trunk(model_dir: str | os.PathLike | None = None) -> TFLiteModule:
-    """The landmark network's convolutional trunk, without its four heads (float32, eval mode, CPU).
-
-    ``forward(crops)``: crops (N, 224, 224, 3) float32 RGB in [0, 1] -> a 1-tuple of the last feature map
-    (N, 7, 7, 1152) (NHWC, after ReLU6): the tensor the heads' global average pool reads (the graph's only
-    ``MEAN`` operator). Built from the same checked file as :func:`load_landmark_net`.
-    """
-    path = landmark_model_path(model_dir)
-    graph = parse_tflite(path)
-    means = [op for op in graph.operators if op.kind == "MEAN"]
-    if len(means) != 1:
-        raise ValueError(f"{path}: expected one MEAN operator (the heads' pooling), found {len(means)}")
-    net = TFLiteModule(truncate_graph(graph, means[0].inputs[0]))
-    if tuple(net.output_shapes[0][1:]) != LANDMARK_TRUNK_SHAPE:
-        raise ValueError(
-            f"{path}: trunk output shape {net.output_shapes[0]} is not (1, *{LANDMARK_TRUNK_SHAPE})"
-        )
-    net.source_path = str(path)
-    net.fingerprint = landmark_fingerprint()
     return net
 
 

@@ -8,7 +8,7 @@ noticed at load time rather than computed wrongly.
   schema classes only; no TensorFlow) into a :class:`TFLiteGraph`: tensors (name, shape, type, constant data,
   quantisation), operators (kind, inputs, outputs, options) and the subgraph's inputs/outputs.
 * :func:`truncate_graph` cuts a graph at one of its tensors (e.g. a trunk's last feature map, without the
-  heads after it: ``landmark_net.load_landmark_trunk``, the ``mediapipe_hand`` backbone).
+  heads after it: ``model.backbones.load_landmark_trunk``, the ``mediapipe_hand`` backbone).
 * :class:`TFLiteModule` turns that graph into an ``nn.Module``. Weights of constant ``DEQUANTIZE`` operators
   (float16 -> float32, or int8/uint8 with scale and zero point) are folded at build time. Activations run in
   NCHW; the graph input is accepted in the file's NHWC layout and 4-D outputs are returned NHWC. Each
