@@ -101,8 +101,8 @@ class EvalPipeline(Pipeline):
         self.kpe_change_deg: list[float] = []
         super().__init__(config)
 
-    def prepare(self, image_rgb, camera: CameraModel, boxes: list[HandBox]):
-        prepared = super().prepare(image_rgb, camera, boxes)
+    def prepare(self, image_rgb, camera: CameraModel, boxes: list[HandBox], rolls=None):
+        prepared = super().prepare(image_rgb, camera, boxes, rolls)
         if self.kpe_mode == "distortion_aware":
             return prepared
         images, kpe, crop_boxes, net_boxes, mirrored_camera = prepared

@@ -232,3 +232,18 @@ def test_eval_harness_takes_the_crop_mode(pipelines, tmp_path):
         EvalPipeline(PipelineConfig(estimator="image", model=TINY, crop_mode="rectified"), kpe_mode="pinhole")
     with pytest.raises(ValueError, match="crop_mode='box' but the given pipeline runs 'rectified'"):
         evaluate_condition(pipelines["rectified"], [], tmp_path, crop_mode="box")
+
+
+def test_eval_harness_runs_upright_weights(tmp_path):
+    """The evaluation's pipeline (EvalPipeline) runs the two passes of crop_roll='upright' weights: every
+    hand of a synthetic frame comes back, from a turned rectified crop."""
+    from wildhands.data.synthetic import SyntheticConfig, SyntheticHandStream
+    from wildhands.eval.conditions import EvalPipeline
+
+    upright = ModelConfig.from_dict({**TINY.to_dict(), "crop_roll": "upright"})
+    pipeline = EvalPipeline(PipelineConfig(estimator="image", model=upright, seed=0))
+    stream = SyntheticHandStream(SyntheticConfig.from_dict({"image_sizes": [[320, 240]]}), seed=3, length=1)
+    record = stream[0]
+    box = HandBox(tuple(float(v) for v in record.box_xyxy_px), record.side)
+    (hand,) = pipeline(record.load_image(), record.camera, [box])
+    assert hand.rectified_crop is not None and np.isfinite(hand.keypoints_cam_m).all()
