@@ -112,11 +112,18 @@ def test_the_shipped_default_weights_verify_and_fit_the_size_limit():
     folder = models_dir()
     if not (folder / "manifest.json").is_file():
         pytest.skip(f"no shipped weights in {folder} yet")
+    from detector_models import detector_models_missing
+
+    from wildhands.model.config import FROZEN_BACKBONES
+
     manifest = load_manifest(folder)
     for name, entry in manifest["weights"].items():
         path = resolve_weights(name, folder)
         assert path.stat().st_size <= 60 * 1024 * 1024, name
         assert entry["training"]["steps_done"] > 0
+        # a frozen backbone (mediapipe_hand) is read from the detector-model cache when the network is built
+        if entry["model_config"]["backbone"] in FROZEN_BACKBONES and detector_models_missing(litert=False):
+            continue
         load_model(path)
 
 
