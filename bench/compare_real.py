@@ -7,7 +7,9 @@ WholeBody's 10-25 px hands are left out by default) and compares the models **ha
 mean 2D error relative to the hand's size (px / longest side of its keypoint box), the mean PA-MPJPE and
 the mean absolute wrist error (hands with 3D truth), and per model against the reference (the first file)
 the mean paired difference with a bootstrap 95 % interval over hands (seeded). A difference whose
-interval excludes 0 is one this bench can see; one whose interval straddles 0 is not.
+interval excludes 0 is one this bench can see; one whose interval straddles 0 is not. Caveats: a hand a
+model did not find is left out of that model's mean and of its paired differences (not penalised; every
+hand was found in the committed files), and hands of one image are resampled as if independent.
 
     python bench/compare_real.py default=bench/results/real_hands.json \\
         skin=bench/results/real_hands_image_skin.json \\
@@ -25,10 +27,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _eval_common import command_line, write_result
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-from _eval_common import command_line, write_result  # noqa: E402
 
 #: Sets left out by default: rendered ones and COCO-WholeBody's tiny hands.
 EXCLUDED_SETS = ("rhd", "sequence", "synthetic", "coco_wholebody")

@@ -13,7 +13,7 @@ run / wall time, from /proc/stat) flags a run disturbed this way; it should be c
 
     python bench/model.py --backbone resnet50 --kpe sparse --out bench/results/model.json
     python bench/model.py --backbone resnet18 --image-size 128 --out bench/results/model_resnet18_128.json
-    python bench/model.py --backbone mediapipe_hand --out bench/results/model_mediapipe_hand.json
+    python bench/model.py --backbone mediapipe_hand --out bench/results/model_mediapipe_hand_224.json
 
 ``params_M`` counts trainable parameters: a frozen backbone's (``mediapipe_hand``) are not among them.
 """

@@ -247,6 +247,7 @@ def _make_landmark_head(upright: bool):
 
     def factory(args: argparse.Namespace, shared: Shared) -> Method:
         from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
+        from wildhands.runtime.detection.mediapipe_palm import rect_rotation
 
         def run(sample: Sample, hand: HandTruth) -> Prediction | None:
             crop = shared.crop(sample, hand)
@@ -254,8 +255,7 @@ def _make_landmark_head(upright: bool):
                 return None
             rotation = 0.0
             if upright and hand.valid[WRIST] and hand.valid[MIDDLE_MCP]:
-                d = hand.keypoints_px[MIDDLE_MCP] - hand.keypoints_px[WRIST]
-                rotation = math.pi / 2 - math.atan2(-d[1], d[0])  # MediaPipe's rect rotation
+                rotation = rect_rotation(hand.keypoints_px[WRIST], hand.keypoints_px[MIDDLE_MCP])
             lm = landmarks_on_rect(shared.detector, sample.image, crop.center, crop.size, rotation)
             return {"keypoints_px": lm["landmarks_px"], "crop_px_per_image_px": 224.0 / crop.size}
 

@@ -100,6 +100,11 @@ class EvalPipeline(Pipeline):
             raise ValueError(f"kpe_mode='pinhole' needs crop_mode='box', got crop_mode={crop_mode!r}")
         self.kpe_change_deg: list[float] = []
         super().__init__(config)
+        if kpe_mode == "pinhole" and self.model_config.crop_roll != "none":
+            raise ValueError(
+                f"kpe_mode='pinhole' needs box crops, but these weights read turned rectified crops "
+                f"(crop_roll={self.model_config.crop_roll!r})"
+            )
 
     def prepare(self, image_rgb, camera: CameraModel, boxes: list[HandBox], rolls=None):
         prepared = super().prepare(image_rgb, camera, boxes, rolls)

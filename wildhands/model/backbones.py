@@ -17,12 +17,16 @@ from __future__ import annotations
 
 from torch import nn
 
-from wildhands.model.config import BACKBONE_CHANNELS
+from wildhands.model.config import BACKBONE_CHANNELS, BACKBONE_IMAGE_SIZE, BACKBONE_STRIDE
 from wildhands.model.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from wildhands.model.resnet import resnet_trunk
 
 #: (H, W, C) of the landmark trunk's last feature map (:func:`load_landmark_trunk`) for a 224 px crop.
-LANDMARK_TRUNK_SHAPE = (7, 7, 1152)
+LANDMARK_TRUNK_SHAPE = (
+    BACKBONE_IMAGE_SIZE["mediapipe_hand"] // BACKBONE_STRIDE,
+    BACKBONE_IMAGE_SIZE["mediapipe_hand"] // BACKBONE_STRIDE,
+    BACKBONE_CHANNELS["mediapipe_hand"],
+)
 
 
 def load_landmark_trunk(model_dir: str | None = None):

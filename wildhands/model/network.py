@@ -1,8 +1,8 @@
-"""The WildHands network: backbone (a ResNet trunk; ``wildhands.model.backbones``) + KPE fusion + iterative
-regressor + grasp head.
+"""The WildHands network: backbone (a ResNet trunk, or MediaPipe's frozen hand trunk;
+``wildhands.model.backbones``) + KPE fusion + iterative regressor + grasp head.
 
-    images (B,3,S,S) ──ResNet──► (B,C,S/32,S/32) ─┐
-    kpe (B,P,2) ──KPEEncoder──► (B,K,S/32,S/32) ──┴─concat─► 3 convs (no BN) ─► avg pool (B,C')
+    images (B,3,S,S) ──backbone──► (B,C,S/32,S/32) ─┐
+    kpe (B,P,2) ──KPEEncoder──► (B,K,S/32,S/32) ────┴─concat─► 3 convs (no BN) ─► avg pool (B,C')
         ─► IterativeRegressor (3 steps from the mean) ─► pose 6D (B,16,6), betas (B,10), cam (B,3)
         ─► rotation matrices ─► GraspHead ─► grasp logits (B,8)
 

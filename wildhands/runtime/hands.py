@@ -80,7 +80,8 @@ class HandEstimate:
     grasp_probabilities: np.ndarray  # (8,)
     intrinsics_estimated: bool
     hand_model: str
-    #: the virtual camera of a rectified crop (``crop_mode`` 'rectified' / 'auto'); None for box crops
+    #: the virtual camera of a rectified crop (``crop_mode`` 'rectified' / 'auto', or weights reading
+    #: turned crops: ``ModelConfig.crop_roll``); None for box crops
     rectified_crop: RectifiedCrop | None = None
     #: px, mean distance of the projected keypoints to the landmark network's 2D landmarks after the fit
     #: (landmark estimator); NaN where nothing was fitted (image estimator)

@@ -58,8 +58,8 @@ class OraclePipeline(Pipeline):
         self.engine = OracleEngine()
         self.wp_from_true_camera = wp_from_true_camera
 
-    def prepare(self, image_rgb, camera, boxes):
-        prepared = super().prepare(image_rgb, camera, boxes)
+    def prepare(self, image_rgb, camera, boxes, rolls=None):
+        prepared = super().prepare(image_rgb, camera, boxes, rolls)
         net_boxes = prepared[3]
         rows = []
         for hand, box in zip(boxes, net_boxes):

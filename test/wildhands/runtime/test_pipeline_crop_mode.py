@@ -247,3 +247,6 @@ def test_eval_harness_runs_upright_weights(tmp_path):
     box = HandBox(tuple(float(v) for v in record.box_xyxy_px), record.side)
     (hand,) = pipeline(record.load_image(), record.camera, [box])
     assert hand.rectified_crop is not None and np.isfinite(hand.keypoints_cam_m).all()
+    # the pinhole-KPE condition rewrites box crops' KPE: refused for weights that read turned crops
+    with pytest.raises(ValueError, match="kpe_mode='pinhole' needs box crops"):
+        EvalPipeline(PipelineConfig(estimator="image", model=upright, crop_mode="box"), kpe_mode="pinhole")

@@ -17,13 +17,17 @@ TINY = ModelConfig.from_dict(
 )
 
 
+def _records(lens: str, seed: int, n: int = 6):
+    """``n`` synthetic 320 x 240 frames' hands, every camera with the lens model ``lens``."""
+    mix = {"none": 0.0, "plumb_bob": 0.0, "equidistant": 0.0, lens: 1.0}
+    cfg = SyntheticConfig.from_dict({"image_sizes": [[320, 240]], "distortion_mix": mix})
+    stream = SyntheticHandStream(cfg, seed=seed, length=n)
+    return [stream[i] for i in range(n)]
+
+
 @pytest.fixture(scope="module")
 def fisheye_records():
-    cfg = SyntheticConfig.from_dict(
-        {"image_sizes": [[320, 240]], "distortion_mix": {"none": 0.0, "plumb_bob": 0.0, "equidistant": 1.0}}
-    )
-    stream = SyntheticHandStream(cfg, seed=11, length=6)
-    return [stream[i] for i in range(6)]
+    return _records("equidistant", seed=11)
 
 
 @pytest.mark.parametrize("mode", ["box", "rectified"])
@@ -98,7 +102,7 @@ def test_upright_items_and_the_pipelines_two_passes(records, request):
         _, _, crop_boxes, net_boxes, mirrored = pipeline.prepare(image, record.camera, [hand])
         first_item = make_item(record, TINY, augment=plain)
         first = pipeline.lift(_outputs(first_item), record.camera, mirrored, [hand], crop_boxes, net_boxes)
-        (roll,) = pipeline.upright_rolls(record.camera, [hand], crop_boxes, first)
+        (roll,) = pipeline.upright_rolls(record.camera, [hand], crop_boxes, net_boxes, first)
         unturned = pipeline.plan_crop(record.camera, hand, 0.0).rectified
         kp = record.keypoints_cam_m
         assert roll == pytest.approx(upright_roll(unturned, kp[WRIST], kp[MIDDLE_MCP]), abs=1e-6)
@@ -116,8 +120,4 @@ def test_upright_items_and_the_pipelines_two_passes(records, request):
 
 @pytest.fixture(scope="module")
 def pinhole_records():
-    cfg = SyntheticConfig.from_dict(
-        {"image_sizes": [[320, 240]], "distortion_mix": {"none": 1.0, "plumb_bob": 0.0, "equidistant": 0.0}}
-    )
-    stream = SyntheticHandStream(cfg, seed=12, length=6)
-    return [stream[i] for i in range(6)]
+    return _records("none", seed=12)
