@@ -15,7 +15,8 @@ hand was found in the committed files), and hands of one image are resampled as 
         skin=bench/results/real_hands_image_skin.json \\
         mediapipe=bench/results/real_hands_image_mediapipe.json --out bench/results/compare_real.json
 
-Each ``NAME=FILE`` reads the ``image_model`` method of that file (``--method`` to change it). Writes the JSON
+Each ``NAME=FILE`` reads the ``image_model`` method of that file (``--method`` to change it for all;
+``NAME=FILE@METHOD`` for one, e.g. a probe of the same file). Writes the JSON
 with the command line and a markdown table.
 """
 
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             p.error(f"{spec!r}: expected NAME=FILE")
-        models[name] = per_hand(Path(path), args.method, excluded)
+        path, _, method = path.partition("@")
+        models[name] = per_hand(Path(path), method or args.method, excluded)
     if len(models) < 2:
         p.error("give at least two NAME=FILE runs")
     result = compare(models)

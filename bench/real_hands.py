@@ -23,6 +23,9 @@ model's own square crop, unturned or turned upright from the true wrist and midd
     python bench/real_hands.py --mmpose-data ... --methods landmark_head_unturned,landmark_head_upright \
         --results bench/results/real_hands_crop_roll.json
 
+``image_model_true_roll`` (weights with ``crop_roll='upright'``): the image model's second pass on the crop
+turned from the true wrist and middle MCP, i.e. with a perfect first pass.
+
 Data: the committed real fixtures (``test/data/real_hands/*/truth.json``: InterHand2.6M with 3D truth and
 intrinsics, COCO-WholeBody hands with 2D truth), optionally more sets read from an mmpose checkout
 (``--mmpose-data MMPOSE/tests/data --mmpose-sets freihand,onehand10k,panoptic,rhd``; RHD is rendered and
@@ -264,6 +267,38 @@ def _make_landmark_head(upright: bool):
     return factory
 
 
+def make_image_model_true_roll(args: argparse.Namespace, shared: Shared) -> Method:
+    """A probe for weights with ``crop_roll='upright'``: the image model's second pass only, on the crop
+    turned upright from the TRUE wrist and middle MCP instead of its own first pass -- what a perfect first
+    pass would give."""
+    from wildhands.geometry.perspective_crop import upright_roll
+    from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
+    from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
+
+    pipeline = Pipeline(PipelineConfig(weights=args.weights_path, threads=args.threads, estimator="image"))
+    if pipeline.model_config.crop_roll != "upright":
+        raise SystemExit("image_model_true_roll needs weights with crop_roll='upright'")
+
+    def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+        box = hand_box_xyxy(hand, sample.width, sample.height)
+        if box is None or not (hand.valid[WRIST] and hand.valid[MIDDLE_MCP]):
+            return None
+        camera = sample_camera(sample)
+        hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
+        unturned = pipeline.plan_crop(camera, hb, 0.0).rectified
+        if unturned is None:
+            return None
+        rays = camera.pixels_to_rays(hand.keypoints_px[[WRIST, MIDDLE_MCP]])
+        roll = upright_roll(unturned, rays[0], rays[1])
+        images, kpe, crop_boxes, net_boxes, mirrored = pipeline.prepare(sample.image, camera, [hb], [roll])
+        out = pipeline.lift(pipeline.engine.infer(images, kpe), camera, mirrored, [hb], crop_boxes, net_boxes)
+        if not out:
+            return None
+        return {"keypoints_px": out[0].keypoints_px, "keypoints_cam_m": out[0].keypoints_cam_m}
+
+    return run
+
+
 #: name -> factory(args, shared) -> Method. Add a method with one line.
 METHODS: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
     "image_model": make_image_model,
@@ -277,6 +312,7 @@ METHODS: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
 PROBES: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
     "landmark_head_unturned": _make_landmark_head(upright=False),
     "landmark_head_upright": _make_landmark_head(upright=True),
+    "image_model_true_roll": make_image_model_true_roll,
 }
 
 
