@@ -106,6 +106,7 @@ class Shared:
         self.args = args
         self._detector = None
         self._sides: dict[int, str] = {}
+        self._image_pipeline = None
 
     @property
     def detector(self):
@@ -124,6 +125,24 @@ class Shared:
             return None
         return square_box_from_xyxy(box, (sample.width, sample.height), scale=BOX_SCALE)
 
+    @property
+    def image_pipeline(self):
+        """The image model's pipeline (``--weights``), built once for every method that runs it."""
+        if self._image_pipeline is None:
+            from wildhands.runtime.pipeline import Pipeline, PipelineConfig
+
+            args = self.args
+            config = PipelineConfig(weights=args.weights_path, threads=args.threads, estimator="image")
+            self._image_pipeline = Pipeline(config)
+        return self._image_pipeline
+
+    def hand_box(self, sample: Sample, hand: HandTruth):
+        """The ``HandBox`` every method is given for this hand (its keypoint box, its side), or None."""
+        from wildhands.runtime.pipeline import HandBox
+
+        box = hand_box_xyxy(hand, sample.width, sample.height)
+        return None if box is None else HandBox(tuple(float(v) for v in box), self.side(sample, hand))
+
     def side(self, sample: Sample, hand: HandTruth) -> str:
         if hand.side is not None:
             return hand.side
@@ -135,15 +154,12 @@ class Shared:
 
 
 def make_image_model(args: argparse.Namespace, shared: Shared) -> Method:
-    from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
-
-    pipeline = Pipeline(PipelineConfig(weights=args.weights_path, threads=args.threads, estimator="image"))
+    pipeline = shared.image_pipeline
 
     def run(sample: Sample, hand: HandTruth) -> Prediction | None:
-        box = hand_box_xyxy(hand, sample.width, sample.height)
-        if box is None:
+        hb = shared.hand_box(sample, hand)
+        if hb is None:
             return None
-        hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
         out = pipeline(sample.image, sample_camera(sample), [hb])
         if not out:
             return None
@@ -208,7 +224,6 @@ def _make_landmark_hands(lifter_path: str | None, refine: bool):
         from wildhands.handmodel.open_hand import OpenHandModel
         from wildhands.model.lifting import load_lifting
         from wildhands.runtime.landmark_hands import LandmarkHands, LandmarkHandsConfig
-        from wildhands.runtime.pipeline import HandBox
 
         lifter = None
         if lifter_path is not None:
@@ -218,10 +233,9 @@ def _make_landmark_hands(lifter_path: str | None, refine: bool):
         mirror = np.diag([-1.0, 1.0, 1.0])
 
         def run(sample: Sample, hand: HandTruth) -> Prediction | None:
-            box = hand_box_xyxy(hand, sample.width, sample.height)
-            if box is None:
+            hb = shared.hand_box(sample, hand)
+            if hb is None:
                 return None
-            hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
             camera = sample_camera(sample)
             t0 = time.perf_counter()
             detections = lh.detections(sample.image, [hb])
@@ -249,8 +263,8 @@ def _make_landmark_head(upright: bool):
     a hand. What the frozen ``mediapipe_hand`` backbone sees in each crop convention."""
 
     def factory(args: argparse.Namespace, shared: Shared) -> Method:
+        from wildhands.geometry.crop import up_angle
         from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
-        from wildhands.runtime.detection.mediapipe_palm import rect_rotation
 
         def run(sample: Sample, hand: HandTruth) -> Prediction | None:
             crop = shared.crop(sample, hand)
@@ -258,7 +272,7 @@ def _make_landmark_head(upright: bool):
                 return None
             rotation = 0.0
             if upright and hand.valid[WRIST] and hand.valid[MIDDLE_MCP]:
-                rotation = rect_rotation(hand.keypoints_px[WRIST], hand.keypoints_px[MIDDLE_MCP])
+                rotation = up_angle(hand.keypoints_px[WRIST], hand.keypoints_px[MIDDLE_MCP])
             lm = landmarks_on_rect(shared.detector, sample.image, crop.center, crop.size, rotation)
             return {"keypoints_px": lm["landmarks_px"], "crop_px_per_image_px": 224.0 / crop.size}
 
@@ -273,18 +287,16 @@ def make_image_model_true_roll(args: argparse.Namespace, shared: Shared) -> Meth
     pass would give."""
     from wildhands.geometry.perspective_crop import upright_roll
     from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
-    from wildhands.runtime.pipeline import HandBox, Pipeline, PipelineConfig
 
-    pipeline = Pipeline(PipelineConfig(weights=args.weights_path, threads=args.threads, estimator="image"))
+    pipeline = shared.image_pipeline
     if pipeline.model_config.crop_roll != "upright":
         raise SystemExit("image_model_true_roll needs weights with crop_roll='upright'")
 
     def run(sample: Sample, hand: HandTruth) -> Prediction | None:
-        box = hand_box_xyxy(hand, sample.width, sample.height)
-        if box is None or not (hand.valid[WRIST] and hand.valid[MIDDLE_MCP]):
+        hb = shared.hand_box(sample, hand)
+        if hb is None or not (hand.valid[WRIST] and hand.valid[MIDDLE_MCP]):
             return None
         camera = sample_camera(sample)
-        hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
         unturned = pipeline.plan_crop(camera, hb, 0.0).rectified
         if unturned is None:
             return None
@@ -314,12 +326,14 @@ PROBES: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
     "landmark_head_upright": _make_landmark_head(upright=True),
     "image_model_true_roll": make_image_model_true_roll,
 }
+#: Every name ``--methods`` takes.
+KNOWN_METHODS = {**METHODS, **PROBES}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default="default", help="image model weights (default: the shipped ones)")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {[*METHODS, *PROBES]}")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {list(KNOWN_METHODS)}")
     p.add_argument("--real-dir", type=Path, help="folder of <set>/truth.json (default: test/data/real_hands)")
     p.add_argument("--mmpose-data", type=Path, help="an mmpose checkout's tests/data, for the sets below")
     p.add_argument(
@@ -339,9 +353,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in args.methods if m not in METHODS and m not in PROBES]
+    unknown = [m for m in args.methods if m not in KNOWN_METHODS]
     if unknown or not args.methods:
-        p.error(f"--methods: unknown {unknown}; known: {[*METHODS, *PROBES]}")
+        p.error(f"--methods: unknown {unknown}; known: {list(KNOWN_METHODS)}")
     args.mmpose_sets = [s.strip() for s in args.mmpose_sets.split(",") if s.strip()]
     return args
 
@@ -539,7 +553,6 @@ def landmark_noise(samples: list[Sample], shared: Shared) -> dict[str, Any]:
     trained with (``wildhands.train.lifting.NoiseModel``): per coordinate 2D error / the hand's extent,
     the rotation (deg) and scale (truth / network) of its world landmarks vs the true wrist-relative
     joints, and their error after that rotation and scale (mm)."""
-    from wildhands.runtime.pipeline import HandBox
     from wildhands.runtime.refine import kabsch
     from wildhands.train.lifting import NoiseModel
 
@@ -548,10 +561,9 @@ def landmark_noise(samples: list[Sample], shared: Shared) -> dict[str, Any]:
         if sample.synthetic:
             continue
         for hand in sample.hands:
-            box = hand_box_xyxy(hand, sample.width, sample.height)
-            if hand.keypoints_cam_m is None or box is None:
+            hb = shared.hand_box(sample, hand) if hand.keypoints_cam_m is not None else None
+            if hb is None:
                 continue
-            hb = HandBox(tuple(float(v) for v in box), shared.side(sample, hand))
             det = shared.detector.landmarks_in_box(sample.image, hb)
             if det is None:
                 continue
@@ -593,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     args.weights_path = resolve_weights(args.weights) if "image_model" in args.methods else None
     samples = load_samples(args)
     shared = Shared(args)
-    methods = {name: {**METHODS, **PROBES}[name](args, shared) for name in args.methods}
+    methods = {name: KNOWN_METHODS[name](args, shared) for name in args.methods}
     logger.info(
         "%d images, %d hands, methods %s", len(samples), sum(len(s.hands) for s in samples), args.methods
     )

@@ -66,6 +66,7 @@ __all__ = [
     "image_to_crop",
     "crop_to_image",
     "mirror_box",
+    "up_angle",
     "kpe_sample_points",
     "kpe_inputs",
 ]
@@ -73,6 +74,18 @@ __all__ = [
 BORDER_MODES = ("zero_pad", "clamp")
 KPE_VARIANTS = ("sparse", "dense", "free", "none")
 _WARP_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
+
+
+def up_angle(from_px: Any, to_px: Any) -> float:
+    """Angle (rad, in [-pi, pi)) of the image direction ``from_px -> to_px`` measured from the image's up
+    (-v), positive towards +u (clockwise on the screen, y being down): 0 straight up, pi/2 to the right.
+
+    For wrist -> middle MCP it is MediaPipe's hand-rect rotation (``mediapipe_palm``); its negative turns
+    a crop so that the direction points up (``perspective_crop.upright_roll``).
+    """
+    dx, dy = float(to_px[0] - from_px[0]), float(to_px[1] - from_px[1])
+    angle = math.pi / 2 - math.atan2(-dy, dx)
+    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from wildhands.geometry.camera import CameraModel
-from wildhands.geometry.crop import CropBox
+from wildhands.geometry.crop import CropBox, up_angle
 
 __all__ = [
     "CROP_MODES",
@@ -248,7 +248,7 @@ def upright_roll(rc: RectifiedCrop, wrist_cam: Any, middle_mcp_cam: Any) -> floa
     d = uv[1] - uv[0]
     if not np.all(np.isfinite(d)) or not np.hypot(d[0], d[1]) > 1e-9:
         return 0.0
-    return -math.atan2(d[0], -d[1])
+    return -up_angle(uv[0], uv[1])
 
 
 def rectify_box(

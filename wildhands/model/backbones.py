@@ -15,6 +15,7 @@ ImageNet mean/std, ``preprocess_crops``) to the last feature map ``(B, C, S/32, 
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from wildhands.model.config import BACKBONE_CHANNELS, BACKBONE_IMAGE_SIZE, BACKBONE_STRIDE
@@ -63,8 +64,6 @@ class MediaPipeHandTrunk(nn.Module):
 
     def __init__(self, model_dir: str | None = None) -> None:
         super().__init__()
-        import torch
-
         net = load_landmark_trunk(model_dir)
         for p in net.parameters():
             p.requires_grad_(False)

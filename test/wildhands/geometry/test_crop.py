@@ -236,3 +236,14 @@ def test_kpe_falls_back_to_pinhole_outside_the_lens_and_warns_once_per_period(ca
     assert all(np.allclose(a, pinhole) for a in angles)
     warnings = [r for r in caplog.records if "outside the lens model" in r.getMessage()]
     assert len(warnings) == 1 and crop_module._lens_warning["suppressed"] == 4
+
+
+def test_up_angle_from_the_image_up_clockwise():
+    from math import pi
+
+    from wildhands.geometry.crop import up_angle
+
+    wrist = (10.0, 10.0)
+    for to, angle in (((10, 0), 0.0), ((20, 10), pi / 2), ((0, 10), -pi / 2), ((20, 0), pi / 4)):
+        assert up_angle(wrist, to) == pytest.approx(angle, abs=1e-12)
+    assert up_angle(wrist, (10, 20)) == pytest.approx(-pi, abs=1e-12)  # straight down: [-pi, pi)

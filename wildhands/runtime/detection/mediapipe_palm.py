@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from wildhands.geometry.crop import up_angle
 from wildhands.runtime.detection.landmark_net import (
     DEFAULT_CPU_ENGINE,
     LANDMARK_INPUT_SIZE,
@@ -355,7 +356,7 @@ class MediaPipeHandDetector:
         """Stage 2 for one palm: rotated hand rect -> landmark model -> HandDetection, or None if absent."""
         # palm -> hand rect, pixels (MediaPipe computes it in normalised units; same thing for squares)
         wrist, mcp = palm_kps[PALM_WRIST_KEYPOINT], palm_kps[PALM_MIDDLE_MCP_KEYPOINT]
-        rotation = rect_rotation(wrist, mcp)
+        rotation = up_angle(wrist, mcp)
         bw, bh = palm_box[2] - palm_box[0], palm_box[3] - palm_box[1]
         centre = (palm_box[:2] + palm_box[2:]) / 2 + _rotation(rotation) @ np.array([0.0, _RECT_SHIFT_Y * bh])
         size = max(bw, bh) * _RECT_SCALE
@@ -458,20 +459,13 @@ class MediaPipeHandDetector:
         )
 
 
-def rect_rotation(wrist_px, middle_mcp_px) -> float:
-    """MediaPipe's hand-rect rotation (rad, in (-pi, pi]): the angle from the rect's "up" to the wrist ->
-    middle-MCP direction in the image, so that the crop cut with it shows that direction pointing up."""
-    dx, dy = float(middle_mcp_px[0] - wrist_px[0]), float(middle_mcp_px[1] - wrist_px[1])
-    return _normalize_angle(math.pi / 2 - math.atan2(-dy, dx))
-
-
 def rect_from_landmarks(landmarks_px: np.ndarray) -> tuple[np.ndarray, float, float]:
     """MediaPipe's next-frame hand rect from 21 landmarks (``hand_landmark_landmarks_to_roi``): the
     landmarks that move least (``TRACKING_LANDMARKS``), rotation from the wrist to the middle-finger MCP,
     their rotated box scaled by ``_LANDMARK_RECT_SCALE`` and shifted by ``_LANDMARK_RECT_SHIFT_Y`` of its
     height. Returns (centre (2,), side, rotation rad), the centre in the landmarks' pixel convention."""
     p = np.asarray(landmarks_px, np.float64)[:, :2]
-    rotation = rect_rotation(p[0], p[9])
+    rotation = up_angle(p[0], p[9])
     sub = p[list(TRACKING_LANDMARKS)]
     c0 = (sub.min(0) + sub.max(0)) / 2
     R = _rotation(rotation)
@@ -504,10 +498,6 @@ def _check_image(image_rgb: np.ndarray) -> np.ndarray:
     if image_rgb.shape[0] < 2 or image_rgb.shape[1] < 2:
         raise ValueError(f"image_rgb is empty or degenerate: shape {image_rgb.shape}")
     return np.ascontiguousarray(image_rgb)
-
-
-def _normalize_angle(angle: float) -> float:
-    return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
 
 
 def _letterbox(image: np.ndarray, size: int):
