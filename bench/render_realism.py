@@ -10,7 +10,9 @@ continuous pixel convention). Per set of images it reports:
 * 2D landmark error (px in the 224 px crop: image px x 224 / crop side), mean and median over hands of each
   hand's mean over its labelled keypoints;
 * world-landmark PA-MPJPE (mm): the network's metric "world" landmarks against the true 3D keypoints after a
-  similarity Procrustes alignment (hands with 3D truth only);
+  similarity Procrustes alignment (hands with 3D truth only), and per keypoint
+  (``world_error_by_keypoint_mm``, hands with all 21 labelled): which parts of the hand the network reads
+  worse on renders than on photos;
 * the hand-presence score (mean) and the fraction of hands with presence > 0.5 (MediaPipe's threshold);
 * handedness agreement: the share of hands (with a known side) whose handedness the network reads right --
   a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored;
@@ -60,7 +62,7 @@ from wildhands.eval.real_hands import (  # noqa: E402
     load_real_hands,
     tracking_rect,
 )
-from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, FINGER_NAMES  # noqa: E402
+from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, FINGER_NAMES, KEYPOINT_NAMES  # noqa: E402
 from wildhands.model.grasp import grasp_class_name  # noqa: E402
 
 CROP_PX = 224
@@ -171,8 +173,8 @@ def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
     ]
 
 
-def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Mean joint error (mm) of ``pred`` (N, 3) m after the similarity transform that best fits it to
+def procrustes_errors_mm(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-joint error (N,) mm of ``pred`` (N, 3) m after the similarity transform that best fits it to
     ``truth`` (N, 3) m (rotation without reflection, scale, translation)."""
     p = pred - pred.mean(0)
     t = truth - truth.mean(0)
@@ -181,7 +183,12 @@ def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
     fix = np.diag([1.0, 1.0, d])
     r = u @ fix @ vt  # p @ r ~ t
     scale = float((s * np.diag(fix)).sum() / max((p * p).sum(), 1e-12))
-    return float(np.linalg.norm(scale * p @ r - t, axis=1).mean() * 1000.0)
+    return np.linalg.norm(scale * p @ r - t, axis=1) * 1000.0
+
+
+def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Mean joint error (mm) of :func:`procrustes_errors_mm`."""
+    return float(procrustes_errors_mm(pred, truth).mean())
 
 
 def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
@@ -204,8 +211,10 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
     }
     cam = hand["cam_m"]
     if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(res["landmarks_world_m"]).all():
-        out["pa_mm"] = procrustes_mm(res["landmarks_world_m"][valid], cam[valid])
+        errors = procrustes_errors_mm(res["landmarks_world_m"][valid], cam[valid])
+        out["pa_mm"] = float(errors.mean())
         if valid.all():
+            out["pa_by_keypoint_mm"] = errors
             bend = finger_bends_deg(res["landmarks_world_m"]) - finger_bends_deg(cam)
             out["bend_deg"] = float(bend.mean())
     return out
@@ -217,6 +226,7 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     pres = np.array([s["presence"] for s in scores], np.float64)
     sides = np.array([s["side_agrees"] for s in scores if s["side_agrees"] is not None], np.float64)
     bends = np.array([s["bend_deg"] for s in scores if s.get("bend_deg") is not None], np.float64)
+    by_keypoint = [s["pa_by_keypoint_mm"] for s in scores if s.get("pa_by_keypoint_mm") is not None]
     finite = err[np.isfinite(err)]
 
     def r(x: float | None, n: int = 2) -> float | None:
@@ -232,6 +242,12 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
         "handedness_agreement": r(sides.mean(), 3) if sides.size else None,
         "finger_bend_diff_deg": r(bends.mean(), 1) if bends.size else None,
+        # hands with all 21 keypoints labelled: mean error per keypoint after the similarity fit
+        "world_error_by_keypoint_mm": (
+            dict(zip(KEYPOINT_NAMES, (r(v, 1) for v in np.mean(by_keypoint, axis=0)), strict=True))
+            if by_keypoint
+            else None
+        ),
     }
 
 

@@ -87,6 +87,11 @@ SCENE_LOOKS: dict[str, dict[str, Any]] = {
     "skin + photo_mix": {"hand_look": "skin", "backgrounds": "photo_mix"},
     "skin + photo_mix + objects": {"hand_look": "skin", "backgrounds": "photo_mix", "occluders": "objects"},
     "skin + photo_mix + objects + max_arm_occlusion (testsets.SKIN_LOOK)": dict(SKIN_LOOK),
+    "skin + max_arm_occlusion + other_poses natural": {
+        "hand_look": "skin",
+        "max_arm_occlusion": 0.05,
+        "other_poses": "natural",
+    },
 }
 
 

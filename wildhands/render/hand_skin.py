@@ -10,9 +10,9 @@ Construction (right hand, model frame, metres):
 
 1. an implicit surface around the model's rest skeleton posed with the fingers spread (so that neighbouring
    fingers stay separate surfaces): round cones along every finger bone (radii = the tube model's rings x
-   0.94, the last one ending at the fingertip keypoint), a rounded palm slab over the knuckle polygon
-   (thicker at the heel), a forearm (elliptic round cone, 12 cm) -- joined with a smooth minimum, so the
-   webs and the wrist are one surface;
+   ``_FINGER_RADIUS_SCALE``: adult finger breadths; the last cone ending at the fingertip keypoint), a
+   rounded palm slab over the knuckle polygon (thicker at the heel), a forearm (elliptic round cone, 12 cm)
+   -- joined with a smooth minimum, so the webs and the wrist are one surface;
 2. surface nets on a 2.5 mm grid (a watertight quad mesh), triangulated, Taubin-smoothed;
 3. skinning weights: each vertex belongs to its nearest primitive (bone), blended with the parent / child
    bone across each joint with a smoothstep over ~0.6 finger radius, then smoothed over the mesh;
@@ -50,7 +50,15 @@ __all__ = ["HandSkin", "SkinMesh", "PART_HAND", "PART_ARM", "PART_SLEEVE", "surf
 
 PART_HAND, PART_ARM, PART_SLEEVE = 0, 1, 2
 _GRID_M = 0.0025
-_FINGER_RADIUS_SCALE = 0.94
+# finger radii = the tube model's ring radii x this: at beta = 0 (a hand 186 mm long, wrist to middle tip: an
+# average man's) the index finger is 21.2 mm broad at the PIP and 18.6 mm at the DIP, the little finger
+# 17.8 / 15.5 mm: about the adult male averages of hand anthropometry surveys (index ~21 mm at the PIP,
+# ~18-19 mm at the DIP), as the skeleton's length is. 0.94 until session 11 (fingers ~18 % thinner than
+# that): MediaPipe's landmark network read those renders worse
+# (docs/render-realism.md#finger-breadth-and-natural-other-poses)
+_FINGER_RADIUS_SCALE = 1.15
+#: fingertip radius / DIP radius (the pad of a distal phalanx: ~16.7 mm broad for the index at beta = 0)
+_TIP_RADIUS_RATIO = 0.90
 _SMOOTH_K = 0.006  # m, smooth-minimum width between palm, fingers and forearm
 _FOREARM_END_X = 0.12
 _ARM_START_X = 0.012  # faces behind this (towards the elbow) are the arm, not the hand
@@ -325,7 +333,7 @@ def _build(model: OpenHandModel) -> _SkinArrays:
     bone_end = np.zeros((16, 3))
     bone_end_r = np.zeros(16)
     for chain, tip_i in _CHAINS.values():
-        tip_r[tip_i] = 0.82 * radii[chain[2]]
+        tip_r[tip_i] = _TIP_RADIUS_RATIO * radii[chain[2]]
         for k, j in enumerate(chain):
             if k < 2:
                 bone_end[j], bone_end_r[j] = joints[chain[k + 1]], radii[chain[k + 1]]

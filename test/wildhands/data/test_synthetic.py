@@ -18,8 +18,8 @@ from wildhands.data.synthetic import (
     write_dataset,
 )
 from wildhands.data.synthetic.generator import hand_model
-from wildhands.data.synthetic.poses import POSE_LOWER, POSE_UPPER, sample_hand_pose
-from wildhands.model.grasp import NUM_GRASP_CLASSES
+from wildhands.data.synthetic.poses import GRASP_TEMPLATES, POSE_LOWER, POSE_UPPER, sample_hand_pose
+from wildhands.model.grasp import GRASP_CLASS_IDS, NUM_GRASP_CLASSES
 
 SMALL = SyntheticConfig(image_sizes=((320, 240),))
 PLUMB = dataclasses.replace(SMALL, distortion_mix=(0.0, 1.0, 0.0))
@@ -116,17 +116,70 @@ def test_coverage(coverage_frames):
     assert any(h.extra["in_image_fraction"] < 1.0 for _, h in hands)  # truncated at the border
 
 
-def test_poses_within_limits():
+@pytest.mark.parametrize("other", ["random", "natural"])
+def test_poses_within_limits(other):
     rng = np.random.default_rng(0)
     for g in range(NUM_GRASP_CLASSES):
         for _ in range(20):
-            p = sample_hand_pose(rng, g)
+            p = sample_hand_pose(rng, g, other)
             assert p.shape == (15, 3)
             assert np.all(p >= POSE_LOWER - 1e-12) and np.all(p <= POSE_UPPER + 1e-12)
     # power grasps flex the fingers much more than the flat palm
     flat = np.mean([sample_hand_pose(rng, 0)[:12, 2].mean() for _ in range(10)])
     wrap = np.mean([sample_hand_pose(rng, 2)[:12, 2].mean() for _ in range(10)])
     assert wrap > flat + 0.8
+
+
+def _other_poses(other: str, n: int = 300) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return np.stack([sample_hand_pose(rng, GRASP_CLASS_IDS["other"], other) for _ in range(n)])
+
+
+def test_natural_other_poses_are_anatomical():
+    """'natural' poses of class other: the DIP follows the PIP, a bent finger is not spread, the thumb
+    stays near the grasp templates' thumbs; 'random' (the original) breaks each of these often."""
+    rows = np.array([(0, 1, 2), (3, 4, 5), (6, 7, 8), (9, 10, 11)])  # MCP, PIP, DIP per finger
+    thumbs = np.stack([t[12:15] for t, _, _ in GRASP_TEMPLATES.values()])
+    lo, hi = thumbs.min(0), thumbs.max(0)  # the box round the templates' thumbs (per component)
+
+    def faults(poses: np.ndarray) -> dict[str, float]:
+        pip, dip = poses[:, rows[:, 1], 2], poses[:, rows[:, 2], 2]
+        mcp_flex, mcp_spread = poses[:, rows[:, 0], 2], poses[:, rows[:, 0], 1]
+        thumb = poses[:, 12:15]
+        outside = np.maximum(lo - thumb, 0) + np.maximum(thumb - hi, 0)
+        return {
+            # DIP more than 0.25 rad off 0.65 x PIP
+            "dip_uncoupled": float(np.mean(np.abs(dip - 0.65 * pip) > 0.25)),
+            # a finger bent past 70 deg at the MCP and spread by more than 0.15 rad
+            "bent_and_spread": float(np.mean((mcp_flex > 1.2) & (np.abs(mcp_spread) > 0.15))),
+            # a thumb component more than 0.2 rad outside the templates' range
+            "odd_thumb": float(np.mean(np.any(outside > 0.2, axis=(1, 2)))),
+        }
+
+    natural, random = faults(_other_poses("natural")), faults(_other_poses("random"))
+    assert natural["dip_uncoupled"] < 0.02 and random["dip_uncoupled"] > 0.1
+    assert natural["odd_thumb"] < 0.02 and random["odd_thumb"] > 0.5
+    assert natural["bent_and_spread"] < 0.01 and random["bent_and_spread"] > 0.03
+
+
+def test_natural_other_poses_cover_open_curled_and_mixed_fingers():
+    curl = _other_poses("natural")[:, [1, 4, 7, 10], 2]  # PIP flexion of the four fingers
+    open_, bent = curl < 0.4, curl > 1.0
+    assert np.mean(open_.all(1)) > 0.05  # open hands
+    assert np.mean(bent.all(1)) > 0.05  # fists
+    assert np.mean(open_.any(1) & bent.any(1)) > 0.2  # gestures: some fingers out, others curled
+
+
+def test_other_poses_option_reaches_the_generator():
+    only_other = tuple(float(i == GRASP_CLASS_IDS["other"]) for i in range(NUM_GRASP_CLASSES))
+    base = dataclasses.replace(SMALL, grasp_weights=only_other)
+    natural = dataclasses.replace(base, other_poses="natural")
+    assert natural.to_dict()["other_poses"] == "natural" and "other_poses" not in base.to_dict()
+    a, b = generate_frame(base, 5, 0), generate_frame(natural, 5, 0)
+    pa = np.stack([h.hand_pose_aa for h in a.hands])
+    pb = np.stack([h.hand_pose_aa for h in b.hands])
+    assert not np.allclose(pa[0], pb[0])
+    assert generate_frame(natural, 5, 0).hands[0].hand_pose_aa.tolist() == b.hands[0].hand_pose_aa.tolist()
 
 
 def test_write_read_roundtrip_and_resume(tmp_path):
@@ -205,6 +258,7 @@ def test_stream_passes_over_hands_that_are_barely_visible():
         ({"image_sizes": [[640, 10]]}, "image_sizes"),
         ({"jpeg_quality_range": [50, 101]}, "jpeg_quality_range"),
         ({"grasp_weights": [1, 1]}, "grasp_weights"),
+        ({"other_poses": "weird"}, "other_poses"),
         ({"fx_rnge_px": [1, 2]}, "fx_rnge_px"),
     ],
 )

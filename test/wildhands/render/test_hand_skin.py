@@ -211,3 +211,23 @@ def test_flexed_fingers_keep_their_volume(skins: dict[str, HandSkin]) -> None:
     lost_dqs = rest - signed_volume(posed, s.faces)
     lost_lbs = rest - signed_volume(linear, s.faces)
     assert lost_lbs > 0 and abs(lost_dqs) < 0.5 * lost_lbs  # linear blending loses volume in a fist
+
+
+def test_fingers_have_adult_breadth(skins: dict[str, HandSkin]) -> None:
+    """At beta = 0 (an average man's hand length) the fingers are as thick as adult fingers: the skin's
+    dorsal-palmar extent through the PIP joint is ~21 mm for the index and middle, ~17-18 for the little
+    finger (the fingers were ~18 % thinner until session 11)."""
+    rest_joints = OpenHandModel("right").joints_template.double().numpy()
+    v = skins["right"].v_rest
+
+    def thickness_mm(joint: int) -> float:
+        c = rest_joints[joint]  # fingers along -x, palm normal -y: a thin column through the joint along y
+        column = v[(np.abs(v[:, 0] - c[0]) < 0.0015) & (np.abs(v[:, 2] - c[2]) < 0.003)]
+        column = column[np.abs(column[:, 1] - c[1]) < 0.02]
+        assert len(column) >= 2
+        return float(np.ptp(column[:, 1]) * 1000.0)
+
+    index_pip, middle_pip, pinky_pip = 2, 5, 8  # MANO joint order: index, middle, pinky, ring, thumb
+    assert 19.0 < thickness_mm(index_pip) < 23.5
+    assert 19.0 < thickness_mm(middle_pip) < 23.5
+    assert 15.5 < thickness_mm(pinky_pip) < 20.0

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wildhands.data.synthetic.poses import OTHER_POSES
 from wildhands.model.grasp import NUM_GRASP_CLASSES
 
 __all__ = ["BACKGROUNDS", "DEVICE_PATTERN", "HAND_LOOKS", "OCCLUDERS", "SyntheticConfig"]
@@ -61,6 +62,10 @@ class SyntheticConfig:
         wrist_margin_px: the wrist keypoint lies at least this far inside the image.
         min_wrist_distance_m: two hands' wrists are at least this far apart (and their meshes don't touch).
         grasp_weights: relative frequency of the 8 grasp classes (``model.grasp.GRASP_CLASSES`` order).
+        other_poses: how poses of grasp class ``other`` are drawn (``poses.OTHER_POSES``): ``'random'``
+            (the original: independent random finger curls and thumb, many poses no hand takes; frames stay
+            byte-identical) or ``'natural'``: relaxed hands, gestures and blends of two grasp templates with
+            anatomical joint coupling (``poses.natural_other_pose``).
     Appearance:
         occluder_prob: probability, per hand, of an object drawn over part of it.
         clutter_range: number of random shapes in the background.
@@ -119,6 +124,7 @@ class SyntheticConfig:
     wrist_margin_px: float = 2.0
     min_wrist_distance_m: float = 0.08
     grasp_weights: tuple[float, ...] = (1.0,) * NUM_GRASP_CLASSES
+    other_poses: str = "random"
     occluder_prob: float = 0.3
     clutter_range: tuple[int, int] = (0, 12)
     motion_blur_prob: float = 0.2
@@ -166,6 +172,8 @@ class SyntheticConfig:
         if len(k) != 4 or any(not (math.isfinite(v) and 0.0 <= v <= 1.0) for v in k):
             raise ValueError(f"fisheye_k_max: need 4 numbers in [0, 1], got {self.fisheye_k_max}")
         object.__setattr__(self, "fisheye_k_max", k)
+        if self.other_poses not in OTHER_POSES:
+            raise ValueError(f"other_poses: need one of {OTHER_POSES}, got {self.other_poses!r}")
         if self.hand_look not in HAND_LOOKS:
             raise ValueError(f"hand_look: need one of {HAND_LOOKS}, got {self.hand_look!r}")
         if self.backgrounds not in BACKGROUNDS:
@@ -274,6 +282,7 @@ class SyntheticConfig:
             ("occluders", "boxes"),
             ("grasped_objects", 0.0),
             ("max_arm_occlusion", 1.0),
+            ("other_poses", "random"),
         )
         for key, default in looks:
             if out[key] == default:

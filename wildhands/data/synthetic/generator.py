@@ -68,7 +68,8 @@ from wildhands.render.shaded import shade_faces
 __all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model", "hand_skin"]
 
 # 2: the skin look is posed by dual-quaternion skinning (tubes frames of a seed are unchanged since 1)
-GENERATOR_VERSION = "wildhands-synthetic-2"
+# 3: the skin's fingers at adult breadths (render.hand_skin._FINGER_RADIUS_SCALE); option other_poses
+GENERATOR_VERSION = "wildhands-synthetic-3"
 DATASET_NAME = "synthetic"
 _BOX_FROM_VISIBLE_MIN = 0.3  # visible / in-image silhouette below this: box from the whole silhouette
 _MIN_VISIBLE_FRACTION = 0.35  # occluders / the other hand may hide at most 65% of a hand
@@ -136,7 +137,7 @@ def _one_torch_thread() -> Iterator[None]:
 
 def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _Hand:
     grasp = poses.sample_grasp(rng, cfg.grasp_weights)
-    pose = poses.sample_hand_pose(rng, grasp)
+    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses)
     orient = poses.sample_global_orient(rng)
     betas = poses.sample_betas(rng)
     if side == "left":

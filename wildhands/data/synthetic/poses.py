@@ -33,8 +33,14 @@ to the limits:
   tip on the circle opposite the fingertips (~5 cm).
 6 ``lateral``: key grip -- fingers flexed into a fist (index a little less), thumb adducted with its pad on
   the radial side of the index's middle phalanx.
-7 ``other``: any pose within the limits: each finger an independent random curl (correlated across its
-  three joints), random abduction, random thumb.
+7 ``other``: ``other_poses='random'`` (default): any pose within the limits: each finger an independent
+  random curl (correlated across its three joints), random abduction, random thumb (+-0.35 rad on every
+  component of its three joints: many of them poses no hand takes). ``other_poses='natural'``
+  (:func:`natural_other_pose`): what hands do between grasps -- a relaxed hand (all fingers near one curl,
+  neighbours coupled), a gesture (a set of fingers extended, the rest curled: pointing, V, three, pinky /
+  horns, thumbs-up) or a blend of two grasp templates; the DIP bends with the PIP (DIP ~ 0.6-0.7 PIP, the
+  coupling of the oblique retinacular ligament), fingers spread only as far as they are straight, and the
+  thumb is a blend of the templates' thumbs (every one a thumb pose a hand takes) with a little noise.
 
 The thumb vectors of templates 2-6 came from a gradient-descent fit (Adam on the open hand model, β = 0)
 of the thumb's three axis-angles so that its tip reaches the contact described above, with a small
@@ -54,6 +60,8 @@ __all__ = [
     "POSE_LOWER",
     "POSE_UPPER",
     "GRASP_TEMPLATES",
+    "OTHER_POSES",
+    "natural_other_pose",
     "sample_hand_pose",
     "sample_grasp",
     "sample_betas",
@@ -164,6 +172,8 @@ GRASP_TEMPLATES: dict[int, tuple[np.ndarray, float, float]] = {
     ),
 }
 _OTHER = GRASP_CLASS_IDS["other"]
+#: how grasp class ``other`` is drawn (``SyntheticConfig.other_poses``)
+OTHER_POSES = ("random", "natural")
 
 
 def sample_grasp(rng: np.random.Generator, weights: tuple[float, ...] | None = None) -> int:
@@ -186,12 +196,15 @@ def _random_pose(rng: np.random.Generator) -> np.ndarray:
     return pose
 
 
-def sample_hand_pose(rng: np.random.Generator, grasp: int) -> np.ndarray:
-    """(15, 3) right-hand pose (axis-angle, rad, MANO joint order) of grasp class ``grasp``, within limits."""
+def sample_hand_pose(rng: np.random.Generator, grasp: int, other: str = "random") -> np.ndarray:
+    """(15, 3) right-hand pose (axis-angle, rad, MANO joint order) of grasp class ``grasp``, within limits.
+    ``other``: how class ``other`` is drawn (:data:`OTHER_POSES`; module docstring)."""
     if not 0 <= grasp < NUM_GRASP_CLASSES:
         raise ValueError(f"grasp: {grasp!r} not in [0, {NUM_GRASP_CLASSES - 1}]")
+    if other not in OTHER_POSES:
+        raise ValueError(f"other: need one of {OTHER_POSES}, got {other!r}")
     if grasp == _OTHER:
-        return clip_to_limits(_random_pose(rng))
+        return clip_to_limits(_random_pose(rng) if other == "random" else natural_other_pose(rng))
     template, noise, thumb_noise = GRASP_TEMPLATES[grasp]
     pose = template.copy()
     finger_noise = rng.normal(0.0, noise, (12,))
@@ -200,6 +213,70 @@ def sample_hand_pose(rng: np.random.Generator, grasp: int) -> np.ndarray:
     pose[:12, 0] += rng.normal(0.0, noise / 4, (12,))
     pose[12:15] += rng.normal(0.0, thumb_noise, (3, 3))
     return clip_to_limits(pose)
+
+
+#: natural 'other' poses: fingers extended in the gestures (the rest curled), and whether the thumb is
+#: extended (thumbs-up, open hand) or tucked over the curled fingers
+_GESTURES = (
+    (("index",), False),  # pointing
+    (("index", "middle"), False),  # V
+    (("index", "middle", "ring"), False),  # three
+    (("index", "pinky"), False),  # horns
+    (("pinky",), False),
+    ((), True),  # thumbs-up
+    (("index",), True),  # L / gun
+    (("index", "middle"), True),
+    (("middle", "ring", "pinky"), False),  # OK-like: index curled, the others out
+)
+#: MCP abduction (rad) of a fully spread straight finger; positive towards the thumb (index, middle,
+#: pinky, ring: ``_FINGER_ORDER``)
+_SPREAD = {"index": 0.22, "middle": 0.0, "pinky": -0.35, "ring": -0.15}
+
+
+def _finger(pose: np.ndarray, name: str, curl: float, rng: np.random.Generator, spread: float) -> None:
+    """Finger ``name`` of ``pose`` bent by ``curl`` (0 straight .. 1 fist): MCP and PIP share the curl with
+    some independence (hook and table-top postures), DIP follows the PIP, spread shrinks as it bends."""
+    mcp, pip, dip = _FINGER_ROWS[name]
+    c_mcp = curl + rng.normal(0.0, 0.12)
+    c_pip = curl + rng.normal(0.0, 0.12)
+    pose[mcp, 2] = 1.45 * c_mcp
+    pose[pip, 2] = 1.65 * max(c_pip, 0.0)
+    pose[dip, 2] = rng.uniform(0.55, 0.75) * pose[pip, 2] + rng.normal(0.0, 0.05)
+    pose[mcp, 1] = spread * _SPREAD[name] * (1.0 - min(max(curl, 0.0), 1.0)) + rng.normal(0.0, 0.04)
+    pose[[mcp, pip, dip], 0] = rng.normal(0.0, 0.03, 3)
+
+
+def natural_other_pose(rng: np.random.Generator) -> np.ndarray:
+    """(15, 3) a natural pose of grasp class ``other`` (before clipping; module docstring): relaxed (40 %),
+    a gesture (35 %) or a blend of two grasp templates (25 %)."""
+    pose = np.zeros((15, 3))
+    thumbs = [GRASP_TEMPLATES[g][0][12:15] for g in GRASP_TEMPLATES]
+    u = rng.random()
+    if u < 0.4:  # relaxed: one curl for the hand, neighbours coupled, the ulnar fingers a little more bent
+        base = rng.uniform(-0.05, 0.8)
+        spread = rng.uniform(0.0, 1.0)
+        offsets = {"index": -0.05, "middle": 0.0, "ring": 0.05, "pinky": 0.1}
+        for name in _FINGER_ORDER:
+            _finger(pose, name, base + offsets[name] + rng.normal(0.0, 0.08), rng, spread)
+        a, b = rng.choice(len(thumbs), 2, replace=False)
+        w = rng.random()
+        pose[12:15] = w * thumbs[a] + (1 - w) * thumbs[b]
+    elif u < 0.75:  # a gesture
+        extended, thumb_out = _GESTURES[rng.integers(len(_GESTURES))]
+        spread = rng.uniform(0.0, 1.0)
+        for name in _FINGER_ORDER:
+            curl = rng.uniform(-0.05, 0.15) if name in extended else rng.uniform(0.75, 1.0)
+            _finger(pose, name, curl, rng, spread)
+        # thumb out: the open hand's; tucked: the key grip's (pad on the curled index)
+        tucked = GRASP_TEMPLATES[GRASP_CLASS_IDS["lateral"]][0][12:15]
+        pose[12:15] = thumbs[GRASP_CLASS_IDS["non_prehensile_palm"]] if thumb_out else tucked
+    else:  # between two grasps
+        a, b = rng.choice(list(GRASP_TEMPLATES), 2, replace=False)
+        w = rng.random()
+        pose = w * GRASP_TEMPLATES[a][0] + (1 - w) * GRASP_TEMPLATES[b][0]
+        pose[:12, 2] += rng.normal(0.0, 0.08, 12)
+    pose[12:15] += rng.normal(0.0, 0.08, (3, 3))
+    return pose
 
 
 def sample_betas(rng: np.random.Generator, std: float = 1.0, limit: float = 2.5) -> np.ndarray:
