@@ -23,8 +23,10 @@ model's own square crop, unturned or turned upright from the true wrist and midd
     python bench/real_hands.py --mmpose-data ... --methods landmark_head_unturned,landmark_head_upright \
         --results bench/results/real_hands_crop_roll.json
 
-``image_model_true_roll`` (weights with ``crop_roll='upright'``): the image model's second pass on the crop
-turned from the true wrist and middle MCP, i.e. with a perfect first pass.
+``image_model_true_roll``, ``image_model_landmark_roll``, ``image_model_third_pass`` (weights with
+``crop_roll='upright'``): the image model's second pass on the crop turned from the true wrist and middle MCP
+(a perfect first pass), from MediaPipe's landmark network on the box, or from its own second pass (a third
+pass).
 
 Data: the committed real fixtures (``test/data/real_hands/*/truth.json``: InterHand2.6M with 3D truth and
 intrinsics, COCO-WholeBody hands with 2D truth), optionally more sets read from an mmpose checkout
@@ -281,34 +283,66 @@ def _make_landmark_head(upright: bool):
     return factory
 
 
-def make_image_model_true_roll(args: argparse.Namespace, shared: Shared) -> Method:
-    """A probe for weights with ``crop_roll='upright'``: the image model's second pass only, on the crop
-    turned upright from the TRUE wrist and middle MCP instead of its own first pass -- what a perfect first
-    pass would give."""
-    from wildhands.geometry.perspective_crop import upright_roll
-    from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
+def _second_pass(pipeline, sample: Sample, hb, roll: float) -> Prediction | None:
+    """The image model's second pass on ``hb``'s rectified crop turned by ``roll`` (rad)."""
+    camera = sample_camera(sample)
+    images, kpe, crop_boxes, net_boxes, mirrored = pipeline.prepare(sample.image, camera, [hb], [roll])
+    out = pipeline.lift(pipeline.engine.infer(images, kpe), camera, mirrored, [hb], crop_boxes, net_boxes)
+    if not out:
+        return None
+    return {"keypoints_px": out[0].keypoints_px, "keypoints_cam_m": out[0].keypoints_cam_m}
 
-    pipeline = shared.image_pipeline
-    if pipeline.model_config.crop_roll != "upright":
-        raise SystemExit("image_model_true_roll needs weights with crop_roll='upright'")
 
-    def run(sample: Sample, hand: HandTruth) -> Prediction | None:
-        hb = shared.hand_box(sample, hand)
-        if hb is None or not (hand.valid[WRIST] and hand.valid[MIDDLE_MCP]):
-            return None
-        camera = sample_camera(sample)
-        unturned = pipeline.plan_crop(camera, hb, 0.0).rectified
-        if unturned is None:
-            return None
-        rays = camera.pixels_to_rays(hand.keypoints_px[[WRIST, MIDDLE_MCP]])
-        roll = upright_roll(unturned, rays[0], rays[1])
-        images, kpe, crop_boxes, net_boxes, mirrored = pipeline.prepare(sample.image, camera, [hb], [roll])
-        out = pipeline.lift(pipeline.engine.infer(images, kpe), camera, mirrored, [hb], crop_boxes, net_boxes)
-        if not out:
-            return None
-        return {"keypoints_px": out[0].keypoints_px, "keypoints_cam_m": out[0].keypoints_cam_m}
+def _upright_probe(first_direction: str):
+    """A probe for weights with ``crop_roll='upright'``: the image model's second pass on the crop turned
+    upright from another first direction than its own first pass (wrist and middle MCP, as rays):
 
-    return run
+    * ``truth``: the TRUE keypoints -- what a perfect first pass would give;
+    * ``landmarks``: MediaPipe's landmark network on the box (``landmarks_in_box``: two passes, as the
+      landmark estimator runs it; one pass without a presence threshold where the second sees no hand);
+    * ``third_pass``: the image model's own second pass, i.e. one more pass turned by its result.
+    """
+
+    def factory(args: argparse.Namespace, shared: Shared) -> Method:
+        from wildhands.geometry.perspective_crop import upright_roll
+        from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
+        from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX
+
+        pipeline = shared.image_pipeline
+        if pipeline.model_config.crop_roll != "upright":
+            raise SystemExit(f"the {first_direction} probe needs weights with crop_roll='upright'")
+
+        def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+            hb = shared.hand_box(sample, hand)
+            if hb is None:
+                return None
+            camera = sample_camera(sample)
+            unturned = pipeline.plan_crop(camera, hb, 0.0).rectified
+            if unturned is None:
+                return None
+            if first_direction == "truth":
+                if not (hand.valid[WRIST] and hand.valid[MIDDLE_MCP]):
+                    return None
+                rays = camera.pixels_to_rays(hand.keypoints_px[[WRIST, MIDDLE_MCP]])
+            elif first_direction == "landmarks":
+                det = shared.detector.landmarks_in_box(sample.image, hb)
+                if det is None:
+                    x0, y0, x1, y1 = hb.xyxy_px
+                    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+                    side = max(x1 - x0, y1 - y0) * BOX_SCALE
+                    det = shared.detector.landmarks_on_rect(sample.image, centre, side, 0.0, min_presence=0.0)
+                uv = det.landmarks_px[[WRIST, MIDDLE_MCP], :2] - CONTINUOUS_TO_CENTRE_PX
+                rays = camera.pixels_to_rays(uv)
+            else:  # third_pass
+                out = pipeline(sample.image, camera, [hb])
+                if not out:
+                    return None
+                rays = out[0].keypoints_cam_m[[WRIST, MIDDLE_MCP]]
+            return _second_pass(pipeline, sample, hb, upright_roll(unturned, rays[0], rays[1]))
+
+        return run
+
+    return factory
 
 
 #: name -> factory(args, shared) -> Method. Add a method with one line.
@@ -324,8 +358,17 @@ METHODS: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
 PROBES: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
     "landmark_head_unturned": _make_landmark_head(upright=False),
     "landmark_head_upright": _make_landmark_head(upright=True),
-    "image_model_true_roll": make_image_model_true_roll,
+    "image_model_true_roll": _upright_probe("truth"),
+    "image_model_landmark_roll": _upright_probe("landmarks"),
+    "image_model_third_pass": _upright_probe("third_pass"),
 }
+#: the methods that run the image model (``--weights``)
+IMAGE_MODEL_METHODS = (
+    "image_model",
+    "image_model_true_roll",
+    "image_model_landmark_roll",
+    "image_model_third_pass",
+)
 #: Every name ``--methods`` takes.
 KNOWN_METHODS = {**METHODS, **PROBES}
 
@@ -602,7 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args.weights_path = resolve_weights(args.weights) if "image_model" in args.methods else None
+    uses_weights = any(m in IMAGE_MODEL_METHODS for m in args.methods)
+    args.weights_path = resolve_weights(args.weights) if uses_weights else None
     samples = load_samples(args)
     shared = Shared(args)
     methods = {name: KNOWN_METHODS[name](args, shared) for name in args.methods}

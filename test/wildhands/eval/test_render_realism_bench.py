@@ -24,6 +24,9 @@ def test_procrustes_error_ignores_rotation_scale_and_translation_only():
     bent = truth.copy()
     bent[20] += np.array([0.0, 0.0, 0.021])  # one joint 21 mm off: a few mm of mean error (spread by the fit)
     assert 0.5 < rr.procrustes_mm(bent, truth) < 5.0
+    per_joint = rr.procrustes_errors_mm(bent, truth)  # the moved joint carries most of the error
+    assert per_joint.shape == (21,) and int(np.argmax(per_joint)) == 20 and per_joint[20] > 10.0
+    assert per_joint.mean() == pytest.approx(rr.procrustes_mm(bent, truth))
 
 
 def test_view_groups_split_by_off_axis_angle_and_depth():
