@@ -38,7 +38,7 @@ to the limits:
   component of its three joints: many of them poses no hand takes). ``other_poses='natural'``
   (:func:`natural_other_pose`): what hands do between grasps -- a relaxed hand (all fingers near one curl,
   neighbours coupled), a gesture (a set of fingers extended, the rest curled: pointing, V, three, pinky /
-  horns, thumbs-up) or a blend of two grasp templates; the DIP bends with the PIP (DIP ~ 0.6-0.7 PIP, the
+  horns, thumbs-up) or a blend of two grasp templates; the DIP bends with the PIP (DIP ~ 0.55-0.75 PIP, the
   coupling of the oblique retinacular ligament), fingers spread only as far as they are straight, and the
   thumb is a blend of the templates' thumbs (every one a thumb pose a hand takes) with a little noise.
 
@@ -268,8 +268,8 @@ def natural_other_pose(rng: np.random.Generator) -> np.ndarray:
             curl = rng.uniform(-0.05, 0.15) if name in extended else rng.uniform(0.75, 1.0)
             _finger(pose, name, curl, rng, spread)
         # thumb out: the open hand's; tucked: the key grip's (pad on the curled index)
-        tucked = GRASP_TEMPLATES[GRASP_CLASS_IDS["lateral"]][0][12:15]
-        pose[12:15] = thumbs[GRASP_CLASS_IDS["non_prehensile_palm"]] if thumb_out else tucked
+        thumb_grasp = GRASP_CLASS_IDS["non_prehensile_palm" if thumb_out else "lateral"]
+        pose[12:15] = GRASP_TEMPLATES[thumb_grasp][0][12:15]
     else:  # between two grasps
         a, b = rng.choice(list(GRASP_TEMPLATES), 2, replace=False)
         w = rng.random()
