@@ -17,7 +17,9 @@ continuous pixel convention). Per set of images it reports:
 * handedness agreement: the share of hands (with a known side) whose handedness the network reads right --
   a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored;
 * finger bend difference (deg): the network's world landmarks' finger bend angles at MCP, PIP and DIP minus
-  the truth's, averaged over the 12 joints (negative: it reads the fingers straighter than they are).
+  the truth's, averaged over the 12 joints (negative: it reads the fingers straighter than they are);
+* finger order flipped: the share of hands whose index and little fingertips the network puts each nearer
+  the other's true position in the image (it reads the fingers in the wrong order, as a mirrored hand).
 
 Synthetic "clear" hands are also broken down by grasp class (``clear_by_grasp``): how the look of open and of
 closed hands compares; and all synthetic hands by camera geometry (``by_view``): off the optical axis by less
@@ -173,6 +175,18 @@ def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
     ]
 
 
+def finger_order_flipped(pred_px: np.ndarray, truth_px: np.ndarray, valid: np.ndarray) -> bool | None:
+    """Whether the index and little fingertips of ``pred_px`` (21, 2) each lie nearer the OTHER one's true
+    position ``truth_px`` (21, 2) than their own: the fingers read in the wrong order (a mirrored hand).
+    None when either tip is unlabelled."""
+    tips = [FINGER_KEYPOINTS["index"][3], FINGER_KEYPOINTS["pinky"][3]]
+    if not np.all(valid[tips]):
+        return None
+    to_own = np.linalg.norm(pred_px[tips] - truth_px[tips], axis=1)
+    to_other = np.linalg.norm(pred_px[tips] - truth_px[tips[::-1]], axis=1)
+    return bool(np.all(to_other < to_own))
+
+
 def procrustes_errors_mm(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Per-joint error (N,) mm of ``pred`` (N, 3) m after the similarity transform that best fits it to
     ``truth`` (N, 3) m (rotation without reflection, scale, translation)."""
@@ -201,11 +215,13 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         return None
     res = landmarks_on_rect(detector, hand["image"], centre, size, rotation)
     err = np.linalg.norm(res["landmarks_px"] - uv, axis=1)[valid]
+    flipped = finger_order_flipped(res["landmarks_px"], uv, valid)
     out = {
         "err_px": float(np.mean(err)) * CROP_PX / size if np.isfinite(err).all() else math.inf,
         "presence": float(res["presence"]),
         "pa_mm": None,
         "side_agrees": None if hand["side"] is None else res["side"] == hand["side"],
+        "finger_order_flipped": flipped,
         "rect": (centre, size, rotation),
         "pred_px": res["landmarks_px"],
     }
@@ -227,6 +243,7 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     sides = np.array([s["side_agrees"] for s in scores if s["side_agrees"] is not None], np.float64)
     bends = np.array([s["bend_deg"] for s in scores if s.get("bend_deg") is not None], np.float64)
     by_keypoint = [s["pa_by_keypoint_mm"] for s in scores if s.get("pa_by_keypoint_mm") is not None]
+    flips = np.array([s["finger_order_flipped"] for s in scores if s.get("finger_order_flipped") is not None])
     finite = err[np.isfinite(err)]
 
     def r(x: float | None, n: int = 2) -> float | None:
@@ -242,6 +259,7 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
         "handedness_agreement": r(sides.mean(), 3) if sides.size else None,
         "finger_bend_diff_deg": r(bends.mean(), 1) if bends.size else None,
+        "finger_order_flipped": r(flips.mean(), 3) if flips.size else None,
         # hands with all 21 keypoints labelled: mean error per keypoint after the similarity fit
         "world_error_by_keypoint_mm": (
             dict(zip(KEYPOINT_NAMES, (r(v, 1) for v in np.mean(by_keypoint, axis=0)), strict=True))

@@ -29,6 +29,21 @@ def test_procrustes_error_ignores_rotation_scale_and_translation_only():
     assert per_joint.mean() == pytest.approx(rr.procrustes_mm(bent, truth))
 
 
+def test_finger_order_flip_is_the_index_and_little_tips_swapped():
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0, 200, size=(21, 2))
+    valid = np.ones(21, bool)
+    assert rr.finger_order_flipped(truth + 3.0, truth, valid) is False
+    swapped = truth.copy()
+    swapped[[8, 20]] = truth[[20, 8]]  # index tip <-> little fingertip
+    assert rr.finger_order_flipped(swapped, truth, valid) is True
+    one_off = truth.copy()
+    one_off[8] = truth[20]  # only one tip on the other's place: not a flip
+    assert rr.finger_order_flipped(one_off, truth, valid) is False
+    valid[20] = False
+    assert rr.finger_order_flipped(swapped, truth, valid) is None
+
+
 def test_view_groups_split_by_off_axis_angle_and_depth():
     ahead_far = rr.view_groups(np.array([0.0, 0.0, 0.5]))
     assert ahead_far == [f"off-axis < {rr.OFF_AXIS_DEG:g} deg", f"wrist >= {rr.NEAR_M:g} m"]
