@@ -109,6 +109,8 @@ class Shared:
         self._detector = None
         self._sides: dict[int, str] = {}
         self._image_pipeline = None
+        #: the checkpoint ``--weights`` resolved to, once a method built the image model's pipeline
+        self.weights_path: Path | None = None
 
     @property
     def detector(self):
@@ -129,12 +131,14 @@ class Shared:
 
     @property
     def image_pipeline(self):
-        """The image model's pipeline (``--weights``), built once for every method that runs it."""
+        """The image model's pipeline (``--weights``, resolved here: every method that runs the image
+        model gets it, probes too), built once."""
         if self._image_pipeline is None:
             from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 
             args = self.args
-            config = PipelineConfig(weights=args.weights_path, threads=args.threads, estimator="image")
+            self.weights_path = resolve_weights(args.weights)
+            config = PipelineConfig(weights=self.weights_path, threads=args.threads, estimator="image")
             self._image_pipeline = Pipeline(config)
         return self._image_pipeline
 
@@ -362,13 +366,6 @@ PROBES: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
     "image_model_landmark_roll": _upright_probe("landmarks"),
     "image_model_third_pass": _upright_probe("third_pass"),
 }
-#: the methods that run the image model (``--weights``)
-IMAGE_MODEL_METHODS = (
-    "image_model",
-    "image_model_true_roll",
-    "image_model_landmark_roll",
-    "image_model_third_pass",
-)
 #: Every name ``--methods`` takes.
 KNOWN_METHODS = {**METHODS, **PROBES}
 
@@ -645,8 +642,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    uses_weights = any(m in IMAGE_MODEL_METHODS for m in args.methods)
-    args.weights_path = resolve_weights(args.weights) if uses_weights else None
     samples = load_samples(args)
     shared = Shared(args)
     methods = {name: KNOWN_METHODS[name](args, shared) for name in args.methods}
@@ -658,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "command": command_line("real_hands.py", argv),
         "machine": machine_facts(),
-        "weights": weights_facts(args.weights_path) if args.weights_path else None,
+        "weights": weights_facts(shared.weights_path) if shared.weights_path else None,
         "boxes": "ground truth: labelled keypoints' box + 10% margin; true side; crops 1.5 x box side",
         "cameras": "dataset intrinsics; pinhole guess f=1000 px where none (2D scored only)",
         "mmpose_data": _mmpose_facts(args),

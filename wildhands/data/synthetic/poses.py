@@ -250,7 +250,6 @@ def natural_other_pose(rng: np.random.Generator) -> np.ndarray:
     """(15, 3) a natural pose of grasp class ``other`` (before clipping; module docstring): relaxed (40 %),
     a gesture (35 %) or a blend of two grasp templates (25 %)."""
     pose = np.zeros((15, 3))
-    thumbs = [GRASP_TEMPLATES[g][0][12:15] for g in GRASP_TEMPLATES]
     u = rng.random()
     if u < 0.4:  # relaxed: one curl for the hand, neighbours coupled, the ulnar fingers a little more bent
         base = rng.uniform(-0.05, 0.8)
@@ -258,9 +257,9 @@ def natural_other_pose(rng: np.random.Generator) -> np.ndarray:
         offsets = {"index": -0.05, "middle": 0.0, "ring": 0.05, "pinky": 0.1}
         for name in _FINGER_ORDER:
             _finger(pose, name, base + offsets[name] + rng.normal(0.0, 0.08), rng, spread)
-        a, b = rng.choice(len(thumbs), 2, replace=False)
+        a, b = rng.choice(list(GRASP_TEMPLATES), 2, replace=False)  # a thumb between two templates'
         w = rng.random()
-        pose[12:15] = w * thumbs[a] + (1 - w) * thumbs[b]
+        pose[12:15] = w * GRASP_TEMPLATES[a][0][12:15] + (1 - w) * GRASP_TEMPLATES[b][0][12:15]
     elif u < 0.75:  # a gesture
         extended, thumb_out = _GESTURES[rng.integers(len(_GESTURES))]
         spread = rng.uniform(0.0, 1.0)
