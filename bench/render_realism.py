@@ -18,6 +18,9 @@ continuous pixel convention). Per set of images it reports:
   a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored;
 * finger bend difference (deg): the network's world landmarks' finger bend angles at MCP, PIP and DIP minus
   the truth's, averaged over the 12 joints (negative: it reads the fingers straighter than they are);
+* finger spread: the median angle between the index and little fingers' proximal phalanges in the palm
+  plane, of the truth and of the network's reading (``finger_spread_deg``; hands whose two fingers lie near
+  the palm plane), e.g. how far our straight fingers fan compared with real ones;
 * finger order flipped: the share of hands whose index and little fingertips the network puts each nearer
   the other's true position in the image (it reads the fingers in the wrong order, as a mirrored hand).
 
@@ -40,7 +43,9 @@ beside real photos, with the truth (green) and the network's landmarks (red)
     wildhands synth --out /tmp/rr/tubes --n 600 --seed 7
     python bench/render_realism.py --synthetic tubes=/tmp/rr/tubes --mmpose-data /tmp/mmpose/tests/data
 
-The looks compared and their commands: ``docs/render-realism.md``; their generation speed is measured by
+``--compare BEFORE:AFTER`` (two ``--synthetic`` names of one seed, e.g. a look option off and on) adds the
+paired differences per hand, with bootstrap intervals (``paired`` in the JSON). The looks compared and their
+commands: ``docs/render-realism.md``; their generation speed is measured by
 ``bench/train.py`` (``generation_looks`` in ``bench/results/train.json``).
 """
 
@@ -163,6 +168,29 @@ def finger_bends_deg(points: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+SPREAD_MAX_ELEVATION_DEG = 40.0
+
+
+def finger_spread_deg(points: np.ndarray) -> float | None:
+    """The angle (deg) between the index and little fingers' proximal phalanges (MCP -> PIP) in the palm
+    plane (normal: (index MCP - wrist) x (little MCP - wrist)) of 21 3D keypoints: how far the fingers are
+    spread. None when a finger's proximal phalanx leaves the palm plane by more than
+    ``SPREAD_MAX_ELEVATION_DEG`` (a bent finger: its direction in the plane means little)."""
+    k = np.asarray(points, np.float64)
+    index, pinky = FINGER_KEYPOINTS["index"], FINGER_KEYPOINTS["pinky"]
+    n = np.cross(k[index[0]] - k[0], k[pinky[0]] - k[0])
+    n /= max(np.linalg.norm(n), 1e-12)
+    flat = []
+    for mcp, pip in ((index[0], index[1]), (pinky[0], pinky[1])):
+        d = k[pip] - k[mcp]
+        d /= max(np.linalg.norm(d), 1e-12)
+        if abs(math.degrees(math.asin(min(1.0, max(-1.0, float(d @ n)))))) > SPREAD_MAX_ELEVATION_DEG:
+            return None
+        flat.append(d - (d @ n) * n)
+    cos = float(flat[0] @ flat[1] / max(np.linalg.norm(flat[0]) * np.linalg.norm(flat[1]), 1e-12))
+    return math.degrees(math.acos(min(1.0, max(-1.0, cos))))
+
+
 def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
     """The camera-geometry groups of a hand from its wrist (camera frame, m): off the optical axis by less /
     more than ``OFF_AXIS_DEG`` (the periphery of a wide lens, where the crop is stretched by perspective),
@@ -233,6 +261,8 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
             out["pa_by_keypoint_mm"] = errors
             bend = finger_bends_deg(res["landmarks_world_m"]) - finger_bends_deg(cam)
             out["bend_deg"] = float(bend.mean())
+            out["spread_truth_deg"] = finger_spread_deg(cam)
+            out["spread_read_deg"] = finger_spread_deg(res["landmarks_world_m"])
     return out
 
 
@@ -245,6 +275,9 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     by_keypoint = [s["pa_by_keypoint_mm"] for s in scores if s.get("pa_by_keypoint_mm") is not None]
     flips = np.array([s["finger_order_flipped"] for s in scores if s.get("finger_order_flipped") is not None])
     finite = err[np.isfinite(err)]
+    # hands whose index and little fingers lie near the palm plane in both the truth and the reading
+    pairs = [(s.get("spread_truth_deg"), s.get("spread_read_deg")) for s in scores]
+    spreads = np.array([p for p in pairs if None not in p], np.float64).reshape(-1, 2)
 
     def r(x: float | None, n: int = 2) -> float | None:
         return None if x is None or not math.isfinite(x) else round(float(x), n)
@@ -260,12 +293,53 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         "handedness_agreement": r(sides.mean(), 3) if sides.size else None,
         "finger_bend_diff_deg": r(bends.mean(), 1) if bends.size else None,
         "finger_order_flipped": r(flips.mean(), 3) if flips.size else None,
+        # index-little spread (deg, median) of the truth and of the network's world landmarks, on hands
+        # whose two fingers are near the palm plane in both (finger_spread_deg)
+        "finger_spread_deg": (
+            {
+                "truth": r(np.median(spreads[:, 0]), 1),
+                "read": r(np.median(spreads[:, 1]), 1),
+                "hands": len(spreads),
+            }
+            if len(spreads)
+            else None
+        ),
         # hands with all 21 keypoints labelled: mean error per keypoint after the similarity fit
         "world_error_by_keypoint_mm": (
             dict(zip(KEYPOINT_NAMES, (r(v, 1) for v in np.mean(by_keypoint, axis=0)), strict=True))
             if by_keypoint
             else None
         ),
+    }
+
+
+def paired_differences(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], seed: int = 0, draws: int = 2000
+) -> dict[str, Any]:
+    """``after`` minus ``before`` over the hands both sets hold (matched by name: frame id and hand index,
+    so two folders of one seed that differ in a look option): the mean difference per hand of the 2D
+    error, world PA-MPJPE, presence and handedness agreement, with a 95 % bootstrap interval (``draws``
+    resamples of the hands, fixed ``seed``)."""
+    names = sorted(before.keys() & after.keys())
+    rng = np.random.default_rng(seed)
+
+    def diff(key: str, value) -> dict[str, Any] | None:
+        d = [value(after[n][key]) - value(before[n][key]) for n in names
+             if before[n][key] is not None and after[n][key] is not None]  # fmt: skip
+        d = np.array([x for x in d if math.isfinite(x)], np.float64)
+        if d.size < 2:
+            return None
+        means = rng.choice(d, (draws, d.size)).mean(1)
+        lo, hi = np.percentile(means, [2.5, 97.5])
+        return {"mean": round(float(d.mean()), 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
+                "hands": int(d.size)}  # fmt: skip
+
+    return {
+        "hands": len(names),
+        "err2d_crop224_px": diff("err_px", float),
+        "world_pa_mpjpe_mm": diff("pa_mm", float),
+        "presence": diff("presence", float),
+        "handedness_agreement": diff("side_agrees", float),
     }
 
 
@@ -353,6 +427,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--mmpose-data", type=Path, help="an mmpose checkout's tests/data: FreiHAND, OneHand10K, Panoptic"
     )
+    p.add_argument("--compare", action="append", default=[], metavar="BEFORE:AFTER",
+                   help="two --synthetic names of one seed: paired differences (repeatable)")  # fmt: skip
     p.add_argument("--threads", type=int, default=2, help="landmark network CPU threads")
     p.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "render_realism.json")
     p.add_argument("--figure", type=Path, default=REPO / "docs" / "img" / "render_realism.png")
@@ -365,6 +441,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--synthetic {item!r}: need NAME=DIR of an existing folder")
         sets.append((name, Path(folder)))
     args.synthetic = sets
+    names = {n for n, _ in sets}
+    pairs = []
+    for item in args.compare:
+        before, sep, after = item.partition(":")
+        if not sep or before not in names or after not in names:
+            p.error(f"--compare {item!r}: need BEFORE:AFTER, two --synthetic names")
+        pairs.append((before, after))
+    args.compare = pairs
     return args
 
 
@@ -427,6 +511,13 @@ def main(argv: list[str] | None = None) -> int:
             name: summarise([s for _, s in items]) for name, items in sorted(by_grasp.items())
         },
         "by_view": {name: summarise([s for _, s in items]) for name, items in sorted(by_view.items())},
+        "paired": {
+            f"{after} vs {before}": paired_differences(
+                {h["name"]: s for h, s in groups.get(f"synthetic:{before}", [])},
+                {h["name"]: s for h, s in groups.get(f"synthetic:{after}", [])},
+            )
+            for before, after in args.compare
+        },
         "seconds": round(time.perf_counter() - start, 1),
     }
     result["targets"] = {
@@ -437,6 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=1) + "\n")
     print(markdown(result))
+    for name, d in result["paired"].items():
+        cells = [f"{k} {v['mean']:+} [{v['ci95'][0]:+}, {v['ci95'][1]:+}]" for k, v in d.items()
+                 if isinstance(v, dict)]  # fmt: skip
+        print(f"paired, {name} ({d['hands']} hands): " + "; ".join(cells))
     print(f"wrote {args.results}")
     if not args.no_figure:
         rows = []

@@ -18,7 +18,13 @@ from wildhands.data.synthetic import (
     write_dataset,
 )
 from wildhands.data.synthetic.generator import hand_model
-from wildhands.data.synthetic.poses import GRASP_TEMPLATES, POSE_LOWER, POSE_UPPER, sample_hand_pose
+from wildhands.data.synthetic.poses import (
+    GRASP_TEMPLATES,
+    POSE_LOWER,
+    POSE_UPPER,
+    finger_fan_rad,
+    sample_hand_pose,
+)
 from wildhands.model.grasp import GRASP_CLASS_IDS, NUM_GRASP_CLASSES
 
 SMALL = SyntheticConfig(image_sizes=((320, 240),))
@@ -180,6 +186,55 @@ def test_other_poses_option_reaches_the_generator():
     pb = np.stack([h.hand_pose_aa for h in b.hands])
     assert not np.allclose(pa[0], pb[0])
     assert generate_frame(natural, 5, 0).hands[0].hand_pose_aa.tolist() == b.hands[0].hand_pose_aa.tolist()
+
+
+def _finger_directions_deg(keypoints: np.ndarray) -> np.ndarray:
+    """Index, middle, ring, pinky: MCP -> tip angle (deg) in the model's palm plane (x, z), 0 along -x."""
+    mcp, tip = keypoints[[5, 9, 13, 17]], keypoints[[8, 12, 16, 20]]
+    return np.degrees(np.arctan2(tip[:, 2] - mcp[:, 2], mcp[:, 0] - tip[:, 0]))
+
+
+def test_finger_fan_of_the_open_hand_model_and_taking_it_off():
+    """The open model's straight fingers fan out (index +6, ring -4, pinky -10 deg); minus that abduction
+    at the MCPs they lie parallel."""
+    model = hand_model("right")
+    with torch.no_grad():
+        rest = model().keypoints[0].numpy()
+    fan = finger_fan_rad(rest)  # index, middle, pinky, ring (MANO order)
+    np.testing.assert_allclose(np.degrees(fan), [6.0, 1.0, -10.0, -4.0], atol=0.3)
+    pose = np.zeros((15, 3))
+    pose[[0, 3, 6, 9], 1] = -fan
+    with torch.no_grad():
+        out = model(hand_pose=torch.from_numpy(pose.reshape(1, 45))).keypoints[0].numpy()
+    np.testing.assert_allclose(_finger_directions_deg(out), 0.0, atol=0.3)
+    assert np.ptp(_finger_directions_deg(rest)) > 15.0
+
+
+def test_finger_fan_option_only_takes_the_fan_off():
+    """``finger_fan`` moves the MCP abduction of every sampled pose by the same share of the fan and changes
+    no random draw; it is validated, and left out of ``to_dict`` at its default."""
+    with torch.no_grad():
+        fan = finger_fan_rad(hand_model("right")().keypoints[0].numpy())
+    for grasp in range(NUM_GRASP_CLASSES):
+        a = sample_hand_pose(np.random.default_rng(grasp), grasp, "natural")
+        b = sample_hand_pose(np.random.default_rng(grasp), grasp, "natural", 0.5 * fan)
+        diff = b - a
+        inside = (a > POSE_LOWER + 0.06) & (a < POSE_UPPER - 0.06)  # not at a limit either way
+        mcp_abduction = np.zeros((15, 3), bool)
+        mcp_abduction[[0, 3, 6, 9], 1] = True
+        np.testing.assert_allclose(diff[~mcp_abduction], 0.0)
+        expected = np.zeros((15, 3))
+        expected[[0, 3, 6, 9], 1] = -0.5 * fan
+        np.testing.assert_allclose(diff[inside], expected[inside], atol=1e-12)
+    # through the generator: the same frame's hand, its MCP abduction less the whole fan
+    hand = generate_frame(SMALL, 5, 0).hands[0]
+    unfanned = generate_frame(dataclasses.replace(SMALL, finger_fan=0.0), 5, 0).hands[0]
+    diff = (np.asarray(unfanned.hand_pose_aa) - np.asarray(hand.hand_pose_aa)).reshape(15, 3)
+    np.testing.assert_allclose(diff[[0, 3, 6, 9], 1], -fan, atol=1e-9)
+    assert "finger_fan" not in SMALL.to_dict()
+    assert dataclasses.replace(SMALL, finger_fan=0.0).to_dict()["finger_fan"] == 0.0
+    with pytest.raises(ValueError, match="finger_fan"):
+        dataclasses.replace(SMALL, finger_fan=1.5)
 
 
 def test_write_read_roundtrip_and_resume(tmp_path):

@@ -69,3 +69,36 @@ def test_finger_bends_are_zero_for_straight_fingers_and_follow_a_bent_joint():
     bent[tip] = bent[dip] + [0.0, 0.0, 0.025]
     bends = rr.finger_bends_deg(bent)
     assert bends[4] == pytest.approx(90.0) and np.allclose(np.delete(bends, 4), 0.0, atol=1e-6)
+
+
+def test_paired_differences_match_hands_by_name_and_bound_the_mean():
+    def score(err: float, pa: float | None, presence: float, agrees: bool | None) -> dict:
+        return {"err_px": err, "pa_mm": pa, "presence": presence, "side_agrees": agrees}
+
+    before = {f"f{i}_0": score(10.0 + i, 20.0, 0.5, False) for i in range(40)}
+    after = {f"f{i}_0": score(8.0 + i, 19.0 + (i % 3), 0.7, i % 2 == 0) for i in range(40)}
+    after["only_after"] = score(0.0, 0.0, 1.0, True)  # no partner: left out
+    before["f0_0"]["pa_mm"] = None  # no 3D truth: left out of the world error only
+    d = rr.paired_differences(before, after)
+    assert d["hands"] == 40
+    assert d["err2d_crop224_px"]["mean"] == pytest.approx(-2.0)
+    assert d["err2d_crop224_px"]["ci95"] == pytest.approx([-2.0, -2.0])
+    assert d["world_pa_mpjpe_mm"]["hands"] == 39
+    pa = np.array([(i % 3) - 1.0 for i in range(1, 40)])
+    assert d["world_pa_mpjpe_mm"]["mean"] == pytest.approx(pa.mean(), abs=1e-3)
+    lo, hi = d["world_pa_mpjpe_mm"]["ci95"]
+    assert lo < pa.mean() < hi and hi - lo < 1.0
+    assert d["presence"]["mean"] == pytest.approx(0.2)
+    assert d["handedness_agreement"]["mean"] == pytest.approx(0.5)
+
+
+def test_finger_spread_is_the_angle_between_index_and_little_in_the_palm_plane():
+    k = np.zeros((21, 3))
+    k[5], k[17] = [-0.09, 0.0, 0.03], [-0.08, 0.0, -0.03]  # index and little MCPs, palm plane y = 0
+    spread = 20.0
+    for mcp, pip, sign in ((5, 6, 1.0), (17, 18, -1.0)):
+        a = math.radians(sign * spread / 2)
+        k[pip] = k[mcp] + 0.04 * np.array([-math.cos(a), 0.0, math.sin(a)])
+    assert rr.finger_spread_deg(k) == pytest.approx(spread)
+    k[18] = k[17] + np.array([-0.02, 0.035, 0.0])  # little finger bent ~60 deg out of the plane
+    assert rr.finger_spread_deg(k) is None

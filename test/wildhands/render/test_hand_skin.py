@@ -231,3 +231,35 @@ def test_fingers_have_adult_breadth(skins: dict[str, HandSkin]) -> None:
     assert 19.0 < thickness_mm(index_pip) < 23.5
     assert 19.0 < thickness_mm(middle_pip) < 23.5
     assert 15.5 < thickness_mm(pinky_pip) < 20.0
+
+
+def test_palm_side_has_flexion_creases_and_the_back_none(skins: dict[str, HandSkin]) -> None:
+    """The palm's creases (distal and proximal transverse, thenar, the fingers' base creases) are on the
+    palmar side only: what, with the thumb's ball, tells a palm from the back of a hand."""
+    s = skins["right"]
+    v = s.v_rest  # fingers along -x, palm normal -y, thumb side +z
+    palm = (s.hand_part == PART_HAND) & (v[:, 0] < -0.01) & (v[:, 0] > -0.075) & (np.abs(v[:, 2]) < 0.025)
+    palmar, dorsal = palm & (s.palmar > 0.7), palm & (s.palmar < 0.05)
+    assert palmar.sum() > 300 and dorsal.sum() > 300
+    assert (s.crease[palmar] > 0.5).mean() > 0.05  # a few lines across the palm, not a darkened palm
+    assert (s.crease[palmar] > 0.5).mean() < 0.3
+    assert s.crease[dorsal].max() == 0.0
+    # each finger's palmar base crease, a third of the way along its proximal phalanx
+    rest_joints = OpenHandModel("right").joints_template.double().numpy()
+    for base, pip in ((1, 2), (4, 5), (10, 11), (7, 8)):  # index, middle, ring, pinky (MANO order)
+        at = rest_joints[base] + 0.33 * (rest_joints[pip] - rest_joints[base])
+        near = (np.linalg.norm(v[:, [0, 2]] - at[[0, 2]], axis=1) < 0.004) & (s.palmar > 0.7)
+        assert s.crease[near].max() > 0.9
+
+
+def test_thumb_ball_fills_the_palm(skins: dict[str, HandSkin]) -> None:
+    """The thenar eminence: halfway along the palm, 15 mm to the thumb's side of its midline the palmar
+    surface stands at least 6 mm prouder than 15 mm to the little finger's side (4.9 mm with the thumb's
+    metacarpal alone, before session 12)."""
+    v = skins["right"].v_rest
+
+    def palmar_surface_mm(x: float, z: float) -> float:
+        column = v[(np.abs(v[:, 0] - x) < 0.002) & (np.abs(v[:, 2] - z) < 0.002)]
+        return float(-column[:, 1].min() * 1000.0)
+
+    assert palmar_surface_mm(-0.045, 0.015) - palmar_surface_mm(-0.045, -0.015) > 6.0

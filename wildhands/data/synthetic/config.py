@@ -66,6 +66,12 @@ class SyntheticConfig:
             (the original: independent random finger curls and thumb, many poses no hand takes; frames stay
             byte-identical) or ``'natural'``: relaxed hands, gestures and blends of two grasp templates with
             anatomical joint coupling (``poses.natural_other_pose``).
+        finger_fan: the share of the hand model's rest-pose finger fan (``poses.finger_fan_rad``: index
+            +6, ring -4, pinky -10 deg away from parallel) that every pose keeps: 1.0 (default; frames stay
+            byte-identical) keeps it, so a pose's abduction adds to a fan; 0.0 takes it off, so the fingers
+            of a pose without abduction lie parallel, as relaxed real hands hold them (the open model's
+            straight fingers were spread twice as far as InterHand2.6M's and read narrower by MediaPipe's
+            landmark network: docs/render-realism.md#the-palm-side-and-the-finger-fan).
     Appearance:
         occluder_prob: probability, per hand, of an object drawn over part of it.
         clutter_range: number of random shapes in the background.
@@ -125,6 +131,7 @@ class SyntheticConfig:
     min_wrist_distance_m: float = 0.08
     grasp_weights: tuple[float, ...] = (1.0,) * NUM_GRASP_CLASSES
     other_poses: str = "random"
+    finger_fan: float = 1.0
     occluder_prob: float = 0.3
     clutter_range: tuple[int, int] = (0, 12)
     motion_blur_prob: float = 0.2
@@ -174,6 +181,7 @@ class SyntheticConfig:
         object.__setattr__(self, "fisheye_k_max", k)
         if self.other_poses not in OTHER_POSES:
             raise ValueError(f"other_poses: need one of {OTHER_POSES}, got {self.other_poses!r}")
+        self._number("finger_fan", 0.0, 1.0)
         if self.hand_look not in HAND_LOOKS:
             raise ValueError(f"hand_look: need one of {HAND_LOOKS}, got {self.hand_look!r}")
         if self.backgrounds not in BACKGROUNDS:
@@ -283,6 +291,7 @@ class SyntheticConfig:
             ("grasped_objects", 0.0),
             ("max_arm_occlusion", 1.0),
             ("other_poses", "random"),
+            ("finger_fan", 1.0),
         )
         for key, default in looks:
             if out[key] == default:

@@ -43,6 +43,7 @@ the same on every device and only the image pixels differ (by float rounding).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -69,7 +70,8 @@ __all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model"
 
 # 2: the skin look is posed by dual-quaternion skinning (tubes frames of a seed are unchanged since 1)
 # 3: the skin's fingers at adult breadths (render.hand_skin._FINGER_RADIUS_SCALE); option other_poses
-GENERATOR_VERSION = "wildhands-synthetic-3"
+# 4: the skin's palm side (flexion creases, the thumb's ball: render.hand_skin); option finger_fan
+GENERATOR_VERSION = "wildhands-synthetic-4"
 DATASET_NAME = "synthetic"
 _BOX_FROM_VISIBLE_MIN = 0.3  # visible / in-image silhouette below this: box from the whole silhouette
 _MIN_VISIBLE_FRACTION = 0.35  # occluders / the other hand may hide at most 65% of a hand
@@ -82,6 +84,13 @@ def hand_model(side: str) -> OpenHandModel:
     if side not in _MODELS:
         _MODELS[side] = OpenHandModel(side=side, dtype=torch.float64)
     return _MODELS[side]
+
+
+@functools.lru_cache(maxsize=1)
+def _rest_finger_fan() -> np.ndarray:
+    """(4,) rad: the right open hand model's finger fan at zero pose (``poses.finger_fan_rad``), once."""
+    with torch.no_grad():
+        return poses.finger_fan_rad(hand_model("right")().keypoints[0].numpy())
 
 
 @dataclass
@@ -137,7 +146,8 @@ def _one_torch_thread() -> Iterator[None]:
 
 def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _Hand:
     grasp = poses.sample_grasp(rng, cfg.grasp_weights)
-    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses)
+    unfan = None if cfg.finger_fan == 1.0 else (1.0 - cfg.finger_fan) * _rest_finger_fan()
+    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses, unfan)
     orient = poses.sample_global_orient(rng)
     betas = poses.sample_betas(rng)
     if side == "left":

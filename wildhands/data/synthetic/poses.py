@@ -61,6 +61,7 @@ __all__ = [
     "POSE_UPPER",
     "GRASP_TEMPLATES",
     "OTHER_POSES",
+    "finger_fan_rad",
     "natural_other_pose",
     "sample_hand_pose",
     "sample_grasp",
@@ -93,6 +94,25 @@ POSE_LOWER, POSE_UPPER = _limits()
 def clip_to_limits(hand_pose: np.ndarray) -> np.ndarray:
     """(15, 3) axis-angle clipped component-wise to the joint limits."""
     return np.clip(hand_pose, POSE_LOWER, POSE_UPPER)
+
+
+def finger_fan_rad(rest_keypoints: np.ndarray) -> np.ndarray:
+    """(4,) how far each finger (index, middle, pinky, ring: MANO order) of a right hand model at zero pose
+    points away from the wrist -> tip axis of a finger laid along -x, rad in the palm plane (about y,
+    positive towards the thumb): the template's fan, which every pose adds to. The open hand model's:
+    index +6.0, middle +1.0, ring -4.0, pinky -10.0 deg.
+
+    Args:
+        rest_keypoints: (21, 3) m, our keypoint order, the model frame (fingers along -x, palm normal -y).
+    """
+    from wildhands.handmodel.keypoints import FINGER_KEYPOINTS
+
+    k = np.asarray(rest_keypoints, np.float64)
+    out = []
+    for name in _FINGER_ORDER:
+        mcp, tip = k[FINGER_KEYPOINTS[name][0]], k[FINGER_KEYPOINTS[name][3]]
+        out.append(math.atan2(tip[2] - mcp[2], -(tip[0] - mcp[0])))
+    return np.array(out)
 
 
 def _template(
@@ -196,22 +216,29 @@ def _random_pose(rng: np.random.Generator) -> np.ndarray:
     return pose
 
 
-def sample_hand_pose(rng: np.random.Generator, grasp: int, other: str = "random") -> np.ndarray:
+def sample_hand_pose(
+    rng: np.random.Generator, grasp: int, other: str = "random", unfan_rad: np.ndarray | None = None
+) -> np.ndarray:
     """(15, 3) right-hand pose (axis-angle, rad, MANO joint order) of grasp class ``grasp``, within limits.
-    ``other``: how class ``other`` is drawn (:data:`OTHER_POSES`; module docstring)."""
+    ``other``: how class ``other`` is drawn (:data:`OTHER_POSES`; module docstring). ``unfan_rad`` (4,):
+    MCP abduction (index, middle, pinky, ring) taken off every pose before clipping, e.g. a share of the
+    model's rest fan (:func:`finger_fan_rad`; ``SyntheticConfig.finger_fan``); no random draws change."""
     if not 0 <= grasp < NUM_GRASP_CLASSES:
         raise ValueError(f"grasp: {grasp!r} not in [0, {NUM_GRASP_CLASSES - 1}]")
     if other not in OTHER_POSES:
         raise ValueError(f"other: need one of {OTHER_POSES}, got {other!r}")
     if grasp == _OTHER:
-        return clip_to_limits(_random_pose(rng) if other == "random" else natural_other_pose(rng))
-    template, noise, thumb_noise = GRASP_TEMPLATES[grasp]
-    pose = template.copy()
-    finger_noise = rng.normal(0.0, noise, (12,))
-    pose[:12, 2] += finger_noise
-    pose[:12, 1] += rng.normal(0.0, noise / 3, (12,))
-    pose[:12, 0] += rng.normal(0.0, noise / 4, (12,))
-    pose[12:15] += rng.normal(0.0, thumb_noise, (3, 3))
+        pose = _random_pose(rng) if other == "random" else natural_other_pose(rng)
+    else:
+        template, noise, thumb_noise = GRASP_TEMPLATES[grasp]
+        pose = template.copy()
+        finger_noise = rng.normal(0.0, noise, (12,))
+        pose[:12, 2] += finger_noise
+        pose[:12, 1] += rng.normal(0.0, noise / 3, (12,))
+        pose[:12, 0] += rng.normal(0.0, noise / 4, (12,))
+        pose[12:15] += rng.normal(0.0, thumb_noise, (3, 3))
+    if unfan_rad is not None:
+        pose[[_FINGER_ROWS[name][0] for name in _FINGER_ORDER], 1] -= np.asarray(unfan_rad, np.float64)
     return clip_to_limits(pose)
 
 
