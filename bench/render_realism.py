@@ -27,7 +27,9 @@ continuous pixel convention). Per set of images it reports:
 Synthetic "clear" hands are also broken down by grasp class (``clear_by_grasp``): how the look of open and of
 closed hands compares; and all synthetic hands by camera geometry (``by_view``): off the optical axis by less
 or more than 50 deg, wrist nearer or farther than 0.3 m -- what the crops of wide lenses and near hands
-cost, whatever the look.
+cost, whatever the look -- and by the side of the hand the camera sees (palm, back or edge-on,
+``facing_group``): whether a palm reads as a palm. The world error is also given apart for the hands whose
+handedness the network reads right and wrong (``world_pa_mpjpe_mm_by_handedness``).
 
 Sets: any number of ``wildhands synth`` folders (``--synthetic NAME=DIR``; fisheye frames are skipped, as
 in the issue's table, unless ``--fisheye``) and the real images we have: the committed fixtures
@@ -203,6 +205,24 @@ def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
     ]
 
 
+FACING_COS = 0.5  # facing_group: |cos| of the palm normal to the line of sight beyond this
+
+
+def facing_group(cam_m: np.ndarray, side: str) -> str:
+    """Which side of the hand the camera sees, from its 3D keypoints (camera frame, m): the palm normal
+    (palmar: (index MCP - wrist) x (little MCP - wrist) for a right hand, the reverse for a left one)
+    against the direction from the palm's centre to the camera: "palm towards the camera" or "back
+    towards the camera" when their cosine is beyond +-``FACING_COS`` (60 deg), else "edge-on"."""
+    k = np.asarray(cam_m, np.float64)
+    index, pinky = FINGER_KEYPOINTS["index"][0], FINGER_KEYPOINTS["pinky"][0]
+    normal = np.cross(k[index] - k[0], k[pinky] - k[0]) * (1.0 if side == "right" else -1.0)
+    centre = k[[0, index, FINGER_KEYPOINTS["middle"][0], FINGER_KEYPOINTS["ring"][0], pinky]].mean(0)
+    cos = float(normal @ -centre / max(np.linalg.norm(normal) * np.linalg.norm(centre), 1e-12))
+    if cos > FACING_COS:
+        return "palm towards the camera"
+    return "back towards the camera" if cos < -FACING_COS else "edge-on"
+
+
 def finger_order_flipped(pred_px: np.ndarray, truth_px: np.ndarray, valid: np.ndarray) -> bool | None:
     """Whether the index and little fingertips of ``pred_px`` (21, 2) each lie nearer the OTHER one's true
     position ``truth_px`` (21, 2) than their own: the fingers read in the wrong order (a mirrored hand).
@@ -269,6 +289,10 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
 def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     err = np.array([s["err_px"] for s in scores], np.float64)
     pa = np.array([s["pa_mm"] for s in scores if s["pa_mm"] is not None], np.float64)
+    pa_by_side = {
+        key: [s["pa_mm"] for s in scores if s["pa_mm"] is not None and s["side_agrees"] is agrees]
+        for key, agrees in (("agrees", True), ("disagrees", False))
+    }
     pres = np.array([s["presence"] for s in scores], np.float64)
     sides = np.array([s["side_agrees"] for s in scores if s["side_agrees"] is not None], np.float64)
     bends = np.array([s["bend_deg"] for s in scores if s.get("bend_deg") is not None], np.float64)
@@ -291,6 +315,10 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         "presence_mean": r(pres.mean(), 3) if pres.size else None,
         "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
         "handedness_agreement": r(sides.mean(), 3) if sides.size else None,
+        # world error of the hands whose handedness the network reads right / as the other hand's
+        "world_pa_mpjpe_mm_by_handedness": {
+            key: {"mm": r(float(np.mean(v))), "hands": len(v)} if v else None for key, v in pa_by_side.items()
+        },
         "finger_bend_diff_deg": r(bends.mean(), 1) if bends.size else None,
         "finger_order_flipped": r(flips.mean(), 3) if flips.size else None,
         # index-little spread (deg, median) of the truth and of the network's world landmarks, on hands
@@ -487,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
             if hand["clear"]:
                 groups.setdefault(f"synthetic:{name} (clear)", []).append((hand, score))
                 by_grasp.setdefault(f"synthetic:{name} (clear) {hand['grasp']}", []).append((hand, score))
-            for view in view_groups(hand["cam_m"][0]):
+            for view in [*view_groups(hand["cam_m"][0]), facing_group(hand["cam_m"], hand["side"])]:
                 by_view.setdefault(f"synthetic:{name} {view}", []).append((hand, score))
     real = []
     for hand in real_hands(args.real_dir, args.mmpose_data):

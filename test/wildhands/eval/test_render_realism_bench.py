@@ -102,3 +102,29 @@ def test_finger_spread_is_the_angle_between_index_and_little_in_the_palm_plane()
     assert rr.finger_spread_deg(k) == pytest.approx(spread)
     k[18] = k[17] + np.array([-0.02, 0.035, 0.0])  # little finger bent ~60 deg out of the plane
     assert rr.finger_spread_deg(k) is None
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_facing_group_tells_palm_back_and_edge_on(side: str):
+    # a right hand's model frame: fingers along -x, palm normal -y; index on +z (a left hand mirrors x)
+    k = np.zeros((21, 3))
+    k[5], k[9], k[13], k[17] = [-0.09, 0, 0.03], [-0.09, 0, 0.01], [-0.09, 0, -0.01], [-0.08, 0, -0.03]
+    if side == "left":
+        k[:, 0] *= -1
+
+    def seen_from(rotation: np.ndarray) -> str:  # hand rotated into the camera frame, 0.5 m ahead
+        return rr.facing_group(k @ rotation.T + np.array([0.0, 0.0, 0.5]), side)
+
+    palm_normal_to_minus_z = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # model -y -> camera -z
+    assert seen_from(palm_normal_to_minus_z) == "palm towards the camera"
+    assert seen_from(palm_normal_to_minus_z.T) == "back towards the camera"
+    assert seen_from(np.eye(3)) == "edge-on"  # palm normal across the line of sight
+
+
+def test_world_error_is_split_by_handedness():
+    scores = [
+        {"err_px": 5.0, "pa_mm": pa, "presence": 0.9, "side_agrees": agrees}
+        for pa, agrees in ((10.0, True), (20.0, True), (40.0, False), (None, False))
+    ]
+    split = rr.summarise(scores)["world_pa_mpjpe_mm_by_handedness"]
+    assert split == {"agrees": {"mm": 15.0, "hands": 2}, "disagrees": {"mm": 40.0, "hands": 1}}
