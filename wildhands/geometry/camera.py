@@ -12,9 +12,10 @@ Conventions (used everywhere in :mod:`wildhands.geometry`):
   model ``theta_d = theta (1 + k1 theta^2 + k2 theta^4 + k3 theta^6 + k4 theta^8)``). An empty
   ``distortion_model`` string means no distortion.
 
-The numpy paths call OpenCV (``cv2.undistortPointsIter``, ``cv2.projectPoints``) where OpenCV does the job;
-the two places that are hand-written say why (Newton refinement of the inverse of strong radial
-distortion, and the equidistant model beyond 90 degrees, which OpenCV's x/z formulation cannot express).
+The numpy paths call OpenCV (``cv2.undistortPoints`` with a termination criterion, ``cv2.projectPoints``)
+where OpenCV does the job; the two places that are hand-written say why (Newton refinement of the inverse
+of strong radial distortion, and the equidistant model beyond 90 degrees, which OpenCV's x/z formulation
+cannot express).
 """
 
 from __future__ import annotations
@@ -87,6 +88,18 @@ _NUM_COEFFS = {
 
 # Undistortion settings: OpenCV's iterative solver, then Newton steps on OpenCV's forward model.
 _CV_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-14)
+
+
+def _cv_undistort_points_iter(xy_d: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """OpenCV's iterative undistortion of (N, 1, 2) normalized points with :data:`_CV_UNDISTORT_CRITERIA`.
+
+    OpenCV 4 names the overload with a criterion ``undistortPointsIter``; OpenCV 5 dropped that name and
+    gave ``undistortPoints`` the ``criteria`` argument (same algorithm)."""
+    if hasattr(cv2, "undistortPointsIter"):  # OpenCV 4
+        return cv2.undistortPointsIter(xy_d, np.eye(3), D, None, None, _CV_UNDISTORT_CRITERIA)
+    return cv2.undistortPoints(xy_d, np.eye(3), D, R=None, P=None, criteria=_CV_UNDISTORT_CRITERIA)
+
+
 _NEWTON_STEPS = 8
 _NEWTON_TOL_NORM = 1e-12  # in normalized image units; ~1e-9 px at f = 1000 px
 
@@ -437,13 +450,11 @@ class CameraModel:
     def _undistort_norm(self, xy_d: np.ndarray) -> np.ndarray:
         """Inverse radial-tangential distortion: OpenCV's iteration, then Newton on OpenCV's forward model.
 
-        ``cv2.undistortPointsIter`` is a fixed-point iteration that converges slowly (or stalls) for strong
+        OpenCV's undistortion is a fixed-point iteration that converges slowly (or stalls) for strong
         distortion near the image corners; a few Newton steps with the exact Jacobian from
         ``cv2.projectPoints`` bring the round trip to ~1e-9 px.
         """
-        xy = cv2.undistortPointsIter(
-            xy_d.reshape(-1, 1, 2), np.eye(3), self.D, None, None, _CV_UNDISTORT_CRITERIA
-        ).reshape(-1, 2)
+        xy = _cv_undistort_points_iter(xy_d.reshape(-1, 1, 2), self.D).reshape(-1, 2)
         bad = ~np.all(np.isfinite(xy), axis=1)
         xy[bad] = xy_d[bad]
         for _ in range(_NEWTON_STEPS):
