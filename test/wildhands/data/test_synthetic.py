@@ -14,6 +14,7 @@ from wildhands.data.synthetic import (
     SyntheticConfig,
     SyntheticDataset,
     SyntheticHandStream,
+    complete_frames,
     generate_frame,
     write_dataset,
 )
@@ -274,6 +275,20 @@ def test_write_read_roundtrip_and_resume(tmp_path):
         SyntheticDataset(out, min_visible_fraction=1.5)
     with pytest.raises(ValueError, match="another seed or config"):
         write_dataset(out, SMALL, n=1, seed=10, progress=False)
+
+
+def test_complete_frames_are_those_a_resume_skips(tmp_path):
+    out = tmp_path / "ds"
+    assert complete_frames(out) == set()  # no folder yet
+    write_dataset(out, SMALL, n=3, seed=9, progress=False)
+    assert complete_frames(out) == {0, 1, 2}
+    (out / "images" / "000001.jpg").unlink()  # an interrupted frame: its label line is there, its image not
+    with open(out / "labels.jsonl", "a") as fh:
+        fh.write('{"index": 7, "ima')  # a label line cut off mid-write
+    assert complete_frames(out) == {0, 2}
+    write_dataset(out, SMALL, n=3, seed=9, progress=False)
+    assert "2 already complete, 1 to generate" in (out / "synth.log").read_text()
+    assert complete_frames(out) == {0, 1, 2}
 
 
 def test_stream_is_deterministic():

@@ -19,6 +19,7 @@ from wildhands.data.synthetic.io import (
     SyntheticDataset,
     SyntheticHandStream,
     collate_records,
+    complete_frames,
     frame_to_json,
     write_dataset,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "SyntheticFrame",
     "SyntheticHandStream",
     "collate_records",
+    "complete_frames",
     "frame_to_json",
     "generate_frame",
     "write_dataset",

@@ -54,7 +54,14 @@ from wildhands.handmodel import OpenHandModel
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["write_dataset", "SyntheticDataset", "SyntheticHandStream", "frame_to_json", "collate_records"]
+__all__ = [
+    "write_dataset",
+    "complete_frames",
+    "SyntheticDataset",
+    "SyntheticHandStream",
+    "frame_to_json",
+    "collate_records",
+]
 
 _FORMAT = 1
 _FLOAT_KEYS = ("box_xyxy_px", "keypoints_cam_m", "keypoints_px", "global_orient_aa", "hand_pose_aa", "betas")
@@ -131,6 +138,13 @@ def _read_labels(path: Path) -> dict[int, dict[str, Any]]:
 
 def _complete(out: Path, obj: dict[str, Any]) -> bool:
     return (out / obj["image"]).exists() and all((out / hd["mask"]).exists() for hd in obj["hands"])
+
+
+def complete_frames(out_dir: str | os.PathLike) -> set[int]:
+    """Indices of the frames in a (perhaps unfinished) dataset folder with their label line, image and
+    masks all written: what :func:`write_dataset` skips when it resumes."""
+    out = Path(out_dir)
+    return {i for i, obj in _read_labels(out / "labels.jsonl").items() if _complete(out, obj)}
 
 
 def _worker_init() -> None:
