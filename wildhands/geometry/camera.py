@@ -88,6 +88,8 @@ _NUM_COEFFS = {
 
 # Undistortion settings: OpenCV's iterative solver, then Newton steps on OpenCV's forward model.
 _CV_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-14)
+_NEWTON_STEPS = 8
+_NEWTON_TOL_NORM = 1e-12  # in normalized image units; ~1e-9 px at f = 1000 px
 
 
 def _cv_undistort_points_iter(xy_d: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -98,10 +100,6 @@ def _cv_undistort_points_iter(xy_d: np.ndarray, D: np.ndarray) -> np.ndarray:
     if hasattr(cv2, "undistortPointsIter"):  # OpenCV 4
         return cv2.undistortPointsIter(xy_d, np.eye(3), D, None, None, _CV_UNDISTORT_CRITERIA)
     return cv2.undistortPoints(xy_d, np.eye(3), D, R=None, P=None, criteria=_CV_UNDISTORT_CRITERIA)
-
-
-_NEWTON_STEPS = 8
-_NEWTON_TOL_NORM = 1e-12  # in normalized image units; ~1e-9 px at f = 1000 px
 
 
 def _as_points(arr: Any, dim: int, name: str) -> np.ndarray:
