@@ -79,13 +79,14 @@ def _index(line: str) -> int:
         return sys.maxsize
 
 
-def train(args: argparse.Namespace, end_at: float, out: Path) -> dict:
-    """Train ``args.train_config`` so that its schedule ends by ``end_at`` (epoch s)."""
-    from wildhands.train.config import TrainConfig
+def train(cfg, args: argparse.Namespace, end_at: float, out: Path) -> dict:
+    """Train ``cfg`` (a ``TrainConfig``) so that its schedule ends by ``end_at`` (epoch s); write the float16
+    copy of its ``model.pt`` (extra -- step, train config -- kept) to ``out``."""
+    from wildhands.model.checkpoint import read_checkpoint, save_checkpoint
     from wildhands.train.trainer import Trainer
 
     t0 = time.time()
-    trainer = Trainer(TrainConfig.from_yaml(args.train_config), resume=False)
+    trainer = Trainer(cfg, resume=False)
     start_s = time.time() - t0
     try:
         trainer.train(max_steps=PROBE_STEPS, progress=False)
@@ -102,6 +103,8 @@ def train(args: argparse.Namespace, end_at: float, out: Path) -> dict:
     finally:
         trainer.save()  # also when the schedule ended at the probes or training broke off
         trainer.close()
+    extra = read_checkpoint(Path(trainer.cfg.out_dir) / "model.pt")["extra"]
+    save_checkpoint(out / "model.pt", trainer.model, extra=extra, precision="float16")  # no second build
     rates = [h["samples_per_s"] for h in trainer.history if "samples_per_s" in h]
     return {
         "trainer_start_s": round(start_s, 1),
@@ -131,9 +134,6 @@ def main() -> int:
     if not 0 < args.generate_s < args.end_s - args.margin_s:
         raise SystemExit("need 0 < --generate-s < --end-s - --margin-s")
 
-    from wildhands.model.checkpoint import read_checkpoint, save_checkpoint
-    from wildhands.model.config import ModelConfig
-    from wildhands.model.network import WildHandsNet
     from wildhands.train.config import TrainConfig
 
     cfg = TrainConfig.from_yaml(args.train_config)
@@ -147,18 +147,13 @@ def main() -> int:
     results: dict = {"train_config": args.train_config, "synth_config": args.synth_config, "seed": args.seed}
     results["generation"] = generate(args, roots[0], t_start + args.generate_s, out)
     print("generation", json.dumps(results["generation"]), flush=True)
-    results["training"] = train(args, t_start + args.end_s, out)
+    results["training"] = train(cfg, args, t_start + args.end_s, out)
     print("training", json.dumps(results["training"]), flush=True)
     run_dir = Path(results["training"]["out_dir"])
-    payload = read_checkpoint(run_dir / "model.pt")
-    model = WildHandsNet(ModelConfig.from_dict(payload["config"]))
-    model.load_state_dict(payload["state_dict"])
-    save_checkpoint(out / "model.pt", model, extra=dict(payload.get("extra", {})), precision="float16")
     for name in ("history.jsonl", "loss_curves.png", "train.log"):
         if (run_dir / name).exists():
             shutil.copy(run_dir / name, out / name)
     import cv2
-    import torch  # noqa: F401  (imported already; machine_facts reads its CUDA device)
 
     results["machine"] = machine_facts(opencv=cv2.__version__)
     results["total_s"] = round(time.time() - t_start, 1)
