@@ -590,7 +590,7 @@ def main(argv: list[str] | None = None) -> dict:
         "warmup": args.warmup,
         "skipped_engines": skipped,
     }
-    if args.redetect_every is None:
+    if args.redetect_every is None and "landmarks" in args.sections:  # the engines alone need no ROS
         from wildhands_ros.params import PARAM_SPECS
 
         args.redetect_every = PARAM_SPECS["redetect_every"].default

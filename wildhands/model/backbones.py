@@ -5,12 +5,14 @@ ImageNet mean/std, ``preprocess_crops``) to the last feature map ``(B, C, S/32, 
 * ``resnet18`` / ``resnet34`` / ``resnet50``: :mod:`wildhands.model.resnet`, trained here (the paper:
   ResNet-50, ImageNet-pretrained; no pretrained weights can be downloaded in this workplace).
 * ``mediapipe_hand``: the convolutional trunk of MediaPipe's hand-landmark network (Google, Apache-2.0;
-  trained on real photos of hands), 224 px crops only, (B, 1152, 7, 7). It is **frozen**: its weights are read
-  from the checked ``hand_landmark_full.tflite`` of the detector-model cache whenever the network is built
+  trained on real photos of hands), 224 px crops only, (B, 1152, 7, 7). Its weights are read from the checked
+  ``hand_landmark_full.tflite`` of the detector-model cache whenever the network is built
   (``python scripts/fetch_detector_models.py``; a missing file raises ``DetectorModelsMissing`` naming that
-  command), never trained and never saved -- a checkpoint holds only the layers after it (KPE fusion,
-  regressor, grasp head). It is the one backbone here that has seen real hands: KPE is backbone-agnostic,
-  so the rest of the network is the paper's. See docs/weights.md.
+  command). By default it is **frozen**: never trained and never saved -- a checkpoint holds only the layers
+  after it (KPE fusion, regressor, grasp head). With ``ModelConfig.trunk_trainable`` the file is only its
+  initial value: it is trained with the rest and saved (``backbone.trunk.*``). It is the one backbone here
+  that has seen real hands: KPE is backbone-agnostic, so the rest of the network is the paper's. See
+  docs/weights.md.
 """
 
 from __future__ import annotations
@@ -54,25 +56,33 @@ def load_landmark_trunk(model_dir: str | None = None):
 
 
 class MediaPipeHandTrunk(nn.Module):
-    """MediaPipe's hand-landmark trunk as a frozen backbone: ``(B, 3, 224, 224)`` ImageNet-normalised RGB ->
+    """MediaPipe's hand-landmark trunk as a backbone: ``(B, 3, 224, 224)`` ImageNet-normalised RGB ->
     ``(B, 1152, 7, 7)`` (after ReLU6, so in [0, 6]).
 
-    The TFLite network is held outside the module tree on purpose: its parameters are not returned by
-    ``parameters()`` (no optimiser trains them) nor by ``state_dict()`` (checkpoints do not carry Google's
-    weights); ``.to()`` / ``.half()`` still move it (``_apply``).
+    Frozen (``trainable=False``, the default), the TFLite network is held outside the module tree on purpose:
+    its parameters are not returned by ``parameters()`` (no optimiser trains them) nor by ``state_dict()``
+    (checkpoints do not carry Google's weights); ``.to()`` / ``.half()`` still move it (``_apply``).
+    Trainable, it is the registered sub-module ``trunk``: trained, and saved as ``trunk.*`` (the file gives
+    the initial value). The graph has no batch norm or dropout, so train and eval mode compute the same.
     """
 
-    def __init__(self, model_dir: str | None = None) -> None:
+    def __init__(self, model_dir: str | None = None, trainable: bool = False) -> None:
         super().__init__()
         net = load_landmark_trunk(model_dir)
-        for p in net.parameters():
-            p.requires_grad_(False)
-        object.__setattr__(self, "_trunk", net)  # not a registered sub-module (see the class docstring)
+        if trainable:
+            self.trunk = net
+            object.__setattr__(self, "_trunk", net)
+        else:
+            for p in net.parameters():
+                p.requires_grad_(False)
+            object.__setattr__(self, "_trunk", net)  # not a registered sub-module (see the class docstring)
+        self.trainable = trainable
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def _apply(self, fn, *args, **kwargs):
-        self._trunk._apply(fn, *args, **kwargs)
+        if not self.trainable:  # a registered trunk is moved by nn.Module itself
+            self._trunk._apply(fn, *args, **kwargs)
         return super()._apply(fn, *args, **kwargs)
 
     def forward(self, images):
@@ -81,13 +91,14 @@ class MediaPipeHandTrunk(nn.Module):
         return feats.permute(0, 3, 1, 2)
 
     def train(self, mode: bool = True):  # frozen: always in evaluation mode
-        return super().train(False)
+        return super().train(mode and self.trainable)
 
 
-def build_backbone(name: str) -> nn.Module:
-    """The backbone ``name`` (a key of ``BACKBONE_CHANNELS``), freshly initialised or, if frozen, loaded."""
+def build_backbone(name: str, trunk_trainable: bool = False) -> nn.Module:
+    """The backbone ``name`` (a key of ``BACKBONE_CHANNELS``): a ResNet freshly initialised, or a trunk of
+    ``FROZEN_BACKBONES`` loaded from its file (trained with the rest if ``trunk_trainable``)."""
     if name not in BACKBONE_CHANNELS:
         raise ValueError(f"backbone={name!r} not in {set(BACKBONE_CHANNELS)}")
     if name == "mediapipe_hand":
-        return MediaPipeHandTrunk()
+        return MediaPipeHandTrunk(trainable=trunk_trainable)
     return resnet_trunk(name)

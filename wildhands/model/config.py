@@ -25,7 +25,8 @@ BACKBONE_CHANNELS: dict[str, int] = {
     "mediapipe_hand": 1152,
 }
 
-#: Backbones whose weights are fixed: read from their own file when built, never trained or saved.
+#: Backbones whose weights are read from their own file when built: fixed and never saved, unless the
+#: network's ``ModelConfig.trunk_trainable`` (then that file is only their initial value).
 FROZEN_BACKBONES: tuple[str, ...] = ("mediapipe_hand",)
 
 #: Crop side (pixels) a backbone requires, where it accepts only one.
@@ -187,7 +188,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 #: Fields added for the official architecture: left out of ``ModelConfig.to_dict`` at these defaults.
-_OMITTED_AT_DEFAULT: dict[str, Any] = {**{k: v[0] for k, v in _CHOICES.items()}, "global_backbone": False}
+_OMITTED_AT_DEFAULT: dict[str, Any] = {
+    **{k: v[0] for k, v in _CHOICES.items()},
+    "global_backbone": False,
+    "trunk_trainable": False,
+}
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,11 @@ class ModelConfig:
             up, as MediaPipe cuts its crops: ``perspective_crop.upright_roll``; the pipeline finds the
             direction with a first pass of the same network on the unturned crop, training from the
             labels, ``AugmentConfig.upright_prob``).
+        trunk_trainable: for a backbone of ``FROZEN_BACKBONES`` (``mediapipe_hand``): ``False`` (default)
+            keeps its weights as its file has them, outside ``parameters()`` and checkpoints; ``True`` makes
+            the file only the initial value: the trunk is trained with the rest (``optim.head_lr_ratio`` sets
+            the heads' rate against it) and its weights are saved in the checkpoint (keys
+            ``backbone.trunk.*``). The ResNets are always trained, so it must stay ``False`` for them.
     """
 
     # The paper's architecture; the shipped weights are resnet18 (``weights.SHIPPED_BACKBONE``, the default of
@@ -267,6 +277,7 @@ class ModelConfig:
     grasp_input: str = "rotmats_betas"
     regressor_activation: str = "relu"
     crop_roll: str = "none"
+    trunk_trainable: bool = False
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONE_CHANNELS:
@@ -312,6 +323,13 @@ class ModelConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} not in {allowed}")
         if not isinstance(self.global_backbone, bool):
             raise ValueError(f"global_backbone={self.global_backbone!r} must be a bool")
+        if not isinstance(self.trunk_trainable, bool):
+            raise ValueError(f"trunk_trainable={self.trunk_trainable!r} must be a bool")
+        if self.trunk_trainable and self.backbone not in FROZEN_BACKBONES:
+            raise ValueError(
+                f"trunk_trainable=True is for the backbones read from a file {FROZEN_BACKBONES}; "
+                f"backbone={self.backbone!r} is always trained"
+            )
         if self.fusion == "residual" and self.fusion_channels not in (None, self.backbone_channels):
             raise ValueError(
                 f"fusion='residual' adds the convs' output to the backbone map: fusion_channels must be None "

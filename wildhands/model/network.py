@@ -83,7 +83,7 @@ class WildHandsNet(nn.Module):
         if not isinstance(config, ModelConfig):
             raise ValueError(f"config={config!r} must be a ModelConfig")
         self.config = config
-        self.backbone = build_backbone(config.backbone)
+        self.backbone = build_backbone(config.backbone, config.trunk_trainable)
         self.kpe_encoder = KPEEncoder(config.kpe)
         self.kpe_fusion: nn.Module
         if config.fusion == "official":
@@ -116,7 +116,9 @@ class WildHandsNet(nn.Module):
             config.num_betas, config.num_grasp_classes, config.grasp_hidden, input_order=config.grasp_input
         )
         # created last so that the other modules draw the same initial values as without it
-        self.global_backbone = build_backbone(config.backbone) if config.global_backbone else None
+        self.global_backbone = (
+            build_backbone(config.backbone, config.trunk_trainable) if config.global_backbone else None
+        )
         logger.debug(
             "WildHandsNet %s kpe=%s: %.1f M parameters",
             config.backbone,

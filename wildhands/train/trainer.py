@@ -348,9 +348,16 @@ class Trainer:
         return path
 
     def _apply_init_weights(self, path: str, weights: dict[str, torch.Tensor], step: Any) -> None:
-        """Start a new run from the weights of ``path`` (a checkpoint file): checked, loaded strictly."""
+        """Start a new run from the weights of ``path`` (a checkpoint file): checked, loaded strictly -- but
+        for a trunk this run trains (``model.trunk_trainable``) that a checkpoint of the frozen trunk does not
+        hold: it keeps the value its file gave it."""
         from wildhands.model._state_dict import load_state_dict_checked
 
+        own = self.model.state_dict()
+        trunk = [k for k in own if k.startswith(("backbone.trunk.", "global_backbone.trunk."))]
+        if trunk and not any(k in weights for k in trunk):
+            weights = {**weights, **{k: own[k] for k in trunk}}
+            logger.info("init_from %s holds no trunk weights: the trunk starts from its file", path)
         load_state_dict_checked(self.model, weights, f"init_from {path}")
         logger.info("initialised from %s (its step: %s)", path, step)
 

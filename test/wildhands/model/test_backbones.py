@@ -1,5 +1,7 @@
 """Backbones (wildhands.model.backbones): the frozen MediaPipe hand trunk -- the same feature map as the
-landmark network computes inside, never trained, never saved, exported to ONNX -- and the config checks."""
+landmark network computes inside, never trained, never saved, exported to ONNX --, the same trunk trained
+(``trunk_trainable``: trained, saved, loaded back; started from a frozen-trunk checkpoint) and the config
+checks."""
 
 from __future__ import annotations
 
@@ -123,6 +125,50 @@ def test_frozen_not_trained_not_saved(tmp_path, crops):
     # .to(dtype) reaches the trunk held outside the module tree
     net.to(torch.float64)
     assert net.backbone(x.double()).dtype == torch.float64
+
+
+def test_trainable_trunk_is_trained_saved_and_loaded(tmp_path, crops):
+    """``trunk_trainable``: the file is the initial value; an optimiser step moves the trunk; a checkpoint
+    carries the trained trunk (``backbone.trunk.*``) and loads it back over the file's values."""
+    from wildhands.model.checkpoint import load_model, save_checkpoint
+
+    torch.manual_seed(0)
+    x, k = _normalised(crops), torch.rand(2, 5, 2) - 0.5
+    frozen = WildHandsNet(_cfg()).eval()
+    torch.manual_seed(0)
+    net = WildHandsNet(_cfg(trunk_trainable=True))
+    trunk_keys = [key for key in net.state_dict() if key.startswith("backbone.trunk.")]
+    assert len(trunk_keys) > 50
+    n_trunk = sum(p.numel() for n, p in net.named_parameters() if n.startswith("backbone.trunk."))
+    assert 2_000_000 < n_trunk < 3_000_000  # MediaPipe's full landmark trunk: ~2.6 M weights
+    with torch.no_grad():
+        assert torch.equal(net.eval().backbone(x), frozen.backbone(x))  # same start as the frozen trunk
+    net.train()
+    assert net.backbone.training
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+    out = net(x, k)
+    (out.betas.square().sum() + out.cam_wp.square().sum()).backward()
+    opt.step()
+    net.eval()
+    with torch.no_grad():
+        moved = net.backbone(x)
+        assert float((moved - frozen.backbone(x)).abs().max()) > 1e-4
+    path = save_checkpoint(tmp_path / "mp_trained.pt", net)
+    loaded = load_model(path).eval()
+    assert loaded.config.trunk_trainable
+    with torch.no_grad():
+        assert torch.allclose(loaded.backbone(x), moved, atol=1e-6)
+        for a, b in zip(net.forward_tensors(x, k), loaded.forward_tensors(x, k)):
+            assert torch.allclose(a, b, atol=1e-6)
+    assert ModelConfig.from_dict(net.config.to_dict()) == net.config
+    assert "trunk_trainable" not in _cfg().to_dict()  # the dicts of existing configs are unchanged
+
+
+def test_trunk_trainable_config_checks():
+    with pytest.raises(ValueError, match="always trained"):
+        ModelConfig(backbone="resnet18", trunk_trainable=True)
+    with pytest.raises(ValueError, match="must be a bool"):
+        _cfg(trunk_trainable="yes")
 
 
 @pytest.mark.onnxruntime

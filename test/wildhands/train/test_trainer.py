@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from detector_models import needs_detector_models
 
 from wildhands.data.synthetic import SyntheticConfig, SyntheticHandStream
 from wildhands.geometry.camera import weak_perspective_to_translation_np
@@ -369,6 +370,39 @@ def test_init_from_starts_a_new_run_from_earlier_weights(tmp_path, records):
         )
     with pytest.raises(ValueError, match="does not exist"):
         Trainer(_cfg(tmp_path / "e", init_from=str(tmp_path / "nope.pt")), sources=[records])
+
+
+@needs_detector_models
+def test_init_from_a_frozen_trunk_run_starts_a_trained_trunk_from_its_file(tmp_path, records):
+    """A ``trunk_trainable`` run started from a frozen-trunk checkpoint (which holds no trunk weights) takes
+    the checkpoint's layers and the trunk's file; its steps then move the trunk, and its own checkpoint
+    holds it."""
+    mp = {"backbone": "mediapipe_hand", "image_size": 224, "fusion": "residual", "regressor_hidden": 64}
+    first = Trainer(_cfg(tmp_path / "a", model=mp), resume=False, sources=[records], eval_records=records[:2])
+    first.train(max_steps=1, progress=False)
+    first.close()
+    weights = tmp_path / "a" / "run" / "model.pt"
+    cfg = _cfg(
+        tmp_path / "b",
+        model={**mp, "trunk_trainable": True},
+        init_from=str(weights),
+        optim={"steps": 2, "batch_size": 2, "lr": 1e-4, "warmup_steps": 1, "head_lr_ratio": 10.0},
+    )
+    second = Trainer(cfg, resume=False, sources=[records], eval_records=records[:2])
+    own = second.model.state_dict()
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(own[key], value), key
+    trunk = {k: v.clone() for k, v in own.items() if k.startswith("backbone.trunk.")}
+    assert trunk
+    groups = second.optimizer.param_groups
+    assert [g["lr_scale"] for g in groups] == [1.0, 10.0] and len(groups[0]["params"]) == len(
+        [k for k, _ in second.model.named_parameters() if k.startswith("backbone.")]
+    )
+    second.train(max_steps=1, progress=False)
+    second.close()
+    saved = torch.load(tmp_path / "b" / "run" / "model.pt", map_location="cpu", weights_only=False)
+    moved = [k for k, v in trunk.items() if not torch.equal(saved["state_dict"][k], v)]
+    assert moved  # trained and saved
 
 
 def test_missing_synthetic_dir_says_how_to_make_it(tmp_path):
