@@ -263,3 +263,46 @@ def test_thumb_ball_fills_the_palm(skins: dict[str, HandSkin]) -> None:
         return float(-column[:, 1].min() * 1000.0)
 
     assert palmar_surface_mm(-0.045, 0.015) - palmar_surface_mm(-0.045, -0.015) > 6.0
+
+
+def test_cast_shadows_fall_where_the_hand_lies_between_skin_and_light(skins: dict[str, HandSkin]) -> None:
+    """``SkinMesh.shadow``: lit from the palm's side, an open hand's palm is in no shadow, a fist's distal
+    palm lies under its curled fingers; lit from the back, that palm casts no shadow on itself (it faces
+    away: the diffuse term darkens it); sleeves get none. The generator's ``cast_shadows`` darkens pixels
+    and keeps every label."""
+    from wildhands.data.synthetic.poses import GRASP_TEMPLATES
+    from wildhands.model.grasp import GRASP_CLASS_IDS
+
+    s = skins["right"]
+    flat = s.skin(np.zeros(10), np.zeros(3), np.zeros(45), sleeve_x=0.08)
+    palm = (flat.part == PART_HAND) & (flat.palmar > 0.9)
+    assert palm.sum() > 200
+    to_palm = flat.normals[palm].mean(0)  # towards a light on the palm's side
+    to_palm /= np.linalg.norm(to_palm)
+    lit = flat.shadow(to_palm)
+    assert lit.shape == (len(flat.vertices),) and 0.0 <= lit.min() and lit.max() <= 1.0
+    assert lit[palm].mean() < 0.02  # nothing between an open palm and its light
+    assert (lit[flat.part == PART_SLEEVE] == 0).all()
+    fist = s.skin(np.zeros(10), np.zeros(3), GRASP_TEMPLATES[GRASP_CLASS_IDS["lateral"]][0], None)
+    wrist, middle_knuckle = fist.capsules[-3]  # the palm's caster wrist -> middle MCP
+    centre = wrist + 0.9 * (middle_knuckle - wrist)  # the distal palm, under the curled fingers
+    under = palm[: len(fist.vertices)] & (np.linalg.norm(fist.vertices - centre, axis=1) < 0.02)
+    assert under.sum() > 100
+    assert fist.shadow(to_palm)[under].mean() > 0.5  # the curled fingers lie between palm and light
+    # lit from the back, the fingers are not between: what darkens that palm is its facing away (n . l < 0)
+    assert fist.shadow(-to_palm)[under].mean() < 0.1 and (fist.normals[under] @ -to_palm).mean() < -0.3
+    # the generator: same labels, darker hands
+    base = {"hand_look": "skin", "image_sizes": [[320, 240]], "max_arm_occlusion": 0.05}
+    assert "cast_shadows" not in SyntheticConfig.from_dict(base).to_dict()
+    with pytest.raises(ValueError, match="cast_shadows"):
+        SyntheticConfig(cast_shadows=0.5)  # the tubes have no skin to shadow
+    darker = 0
+    for index in range(4):
+        a = generate_frame(SyntheticConfig.from_dict(base), 5, index)
+        b = generate_frame(SyntheticConfig.from_dict({**base, "cast_shadows": 0.8}), 5, index)
+        for ha, hb in zip(a.hands, b.hands, strict=True):
+            np.testing.assert_array_equal(ha.keypoints_cam_m, hb.keypoints_cam_m)
+            np.testing.assert_array_equal(ha.mask, hb.mask)
+            hand = ha.mask
+            darker += int(b.image[hand].astype(float).mean() < a.image[hand].astype(float).mean() - 0.05)
+    assert darker >= 2
