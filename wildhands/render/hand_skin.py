@@ -67,7 +67,6 @@ _THENAR_AT = (0.42, 0.007, 0.002)
 _THENAR_RADII_M = (0.55, 0.015, 0.011)
 _THENAR_SMOOTH_M = 0.008
 _ARM_START_X = 0.012  # faces behind this (towards the elbow) are the arm, not the hand
-_PALM_SHADOW_RADIUS_M = 0.012  # the palm's shadow casters: capsules wrist -> each knuckle (SkinMesh.shadow)
 # finger chains: (MANO joints base -> tip, index of the tip in fingertip_vertex_ids order thumb..pinky)
 _CHAINS = {
     "index": ((1, 2, 3), 1),
@@ -322,8 +321,6 @@ class SkinMesh:
     normals: np.ndarray  # (V,) unit vertex normals
     spheres: np.ndarray  # (S, 3) m: occluder spheres along the posed skeleton (ambient occlusion)
     sphere_radii: np.ndarray  # (S,) m
-    capsules: np.ndarray  # (C, 2, 3) m: the posed finger bones and four palm rays wrist -> knuckle (shadows)
-    capsule_radii: np.ndarray  # (C,) m
 
     def occlusion(self) -> np.ndarray:
         """(V,) ambient occlusion in [0, 1] from the skeleton's spheres: sum of each sphere's solid-angle
@@ -335,35 +332,6 @@ class SkinMesh:
         occ = (self.sphere_radii[None] ** 2 / dist**2 * np.clip(cos, 0.0, 1.0)).sum(1)
         occ[self.part == PART_SLEEVE] = 0.0
         return np.clip(occ, 0.0, 1.0)
-
-    def shadow(self, to_light: np.ndarray, samples: int = 7) -> np.ndarray:
-        """(V,) how much of the direct light each vertex loses to the hand's own bones, in [0, 1].
-
-        to_light: (3,) direction towards the light (this mesh's frame; unit length not required).
-
-        A vertex is shadowed by a capsule (``capsules``, ``capsule_radii``: finger bones and palm) whose
-        axis the ray ``v + t * to_light`` (t > 0) passes within its radius, softly: with ``d`` the ray's
-        least distance to points along the axis (``samples`` per capsule) and ``r`` its radius, the shadow
-        is ``1 - smoothstep(0.6 r, 1.3 r, d)``. A capsule the vertex lies on or beside (its axis within
-        1.6 r: its own bone, and the bones meeting at its joint) casts nothing on it, and neither does a
-        sample less than a radius along the ray (the surface round the vertex). Sleeve vertices get 0.
-        """
-        to_light = np.asarray(to_light, np.float64)
-        to_light = to_light / np.linalg.norm(to_light)
-        s = np.linspace(0.0, 1.0, samples)
-        a, b = self.capsules[:, 0], self.capsules[:, 1]
-        pts = a[:, None] + s[None, :, None] * (b - a)[:, None]  # (C, S, 3)
-        r = self.capsule_radii[:, None]  # (C, 1)
-        rel = pts[None] - self.vertices[:, None, None]  # (V, C, S, 3)
-        t = rel @ to_light  # (V, C, S)
-        perp = np.linalg.norm(rel - t[..., None] * to_light, axis=-1)
-        axis = np.linalg.norm(rel, axis=-1).min(2)  # (V, C) vertex to the nearest axis sample
-        d = np.where(t > r[None], perp, np.inf).min(2)  # (V, C)
-        d = np.where(axis > 1.6 * r[None, :, 0], d, np.inf)
-        x = np.clip((d / r[None, :, 0] - 0.6) / 0.7, 0.0, 1.0)
-        shade = (1.0 - x * x * (3.0 - 2.0 * x)).max(1)
-        shade[self.part == PART_SLEEVE] = 0.0
-        return shade
 
 
 @dataclass
@@ -699,26 +667,7 @@ class HandSkin:
         palm = [joints[0] + 0.25 * (joints[4] - joints[0]) * (k + 1) for k in range(3)]
         spheres = np.concatenate([joints[1:], np.array(mids), np.array(palm)])
         radii = np.concatenate([self.radii[1:], mid_r, [0.016] * 3])
-        # shadow casters: the finger bones, and the palm as four capsules wrist -> knuckle
-        bones = [(joints[j], joints[c]) for j, c in enumerate(self.bone_child) if c >= 0]
-        knuckles = [chain[0][0] for name, chain in _CHAINS.items() if name != "thumb"]  # the four MCPs
-        capsules = np.array(bones + [(joints[0], joints[k]) for k in knuckles])
-        capsule_radii = np.concatenate([mid_r, [_PALM_SHADOW_RADIUS_M] * len(knuckles)])
-        return SkinMesh(
-            v,
-            faces,
-            part,
-            face_part,
-            nail,
-            palmar,
-            crease,
-            along,
-            normals,
-            spheres,
-            radii,
-            capsules,
-            capsule_radii,
-        )
+        return SkinMesh(v, faces, part, face_part, nail, palmar, crease, along, normals, spheres, radii)
 
 
 # ------------------------------------------------------------------------------------------- appearance

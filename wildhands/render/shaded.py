@@ -148,13 +148,10 @@ def shade_vertices(
     look: SmoothLook | None = None,
     occlusion: np.ndarray | None = None,
     specular: np.ndarray | None = None,
-    shadow: np.ndarray | None = None,
 ) -> np.ndarray:
     """(V, 3) float RGB [0, 255] of each vertex: ambient (x AO) + wrapped diffuse with a subsurface tint +
     Blinn-Phong specular. ``base_rgb`` (V, 3) is the albedo, ``occlusion`` (V,) in [0, 1] (1 = fully
-    occluded), ``specular`` (V,) per-vertex highlight strength (default ``look.specular``), ``shadow`` (V,)
-    in [0, 1] the share of the direct light (diffuse, subsurface tint and highlight) that a cast shadow
-    takes away (``hand_skin.SkinMesh.shadow`` times a strength)."""
+    occluded), ``specular`` (V,) per-vertex highlight strength (default ``look.specular``)."""
     look = look or SmoothLook()
     v = np.asarray(vertices_cam_m, np.float64)
     n = np.asarray(normals, np.float64)
@@ -164,15 +161,14 @@ def shade_vertices(
     lambert = np.clip(ndl, 0.0, 1.0)
     wrapped = np.clip((ndl + look.wrap) / (1.0 + look.wrap), 0.0, 1.0)
     ao = 1.0 - look.ao * np.clip(occlusion, 0.0, 1.0) if occlusion is not None else np.ones(len(v))
-    lit = 1.0 - np.clip(shadow, 0.0, 1.0) if shadow is not None else np.ones(len(v))
-    diffuse = (1.0 - style.ambient) * lambert * (0.5 + 0.5 * ao) * lit
-    sss = (1.0 - style.ambient) * ((wrapped - lambert) * lit)[:, None] * np.asarray(look.subsurface_rgb)[None]
+    diffuse = (1.0 - style.ambient) * lambert * (0.5 + 0.5 * ao)
+    sss = (1.0 - style.ambient) * (wrapped - lambert)[:, None] * np.asarray(look.subsurface_rgb)[None]
     light = (style.ambient * ao + diffuse)[:, None] + sss
     view = -v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
     half = view + to_light[None]
     half /= np.maximum(np.linalg.norm(half, axis=1, keepdims=True), 1e-9)
     ks = np.full(len(v), look.specular) if specular is None else np.asarray(specular, np.float64)
-    spec = ks * np.clip(np.einsum("ij,ij->i", n, half), 0.0, 1.0) ** look.shininess * (ndl > 0) * lit
+    spec = ks * np.clip(np.einsum("ij,ij->i", n, half), 0.0, 1.0) ** look.shininess * (ndl > 0)
     return np.clip(np.asarray(base_rgb, np.float64) * light + 255.0 * spec[:, None], 0.0, 255.0)
 
 

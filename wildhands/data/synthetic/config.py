@@ -104,12 +104,6 @@ class SyntheticConfig:
             the orientation prior alone often points the arm at the camera and hides most of the hand
             behind it. 0.05 keeps the rendered pixels behind the arm to about a tenth; 1.0 (default) checks
             nothing: frames stay byte-identical.
-        cast_shadows: with ``hand_look: skin``, how dark the hand's own cast shadows are: the direct light
-            (diffuse and its subsurface tint) of a vertex is scaled by ``1 - cast_shadows * shadow``, where
-            ``shadow`` in [0, 1] says how much of the ray towards the frame's light passes through the posed
-            finger bones and palm of the same hand (capsules round the skeleton, soft at their edges:
-            ``render.hand_skin.SkinMesh.shadow``): a finger over the palm, a curled finger over its
-            neighbour. 0 (default): none, frames stay byte-identical. No random numbers either way.
         device: where the image work runs (``backends``): ``'cpu'`` = numpy/OpenCV (the reference; the
             bytes of a frame never change), ``'torch-cpu'`` = the torch renderer on the CPU, ``'cuda'`` /
             ``'cuda:N'`` = the torch renderer on a GPU. Random draws, hand model and labels stay on the CPU:
@@ -149,7 +143,6 @@ class SyntheticConfig:
     occluders: str = "boxes"
     grasped_objects: float = 0.0
     max_arm_occlusion: float = 1.0
-    cast_shadows: float = 0.0
     device: str = "cpu"
 
     # ------------------------------------------------------------------ validation
@@ -203,9 +196,6 @@ class SyntheticConfig:
         self._number("max_arm_occlusion", 0.0, 1.0)
         if self.max_arm_occlusion < 1.0 and self.hand_look != "skin":
             raise ValueError("max_arm_occlusion: needs hand_look: skin (only the skin draws a forearm)")
-        self._number("cast_shadows", 0.0, 1.0)
-        if self.cast_shadows > 0 and self.hand_look != "skin":
-            raise ValueError("cast_shadows: needs hand_look: skin (the tubes are shaded per face)")
         if not (isinstance(self.device, str) and DEVICE_PATTERN.match(self.device)):
             raise ValueError(f"device: need 'cpu', 'torch-cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
@@ -302,7 +292,6 @@ class SyntheticConfig:
             ("max_arm_occlusion", 1.0),
             ("other_poses", "random"),
             ("finger_fan", 1.0),
-            ("cast_shadows", 0.0),
         )
         for key, default in looks:
             if out[key] == default:

@@ -321,7 +321,6 @@ def _skin_scene(
     hands: list[_Hand],
     style: Any,
     grasped_objects: float = 0.0,
-    cast_shadows: float = 0.0,
 ) -> _SkinScene:
     """The hands' render skins posed as their labels, with forearms and sleeves, shaded per vertex; a hand in
     a power grasp holds a 3D object with probability ``grasped_objects`` (``grasped_objects.py``: no random
@@ -339,12 +338,7 @@ def _skin_scene(
         mesh = hand_skin(hd.side).skin(hd.betas, hd.global_orient, hd.hand_pose, sleeve_x=sleeve_x)
         v = mesh.vertices + hd.transl
         base, spec = albedo(mesh, look)
-        shadow = cast_shadows * mesh.shadow(-np.asarray(style.light_dir)) if cast_shadows > 0 else None
-        rgb.append(
-            shade_vertices(
-                v, mesh.normals, base, style, occlusion=mesh.occlusion(), specular=spec, shadow=shadow
-            )
-        )
+        rgb.append(shade_vertices(v, mesh.normals, base, style, occlusion=mesh.occlusion(), specular=spec))
         verts.append(v)
         faces.append(mesh.faces + offset)
         face_hand.append(np.where(mesh.face_part == PART_HAND, k, n + k))
@@ -445,7 +439,7 @@ def _generate_frame(
         if cfg.hand_look == "skin":
             # the skin is shaded and filled on the CPU (numpy spans whatever the backend), nearest face per
             # pixel (z-buffer): a sleeve over its arm and a curled finger on the palm overlap correctly
-            skin = _skin_scene(rng, scam, hands, style, cfg.grasped_objects, cfg.cast_shadows)
+            skin = _skin_scene(rng, scam, hands, style, cfg.grasped_objects)
             faces, face_hand = skin.faces, skin.face_hand
             spans = raster.triangle_spans(skin.uv, faces, w, h)
             top = raster.nearest_face(spans, skin.uv, faces, np.maximum(skin.vertices[:, 2], 1e-6))
