@@ -279,10 +279,30 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         out["pa_mm"] = float(errors.mean())
         if valid.all():
             out["pa_by_keypoint_mm"] = errors
-            bend = finger_bends_deg(res["landmarks_world_m"]) - finger_bends_deg(cam)
-            out["bend_deg"] = float(bend.mean())
+            out["bends_truth_deg"] = finger_bends_deg(cam)
+            out["bends_read_deg"] = finger_bends_deg(res["landmarks_world_m"])
+            out["bend_deg"] = float((out["bends_read_deg"] - out["bends_truth_deg"]).mean())
             out["spread_truth_deg"] = finger_spread_deg(cam)
             out["spread_read_deg"] = finger_spread_deg(res["landmarks_world_m"])
+    return out
+
+
+BEND_BINS_DEG = (0.0, 30.0, 60.0, 180.0)  # finger_bend_diff_by_truth_deg: truth bend bins
+
+
+def bend_diff_by_truth(truth_deg: np.ndarray, read_deg: np.ndarray) -> dict[str, Any] | None:
+    """Median (read - truth) bend (deg) of finger joints binned by the truth's bend (``BEND_BINS_DEG``), with
+    the joints counted per bin; None without joints."""
+    truth_deg, read_deg = np.asarray(truth_deg, np.float64), np.asarray(read_deg, np.float64)
+    if not truth_deg.size:
+        return None
+    out: dict[str, Any] = {}
+    for lo, hi in zip(BEND_BINS_DEG[:-1], BEND_BINS_DEG[1:], strict=True):
+        sel = (truth_deg >= lo) & (truth_deg < hi)
+        diff = read_deg[sel] - truth_deg[sel]
+        out[f"{lo:.0f}-{hi:.0f}"] = (
+            {"median": round(float(np.median(diff)), 1), "joints": int(sel.sum())} if sel.any() else None
+        )
     return out
 
 
@@ -297,6 +317,8 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     sides = np.array([s["side_agrees"] for s in scores if s["side_agrees"] is not None], np.float64)
     bends = np.array([s["bend_deg"] for s in scores if s.get("bend_deg") is not None], np.float64)
     by_keypoint = [s["pa_by_keypoint_mm"] for s in scores if s.get("pa_by_keypoint_mm") is not None]
+    truth_bends = [s["bends_truth_deg"] for s in scores if s.get("bends_truth_deg") is not None]
+    read_bends = [s["bends_read_deg"] for s in scores if s.get("bends_read_deg") is not None]
     flips = np.array([s["finger_order_flipped"] for s in scores if s.get("finger_order_flipped") is not None])
     finite = err[np.isfinite(err)]
     # hands whose index and little fingers lie near the palm plane in both the truth and the reading
@@ -320,6 +342,10 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
             key: {"mm": r(float(np.mean(v))), "hands": len(v)} if v else None for key, v in pa_by_side.items()
         },
         "finger_bend_diff_deg": r(bends.mean(), 1) if bends.size else None,
+        # the same difference per finger joint (12 a hand) by the truth's bend at that joint: the network's
+        # reading is pulled towards its prior (read more bent than straight joints, straighter than bent
+        # ones), so sets with other pose mixes compare fairly only bin by bin
+        "finger_bend_diff_by_truth_deg": bend_diff_by_truth(np.ravel(truth_bends), np.ravel(read_bends)),
         "finger_order_flipped": r(flips.mean(), 3) if flips.size else None,
         # index-little spread (deg, median) of the truth and of the network's world landmarks, on hands
         # whose two fingers are near the palm plane in both (finger_spread_deg)

@@ -128,3 +128,19 @@ def test_world_error_is_split_by_handedness():
     ]
     split = rr.summarise(scores)["world_pa_mpjpe_mm_by_handedness"]
     assert split == {"agrees": {"mm": 15.0, "hands": 2}, "disagrees": {"mm": 40.0, "hands": 1}}
+
+
+def test_bend_difference_is_binned_by_the_truths_bend():
+    truth = np.array([10.0, 20.0, 45.0, 70.0, 90.0])
+    read = np.array([30.0, 30.0, 45.0, 50.0, 60.0])
+    bins = rr.bend_diff_by_truth(truth, read)
+    assert bins == {
+        "0-30": {"median": 15.0, "joints": 2},
+        "30-60": {"median": 0.0, "joints": 1},
+        "60-180": {"median": -25.0, "joints": 2},
+    }
+    assert rr.bend_diff_by_truth(np.array([]), np.array([])) is None
+    assert rr.bend_diff_by_truth(np.array([5.0]), np.array([5.0]))["60-180"] is None
+    scores = [{"err_px": 5.0, "pa_mm": 10.0, "presence": 0.9, "side_agrees": True,
+               "bends_truth_deg": np.full(12, 70.0), "bends_read_deg": np.full(12, 40.0)}]  # fmt: skip
+    assert rr.summarise(scores)["finger_bend_diff_by_truth_deg"]["60-180"] == {"median": -30.0, "joints": 12}
