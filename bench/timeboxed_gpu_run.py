@@ -2,7 +2,7 @@
 """Make frames and train on a machine you hold for a fixed time (a lent or rented GPU): both time-boxed.
 
     python bench/timeboxed_gpu_run.py --train-config config/train/mediapipe_hand_224_upright_v4_gpu.yaml \
-        --synth-config look.yaml --seed 4 --generate-s 230 --end-s 425 --out out/gpu_run
+        --synth-config config/synth/skin_v4.yaml --seed 4 --generate-s 230 --end-s 425 --out out/gpu_run
 
 1. Frames: ``wildhands synth`` on every core (``--workers``, default all) into the training config's first
    ``synthetic_dir`` folder until ``--generate-s`` seconds after the start; then the folder is cut to its

@@ -236,3 +236,21 @@ def test_frames_with_max_arm_occlusion_show_their_hands():
     kept = [h.extra["visible_fraction"] for i in range(16) for h in generate_frame(held, 3, i).hands]
     assert sum(v < 0.8 for v in free) >= 3
     assert min(kept) >= 0.88
+
+
+def test_shipped_v4_look_is_the_test_sets_look_with_natural_parallel_fingers():
+    """config/synth/skin_v4.yaml (the frames of the packaged v4 image model) parses, and differs from the
+    defaults in exactly the wide_fov_skin test set's look plus the two pose options of version 4."""
+    from pathlib import Path
+
+    from wildhands.eval.testsets import SKIN_LOOK
+
+    path = Path(__file__).resolve().parents[3] / "config" / "synth" / "skin_v4.yaml"
+    cfg = SyntheticConfig.from_yaml(path)
+    default = SyntheticConfig()
+    changed = {
+        f.name: getattr(cfg, f.name)
+        for f in dataclasses.fields(cfg)
+        if getattr(cfg, f.name) != getattr(default, f.name)
+    }
+    assert changed == {**SKIN_LOOK, "other_poses": "natural", "finger_fan": 0.0}
