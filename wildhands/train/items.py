@@ -56,6 +56,12 @@ class AugmentConfig:
     fraction of the crop side; color: max per-channel gain deviation; blur_prob: probability of a small
     Gaussian blur.
 
+    Photometric options (0 = off, the default; each draws random numbers only when on, so a config
+    without them gives the same items as before they existed): contrast: max deviation of a contrast
+    factor about the crop's mean level; saturation: max deviation of a saturation factor (1.0 allows
+    grey); grayscale_prob: probability of a grey crop (in all three channels); noise_sigma: max standard
+    deviation (8-bit levels) of Gaussian pixel noise, drawn per crop in [0, noise_sigma].
+
     For a network with ``ModelConfig.crop_roll='upright'`` only: upright_prob: share of the crops turned
     upright from the labels (the rest unturned, as the pipeline's first pass cuts them); roll_sigma_deg:
     Gaussian error (degrees) added to the upright roll (the first pass's direction is not exact). Without
@@ -71,6 +77,10 @@ class AugmentConfig:
     crop_mode: str = "box"
     upright_prob: float = 0.7
     roll_sigma_deg: float = 15.0
+    contrast: float = 0.0
+    saturation: float = 0.0
+    grayscale_prob: float = 0.0
+    noise_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if self.crop_mode not in CROP_MODES:
@@ -83,13 +93,17 @@ class AugmentConfig:
             "blur_prob",
             "upright_prob",
             "roll_sigma_deg",
+            "contrast",
+            "saturation",
+            "grayscale_prob",
+            "noise_sigma",
         ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"augment.{name}={value!r} must be a finite number >= 0")
         if self.box_scale < 1.0:
             raise ValueError(f"augment.box_scale={self.box_scale!r} must be >= 1")
-        for name in ("blur_prob", "upright_prob"):
+        for name in ("blur_prob", "upright_prob", "grayscale_prob", "contrast", "saturation"):
             if getattr(self, name) > 1:
                 raise ValueError(f"augment.{name}={getattr(self, name)!r} must be in [0, 1]")
 
@@ -111,12 +125,30 @@ def _jitter(augment: AugmentConfig, rng: np.random.Generator | None) -> tuple[fl
     return scale, shift
 
 
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) Rec. 601 luma of an (H, W, 3) RGB float array."""
+    return rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def _jitter_colours(crop: np.ndarray, augment: AugmentConfig, rng: np.random.Generator | None) -> np.ndarray:
-    """The uint8 crop with random per-channel gains and, with ``blur_prob``, a small Gaussian blur."""
+    """The uint8 (H, W, 3) crop with random per-channel gains, the photometric options that are on
+    (contrast, saturation, grey, noise: ``AugmentConfig``) and, with ``blur_prob``, a small Gaussian blur."""
     if not (augment.enabled and rng is not None):
         return crop
     gains = 1.0 + rng.uniform(-augment.color, augment.color, size=3)
-    crop = np.clip(crop.astype(np.float32) * gains, 0, 255).astype(np.uint8)
+    out = crop.astype(np.float32) * gains
+    if augment.contrast > 0:
+        factor = 1.0 + rng.uniform(-augment.contrast, augment.contrast)
+        out = out.mean() + factor * (out - out.mean())
+    if augment.saturation > 0:
+        factor = 1.0 + rng.uniform(-augment.saturation, augment.saturation)
+        grey = _luma(out)[..., None]
+        out = grey + factor * (out - grey)
+    if augment.grayscale_prob > 0 and rng.random() < augment.grayscale_prob:
+        out = np.repeat(_luma(out)[..., None], 3, axis=-1)
+    if augment.noise_sigma > 0:
+        out = out + rng.normal(0.0, rng.uniform(0.0, augment.noise_sigma), out.shape).astype(np.float32)
+    crop = np.clip(out, 0, 255).astype(np.uint8)
     if rng.random() < augment.blur_prob:
         crop = cv2.GaussianBlur(crop, (5, 5), float(rng.uniform(0.5, 1.5)))
     return crop
