@@ -68,6 +68,12 @@ def package(
             ],
             "seed": train_cfg.get("seed"),
             "source_checkpoint": str(checkpoint),
+            # scripts/average_weights.py: the runs averaged into these weights and their training seeds
+            **(
+                {"averaged_from": extra["averaged_from"], "seeds": extra.get("train_seeds")}
+                if "averaged_from" in extra
+                else {}
+            ),
             "last_training_eval": last_eval,
         },
         "evaluation": json.loads(eval_json.read_text()) if eval_json else None,

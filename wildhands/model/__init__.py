@@ -3,7 +3,7 @@
 ``export_onnx`` lives in :mod:`wildhands.model.export` (imports ``onnx`` lazily).
 """
 
-from wildhands.model.checkpoint import load_model, read_checkpoint, save_checkpoint
+from wildhands.model.checkpoint import average_checkpoints, load_model, read_checkpoint, save_checkpoint
 from wildhands.model.config import KPEConfig, KPEVariant, ModelConfig
 from wildhands.model.grasp import GRASP_CLASS_IDS, GRASP_CLASSES, NUM_GRASP_CLASSES, grasp_class_name
 from wildhands.model.heads import GraspHead
@@ -33,6 +33,7 @@ __all__ = [
     "ResNet",
     "WildHandsNet",
     "WildHandsOutput",
+    "average_checkpoints",
     "grasp_class_name",
     "input_names",
     "load_model",

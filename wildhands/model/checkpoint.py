@@ -9,6 +9,7 @@ File layout (a ``torch.save`` zip of plain types only, readable with ``torch.loa
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,62 @@ def load_model(
     model = WildHandsNet(config)
     load_state_dict_checked(model, payload["state_dict"], f"checkpoint {path}")
     return model.to(map_location).eval()
+
+
+def average_checkpoints(
+    paths: list[str | os.PathLike], weights: list[float] | None = None
+) -> tuple[WildHandsNet, dict[str, Any]]:
+    """Average the weights of several checkpoints of one architecture (a "model soup").
+
+    Runs fine-tuned from the same init with different training seeds (data order, augmentation) land near
+    each other in weight space; their average is one network, no slower than each, that depends less on the
+    seed (docs/weights.md). Floating tensors are averaged in float32 with ``weights`` (default: uniform;
+    normalised to sum to 1); integer buffers (BatchNorm's ``num_batches_tracked``) are taken from the first
+    file.
+
+    Returns the model (eval mode, float32) and an ``extra`` dict for :func:`save_checkpoint` naming the
+    sources. ``ValueError`` when a file is unreadable, when the files' configs or keys differ, or for
+    invalid weights.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("average_checkpoints needs at least one checkpoint")
+    if weights is None:
+        weights = [1.0] * len(paths)
+    weights = [float(w) for w in weights]
+    if len(weights) != len(paths):
+        raise ValueError(f"{len(weights)} weights for {len(paths)} checkpoints")
+    if not all(math.isfinite(w) and w >= 0.0 for w in weights) or sum(weights) <= 0.0:
+        raise ValueError(f"weights={weights} must be finite, >= 0, with a positive sum")
+    total = sum(weights)
+    weights = [w / total for w in weights]
+
+    payloads = [read_checkpoint(p) for p in paths]
+    first = payloads[0]
+    for path, payload in zip(paths[1:], payloads[1:], strict=True):
+        if payload["config"] != first["config"]:
+            raise ValueError(
+                f"checkpoint {path} has config {payload['config']}, {paths[0]} has {first['config']}: "
+                "only checkpoints of one architecture can be averaged"
+            )
+        if set(payload["state_dict"]) != set(first["state_dict"]):
+            raise ValueError(f"checkpoint {path} holds other tensors than {paths[0]}")
+    averaged: dict[str, torch.Tensor] = {}
+    for key, value in first["state_dict"].items():
+        if value.is_floating_point():
+            tensors = [p["state_dict"][key].float() for p in payloads]
+            averaged[key] = sum(w * t for w, t in zip(weights, tensors, strict=True))
+        else:
+            averaged[key] = value
+    try:
+        config = ModelConfig.from_dict(first["config"])
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"checkpoint {paths[0]} has an invalid config: {e}") from e
+    model = WildHandsNet(config)
+    load_state_dict_checked(model, averaged, f"the average of {', '.join(str(p) for p in paths)}")
+    extra = {
+        "averaged_from": [str(p) for p in paths],
+        "average_weights": weights,
+        "steps": [p.get("extra", {}).get("step") for p in payloads],
+    }
+    return model.eval(), extra

@@ -11,7 +11,14 @@ import zipfile
 import pytest
 import torch
 
-from wildhands.model import ModelConfig, WildHandsNet, load_model, read_checkpoint, save_checkpoint
+from wildhands.model import (
+    ModelConfig,
+    WildHandsNet,
+    average_checkpoints,
+    load_model,
+    read_checkpoint,
+    save_checkpoint,
+)
 
 
 def _net(backbone: str = "resnet18") -> WildHandsNet:
@@ -148,3 +155,45 @@ def test_truncated_checkpoint_at_many_lengths(tmp_path, saved_checkpoint):
     whole = tmp_path / "whole.pt"
     whole.write_bytes(saved_checkpoint)
     assert read_checkpoint(whole)["format"] == "wildhands.model"
+
+
+def _perturbed(seed: int) -> WildHandsNet:
+    torch.manual_seed(seed)
+    return _net()
+
+
+def test_average_checkpoints_is_the_weighted_mean(tmp_path):
+    a, b = _perturbed(0), _perturbed(1)
+    pa = save_checkpoint(tmp_path / "a.pt", a, extra={"step": 10})
+    pb = save_checkpoint(tmp_path / "b.pt", b, extra={"step": 20})
+    soup, extra = average_checkpoints([pa, pb], weights=[3.0, 1.0])
+    assert not soup.training and soup.config == a.config
+    assert extra == {"averaged_from": [str(pa), str(pb)], "average_weights": [0.75, 0.25], "steps": [10, 20]}
+    sa, sb, ss = a.state_dict(), b.state_dict(), soup.state_dict()
+    key = "kpe_fusion.conv1.weight"
+    assert not torch.equal(sa[key], sb[key])  # two different nets, so the mean is not trivially either
+    torch.testing.assert_close(ss[key], 0.75 * sa[key] + 0.25 * sb[key])
+    for k, v in ss.items():
+        if not v.is_floating_point():
+            assert torch.equal(v, sa[k])
+    uniform, _ = average_checkpoints([pa, pb])
+    torch.testing.assert_close(uniform.state_dict()[key], 0.5 * (sa[key] + sb[key]))
+    # one checkpoint averages to itself; a float16 file is averaged in float32
+    single, _ = average_checkpoints([save_checkpoint(tmp_path / "h.pt", a, precision="float16")])
+    torch.testing.assert_close(single.state_dict()[key], sa[key].half().float())
+
+
+def test_average_checkpoints_rejects_mixed_architectures_and_bad_weights(tmp_path):
+    pa = save_checkpoint(tmp_path / "a.pt", _net("resnet18"))
+    narrow = WildHandsNet(ModelConfig(backbone="resnet18", fusion_channels=32))
+    pw = save_checkpoint(tmp_path / "w.pt", narrow)
+    with pytest.raises(ValueError, match=r"w\.pt has config .* one architecture"):
+        average_checkpoints([pa, pw])
+    with pytest.raises(ValueError, match="at least one"):
+        average_checkpoints([])
+    for bad in ([1.0], [1.0, -1.0], [0.0, 0.0], [1.0, float("nan")]):
+        with pytest.raises(ValueError, match="weights"):
+            average_checkpoints([pa, pa], weights=bad)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt"):
+        average_checkpoints([pa, tmp_path / "junk.pt"])

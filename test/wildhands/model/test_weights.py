@@ -135,3 +135,24 @@ def test_shipped_backbone_is_the_default_weights_architecture():
     entry = manifest["weights"][manifest["default"]]
     assert entry["model_config"]["backbone"] == SHIPPED_BACKBONE
     assert read_checkpoint(resolve_weights("default"))["config"]["backbone"] == SHIPPED_BACKBONE
+
+
+def test_averaged_runs_package_with_their_sources(tmp_path):
+    spec = importlib.util.spec_from_file_location("average_weights", REPO / "scripts" / "average_weights.py")
+    average = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(average)
+    runs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        path = tmp_path / f"run{seed}" / "model.pt"
+        save_checkpoint(path, WildHandsNet(TINY), extra={"step": 7, "train": {"seed": seed, "data": []}})
+        runs.append(path)
+    soup = tmp_path / "soup" / "model.pt"
+    assert average.main(["--out", str(soup), *map(str, runs)]) == 0
+    a, b, s = (load_model(p).state_dict()["regressor.fc1.weight"] for p in (*runs, soup))
+    assert torch.allclose(s, 0.5 * (a + b))
+    entry = _package_module().package(soup, "soup", tmp_path / "models", None, make_default=False)
+    assert entry["training"]["averaged_from"] == [str(p) for p in runs]
+    assert entry["training"]["seeds"] == [0, 1] and entry["training"]["steps_done"] == 7
+    with pytest.raises(SystemExit):  # a clear argparse error, not a traceback
+        average.main(["--out", str(soup), str(runs[0]), "--weights", "1", "2"])
