@@ -11,8 +11,9 @@ Construction (right hand, model frame, metres):
 1. an implicit surface around the model's rest skeleton posed with the fingers spread (so that neighbouring
    fingers stay separate surfaces): round cones along every finger bone (radii = the tube model's rings x
    ``_FINGER_RADIUS_SCALE``: adult finger breadths; the last cone ending at the fingertip keypoint), a
-   rounded palm slab over the knuckle polygon (thicker at the heel), a forearm (elliptic round cone, 12 cm)
-   -- joined with a smooth minimum, so the webs and the wrist are one surface;
+   rounded palm slab over the knuckle polygon (thicker at the heel), a forearm (an elliptic cylinder, 24 cm,
+   that widens from the wrist, 5.7 x 3.6 cm, to the muscles' girth, 7.8 x 6.2 cm, 14 cm up the arm:
+   ``_FOREARM_*``) -- joined with a smooth minimum, so the webs and the wrist are one surface;
 2. surface nets on a 2.5 mm grid (a watertight quad mesh), triangulated, Taubin-smoothed;
 3. skinning weights: each vertex belongs to its nearest primitive (bone), blended with the parent / child
    bone across each joint with a smoothstep over ~0.6 finger radius, then smoothed over the mesh;
@@ -60,7 +61,17 @@ _FINGER_RADIUS_SCALE = 1.15
 #: fingertip radius / DIP radius (the pad of a distal phalanx: ~16.7 mm broad for the index at beta = 0)
 _TIP_RADIUS_RATIO = 0.90
 _SMOOTH_K = 0.006  # m, smooth-minimum width between palm, fingers and forearm
-_FOREARM_END_X = 0.12
+# The forearm (model frame: +x towards the elbow, y dorsal, z across the wrist): an elliptic cylinder from
+# _FOREARM_START_X to _FOREARM_END_X whose half-axes (z, y) grow, smoothly, from _FOREARM_WRIST_M at the wrist
+# to _FOREARM_FULL_M (the muscle bellies) _FOREARM_GROW_M further up the arm. Adult anthropometry: wrist
+# ~5.5-6.5 x 3.5-4.5 cm (circumference ~16-18 cm), forearm ~15-26 cm round 10-15 cm above the wrist; ours
+# 5.7 x 3.6 cm and 7.8 x 6.2 cm (~22 cm round). Until generator version 4 it was a round cone of wrist size
+# (5.4 x 3.3 -> 6.0 x 3.6 cm) ending 12 cm up the arm: a thin stick, seen edge-on, with its end in view.
+_FOREARM_START_X = 0.012
+_FOREARM_END_X = 0.24
+_FOREARM_GROW_M = 0.13
+_FOREARM_WRIST_M = (0.0285, 0.018)
+_FOREARM_FULL_M = (0.039, 0.031)
 # the thenar eminence: centre at this fraction of the thumb's metacarpal and these m towards the palm's
 # centre and palmar; semi-axes (a fraction of the metacarpal's length, m, m); merged into the palm
 _THENAR_AT = (0.42, 0.007, 0.002)
@@ -246,10 +257,17 @@ class _Primitives:
         return k0 * (k0 - 1.0) / k1  # Quilez's ellipsoid distance bound
 
     def forearm(self, p: np.ndarray) -> np.ndarray:
-        ps = p * np.array([1.0, 1.65, 1.0])  # elliptic cross-section: ~2.9 x 1.75 cm half-axes at the wrist
-        return _round_cone(
-            ps, np.array([0.012, 0.0, -0.002]), np.array([_FOREARM_END_X, 0.0, -0.004]), 0.027, 0.030
-        )
+        """Field of the forearm (``_FOREARM_*``): an elliptic cylinder along +x, flat-capped, its half-axes
+        growing with a smoothstep from the wrist's to the muscles' (an approximate distance: the ellipse's
+        normalised radius times its smaller half-axis)."""
+        x0, x1 = _FOREARM_START_X, _FOREARM_END_X
+        grow = _smoothstep((p[:, 0] - x0) / _FOREARM_GROW_M)
+        (wz, wy), (fz, fy) = _FOREARM_WRIST_M, _FOREARM_FULL_M
+        rz, ry = wz + (fz - wz) * grow, wy + (fy - wy) * grow
+        z = p[:, 2] + 0.002 * (1.0 + grow)  # the axis a little to the little finger's side, as the ulna
+        radial = (np.sqrt((p[:, 1] / ry) ** 2 + (z / rz) ** 2) - 1.0) * np.minimum(ry, rz)
+        q = np.stack([radial, np.maximum(x0 - p[:, 0], p[:, 0] - x1)], 1)
+        return np.minimum(q.max(1), 0.0) + np.linalg.norm(np.maximum(q, 0.0), axis=1)
 
     def bone(self, j: int, p: np.ndarray) -> np.ndarray:
         return _round_cone(p, self.joints[j], self.bone_end[j], self.radii[j], self.bone_end_radius[j])
@@ -532,8 +550,10 @@ def _sleeve(k: int = 28, n: int = 14, length: float = 0.40) -> tuple[np.ndarray,
     """A closed elliptic tube along +x from x = 0 (the cuff), rest frame; (vertices, faces, x along)."""
     phi = 2 * np.pi * np.arange(k) / k
     xs = np.linspace(0.0, length, n)
-    ry = 0.026 + 0.006 * np.clip(xs / 0.1, 0, 1)
-    rz = 0.040 + 0.006 * np.clip(xs / 0.1, 0, 1)
+    # half-axes (dorsal y, across z) 3.2 x 4.4 cm at the cuff, 3.8 x 5.0 cm from 10 cm on: round the forearm
+    # wherever the cuff is slid (HandSkin.skin's sleeve_x up to 0.11 m behind the wrist; tested)
+    ry = 0.032 + 0.006 * np.clip(xs / 0.1, 0, 1)
+    rz = 0.044 + 0.006 * np.clip(xs / 0.1, 0, 1)
     ring = np.stack(
         [
             np.repeat(xs, k),

@@ -48,7 +48,7 @@ def test_surface_is_closed_outward_and_smooth(skins: dict[str, HandSkin]) -> Non
     assert (counts == 2).mean() > 0.999  # watertight but for a few surface-nets ambiguities
     from wildhands.handmodel.open_hand import signed_volume
 
-    assert 2e-4 < signed_volume(s.v_rest, s.faces) < 1e-3  # m³, outward winding (hand + 12 cm forearm)
+    assert 5e-4 < signed_volume(s.v_rest, s.faces) < 1.6e-3  # m³, outward winding (hand + 24 cm forearm)
     np.testing.assert_allclose(s.weights.sum(1), 1.0, atol=1e-9)
     assert s.weights.min() >= 0.0
     # smooth: neighbouring vertex normals differ by little
@@ -81,6 +81,35 @@ def test_parts_and_sleeve(skins: dict[str, HandSkin]) -> None:
     assert arm[:, 0].min() > 0.0  # forearm and sleeve behind the wrist (+x), fingers along -x
     occ = mesh.occlusion()
     assert occ.shape == (len(mesh.vertices),) and 0 <= occ.min() and occ.max() <= 1
+
+
+def test_forearm_has_adult_girth_and_the_sleeve_goes_round_it(skins: dict[str, HandSkin]) -> None:
+    """The bare forearm (rest pose, +x towards the elbow, y dorsal, z across) is ~5.8 x 3.7 cm at the wrist
+    and ~7.8 x 6.2 cm at the muscles, 16 cm up, and reaches 22+ cm (until generator version 4: a stick of
+    wrist size, 6.0 x 3.6 cm, ending 12 cm up); the sleeve, wherever the generator slides its cuff, holds
+    every forearm vertex past the cuff."""
+    bare = skins["right"].skin(np.zeros(10), np.zeros(3), np.zeros(45), sleeve_x=None)
+    arm = bare.vertices[bare.part == PART_ARM]
+    assert arm[:, 0].max() > 0.22
+
+    def section_cm(x: float) -> tuple[float, float]:
+        ring = arm[np.abs(arm[:, 0] - x) < 0.002]
+        assert len(ring) >= 20
+        return float(np.ptp(ring[:, 2]) * 100.0), float(np.ptp(ring[:, 1]) * 100.0)
+
+    breadth, thickness = section_cm(0.03)
+    assert 5.0 < breadth < 6.5 and 3.2 < thickness < 4.5
+    breadth, thickness = section_cm(0.16)
+    assert 7.0 < breadth < 8.6 and 5.5 < thickness < 7.0
+    for sleeve_x in (0.03, 0.07, 0.11):  # the generator's range (generator._skin_scene)
+        mesh = skins["right"].skin(np.zeros(10), np.zeros(3), np.zeros(45), sleeve_x=sleeve_x)
+        sleeve = mesh.vertices[mesh.part == PART_SLEEVE]
+        inside = arm[arm[:, 0] > sleeve_x + 0.005]
+        for x in np.arange(sleeve_x + 0.01, 0.24, 0.02):  # the sleeve's half-axes there vs the arm's extent
+            ring_s = sleeve[np.abs(sleeve[:, 0] - x) < 0.016]
+            ring_a = inside[np.abs(inside[:, 0] - x) < 0.002]
+            ry, rz = np.abs(ring_s[:, 1]).max(), np.abs(ring_s[:, 2]).max()
+            assert ((ring_a[:, 1] / ry) ** 2 + (ring_a[:, 2] / rz) ** 2).max() < 1.0, (sleeve_x, x)
 
 
 def test_surface_nets_sphere() -> None:

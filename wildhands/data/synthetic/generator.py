@@ -71,7 +71,8 @@ __all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model"
 # 2: the skin look is posed by dual-quaternion skinning (tubes frames of a seed are unchanged since 1)
 # 3: the skin's fingers at adult breadths (render.hand_skin._FINGER_RADIUS_SCALE); option other_poses
 # 4: the skin's palm side (flexion creases, the thumb's ball: render.hand_skin); option finger_fan
-GENERATOR_VERSION = "wildhands-synthetic-4"
+# 5: the skin's forearm at adult girth, 24 cm long, and a sleeve wide enough round it (render.hand_skin)
+GENERATOR_VERSION = "wildhands-synthetic-5"
 DATASET_NAME = "synthetic"
 _BOX_FROM_VISIBLE_MIN = 0.3  # visible / in-image silhouette below this: box from the whole silhouette
 _MIN_VISIBLE_FRACTION = 0.35  # occluders / the other hand may hide at most 65% of a hand
