@@ -72,6 +72,7 @@ _FOREARM_END_X = 0.24
 _FOREARM_GROW_M = 0.13
 _FOREARM_WRIST_M = (0.0285, 0.018)
 _FOREARM_FULL_M = (0.039, 0.031)
+_SLEEVE_HIDES_M = 0.01  # forearm faces this far past the cuff lie inside the sleeve (tested): not drawn
 # the thenar eminence: centre at this fraction of the thumb's metacarpal and these m towards the palm's
 # centre and palmar; semi-axes (a fraction of the metacarpal's length, m, m); merged into the palm
 _THENAR_AT = (0.42, 0.007, 0.002)
@@ -342,13 +343,17 @@ class SkinMesh:
 
     def occlusion(self) -> np.ndarray:
         """(V,) ambient occlusion in [0, 1] from the skeleton's spheres: sum of each sphere's solid-angle
-        term ``r^2 / d^2 * max(0, n . (c - v) / d)`` (a vertex's own bone lies behind it and adds nothing)."""
-        d = self.spheres[None] - self.vertices[:, None]  # (V, S, 3)
+        term ``r^2 / d^2 * max(0, n . (c - v) / d)`` (a vertex's own bone lies behind it and adds nothing);
+        0 for the sleeve and for vertices of no face (the forearm hidden in the sleeve)."""
+        used = np.zeros(len(self.vertices), bool)
+        used[self.faces] = True
+        used &= self.part != PART_SLEEVE
+        d = self.spheres[None] - self.vertices[used][:, None]  # (V', S, 3)
         dist = np.maximum(np.linalg.norm(d, axis=2), 1e-4)
-        cos = np.einsum("vsc,vc->vs", d, self.normals) / dist
+        cos = np.einsum("vsc,vc->vs", d, self.normals[used]) / dist
         dist = np.maximum(dist, self.sphere_radii[None])
-        occ = (self.sphere_radii[None] ** 2 / dist**2 * np.clip(cos, 0.0, 1.0)).sum(1)
-        occ[self.part == PART_SLEEVE] = 0.0
+        occ = np.zeros(len(self.vertices))
+        occ[used] = (self.sphere_radii[None] ** 2 / dist**2 * np.clip(cos, 0.0, 1.0)).sum(1)
         return np.clip(occ, 0.0, 1.0)
 
 
@@ -674,11 +679,14 @@ class HandSkin:
             nail, palmar, crease = np.r_[nail, z], np.r_[palmar, z], np.r_[crease, z]
             along = np.r_[along, self.sleeve_along + sleeve_x]
             v = np.concatenate([v, sv])
-        face_part = part[faces].max(1)  # a face touching the arm / sleeve is not hand
         key = sleeve_x is not None
         if key not in self._incidence:
             self._incidence[key] = _incidence(faces, len(v))
         normals = vertex_normals(v, faces, self._incidence[key])
+        if sleeve_x is not None:  # the forearm's faces inside the sleeve are never seen: not drawn
+            hidden = (self.hand_part == PART_ARM) & (self.arm_x > sleeve_x + _SLEEVE_HIDES_M)
+            hidden = np.r_[hidden, np.zeros(len(v) - len(hidden), bool)]
+            faces = faces[~hidden[faces].all(1)]
         # occluder spheres: the posed joints and bone midpoints (finger radius), three in the palm
         rest = self.model.rest_joints(torch.as_tensor(beta[None]))[0].numpy()
         joints = np.einsum("jab,jb->ja", a[:, :3, :3], rest) + a[:, :3, 3]
@@ -687,6 +695,7 @@ class HandSkin:
         palm = [joints[0] + 0.25 * (joints[4] - joints[0]) * (k + 1) for k in range(3)]
         spheres = np.concatenate([joints[1:], np.array(mids), np.array(palm)])
         radii = np.concatenate([self.radii[1:], mid_r, [0.016] * 3])
+        face_part = part[faces].max(1)  # a face touching the arm / sleeve is not hand
         return SkinMesh(v, faces, part, face_part, nail, palmar, crease, along, normals, spheres, radii)
 
 

@@ -110,6 +110,15 @@ def test_forearm_has_adult_girth_and_the_sleeve_goes_round_it(skins: dict[str, H
             ring_a = inside[np.abs(inside[:, 0] - x) < 0.002]
             ry, rz = np.abs(ring_s[:, 1]).max(), np.abs(ring_s[:, 2]).max()
             assert ((ring_a[:, 1] / ry) ** 2 + (ring_a[:, 2] / rz) ** 2).max() < 1.0, (sleeve_x, x)
+        # the forearm inside the sleeve is not drawn (no face, no ambient occlusion); bare, all of it is
+        skin = skins["right"]
+        deep = (skin.hand_part == PART_ARM) & (skin.arm_x > sleeve_x + 0.01)
+        deep_all = np.r_[deep, np.zeros(len(mesh.vertices) - len(deep), bool)]
+        assert not deep_all[mesh.faces].all(1).any()
+        assert deep[bare.faces].all(1).sum() > 1000
+        unused = deep.copy()
+        unused[mesh.faces[mesh.faces < len(deep)]] = False
+        assert unused.sum() > 1000 and (mesh.occlusion()[: len(deep)][unused] == 0).all()
 
 
 def test_surface_nets_sphere() -> None:
