@@ -172,8 +172,8 @@ def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _
     )
 
 
-_ARM_LENGTH_M = 0.30  # arm_hidden_share's forearm + sleeve capsule (skin: 12 cm forearm, 40 cm sleeve)
-_ARM_RADIUS_M = 0.04  # about the sleeve's half-width (render.hand_skin._sleeve: 3.2 x 4.6 cm)
+_ARM_LENGTH_M = 0.30  # arm_hidden_share's forearm + sleeve capsule (skin: 24 cm forearm, 40 cm sleeve)
+_ARM_RADIUS_M = 0.04  # about the sleeve's half-width (render.hand_skin._sleeve: 3.2-3.8 x 4.4-5.0 cm)
 _ARM_START_M = 0.03  # the capsule starts this far behind the wrist, past the wrist's own skin
 
 
