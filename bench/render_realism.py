@@ -82,6 +82,7 @@ PRESENCE_THRESHOLD = 0.5
 MIN_REAL_CROP_PX = 64
 OFF_AXIS_DEG = 50.0  # by_view: wrist direction's angle to the optical axis
 NEAR_M = 0.3  # by_view: wrist depth (z)
+PLAIN_MAX_BLUR_PX = 5.0  # plain_view: longest motion blur of a hand in plain view
 
 
 # -------------------------------------------------------------------------------------------------- hands
@@ -97,8 +98,10 @@ def _hand(
     clear: bool,
     side: str | None = None,
     grasp: str | None = None,
+    conditions: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     return {
+        "conditions": conditions,
         "set": kind,
         "name": name,
         "image": image,
@@ -132,7 +135,13 @@ def synthetic_hands(folder: Path, frames: int, fisheye: bool) -> list[dict[str, 
             grasp = hand.get("grasp")
             grasp = grasp_class_name(grasp) if isinstance(grasp, int) else grasp
             name = f"{frame['frame_id']}_{k}"
-            out.append(_hand("", name, image, uv, np.ones(21, bool), cam, clear, hand["side"], grasp))
+            conditions = {
+                "visible_fraction": float(hand.get("visible_fraction", 0.0)),
+                "occluders_in_frame": float(frame["info"].get("occluders", 0)),
+                "motion_blur_px": float(frame["info"].get("motion_blur_px", 0.0)),
+            }
+            valid = np.ones(21, bool)
+            out.append(_hand("", name, image, uv, valid, cam, clear, hand["side"], grasp, conditions))
     return out
 
 
@@ -203,6 +212,20 @@ def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
         f"off-axis {'<' if off < OFF_AXIS_DEG else '>='} {OFF_AXIS_DEG:g} deg",
         f"wrist {'<' if w[2] < NEAR_M else '>='} {NEAR_M:g} m",
     ]
+
+
+def plain_view(wrist_cam_m: np.ndarray, conditions: dict[str, float]) -> bool:
+    """A synthetic hand in plain view, as the real photos show hands: within ``OFF_AXIS_DEG`` of the optical
+    axis, at ``NEAR_M`` or farther, in a frame without occluders, at least ``CLEAR_VISIBLE_FRACTION``
+    visible and motion-blurred by at most ``PLAIN_MAX_BLUR_PX`` (``conditions``: ``synthetic_hands``)."""
+    near_axis, far = (not g.startswith(("off-axis >=", "wrist <")) for g in view_groups(wrist_cam_m))
+    return bool(
+        near_axis
+        and far
+        and conditions["occluders_in_frame"] == 0
+        and conditions["visible_fraction"] >= CLEAR_VISIBLE_FRACTION
+        and conditions["motion_blur_px"] <= PLAIN_MAX_BLUR_PX
+    )
 
 
 FACING_COS = 0.5  # facing_group: |cos| of the palm normal to the line of sight beyond this
@@ -541,7 +564,8 @@ def main(argv: list[str] | None = None) -> int:
             if hand["clear"]:
                 groups.setdefault(f"synthetic:{name} (clear)", []).append((hand, score))
                 by_grasp.setdefault(f"synthetic:{name} (clear) {hand['grasp']}", []).append((hand, score))
-            for view in [*view_groups(hand["cam_m"][0]), facing_group(hand["cam_m"], hand["side"])]:
+            plain = ("" if plain_view(hand["cam_m"][0], hand["conditions"]) else "not ") + "in plain view"
+            for view in [*view_groups(hand["cam_m"][0]), facing_group(hand["cam_m"], hand["side"]), plain]:
                 by_view.setdefault(f"synthetic:{name} {view}", []).append((hand, score))
     real = []
     for hand in real_hands(args.real_dir, args.mmpose_data):

@@ -51,6 +51,17 @@ def test_view_groups_split_by_off_axis_angle_and_depth():
     assert side_near == [f"off-axis >= {rr.OFF_AXIS_DEG:g} deg", f"wrist < {rr.NEAR_M:g} m"]
 
 
+def test_plain_view_needs_every_condition():
+    ok = {"visible_fraction": 0.95, "occluders_in_frame": 0.0, "motion_blur_px": 0.0}
+    ahead_far = np.array([0.0, 0.0, 0.5])
+    assert rr.plain_view(ahead_far, ok)
+    assert rr.plain_view(np.array([0.2, 0.0, 0.5]), ok)  # 22 deg off the axis
+    assert not rr.plain_view(np.array([0.0, 0.0, 0.25]), ok)  # near
+    assert not rr.plain_view(np.array([0.7, 0.0, 0.5]), ok)  # 54 deg off the axis
+    for key, bad in (("visible_fraction", 0.7), ("occluders_in_frame", 1.0), ("motion_blur_px", 8.0)):
+        assert not rr.plain_view(ahead_far, {**ok, key: bad})
+
+
 def test_row_labels_wrap_at_plus():
     assert rr._wrap("skin") == "skin"
     assert rr._wrap("skin+photo+obj+arm") == "skin+photo+obj\n+arm"
