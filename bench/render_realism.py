@@ -101,7 +101,6 @@ def _hand(
     conditions: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     return {
-        "conditions": conditions,
         "set": kind,
         "name": name,
         "image": image,
@@ -111,6 +110,7 @@ def _hand(
         "clear": clear,
         "side": side,
         "grasp": grasp,
+        "conditions": conditions,
     }
 
 
@@ -206,22 +206,27 @@ def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
     """The camera-geometry groups of a hand from its wrist (camera frame, m): off the optical axis by less /
     more than ``OFF_AXIS_DEG`` (the periphery of a wide lens, where the crop is stretched by perspective),
     nearer / farther than ``NEAR_M`` (a hand filling the view)."""
-    w = np.asarray(wrist_cam_m, np.float64)
-    off = math.degrees(math.atan2(math.hypot(w[0], w[1]), w[2]))
+    off, depth = _off_axis_deg_and_depth(wrist_cam_m)
     return [
         f"off-axis {'<' if off < OFF_AXIS_DEG else '>='} {OFF_AXIS_DEG:g} deg",
-        f"wrist {'<' if w[2] < NEAR_M else '>='} {NEAR_M:g} m",
+        f"wrist {'<' if depth < NEAR_M else '>='} {NEAR_M:g} m",
     ]
+
+
+def _off_axis_deg_and_depth(wrist_cam_m: np.ndarray) -> tuple[float, float]:
+    """The wrist's angle to the optical axis (deg) and its depth z (m), from its camera-frame position."""
+    w = np.asarray(wrist_cam_m, np.float64)
+    return math.degrees(math.atan2(math.hypot(w[0], w[1]), w[2])), float(w[2])
 
 
 def plain_view(wrist_cam_m: np.ndarray, conditions: dict[str, float]) -> bool:
     """A synthetic hand in plain view, as the real photos show hands: within ``OFF_AXIS_DEG`` of the optical
     axis, at ``NEAR_M`` or farther, in a frame without occluders, at least ``CLEAR_VISIBLE_FRACTION``
     visible and motion-blurred by at most ``PLAIN_MAX_BLUR_PX`` (``conditions``: ``synthetic_hands``)."""
-    near_axis, far = (not g.startswith(("off-axis >=", "wrist <")) for g in view_groups(wrist_cam_m))
+    off, depth = _off_axis_deg_and_depth(wrist_cam_m)
     return bool(
-        near_axis
-        and far
+        off < OFF_AXIS_DEG
+        and depth >= NEAR_M
         and conditions["occluders_in_frame"] == 0
         and conditions["visible_fraction"] >= CLEAR_VISIBLE_FRACTION
         and conditions["motion_blur_px"] <= PLAIN_MAX_BLUR_PX

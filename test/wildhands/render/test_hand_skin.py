@@ -111,8 +111,7 @@ def test_forearm_has_adult_girth_and_the_sleeve_goes_round_it(skins: dict[str, H
             ry, rz = np.abs(ring_s[:, 1]).max(), np.abs(ring_s[:, 2]).max()
             assert ((ring_a[:, 1] / ry) ** 2 + (ring_a[:, 2] / rz) ** 2).max() < 1.0, (sleeve_x, x)
         # the forearm inside the sleeve is not drawn (no face, no ambient occlusion); bare, all of it is
-        skin = skins["right"]
-        deep = (skin.hand_part == PART_ARM) & (skin.arm_x > sleeve_x + 0.01)
+        deep = (skins["right"].hand_part == PART_ARM) & (skins["right"].arm_x > sleeve_x + 0.01)
         deep_all = np.r_[deep, np.zeros(len(mesh.vertices) - len(deep), bool)]
         assert not deep_all[mesh.faces].all(1).any()
         assert deep[bare.faces].all(1).sum() > 1000
