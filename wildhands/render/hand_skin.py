@@ -47,7 +47,16 @@ from wildhands.handmodel import OpenHandModel
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HandSkin", "SkinMesh", "PART_HAND", "PART_ARM", "PART_SLEEVE", "surface_nets", "taubin_smooth"]
+__all__ = [
+    "HandSkin",
+    "SkinMesh",
+    "PART_HAND",
+    "PART_ARM",
+    "PART_SLEEVE",
+    "SLEEVE_CUFF_RANGE_M",
+    "surface_nets",
+    "taubin_smooth",
+]
 
 PART_HAND, PART_ARM, PART_SLEEVE = 0, 1, 2
 _GRID_M = 0.0025
@@ -73,6 +82,8 @@ _FOREARM_GROW_M = 0.13
 _FOREARM_WRIST_M = (0.0285, 0.018)
 _FOREARM_FULL_M = (0.039, 0.031)
 _SLEEVE_HIDES_M = 0.01  # forearm faces this far past the cuff lie inside the sleeve (tested): not drawn
+#: where a sleeve's cuff may sit, m behind the wrist (HandSkin.skin's sleeve_x; the generator draws from it)
+SLEEVE_CUFF_RANGE_M = (0.03, 0.11)
 # the thenar eminence: centre at this fraction of the thumb's metacarpal and these m towards the palm's
 # centre and palmar; semi-axes (a fraction of the metacarpal's length, m, m); merged into the palm
 _THENAR_AT = (0.42, 0.007, 0.002)
@@ -556,7 +567,7 @@ def _sleeve(k: int = 28, n: int = 14, length: float = 0.40) -> tuple[np.ndarray,
     phi = 2 * np.pi * np.arange(k) / k
     xs = np.linspace(0.0, length, n)
     # half-axes (dorsal y, across z) 3.2 x 4.4 cm at the cuff, 3.8 x 5.0 cm from 10 cm on: round the forearm
-    # wherever the cuff is slid (HandSkin.skin's sleeve_x up to 0.11 m behind the wrist; tested)
+    # wherever the cuff is slid (SLEEVE_CUFF_RANGE_M; tested)
     ry = 0.032 + 0.006 * np.clip(xs / 0.1, 0, 1)
     rz = 0.044 + 0.006 * np.clip(xs / 0.1, 0, 1)
     ring = np.stack(

@@ -11,7 +11,14 @@ from wildhands.data.synthetic import SyntheticConfig
 from wildhands.data.synthetic.generator import generate_frame
 from wildhands.geometry.camera import CameraModel
 from wildhands.handmodel import OpenHandModel
-from wildhands.render.hand_skin import PART_ARM, PART_HAND, PART_SLEEVE, HandSkin, surface_nets
+from wildhands.render.hand_skin import (
+    PART_ARM,
+    PART_HAND,
+    PART_SLEEVE,
+    SLEEVE_CUFF_RANGE_M,
+    HandSkin,
+    surface_nets,
+)
 from wildhands.render.shaded import (
     ShadingStyle,
     interpolate_vertex_colors,
@@ -101,7 +108,7 @@ def test_forearm_has_adult_girth_and_the_sleeve_goes_round_it(skins: dict[str, H
     assert 5.0 < breadth < 6.5 and 3.2 < thickness < 4.5
     breadth, thickness = section_cm(0.16)
     assert 7.0 < breadth < 8.6 and 5.5 < thickness < 7.0
-    for sleeve_x in (0.03, 0.07, 0.11):  # the generator's range (generator._skin_scene)
+    for sleeve_x in (*SLEEVE_CUFF_RANGE_M, np.mean(SLEEVE_CUFF_RANGE_M)):  # the generator's range
         mesh = skins["right"].skin(np.zeros(10), np.zeros(3), np.zeros(45), sleeve_x=sleeve_x)
         sleeve = mesh.vertices[mesh.part == PART_SLEEVE]
         inside = arm[arm[:, 0] > sleeve_x + 0.005]

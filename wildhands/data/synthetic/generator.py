@@ -326,7 +326,7 @@ def _skin_scene(
     """The hands' render skins posed as their labels, with forearms and sleeves, shaded per vertex; a hand in
     a power grasp holds a 3D object with probability ``grasped_objects`` (``grasped_objects.py``: no random
     draws at 0)."""
-    from wildhands.render.hand_skin import PART_HAND, albedo, sample_appearance
+    from wildhands.render.hand_skin import PART_HAND, SLEEVE_CUFF_RANGE_M, albedo, sample_appearance
     from wildhands.render.shaded import shade_vertices
 
     cam = scam.camera
@@ -335,7 +335,7 @@ def _skin_scene(
     offset = 0
     for k, hd in enumerate(hands):
         look = sample_appearance(rng, style.color_rgb)
-        sleeve_x = float(rng.uniform(0.03, 0.11)) if rng.random() < 0.8 else None
+        sleeve_x = float(rng.uniform(*SLEEVE_CUFF_RANGE_M)) if rng.random() < 0.8 else None
         mesh = hand_skin(hd.side).skin(hd.betas, hd.global_orient, hd.hand_pose, sleeve_x=sleeve_x)
         v = mesh.vertices + hd.transl
         base, spec = albedo(mesh, look)
