@@ -395,14 +395,24 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _same_crop(a: tuple | None, b: tuple | None) -> bool:
+    """Whether two hands' crop rects (centre px, size px, rotation rad; None: not known) are the same."""
+    if a is None or b is None:
+        return True
+    return bool(np.allclose(np.r_[a[0], a[1], a[2]], np.r_[b[0], b[1], b[2]], atol=1e-6))
+
+
 def paired_differences(
     before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], seed: int = 0, draws: int = 2000
 ) -> dict[str, Any]:
     """``after`` minus ``before`` over the hands both sets hold (matched by name: frame id and hand index,
-    so two folders of one seed that differ in a look option): the mean difference per hand of the 2D
-    error, world PA-MPJPE, presence and handedness agreement, with a 95 % bootstrap interval (``draws``
-    resamples of the hands, fixed ``seed``)."""
-    names = sorted(before.keys() & after.keys())
+    so two folders of one seed that differ in a look option; and, where the scores carry their crop's
+    ``rect``, only when the truth placed the same crop: an option that changes which placements are kept
+    changes the hands that follow, and those are counted in ``other_hands``, not compared): the mean
+    difference per hand of the 2D error, world PA-MPJPE, presence and handedness agreement, with a 95 %
+    bootstrap interval (``draws`` resamples of the hands, fixed ``seed``)."""
+    shared = sorted(before.keys() & after.keys())
+    names = [n for n in shared if _same_crop(before[n].get("rect"), after[n].get("rect"))]
     rng = np.random.default_rng(seed)
 
     def diff(key: str, value) -> dict[str, Any] | None:
@@ -418,6 +428,7 @@ def paired_differences(
 
     return {
         "hands": len(names),
+        "other_hands": len(shared) - len(names),
         "err2d_crop224_px": diff("err_px", float),
         "world_pa_mpjpe_mm": diff("pa_mm", float),
         "presence": diff("presence", float),
@@ -614,7 +625,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, d in result["paired"].items():
         cells = [f"{k} {v['mean']:+} [{v['ci95'][0]:+}, {v['ci95'][1]:+}]" for k, v in d.items()
                  if isinstance(v, dict)]  # fmt: skip
-        print(f"paired, {name} ({d['hands']} hands): " + "; ".join(cells))
+        print(
+            f"paired, {name} ({d['hands']} hands, {d['other_hands']} placed otherwise): " + "; ".join(cells)
+        )
     print(f"wrote {args.results}")
     if not args.no_figure:
         rows = []

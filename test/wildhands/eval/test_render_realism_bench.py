@@ -91,7 +91,7 @@ def test_paired_differences_match_hands_by_name_and_bound_the_mean():
     after["only_after"] = score(0.0, 0.0, 1.0, True)  # no partner: left out
     before["f0_0"]["pa_mm"] = None  # no 3D truth: left out of the world error only
     d = rr.paired_differences(before, after)
-    assert d["hands"] == 40
+    assert d["hands"] == 40 and d["other_hands"] == 0
     assert d["err2d_crop224_px"]["mean"] == pytest.approx(-2.0)
     assert d["err2d_crop224_px"]["ci95"] == pytest.approx([-2.0, -2.0])
     assert d["world_pa_mpjpe_mm"]["hands"] == 39
@@ -101,6 +101,12 @@ def test_paired_differences_match_hands_by_name_and_bound_the_mean():
     assert lo < pa.mean() < hi and hi - lo < 1.0
     assert d["presence"]["mean"] == pytest.approx(0.2)
     assert d["handedness_agreement"]["mean"] == pytest.approx(0.5)
+    # a name whose truth placed another crop is another hand: counted, not compared
+    rect = (np.array([100.0, 80.0]), 64.0, 0.3)
+    before["f1_0"]["rect"], after["f1_0"]["rect"] = rect, (rect[0] + [0.0, 5.0], rect[1], rect[2])
+    before["f2_0"]["rect"], after["f2_0"]["rect"] = rect, (rect[0].copy(), rect[1], rect[2])
+    d = rr.paired_differences(before, after)
+    assert d["hands"] == 39 and d["other_hands"] == 1 and d["presence"]["hands"] == 39
 
 
 def test_finger_spread_is_the_angle_between_index_and_little_in_the_palm_plane():
