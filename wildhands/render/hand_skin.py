@@ -24,18 +24,14 @@ Construction (right hand, model frame, metres):
    the inverse linear blend: posing the result back to the spread pose by dual quaternions differs from
    the step-2 surface by a fraction of a millimetre.)
 
-The forearm may bend at the wrist (``skin(..., wrist_bend=R)``, ``forearm_rotation``; chosen per hand by
-``wrist_bend_towards``): its vertices follow a 17th transform, the wrist's rotated by ``R`` about the wrist
-joint, blended in over ``_WRIST_BEND_BLEND_X`` (the carpus) -- the hand and its labels do not move. The sleeve
-is a separate closed elliptic tube around the forearm, rigid to the forearm, its cuff slid along the arm per
-frame. Per-vertex attributes for shading: part (hand / arm / sleeve), nail, palmar side, joint
+The sleeve is a separate closed elliptic tube around the forearm, rigid to the wrist, its cuff slid along
+the arm per frame. Per-vertex attributes for shading: part (hand / arm / sleeve), nail, palmar side, joint
 creases. Left hands mirror x as ``OpenHandModel`` does (winding reversed).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 
@@ -55,10 +51,6 @@ __all__ = [
     "HandSkin",
     "SkinMesh",
     "PART_HAND",
-    "WRIST_EXTENSION_RANGE_RAD",
-    "WRIST_RADIAL_RANGE_RAD",
-    "forearm_rotation",
-    "wrist_bend_towards",
     "PART_ARM",
     "PART_SLEEVE",
     "SLEEVE_CUFF_RANGE_M",
@@ -98,14 +90,6 @@ _THENAR_AT = (0.42, 0.007, 0.002)
 _THENAR_RADII_M = (0.55, 0.015, 0.011)
 _THENAR_SMOOTH_M = 0.008
 _ARM_START_X = 0.012  # faces behind this (towards the elbow) are the arm, not the hand
-# the wrist bend (HandSkin.skin's wrist_bend) blends in from the wrist's to the forearm's transform over this
-# range of x (m, rest frame): the carpus, from the wrist joint to past the distal wrist crease
-_WRIST_BEND_BLEND_X = (-0.005, 0.035)
-#: the wrist's range for the forearm bend (rad, see forearm_rotation): extension (> 0, the back of the hand
-#: towards the forearm) / flexion (< 0), and radial (> 0, towards the thumb) / ulnar (< 0) deviation -- the
-#: functional range of daily tasks, well inside the joint's limits (about 70 / 80 deg and 20 / 30 deg)
-WRIST_EXTENSION_RANGE_RAD = (math.radians(-30.0), math.radians(30.0))
-WRIST_RADIAL_RANGE_RAD = (math.radians(-15.0), math.radians(10.0))
 # finger chains: (MANO joints base -> tip, index of the tip in fingertip_vertex_ids order thumb..pinky)
 _CHAINS = {
     "index": ((1, 2, 3), 1),
@@ -642,40 +626,6 @@ def dual_quaternion_skinning(weights: np.ndarray, transforms: np.ndarray, points
     return np.einsum("vab,vb->va", rot, points) + trans
 
 
-_MIRROR_X = np.diag([-1.0, 1.0, 1.0])
-
-
-def forearm_rotation(side: str, extension_rad: float, radial_rad: float) -> np.ndarray:
-    """(3, 3) rotation, in ``side``'s model frame, of the forearm about the wrist for a wrist bent by
-    ``extension_rad`` (> 0: the back of the hand towards the forearm, so the arm's axis tilts dorsal, +y) and
-    ``radial_rad`` (> 0: the hand towards the thumb, so the arm's axis tilts to the thumb's side, +z). The
-    arm's axis (+x of a right hand's model frame, -x of a left one's) becomes, with e = extension and
-    r = radial, (cos r cos e, cos r sin e, sin r) (x negated for a left hand)."""
-    ce, se, cr, sr = (
-        math.cos(extension_rad),
-        math.sin(extension_rad),
-        math.cos(radial_rad),
-        math.sin(radial_rad),
-    )
-    rot_z = np.array([[ce, -se, 0.0], [se, ce, 0.0], [0.0, 0.0, 1.0]])
-    rot_y = np.array([[cr, 0.0, -sr], [0.0, 1.0, 0.0], [sr, 0.0, cr]])  # +x towards +z by r
-    rot = rot_z @ rot_y
-    return _MIRROR_X @ rot @ _MIRROR_X if side == "left" else rot
-
-
-def wrist_bend_towards(side: str, orient_matrix: np.ndarray, direction: np.ndarray) -> tuple[float, float]:
-    """(extension, radial) rad of the wrist bend, within ``WRIST_*_RANGE_RAD``, that turns the forearm of a
-    hand whose model frame is ``orient_matrix`` (3, 3: model -> camera) as near as the wrist allows to
-    ``direction`` (3,) in the camera frame (e.g. from the wrist towards the elbow)."""
-    t = np.asarray(orient_matrix, np.float64).T @ np.asarray(direction, np.float64)
-    t = t / max(float(np.linalg.norm(t)), 1e-12)
-    if side == "left":
-        t = _MIRROR_X @ t
-    extension = float(np.clip(math.atan2(t[1], t[0]), *WRIST_EXTENSION_RANGE_RAD))
-    radial = float(np.clip(math.asin(float(np.clip(t[2], -1.0, 1.0))), *WRIST_RADIAL_RANGE_RAD))
-    return extension, radial
-
-
 class HandSkin:
     """The render skin of one side, driven by ``OpenHandModel`` parameters (see the module docstring).
 
@@ -702,8 +652,6 @@ class HandSkin:
         self.sleeve_f = sf[:, [0, 2, 1]] if side == "left" else sf
         self.sleeve_along = s_along
         self.arm_x = a.v_rest[:, 0].copy()  # along the arm, the same for both sides
-        lo, hi = _WRIST_BEND_BLEND_X
-        self.forearm_share = _smoothstep((self.arm_x - lo) / (hi - lo)) * a.weights[:, 0]  # wrist_bend's
         self.radii, self.bone_child = a.radii, a.bone_child
         self._incidence: dict[bool, scipy.sparse.csr_matrix] = {}
 
@@ -725,31 +673,17 @@ class HandSkin:
         global_orient: np.ndarray,
         hand_pose: np.ndarray,
         sleeve_x: float | None = 0.08,
-        wrist_bend: np.ndarray | None = None,
     ) -> SkinMesh:
-        """The posed skin (+ the sleeve with its cuff ``sleeve_x`` m behind the wrist, or none), its forearm
-        and sleeve turned about the wrist by ``wrist_bend`` (3, 3, model frame: ``forearm_rotation``) when
-        given; the hand itself does not move."""
+        """The posed skin (+ the sleeve with its cuff ``sleeve_x`` m behind the wrist, or none)."""
         a = self.transforms(betas, global_orient, hand_pose)
         beta = np.asarray(betas, np.float64).ravel()
         shaped = self.v_rest + np.einsum("vcl,l->vc", self.shapedirs[..., : beta.size], beta)
-        arm = a[0]  # the forearm's transform (rest -> posed): the wrist's, or it bent about the wrist joint
-        if wrist_bend is None:
-            v = dual_quaternion_skinning(self.weights, a, shaped)
-        else:
-            pivot = self.model.rest_joints(torch.as_tensor(beta[None]))[0, 0].numpy()
-            bend = np.eye(4)
-            bend[:3, :3] = np.asarray(wrist_bend, np.float64)
-            bend[:3, 3] = pivot - bend[:3, :3] @ pivot
-            arm = a[0] @ bend
-            weights = np.concatenate([self.weights, self.forearm_share[:, None]], 1)
-            weights[:, 0] -= self.forearm_share
-            v = dual_quaternion_skinning(weights, np.concatenate([a, arm[None]]), shaped)
+        v = dual_quaternion_skinning(self.weights, a, shaped)
         faces, part = self.faces, self.hand_part
         nail, palmar, crease, along = self.nail, self.palmar, self.crease, self.arm_x
         if sleeve_x is not None:
             sv = self.sleeve_v + np.array([sleeve_x * (1 if self.side == "right" else -1), 0, 0])
-            sv = sv @ arm[:3, :3].T + arm[:3, 3]
+            sv = sv @ a[0, :3, :3].T + a[0, :3, 3]
             faces = np.concatenate([faces, self.sleeve_f + len(v)])
             z = np.zeros(len(sv))
             part = np.concatenate([part, np.full(len(sv), PART_SLEEVE)])

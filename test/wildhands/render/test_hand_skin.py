@@ -10,19 +10,14 @@ import torch
 from wildhands.data.synthetic import SyntheticConfig
 from wildhands.data.synthetic.generator import generate_frame
 from wildhands.geometry.camera import CameraModel
-from wildhands.geometry.rotations import rodrigues
 from wildhands.handmodel import OpenHandModel
 from wildhands.render.hand_skin import (
     PART_ARM,
     PART_HAND,
     PART_SLEEVE,
     SLEEVE_CUFF_RANGE_M,
-    WRIST_EXTENSION_RANGE_RAD,
-    WRIST_RADIAL_RANGE_RAD,
     HandSkin,
-    forearm_rotation,
     surface_nets,
-    wrist_bend_towards,
 )
 from wildhands.render.shaded import (
     ShadingStyle,
@@ -132,70 +127,6 @@ def test_forearm_has_adult_girth_and_the_sleeve_goes_round_it(skins: dict[str, H
         assert unused.sum() > 1000 and (mesh.occlusion()[: len(deep)][unused] == 0).all()
 
 
-def _arm_direction(mesh, skin: HandSkin) -> np.ndarray:
-    """Unit direction (model frame) from the forearm's section 8 cm up the arm to its section 18 cm up."""
-    arm = mesh.vertices[: skin.num_vertices]
-    near, far = (
-        arm[(np.abs(skin.arm_x - x) < 0.003) & (skin.hand_part == PART_ARM)].mean(0) for x in (0.08, 0.18)
-    )
-    return (far - near) / np.linalg.norm(far - near)
-
-
-@pytest.mark.parametrize("side", ["right", "left"])
-def test_wrist_bend_turns_the_forearm_and_sleeve_not_the_hand(skins: dict[str, HandSkin], side: str) -> None:
-    """``wrist_bend`` turns the forearm (and the sleeve with it) about the wrist as ``forearm_rotation``
-    says -- extension tilts it dorsal (+y), radial deviation to the thumb's side (+z), for either side --
-    while the hand's vertices (the palm and fingers, from 1 cm before the wrist on) do not move; the
-    identity bend is the straight arm."""
-    skin = skins[side]
-    betas, orient, pose = _pose(3)
-    straight = skin.skin(betas, orient, pose, sleeve_x=0.06)
-    same = skin.skin(betas, orient, pose, sleeve_x=0.06, wrist_bend=np.eye(3))
-    np.testing.assert_allclose(same.vertices, straight.vertices, atol=1e-9)
-    r_orient = rodrigues(np.asarray(orient, np.float64))  # model -> camera
-    sign = 1.0 if side == "right" else -1.0
-    for ext_deg, rad_deg, expect in ((40.0, 0.0, (np.cos(0.698), np.sin(0.698), 0.0)),
-                                     (0.0, -25.0, (np.cos(0.436), 0.0, -np.sin(0.436)))):  # fmt: skip
-        bend = forearm_rotation(side, np.radians(ext_deg), np.radians(rad_deg))
-        np.testing.assert_allclose(bend @ bend.T, np.eye(3), atol=1e-12)
-        assert np.linalg.det(bend) == pytest.approx(1.0)
-        axis = bend @ np.array([sign, 0.0, 0.0])
-        np.testing.assert_allclose(axis, [sign * expect[0], expect[1], expect[2]], atol=1e-3)
-        bent = skin.skin(betas, orient, pose, sleeve_x=0.06, wrist_bend=bend)
-        hand = skin.arm_x < -0.01
-        np.testing.assert_allclose(
-            bent.vertices[: skin.num_vertices][hand], straight.vertices[: skin.num_vertices][hand], atol=1e-9
-        )
-        # the forearm now runs along the turned axis (camera frame = orient @ model), 5 deg at most off it
-        seen = _arm_direction(bent, skin)
-        assert np.degrees(np.arccos(np.clip(seen @ (r_orient @ axis), -1, 1))) < 5.0
-        assert np.degrees(np.arccos(np.clip(_arm_direction(straight, skin) @ seen, -1, 1))) > 20.0
-        # the sleeve turned with it: behind the wrist (the model's origin) along the turned axis, round it
-        sleeve = bent.vertices[bent.part == PART_SLEEVE]
-        along = sleeve @ (r_orient @ axis)
-        off_axis = np.linalg.norm(sleeve - along[:, None] * (r_orient @ axis)[None], axis=1)
-        assert along.min() > 0.03 and off_axis.max() < 0.06
-
-
-def test_wrist_bend_towards_aims_within_the_wrists_range() -> None:
-    """``wrist_bend_towards`` finds the bend that points the forearm at a reachable direction exactly, and
-    stops at the wrist's range for one it cannot reach."""
-    rng = np.random.default_rng(0)
-    for side in ("right", "left"):
-        sign = 1.0 if side == "right" else -1.0
-        for _ in range(20):
-            r = rodrigues(rng.normal(0, 1.0, 3))
-            ext = rng.uniform(*WRIST_EXTENSION_RANGE_RAD)
-            rad = rng.uniform(*WRIST_RADIAL_RANGE_RAD)
-            target = r @ forearm_rotation(side, ext, rad) @ np.array([sign, 0.0, 0.0])
-            got = wrist_bend_towards(side, r, 2.5 * target)
-            assert got == pytest.approx((ext, rad), abs=1e-9)
-        # straight back along the fingers: out of reach, both angles at a limit of their range
-        r = np.eye(3)
-        ext, rad = wrist_bend_towards(side, r, np.array([-sign, 0.3, -0.5]))
-        assert ext in WRIST_EXTENSION_RANGE_RAD and rad == WRIST_RADIAL_RANGE_RAD[0]
-
-
 def test_surface_nets_sphere() -> None:
     ax = np.linspace(-1, 1, 21)
     g = np.stack(np.meshgrid(ax, ax, ax, indexing="ij"), -1)
@@ -270,48 +201,6 @@ def test_generator_skin_option() -> None:
             assert ha.mask.any()
         again = generate_frame(cfg, 5, index)
         assert again.jpeg_bytes == a.jpeg_bytes
-
-
-def test_generator_wrist_bend_option() -> None:
-    """``wrist_bend: egocentric`` needs the skin, is left out of ``to_dict`` at its default, keeps the
-    straight-arm frame's hands (same labels) where the bent arm passes the occlusion check, and bends the
-    arms towards their elbow (``arm_axis_cam``), within the wrist's range."""
-    from wildhands.data.synthetic.generator import ELBOW_CAM_M
-
-    with pytest.raises(ValueError, match="wrist_bend"):
-        SyntheticConfig(wrist_bend="egocentric")  # tubes draw no forearm
-    with pytest.raises(ValueError, match="wrist_bend"):
-        SyntheticConfig(hand_look="skin", wrist_bend="bent")
-    straight = SyntheticConfig(hand_look="skin", image_sizes=((320, 240),))
-    bent = SyntheticConfig(hand_look="skin", image_sizes=((320, 240),), wrist_bend="egocentric")
-    assert "wrist_bend" not in straight.to_dict() and SyntheticConfig.from_dict(bent.to_dict()) == bent
-    widest = np.arccos(
-        np.cos(np.abs(WRIST_EXTENSION_RANGE_RAD).max()) * np.cos(np.abs(WRIST_RADIAL_RANGE_RAD).max())
-    )
-    gains, same = [], 0
-    for index in range(6):
-        a, b = generate_frame(straight, 11, index), generate_frame(bent, 11, index)
-        assert generate_frame(bent, 11, index).jpeg_bytes == b.jpeg_bytes
-        if len(a.hands) == len(b.hands) and all(
-            np.array_equal(ha.keypoints_cam_m, hb.keypoints_cam_m) for ha, hb in zip(a.hands, b.hands)
-        ):
-            same += 1
-            assert a.jpeg_bytes != b.jpeg_bytes  # same hands, other arms
-        for hand in b.hands:
-            assert "arm_axis_cam" not in a.hands[0].extra
-            axis = np.asarray(hand.extra["arm_axis_cam"])
-            straight_axis = rodrigues(hand.global_orient_aa) @ np.array(
-                [1.0 if hand.side == "right" else -1.0, 0, 0]
-            )
-            # the bend is a wrist's: no farther from the straight arm than the range's corners
-            assert np.arccos(np.clip(axis @ straight_axis, -1, 1)) < widest + 1e-6
-            elbow = np.asarray(ELBOW_CAM_M[hand.side]) - hand.keypoints_cam_m[0]
-            elbow /= np.linalg.norm(elbow)
-            gains.append(axis @ elbow - straight_axis @ elbow)
-    assert same >= 2 and len(gains) >= 6
-    assert (
-        np.mean(gains) > 0.1 and np.min(gains) > -0.3
-    )  # nearer the elbow, but for the jitter
 
 
 def _rigid(axis_angle: np.ndarray, t: np.ndarray) -> np.ndarray:

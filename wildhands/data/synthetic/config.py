@@ -20,7 +20,7 @@ from typing import Any
 from wildhands.data.synthetic.poses import OTHER_POSES
 from wildhands.model.grasp import NUM_GRASP_CLASSES
 
-__all__ = ["BACKGROUNDS", "DEVICE_PATTERN", "HAND_LOOKS", "OCCLUDERS", "WRIST_BENDS", "SyntheticConfig"]
+__all__ = ["BACKGROUNDS", "DEVICE_PATTERN", "HAND_LOOKS", "OCCLUDERS", "SyntheticConfig"]
 
 Range = tuple[float, float]
 
@@ -32,8 +32,6 @@ HAND_LOOKS = ("tubes", "skin")
 BACKGROUNDS = ("procedural", "photo_mix")
 #: valid ``SyntheticConfig.occluders`` values
 OCCLUDERS = ("boxes", "objects")
-#: valid ``SyntheticConfig.wrist_bend`` values
-WRIST_BENDS = ("straight", "egocentric")
 
 
 @dataclass(frozen=True)
@@ -106,12 +104,6 @@ class SyntheticConfig:
             the orientation prior alone often points the arm at the camera and hides most of the hand
             behind it. 0.05 keeps the rendered pixels behind the arm to about a tenth; 1.0 (default) checks
             nothing: frames stay byte-identical.
-        wrist_bend: with ``hand_look: skin``, ``'straight'`` (default: the forearm continues the hand's
-            axis; frames stay byte-identical) or ``'egocentric'``: the wrist bends the forearm (within the
-            wrist's comfortable range, ``render.hand_skin.WRIST_*_RANGE_RAD``) towards an elbow below and
-            beside the wearer's eyes (``generator.ELBOW_CAM_M``), jittered, so arms come into view from
-            below, as in egocentric footage, whatever the hand's orientation; the hand and its labels are
-            unchanged, ``max_arm_occlusion`` checks the bent arm.
         device: where the image work runs (``backends``): ``'cpu'`` = numpy/OpenCV (the reference; the
             bytes of a frame never change), ``'torch-cpu'`` = the torch renderer on the CPU, ``'cuda'`` /
             ``'cuda:N'`` = the torch renderer on a GPU. Random draws, hand model and labels stay on the CPU:
@@ -151,7 +143,6 @@ class SyntheticConfig:
     occluders: str = "boxes"
     grasped_objects: float = 0.0
     max_arm_occlusion: float = 1.0
-    wrist_bend: str = "straight"
     device: str = "cpu"
 
     # ------------------------------------------------------------------ validation
@@ -205,10 +196,6 @@ class SyntheticConfig:
         self._number("max_arm_occlusion", 0.0, 1.0)
         if self.max_arm_occlusion < 1.0 and self.hand_look != "skin":
             raise ValueError("max_arm_occlusion: needs hand_look: skin (only the skin draws a forearm)")
-        if self.wrist_bend not in WRIST_BENDS:
-            raise ValueError(f"wrist_bend: need one of {WRIST_BENDS}, got {self.wrist_bend!r}")
-        if self.wrist_bend != "straight" and self.hand_look != "skin":
-            raise ValueError("wrist_bend: needs hand_look: skin (only the skin draws a forearm)")
         if not (isinstance(self.device, str) and DEVICE_PATTERN.match(self.device)):
             raise ValueError(f"device: need 'cpu', 'torch-cpu', 'cuda' or 'cuda:N', got {self.device!r}")
 
@@ -303,7 +290,6 @@ class SyntheticConfig:
             ("occluders", "boxes"),
             ("grasped_objects", 0.0),
             ("max_arm_occlusion", 1.0),
-            ("wrist_bend", "straight"),
             ("other_poses", "random"),
             ("finger_fan", 1.0),
         )

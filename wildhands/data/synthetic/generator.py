@@ -1,9 +1,8 @@
 """``generate_frame(config, seed, index)``: one synthetic egocentric image with its hands and all labels.
 
 A frame is a pure function of ``(config, seed, index)``: its randomness comes from
-``np.random.default_rng([seed, index])`` alone (no global RNG; ``wrist_bend: egocentric`` draws its jitter
-from a second stream of the same pair: its frames draw what ``straight``'s do until the bent arm's occlusion
-check keeps another placement), and the hand model runs in float64 on the CPU, so the same arguments give the same image bytes and labels on every run.
+``np.random.default_rng([seed, index])`` alone (no global RNG), and the hand model runs in float64 on the
+CPU, so the same arguments give the same image bytes and labels on every run.
 
 Steps: sample a camera (``scene.sample_camera``: size, log-uniform fx, principal point, distortion model); a
 procedural background (or, ``backgrounds: photo_mix``, photo crops and desks: ``photo_textures``); 1 or 2
@@ -129,9 +128,6 @@ class _Hand:
     keypoints: np.ndarray  # (21, 3)
     faces: np.ndarray
     transl: np.ndarray | None = None
-    wrist_bend: np.ndarray | None = (
-        None  # (3, 3) the forearm's turn about the wrist (``wrist_bend: egocentric``)
-    )
 
 
 @contextlib.contextmanager
@@ -181,54 +177,18 @@ _ARM_RADIUS_M = 0.04  # about the sleeve's half-width (render.hand_skin._sleeve:
 _ARM_START_M = 0.03  # the capsule starts this far behind the wrist, past the wrist's own skin
 
 
-#: m, camera optical frame: where ``wrist_bend: egocentric`` points each forearm -- the elbow of a person
-#: whose head-mounted camera looks ~35 deg down at hands working in front of them (elbows ~45 cm below the
-#: eyes, 20 cm to the side, 15 cm forward), by side
-ELBOW_CAM_M = {"right": (0.20, 0.30, 0.35), "left": (-0.20, 0.30, 0.35)}
-_WRIST_BEND_JITTER_RAD = (math.radians(12.0), math.radians(6.0))  # extension, radial: sd around the aim
-_WRIST_BEND_STREAM = 0x57B  # the wrist bends' own random stream: the frame's other draws do not change
-
-
-def egocentric_wrist_bend(hand: _Hand, transl: np.ndarray, jitter_rad: np.ndarray) -> np.ndarray:
-    """(3, 3) the wrist bend (``render.hand_skin.forearm_rotation``) that points ``hand``'s forearm, placed at
-    ``transl``, as near as the wrist allows towards its side's ``ELBOW_CAM_M``, plus ``jitter_rad``
-    (extension, radial), kept within the wrist's range."""
-    from wildhands.render.hand_skin import (
-        WRIST_EXTENSION_RANGE_RAD,
-        WRIST_RADIAL_RANGE_RAD,
-        forearm_rotation,
-        wrist_bend_towards,
-    )
-
-    wrist = hand.keypoints[0] + transl
-    orient = rodrigues(np.asarray(hand.global_orient, np.float64))
-    extension, radial = wrist_bend_towards(hand.side, orient, np.asarray(ELBOW_CAM_M[hand.side]) - wrist)
-    extension = float(np.clip(extension + jitter_rad[0], *WRIST_EXTENSION_RANGE_RAD))
-    radial = float(np.clip(radial + jitter_rad[1], *WRIST_RADIAL_RANGE_RAD))
-    return forearm_rotation(hand.side, extension, radial)
-
-
-def arm_axis(hand: _Hand, wrist_bend: np.ndarray | None = None) -> np.ndarray:
-    """(3,) unit direction of ``hand``'s forearm in the camera frame, from the wrist towards the elbow: the
-    model's +x (a right hand) or -x (a left one), turned by ``wrist_bend`` (3, 3, model frame) if given."""
-    axis = np.array([1.0 if hand.side == "right" else -1.0, 0.0, 0.0])
-    if wrist_bend is not None:
-        axis = np.asarray(wrist_bend, np.float64) @ axis
-    return rodrigues(np.asarray(hand.global_orient, np.float64)) @ axis
-
-
-def arm_hidden_share(hand: _Hand, transl: np.ndarray, wrist_bend: np.ndarray | None = None) -> float:
+def arm_hidden_share(hand: _Hand, transl: np.ndarray) -> float:
     """Share of ``hand``'s model vertices (placed at ``transl``, camera frame, m) that its own forearm hides
     from the camera at the origin: the arm is a capsule of radius ``_ARM_RADIUS_M`` along the model's wrist
     axis (+x of a right hand's model frame, -x of a left one's), from ``_ARM_START_M`` to ``_ARM_LENGTH_M``
     behind the wrist; a vertex is hidden when its line of sight, up to ``_ARM_RADIUS_M`` short of the vertex,
-    passes through the capsule; the capsule follows a ``wrist_bend`` (``arm_axis``). (Stopping short keeps
-    the wrist's and the heel's own vertices, which lie within a radius of the capsule's end, from hiding
-    themselves when the arm points elsewhere.)
+    passes through the capsule. (Stopping short keeps the wrist's and the heel's own vertices, which lie
+    within a radius of the capsule's end, from hiding themselves when the arm points elsewhere.)
 
     Vertices are not pixels: a bound of 0.05 here keeps the rendered hand pixels behind the arm to about a
     tenth or less (test_synthetic_looks checks it on frames; docs/render-realism.md has the realism bench)."""
-    axis = arm_axis(hand, wrist_bend)
+    axis = rodrigues(np.asarray(hand.global_orient, np.float64))[:, 0]
+    axis = axis if hand.side == "right" else -axis
     wrist = hand.keypoints[0] + transl
     a, b = wrist + _ARM_START_M * axis, wrist + _ARM_LENGTH_M * axis
     verts = hand.vertices + transl
@@ -256,19 +216,10 @@ def segments_distance(ends: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[n
 
 
 def _place(
-    rng: np.random.Generator,
-    cfg: SyntheticConfig,
-    scam: SampledCamera,
-    hand: _Hand,
-    others: list[_Hand],
-    bend_rng: np.random.Generator | None = None,
+    rng: np.random.Generator, cfg: SyntheticConfig, scam: SampledCamera, hand: _Hand, others: list[_Hand]
 ) -> bool:
-    """Try to put ``hand`` in view (sets ``hand.transl``, and ``hand.wrist_bend`` from ``bend_rng`` under
-    ``wrist_bend: egocentric``); False when 25 tries fail."""
+    """Try to put ``hand`` in view (sets ``hand.transl``); False when 25 tries fail."""
     cam = scam.camera
-    jitter = None
-    if cfg.wrist_bend == "egocentric":
-        jitter = bend_rng.normal(0.0, _WRIST_BEND_JITTER_RAD)
     w, h = cam.width, cam.height
     m = cfg.wrist_margin_px
     extent = float(np.linalg.norm(np.ptp(hand.vertices, axis=0)))
@@ -312,10 +263,9 @@ def _place(
                 break
         if clash:
             continue
-        bend = None if jitter is None else egocentric_wrist_bend(hand, transl, jitter)
-        if cfg.max_arm_occlusion < 1.0 and arm_hidden_share(hand, transl, bend) > cfg.max_arm_occlusion:
+        if cfg.max_arm_occlusion < 1.0 and arm_hidden_share(hand, transl) > cfg.max_arm_occlusion:
             continue
-        hand.transl, hand.wrist_bend = transl, bend
+        hand.transl = transl
         return True
     return False
 
@@ -386,9 +336,7 @@ def _skin_scene(
     for k, hd in enumerate(hands):
         look = sample_appearance(rng, style.color_rgb)
         sleeve_x = float(rng.uniform(*SLEEVE_CUFF_RANGE_M)) if rng.random() < 0.8 else None
-        mesh = hand_skin(hd.side).skin(
-            hd.betas, hd.global_orient, hd.hand_pose, sleeve_x=sleeve_x, wrist_bend=hd.wrist_bend
-        )
+        mesh = hand_skin(hd.side).skin(hd.betas, hd.global_orient, hd.hand_pose, sleeve_x=sleeve_x)
         v = mesh.vertices + hd.transl
         base, spec = albedo(mesh, look)
         rgb.append(shade_vertices(v, mesh.normals, base, style, occlusion=mesh.occlusion(), specular=spec))
@@ -474,15 +422,12 @@ def _generate_frame(
 
     # ---- hands: sample, place (retrying with new poses), reject heavy mutual occlusion
     sides = _sides(rng, cfg)
-    bend_rng = (
-        np.random.default_rng([seed, index, _WRIST_BEND_STREAM]) if cfg.wrist_bend != "straight" else None
-    )
     for _attempt in range(8):
         hands: list[_Hand] = []
         for side in sides:
             for _try in range(40):
                 hand = _sample_hand(rng, cfg, side)
-                if _place(rng, cfg, scam, hand, hands, bend_rng):
+                if _place(rng, cfg, scam, hand, hands):
                     hands.append(hand)
                     break
         if not hands:
@@ -601,8 +546,6 @@ def _generate_frame(
             "index": int(index),
             "seed": int(seed),
         }
-        if hd.wrist_bend is not None:  # the forearm's direction, camera frame (wrist -> elbow)
-            extra["arm_axis_cam"] = arm_axis(hd, hd.wrist_bend)
         records.append(
             HandRecord(
                 dataset=DATASET_NAME,
