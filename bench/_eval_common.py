@@ -85,7 +85,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def metrics_subset(m: dict[str, Any]) -> dict[str, Any]:
     """The reported metrics and counts of one ``evaluate`` dataset entry."""
-    keys = ("hands", "hands_missing", "frames", "frames_failed", "frames_mrrpe", "pck_20mm", "auc_0_50mm")
+    keys = ("hands", "hands_missing", "frames", "frames_failed", "frames_mrrpe", "pck_20mm", "auc_0_50mm",
+            "orientation_deg")  # fmt: skip
     return {k: m.get(k) for k, _ in METRICS} | {k: m.get(k) for k in keys}
 
 

@@ -13,6 +13,9 @@ continuous pixel convention). Per set of images it reports:
   similarity Procrustes alignment (hands with 3D truth only), and per keypoint
   (``world_error_by_keypoint_mm``, hands with all 21 labelled): which parts of the hand the network reads
   worse on renders than on photos;
+* world orientation error (deg, ``world_orientation_deg``): how far the world landmarks are turned from the
+  truth, seen in the crop's view (``world_orientation_deg``) -- what the PA-MPJPE forgives, and what the
+  landmark estimator's wrist-relative 3D error pays for;
 * the hand-presence score (mean) and the fraction of hands with presence > 0.5 (MediaPipe's threshold);
 * handedness agreement: the share of hands (with a known side) whose handedness the network reads right --
   a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored;
@@ -65,12 +68,14 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
+from wildhands.eval.metrics import orientation_error_deg  # noqa: E402
 from wildhands.eval.real_hands import (  # noqa: E402
     landmarks_on_rect,
     load_mmpose_sets,
     load_real_hands,
     tracking_rect,
 )
+from wildhands.geometry.perspective_crop import look_at_rotation, roll_matrix  # noqa: E402
 from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, FINGER_NAMES, KEYPOINT_NAMES  # noqa: E402
 from wildhands.model.grasp import grasp_class_name  # noqa: E402
 
@@ -281,6 +286,19 @@ def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(procrustes_errors_mm(pred, truth).mean())
 
 
+def world_orientation_deg(
+    world_m: np.ndarray, rotation: float, cam_m: np.ndarray, valid: np.ndarray
+) -> float:
+    """How far (deg) the landmark network's world landmarks ``world_m`` (21, 3), read on a crop turned by
+    ``rotation`` (rad), are turned from the truth ``cam_m`` (21, 3, camera frame): the network knows no
+    intrinsics, so its world frame is taken to be its crop's view -- the camera turned without roll to look
+    at the hand's centre (``look_at_rotation``), then rolled as the crop (``roll_matrix``) -- and the truth is
+    compared in that view (``metrics.orientation_error_deg``). What PA-MPJPE forgives."""
+    in_view = cam_m @ look_at_rotation(cam_m[valid].mean(0)).T
+    unrolled = world_m @ roll_matrix(rotation).T
+    return float(orientation_error_deg(unrolled[None], in_view[None], valid[None])[0])
+
+
 def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
     """The landmark network on the hand's MediaPipe crop; None when the truth cannot place the crop."""
     uv, valid = hand["uv"], hand["valid"]
@@ -296,6 +314,7 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         "err_px": float(np.mean(err)) * CROP_PX / size if np.isfinite(err).all() else math.inf,
         "presence": float(res["presence"]),
         "pa_mm": None,
+        "orient_deg": None,
         "side_agrees": None if hand["side"] is None else res["side"] == hand["side"],
         "finger_order_flipped": flipped,
         "rect": (centre, size, rotation),
@@ -305,6 +324,7 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
     if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(res["landmarks_world_m"]).all():
         errors = procrustes_errors_mm(res["landmarks_world_m"][valid], cam[valid])
         out["pa_mm"] = float(errors.mean())
+        out["orient_deg"] = world_orientation_deg(res["landmarks_world_m"], rotation, cam, valid)
         if valid.all():
             out["pa_by_keypoint_mm"] = errors
             out["bends_truth_deg"] = finger_bends_deg(cam)
@@ -337,6 +357,8 @@ def bend_diff_by_truth(truth_deg: np.ndarray, read_deg: np.ndarray) -> dict[str,
 def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     err = np.array([s["err_px"] for s in scores], np.float64)
     pa = np.array([s["pa_mm"] for s in scores if s["pa_mm"] is not None], np.float64)
+    orient = np.array([s["orient_deg"] for s in scores if s.get("orient_deg") is not None], np.float64)
+    orient = orient[np.isfinite(orient)]
     pa_by_side = {
         key: [s["pa_mm"] for s in scores if s["pa_mm"] is not None and s["side_agrees"] is agrees]
         for key, agrees in (("agrees", True), ("disagrees", False))
@@ -362,6 +384,9 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         "err2d_crop224_px_median": r(np.median(finite)) if finite.size else None,
         "world_pa_mpjpe_mm": r(pa.mean()) if pa.size else None,
         "hands_3d": int(pa.size),
+        # the world landmarks' orientation error in the crop's view (world_orientation_deg), mean / median
+        "world_orientation_deg": r(orient.mean(), 1) if orient.size else None,
+        "world_orientation_deg_median": r(np.median(orient), 1) if orient.size else None,
         "presence_mean": r(pres.mean(), 3) if pres.size else None,
         "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
         "handedness_agreement": r(sides.mean(), 3) if sides.size else None,
@@ -417,7 +442,7 @@ def paired_differences(
 
     def diff(key: str, value) -> dict[str, Any] | None:
         d = [value(after[n][key]) - value(before[n][key]) for n in names
-             if before[n][key] is not None and after[n][key] is not None]  # fmt: skip
+             if before[n].get(key) is not None and after[n].get(key) is not None]  # fmt: skip
         d = np.array([x for x in d if math.isfinite(x)], np.float64)
         if d.size < 2:
             return None
@@ -431,6 +456,7 @@ def paired_differences(
         "other_hands": len(shared) - len(names),
         "err2d_crop224_px": diff("err_px", float),
         "world_pa_mpjpe_mm": diff("pa_mm", float),
+        "world_orientation_deg": diff("orient_deg", float),
         "presence": diff("presence", float),
         "handedness_agreement": diff("side_agrees", float),
     }
@@ -548,8 +574,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def markdown(result: dict[str, Any]) -> str:
     rows = [
         "| crops | hands | 2D error px (mean / median) | world PA-MPJPE mm (hands) | presence mean | > 0.5 "
-        "| handedness agrees | finger bend diff deg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| handedness agrees | finger bend diff deg | world orientation deg (mean / median) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     groups = {**result["sets"], **result.get("clear_by_grasp", {}), **result.get("by_view", {})}
     for name, s in groups.items():
@@ -557,7 +583,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {name} | {s['hands']} | {s['err2d_crop224_px_mean']} / {s['err2d_crop224_px_median']} "
             f"| {s['world_pa_mpjpe_mm']} ({s['hands_3d']}) | {s['presence_mean']} "
             f"| {s['presence_over_0.5']} | {s.get('handedness_agreement')} "
-            f"| {s.get('finger_bend_diff_deg')} |"
+            f"| {s.get('finger_bend_diff_deg')} "
+            f"| {s.get('world_orientation_deg')} / {s.get('world_orientation_deg_median')} |"
         )
     return "\n".join(rows)
 

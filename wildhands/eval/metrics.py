@@ -2,6 +2,8 @@
 
 * ``mpjpe_mm``: mean per-joint position error after aligning the roots (root-relative, the usual MPJPE).
 * ``pa_mpjpe_mm``: MPJPE after a Procrustes (similarity) alignment: scale, proper rotation, translation.
+* ``orientation_error_deg``: the angle of that alignment's rotation: how far the hand is turned from the
+  truth in the camera frame (what MPJPE counts and PA-MPJPE forgives).
 * ``root_error_mm``: absolute root (wrist) position error in the camera frame: what metric depth gets right.
 * ``mrrpe_mm``: mean relative-root position error (ARCTIC, WildHands): the error of the vector from the
   right hand's root to the left hand's root, for frames with both hands.
@@ -23,7 +25,9 @@ __all__ = [
     "joint_errors_mm",
     "mpjpe_mm",
     "pa_mpjpe_mm",
+    "orientation_error_deg",
     "procrustes_align",
+    "procrustes_rotation",
     "root_error_mm",
     "mrrpe_mm",
     "kp2d_error_px",
@@ -88,6 +92,29 @@ def mpjpe_mm(pred_m: Any, gt_m: Any, root: int | None = 0, valid: Any = None) ->
     return masked_mean(err, _valid(valid, err.shape))
 
 
+def _similarity(
+    pred: np.ndarray, gt: np.ndarray, v: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """(s, R, t) of the least-squares similarity ``gt ~ s R pred + t`` over the ``v`` points (Umeyama 1991),
+    or None when it is ill-defined (fewer than 3 points, or all at one place)."""
+    if v.sum() < 3:
+        return None
+    x, y = pred[v], gt[v]
+    mx, my = x.mean(0), y.mean(0)
+    xc, yc = x - mx, y - my
+    var_x = (xc**2).sum()
+    if var_x < 1e-18:
+        return None
+    cov = yc.T @ xc  # (3, 3): sum_i y_i x_i^T
+    U, S, Vt = np.linalg.svd(cov)
+    d = np.ones(3)
+    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
+        d[2] = -1.0  # reflection -> closest proper rotation
+    R = U @ np.diag(d) @ Vt
+    s = float((S * d).sum() / var_x)
+    return s, R, my - s * R @ mx
+
+
 def procrustes_align(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Similarity transform (scale s > 0, proper rotation R, translation t) of ``pred`` (J, 3) that best fits
     ``gt`` (J, 3) in least squares over the ``valid`` points (Umeyama 1991); returns the aligned (J, 3).
@@ -97,25 +124,40 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None 
     pred = np.asarray(pred, np.float64)
     gt = np.asarray(gt, np.float64)
     v = np.ones(len(pred), bool) if valid is None else np.asarray(valid, bool)
-    if v.sum() < 3:
+    fit = _similarity(pred, gt, v)
+    if fit is None:
         if v.sum() == 0:
             return pred.copy()
         return pred - pred[v].mean(0) + gt[v].mean(0)
-    x, y = pred[v], gt[v]
-    mx, my = x.mean(0), y.mean(0)
-    xc, yc = x - mx, y - my
-    var_x = (xc**2).sum()
-    if var_x < 1e-18:
-        return pred - mx + my
-    cov = yc.T @ xc  # (3, 3): sum_i y_i x_i^T
-    U, S, Vt = np.linalg.svd(cov)
-    d = np.ones(3)
-    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
-        d[2] = -1.0  # reflection -> closest proper rotation
-    R = U @ np.diag(d) @ Vt
-    s = float((S * d).sum() / var_x)
-    t = my - s * R @ mx
+    s, R, t = fit
     return s * pred @ R.T + t
+
+
+def procrustes_rotation(
+    pred: np.ndarray, gt: np.ndarray, valid: np.ndarray | None = None
+) -> np.ndarray | None:
+    """(3, 3) the proper rotation R of :func:`procrustes_align` (``gt ~ s R pred + t``), or None where it is
+    ill-defined."""
+    pred = np.asarray(pred, np.float64)
+    v = np.ones(len(pred), bool) if valid is None else np.asarray(valid, bool)
+    fit = _similarity(pred, np.asarray(gt, np.float64), v)
+    return None if fit is None else fit[1]
+
+
+def orientation_error_deg(pred_m: Any, gt_m: Any, valid: Any = None) -> np.ndarray:
+    """(N,) degrees: the angle of the rotation that best turns each prediction onto its ground truth (the
+    rotation of :func:`procrustes_align`, fitted on the valid joints): the error of the hand's orientation in
+    the camera frame, whatever its position, size or finger pose. NaN where it is ill-defined."""
+    p, g = _points(pred_m, "pred_m", 3), _points(gt_m, "gt_m", 3)
+    if p.shape != g.shape:
+        raise ValueError(f"pred_m shape {p.shape} != gt_m shape {g.shape}")
+    v = _valid(valid, p.shape[:2]) & np.isfinite(p).all(-1) & np.isfinite(g).all(-1)
+    out = np.full(len(p), np.nan)
+    for i in range(len(p)):
+        R = procrustes_rotation(np.where(v[i][:, None], p[i], 0.0), np.where(v[i][:, None], g[i], 0.0), v[i])
+        if R is not None:
+            out[i] = np.degrees(np.arccos(np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0)))
+    return out
 
 
 def pa_mpjpe_mm(pred_m: Any, gt_m: Any, valid: Any = None) -> np.ndarray:

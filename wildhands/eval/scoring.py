@@ -162,6 +162,7 @@ class HandScore:
     estimated: bool
     mpjpe_mm: float = math.nan
     pa_mpjpe_mm: float = math.nan
+    orientation_deg: float = math.nan  # the hand's turn from the truth (metrics.orientation_error_deg)
     root_error_mm: float = math.nan
     kp2d_px: float = math.nan
     joint_errors_mm: np.ndarray | None = None  # (J_valid,) root-relative, valid joints only
@@ -185,6 +186,7 @@ def _keypoint_errors(
         pred, gt = np.asarray(pred_cam_m)[None], np.asarray(true_cam_m)[None]
         out["mpjpe_mm"] = float(M.mpjpe_mm(pred, gt, valid=valid[None])[0])
         out["pa_mpjpe_mm"] = float(M.pa_mpjpe_mm(pred, gt, valid=valid[None])[0])
+        out["orientation_deg"] = float(M.orientation_error_deg(pred, gt, valid=valid[None])[0])
         if valid[0]:
             out["root_error_mm"] = float(M.root_error_mm(pred[:, 0], gt[:, 0])[0])
         out["joint_errors_mm"] = M.joint_errors_mm(pred, gt)[0][valid]
@@ -278,6 +280,7 @@ def summarise(acc: DatasetScores) -> dict[str, Any]:
         "frames_mrrpe": len(acc.mrrpe_mm),
         "mpjpe_mm": nanmean([h.mpjpe_mm for h in hands]),
         "pa_mpjpe_mm": nanmean([h.pa_mpjpe_mm for h in hands]),
+        "orientation_deg": nanmean([h.orientation_deg for h in hands]),
         "mrrpe_mm": nanmean(acc.mrrpe_mm),
         "root_error_mm": nanmean([h.root_error_mm for h in hands]),
         "kp2d_px": nanmean([h.kp2d_px for h in hands]),
@@ -324,6 +327,7 @@ def score_sequence(sequence: Sequence, results: list[FrameResult]) -> dict[str, 
         "recall": len(scores) / n_gt if n_gt else None,
         "mpjpe_mm": stats([s.mpjpe_mm for s in scores]),
         "pa_mpjpe_mm": stats([s.pa_mpjpe_mm for s in scores]),
+        "orientation_deg": stats([s.orientation_deg for s in scores]),
         "root_error_mm": stats([s.root_error_mm for s in scores]),
         "mrrpe_mm": stats(mrrpe),
         "kp2d_px": stats([s.kp2d_px for s in scores]),
@@ -360,6 +364,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"3D error     MPJPE {_fmt(gt['mpjpe_mm'], unit=' mm')}"
             f"  PA-MPJPE {_fmt(gt['pa_mpjpe_mm'], unit=' mm')}"
             f"  root {_fmt(gt['root_error_mm'], unit=' mm')}  MRRPE {_fmt(gt['mrrpe_mm'], unit=' mm')}",
+            f"orientation  {_fmt(gt.get('orientation_deg'), unit=' deg')} (the hand's turn from the truth)",
             f"2D error     {_fmt(gt['kp2d_px'], unit=' px')} (mean over keypoints and hands)",
         ]
     return "\n".join(lines)
@@ -371,8 +376,10 @@ def score_hand(pred: dict[str, Any] | None, truth: Any) -> dict[str, float | boo
 
     ``found`` (a prediction exists); ``kp2d_px`` (mean 2D error over the labelled keypoints, px);
     ``kp2d_rel`` (that error / the longest side of the tight keypoint box); where both have 3D:
-    ``pa_mpjpe_mm``, ``mpjpe_mm`` (root-relative, root = wrist) and ``wrist_mm`` (absolute wrist error,
-    camera frame); the last two only when the wrist is labelled. NaN where a score does not apply.
+    ``pa_mpjpe_mm``, ``orientation_deg`` (the hand's orientation error, camera frame:
+    ``metrics.orientation_error_deg``), ``mpjpe_mm`` (root-relative, root = wrist) and ``wrist_mm``
+    (absolute wrist error, camera frame); the last two only when the wrist is labelled. NaN where a score
+    does not apply.
 
     ``pred``: ``keypoints_px`` (21, 2) and ``keypoints_cam_m`` (21, 3) or None; None = hand not found.
     ``truth``: a :class:`wildhands.eval.real_hands.HandTruth` (``keypoints_px``, ``valid``,
@@ -384,6 +391,7 @@ def score_hand(pred: dict[str, Any] | None, truth: Any) -> dict[str, float | boo
         "kp2d_px": nan,
         "kp2d_rel": nan,
         "pa_mpjpe_mm": nan,
+        "orientation_deg": nan,
         "mpjpe_mm": nan,
         "wrist_mm": nan,
     }
@@ -401,6 +409,7 @@ def score_hand(pred: dict[str, Any] | None, truth: Any) -> dict[str, float | boo
     out["kp2d_rel"] = e["kp2d_px"] / truth.size_px if truth.size_px > 0 else nan
     if "pa_mpjpe_mm" in e:
         out["pa_mpjpe_mm"] = e["pa_mpjpe_mm"]
+        out["orientation_deg"] = e["orientation_deg"]
         if valid[WRIST]:
             out["mpjpe_mm"] = e["mpjpe_mm"]
             out["wrist_mm"] = e["root_error_mm"]
@@ -417,7 +426,7 @@ def summarise_scores(scores: list[dict[str, Any]]) -> dict[str, Any]:
     score over the hands found (and the median of ``wrist_mm``); None where no hand has the score."""
     found = [s for s in scores if s["found"]]
     out: dict[str, Any] = {"hands": len(scores), "found": len(found)}
-    for key in ("kp2d_px", "kp2d_rel", "pa_mpjpe_mm", "mpjpe_mm", "wrist_mm"):
+    for key in ("kp2d_px", "kp2d_rel", "pa_mpjpe_mm", "orientation_deg", "mpjpe_mm", "wrist_mm"):
         out[key] = _stat([s[key] for s in found], np.mean)
         out[f"{key}_n"] = int(sum(1 for s in found if math.isfinite(s[key])))
     out["wrist_mm_median"] = _stat([s["wrist_mm"] for s in found], np.median)

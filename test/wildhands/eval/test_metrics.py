@@ -12,6 +12,7 @@ from wildhands.eval.metrics import (
     masked_mean,
     mpjpe_mm,
     mrrpe_mm,
+    orientation_error_deg,
     pa_mpjpe_mm,
     pck,
     procrustes_align,
@@ -66,6 +67,25 @@ def test_procrustes_uses_a_proper_rotation_and_the_valid_points(hands):
     valid = np.ones(21, bool)
     valid[3] = False
     assert pa_mpjpe_mm(pred[None], gt[None], valid=valid[None])[0] == pytest.approx(0.0, abs=1e-8)
+
+
+def test_orientation_error_is_the_angle_of_the_turn_and_ignores_place_size_and_a_bad_joint(hands):
+    """A copy turned by 25 deg about any axis, scaled and moved is 25 deg off; an invalid joint does not
+    count; a hand that is only moved or scaled is 0 deg off; too few valid joints give NaN."""
+    for axis in ([1.0, 0.0, 0.0], [0.3, -0.8, 0.5]):
+        rotvec = np.radians(25.0) * np.asarray(axis) / np.linalg.norm(axis)
+        R = Rotation.from_rotvec(rotvec).as_matrix()
+        pred = 1.3 * hands @ R.T + np.array([0.2, 0.1, -0.3])
+        assert np.allclose(orientation_error_deg(pred, hands), 25.0)
+        pred[:, 7] += 0.5  # one joint far off, left out
+        valid = np.ones((4, 21), bool)
+        valid[:, 7] = False
+        assert np.allclose(orientation_error_deg(pred, hands, valid=valid), 25.0)
+        assert np.abs(orientation_error_deg(pred, hands) - 25.0).max() > 1.0  # counted, it pulls the fit
+    assert np.allclose(orientation_error_deg(0.7 * hands + 0.1, hands), 0.0, atol=1e-5)
+    few = np.zeros((4, 21), bool)
+    few[:, :2] = True
+    assert np.isnan(orientation_error_deg(hands, hands, valid=few)).all()
 
 
 def test_mrrpe_hand_computed():

@@ -29,6 +29,32 @@ def test_procrustes_error_ignores_rotation_scale_and_translation_only():
     assert per_joint.mean() == pytest.approx(rr.procrustes_mm(bent, truth))
 
 
+def test_world_orientation_is_read_in_the_crops_view():
+    """A perfect reading -- the truth as the crop's view sees it (the camera turned to the hand, then rolled
+    as the crop), in the network's frame -- is 0 deg off, off the axis and rolled; the same reading turned by
+    20 deg is 20 deg off; the truth in the camera's own axes, for a hand 40 deg off the axis, is ~40 deg
+    off (the view the network cannot know about is what the bench takes out)."""
+    from scipy.spatial.transform import Rotation
+
+    from wildhands.geometry.perspective_crop import look_at_rotation, roll_matrix
+
+    rng = np.random.default_rng(2)
+    shape = rng.normal(scale=0.03, size=(21, 3))
+    centre = 0.5 * np.array([math.sin(math.radians(40.0)), 0.0, math.cos(math.radians(40.0))])
+    truth = shape + centre
+    valid = np.ones(21, bool)
+    rotation = 0.9
+    in_view = truth @ look_at_rotation(truth.mean(0)).T
+    perfect = (in_view - in_view.mean(0)) @ roll_matrix(rotation)  # the network's frame: the crop's, rolled
+    assert rr.world_orientation_deg(perfect, rotation, truth, valid) == pytest.approx(0.0, abs=1e-4)
+    turned = perfect @ Rotation.from_rotvec(np.radians(20.0) * np.array([0.6, 0.0, 0.8])).as_matrix().T
+    assert rr.world_orientation_deg(turned, rotation, truth, valid) == pytest.approx(20.0, abs=1e-4)
+    camera_axes = (truth - truth.mean(0)) @ roll_matrix(rotation)
+    off_axis = math.degrees(math.acos(truth.mean(0)[2] / np.linalg.norm(truth.mean(0))))  # ~40 deg
+    assert 35.0 < off_axis < 45.0
+    assert rr.world_orientation_deg(camera_axes, rotation, truth, valid) == pytest.approx(off_axis, abs=0.01)
+
+
 def test_finger_order_flip_is_the_index_and_little_tips_swapped():
     rng = np.random.default_rng(1)
     truth = rng.uniform(0, 200, size=(21, 2))
