@@ -65,10 +65,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 REPO = Path(__file__).resolve().parents[1]
 
-from wildhands.eval.metrics import orientation_error_deg  # noqa: E402
+from wildhands.eval.metrics import procrustes_rotation  # noqa: E402
 from wildhands.eval.real_hands import (  # noqa: E402
     landmarks_on_rect,
     load_mmpose_sets,
@@ -286,17 +287,28 @@ def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(procrustes_errors_mm(pred, truth).mean())
 
 
+def world_turn_deg(
+    world_m: np.ndarray, rotation: float, cam_m: np.ndarray, valid: np.ndarray
+) -> np.ndarray | None:
+    """(3,) deg: the rotation vector that best turns the landmark network's world landmarks ``world_m``
+    (21, 3), read on a crop turned by ``rotation`` (rad), onto the truth ``cam_m`` (21, 3, camera frame), in
+    the crop's frame (x right, y down -- the fingers point up, -y --, z away from the camera); None where it
+    is ill-defined. The network knows no intrinsics, so its world frame is taken to be its crop's view: the
+    camera turned without roll to look at the hand's centre (``look_at_rotation``), then rolled as the crop
+    (``roll_matrix``). Its length is :func:`world_orientation_deg`; a turn about -x (x < 0) means the network
+    reads the fingers tilted towards the camera."""
+    in_crop = cam_m @ look_at_rotation(cam_m[valid].mean(0)).T @ roll_matrix(rotation)
+    turn = procrustes_rotation(world_m[valid], in_crop[valid])
+    return None if turn is None else np.degrees(Rotation.from_matrix(turn).as_rotvec())
+
+
 def world_orientation_deg(
     world_m: np.ndarray, rotation: float, cam_m: np.ndarray, valid: np.ndarray
 ) -> float:
-    """How far (deg) the landmark network's world landmarks ``world_m`` (21, 3), read on a crop turned by
-    ``rotation`` (rad), are turned from the truth ``cam_m`` (21, 3, camera frame): the network knows no
-    intrinsics, so its world frame is taken to be its crop's view -- the camera turned without roll to look
-    at the hand's centre (``look_at_rotation``), then rolled as the crop (``roll_matrix``) -- and the truth is
-    compared in that view (``metrics.orientation_error_deg``). What PA-MPJPE forgives."""
-    in_view = cam_m @ look_at_rotation(cam_m[valid].mean(0)).T
-    unrolled = world_m @ roll_matrix(rotation).T
-    return float(orientation_error_deg(unrolled[None], in_view[None], valid[None])[0])
+    """How far (deg) the landmark network's world landmarks are turned from the truth (the length of
+    :func:`world_turn_deg`; NaN where ill-defined): what PA-MPJPE forgives."""
+    turn = world_turn_deg(world_m, rotation, cam_m, valid)
+    return math.nan if turn is None else float(np.linalg.norm(turn))
 
 
 def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
@@ -324,7 +336,9 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
     if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(res["landmarks_world_m"]).all():
         errors = procrustes_errors_mm(res["landmarks_world_m"][valid], cam[valid])
         out["pa_mm"] = float(errors.mean())
-        out["orient_deg"] = world_orientation_deg(res["landmarks_world_m"], rotation, cam, valid)
+        turn = world_turn_deg(res["landmarks_world_m"], rotation, cam, valid)
+        out["orient_deg"] = math.nan if turn is None else float(np.linalg.norm(turn))
+        out["turn_deg"] = turn
         if valid.all():
             out["pa_by_keypoint_mm"] = errors
             out["bends_truth_deg"] = finger_bends_deg(cam)
@@ -359,6 +373,8 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     pa = np.array([s["pa_mm"] for s in scores if s["pa_mm"] is not None], np.float64)
     orient = np.array([s["orient_deg"] for s in scores if s.get("orient_deg") is not None], np.float64)
     orient = orient[np.isfinite(orient)]
+    # the hands read as their own side (a mirrored reading is no rotation): the mean turn, crop frame
+    turns = np.array([s["turn_deg"] for s in scores if s.get("turn_deg") is not None and s["side_agrees"]])
     pa_by_side = {
         key: [s["pa_mm"] for s in scores if s["pa_mm"] is not None and s["side_agrees"] is agrees]
         for key, agrees in (("agrees", True), ("disagrees", False))
@@ -387,6 +403,11 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         # the world landmarks' orientation error in the crop's view (world_orientation_deg), mean / median
         "world_orientation_deg": r(orient.mean(), 1) if orient.size else None,
         "world_orientation_deg_median": r(np.median(orient), 1) if orient.size else None,
+        # mean rotation vector (deg; crop frame: x right, y down, z away) that turns the reading onto the
+        # truth, over the hands read as their own side: a bias, e.g. x < 0 = the fingers read tilted towards
+        # the camera; and the mean size of each component
+        "world_turn_bias_deg": [r(v, 1) for v in turns.mean(0)] if len(turns) else None,
+        "world_turn_abs_deg": [r(v, 1) for v in np.abs(turns).mean(0)] if len(turns) else None,
         "presence_mean": r(pres.mean(), 3) if pres.size else None,
         "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
         "handedness_agreement": r(sides.mean(), 3) if sides.size else None,

@@ -53,6 +53,17 @@ def test_world_orientation_is_read_in_the_crops_view():
     off_axis = math.degrees(math.acos(truth.mean(0)[2] / np.linalg.norm(truth.mean(0))))  # ~40 deg
     assert 35.0 < off_axis < 45.0
     assert rr.world_orientation_deg(camera_axes, rotation, truth, valid) == pytest.approx(off_axis, abs=0.01)
+    # fingers (up in the crop: -y) read tilted 15 deg towards the camera (-z): the turn back is -15 about x
+    hand = np.zeros((21, 3))
+    hand[1:, 1] = -np.linspace(0.01, 0.19, 20)  # a straight hand, wrist at 0, fingers up the crop
+    hand[1:, 0] = rng.normal(scale=0.02, size=20)
+    truth = hand @ roll_matrix(rotation).T @ look_at_rotation(centre)  # that hand seen in the crop
+    truth = truth - truth.mean(0) + centre
+    tilt = Rotation.from_rotvec([math.radians(15.0), 0.0, 0.0]).as_matrix()  # +x: -y goes towards -z
+    read = hand @ tilt.T
+    assert read[20, 2] < hand[20, 2]  # the fingertip nearer the camera
+    turn = rr.world_turn_deg(read, rotation, truth, valid)
+    assert turn == pytest.approx([-15.0, 0.0, 0.0], abs=1e-3)
 
 
 def test_finger_order_flip_is_the_index_and_little_tips_swapped():
