@@ -69,7 +69,7 @@ from scipy.spatial.transform import Rotation
 
 REPO = Path(__file__).resolve().parents[1]
 
-from wildhands.eval.metrics import procrustes_rotation  # noqa: E402
+from wildhands.eval.metrics import procrustes_align, procrustes_rotation  # noqa: E402
 from wildhands.eval.real_hands import (  # noqa: E402
     landmarks_on_rect,
     load_mmpose_sets,
@@ -271,15 +271,8 @@ def finger_order_flipped(pred_px: np.ndarray, truth_px: np.ndarray, valid: np.nd
 
 def procrustes_errors_mm(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Per-joint error (N,) mm of ``pred`` (N, 3) m after the similarity transform that best fits it to
-    ``truth`` (N, 3) m (rotation without reflection, scale, translation)."""
-    p = pred - pred.mean(0)
-    t = truth - truth.mean(0)
-    u, s, vt = np.linalg.svd(p.T @ t)
-    d = np.sign(np.linalg.det(u @ vt))
-    fix = np.diag([1.0, 1.0, d])
-    r = u @ fix @ vt  # p @ r ~ t
-    scale = float((s * np.diag(fix)).sum() / max((p * p).sum(), 1e-12))
-    return np.linalg.norm(scale * p @ r - t, axis=1) * 1000.0
+    ``truth`` (N, 3) m (rotation without reflection, scale, translation: ``metrics.procrustes_align``)."""
+    return np.linalg.norm(procrustes_align(pred, truth) - truth, axis=1) * 1000.0
 
 
 def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
