@@ -15,12 +15,15 @@ continuous pixel convention). Per set of images it reports:
   worse on renders than on photos;
 * world orientation error (deg, ``world_orientation_deg``): how far the world landmarks are turned from the
   truth, seen in the crop's view (``world_orientation_deg``) -- what the PA-MPJPE forgives, and what the
-  landmark estimator's wrist-relative 3D error pays for;
+  landmark estimator's wrist-relative 3D error pays for; its mean turn over the hands read as their own side
+  (``world_turn_bias_deg``), the same fitted on the palm alone (``world_palm_turn_bias_deg``) and the x turn
+  by how far the middle finger points away from the camera (``world_turn_x_by_finger_tilt_deg``);
 * the hand-presence score (mean) and the fraction of hands with presence > 0.5 (MediaPipe's threshold);
 * handedness agreement: the share of hands (with a known side) whose handedness the network reads right --
   a hand read as the other one is a palm taken for a back (or the reverse), and its fingers come out mirrored;
 * finger bend difference (deg): the network's world landmarks' finger bend angles at MCP, PIP and DIP minus
-  the truth's, averaged over the 12 joints (negative: it reads the fingers straighter than they are);
+  the truth's, averaged over the 12 joints (negative: it reads the fingers straighter than they are), also
+  binned by the truth's bend, and the same in the image (2D angles, ``finger_bend_2d_diff_by_truth_deg``);
 * finger spread: the median angle between the index and little fingers' proximal phalanges in the palm
   plane, of the truth and of the network's reading (``finger_spread_deg``; hands whose two fingers lie near
   the palm plane), e.g. how far our straight fingers fan compared with real ones;
@@ -175,7 +178,8 @@ FINGER_CHAINS = tuple((0, *FINGER_KEYPOINTS[f]) for f in FINGER_NAMES[1:])  # wr
 
 def finger_bends_deg(points: np.ndarray) -> np.ndarray:
     """(12,) bend angles (deg) of the four fingers at MCP, PIP and DIP: the angle between a joint's incoming
-    and outgoing bone (0 = straight) from 21 3D keypoints in any metric frame."""
+    and outgoing bone (0 = straight) from 21 keypoints: 3D in any metric frame, or 2D in pixels (the bend as
+    the image shows it)."""
     out = []
     for chain in FINGER_CHAINS:
         for a, b, c in zip(chain[:-2], chain[1:-1], chain[2:], strict=True):
@@ -280,8 +284,35 @@ def procrustes_mm(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(procrustes_errors_mm(pred, truth).mean())
 
 
+PALM_KEYPOINTS = (0, 1, 5, 9, 13, 17)  # wrist, thumb CMC and the four finger MCPs: the palm's rigid frame
+FINGER_TILT_BINS_DEG = (-90.0, -20.0, 0.0, 20.0, 40.0, 90.0)  # world_turn_x_by_finger_tilt_deg
+
+
+def crop_view_m(cam_m: np.ndarray, rotation: float, valid: np.ndarray) -> np.ndarray:
+    """(21, 3) m: 3D keypoints ``cam_m`` (camera frame) seen in their crop's view: the camera turned without
+    roll to look at the labelled keypoints' centre (``look_at_rotation``), then rolled by the crop's
+    ``rotation`` (rad, ``roll_matrix``); x right, y down (the fingers point up the crop, -y), z away."""
+    return cam_m @ look_at_rotation(cam_m[valid].mean(0)).T @ roll_matrix(rotation)
+
+
+def finger_tilt_deg(cam_m: np.ndarray, rotation: float, valid: np.ndarray) -> float | None:
+    """How far (deg) the middle finger (MCP -> tip) points away from the camera, out of the crop's image plane
+    (:func:`crop_view_m`; + = away, - = towards the camera); None without both keypoints. Egocentric hands
+    reach away from the eye, their fingers curling away: the network's orientation reading depends on it
+    (``world_turn_x_by_finger_tilt_deg``)."""
+    mcp, tip = FINGER_KEYPOINTS["middle"][0], FINGER_KEYPOINTS["middle"][-1]
+    if not (valid[mcp] and valid[tip]):
+        return None
+    d = np.diff(crop_view_m(cam_m, rotation, valid)[[mcp, tip]], axis=0)[0]
+    return math.degrees(math.asin(float(np.clip(d[2] / max(np.linalg.norm(d), 1e-12), -1.0, 1.0))))
+
+
 def world_turn_deg(
-    world_m: np.ndarray, rotation: float, cam_m: np.ndarray, valid: np.ndarray
+    world_m: np.ndarray,
+    rotation: float,
+    cam_m: np.ndarray,
+    valid: np.ndarray,
+    keypoints: tuple[int, ...] | None = None,
 ) -> np.ndarray | None:
     """(3,) deg: the rotation vector that best turns the landmark network's world landmarks ``world_m``
     (21, 3), read on a crop turned by ``rotation`` (rad), onto the truth ``cam_m`` (21, 3, camera frame), in
@@ -289,9 +320,13 @@ def world_turn_deg(
     is ill-defined. The network knows no intrinsics, so its world frame is taken to be its crop's view: the
     camera turned without roll to look at the hand's centre (``look_at_rotation``), then rolled as the crop
     (``roll_matrix``). Its length is :func:`world_orientation_deg`; a turn about -x (x < 0) means the network
-    reads the fingers tilted towards the camera."""
-    in_crop = cam_m @ look_at_rotation(cam_m[valid].mean(0)).T @ roll_matrix(rotation)
-    turn = procrustes_rotation(world_m[valid], in_crop[valid])
+    reads the fingers tilted towards the camera. ``keypoints`` (e.g. ``PALM_KEYPOINTS``): fit the turn on
+    those only (the labelled ones among them)."""
+    in_crop = crop_view_m(cam_m, rotation, valid)
+    use = np.asarray(valid, bool).copy()
+    if keypoints is not None:
+        use &= np.isin(np.arange(len(use)), keypoints)
+    turn = procrustes_rotation(world_m[use], in_crop[use])
     return None if turn is None else np.degrees(Rotation.from_matrix(turn).as_rotvec())
 
 
@@ -325,6 +360,9 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         "rect": (centre, size, rotation),
         "pred_px": res["landmarks_px"],
     }
+    if valid.all():  # the same bends in the image: every real set has 2D truth
+        out["bends2d_truth_deg"] = finger_bends_deg(uv)
+        out["bends2d_read_deg"] = finger_bends_deg(res["landmarks_px"])
     cam = hand["cam_m"]
     if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(res["landmarks_world_m"]).all():
         errors = procrustes_errors_mm(res["landmarks_world_m"][valid], cam[valid])
@@ -332,6 +370,8 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         turn = world_turn_deg(res["landmarks_world_m"], rotation, cam, valid)
         out["orient_deg"] = math.nan if turn is None else float(np.linalg.norm(turn))
         out["turn_deg"] = turn
+        out["palm_turn_deg"] = world_turn_deg(res["landmarks_world_m"], rotation, cam, valid, PALM_KEYPOINTS)
+        out["finger_tilt_deg"] = finger_tilt_deg(cam, rotation, valid)
         if valid.all():
             out["pa_by_keypoint_mm"] = errors
             out["bends_truth_deg"] = finger_bends_deg(cam)
@@ -361,13 +401,31 @@ def bend_diff_by_truth(truth_deg: np.ndarray, read_deg: np.ndarray) -> dict[str,
     return out
 
 
+def turn_x_by_finger_tilt(scores: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Mean x component (deg) of the hands' ``turn_deg`` binned by their ``finger_tilt_deg``
+    (``FINGER_TILT_BINS_DEG``), with the hands counted per bin; None without hands."""
+    pairs = [(s["finger_tilt_deg"], s["turn_deg"][0]) for s in scores if s.get("finger_tilt_deg") is not None]
+    if not pairs:
+        return None
+    tilt, turn_x = np.array(pairs, np.float64).T
+    out = {}
+    for lo, hi in zip(FINGER_TILT_BINS_DEG[:-1], FINGER_TILT_BINS_DEG[1:], strict=True):
+        m = (tilt >= lo) & (tilt < hi) if hi < FINGER_TILT_BINS_DEG[-1] else (tilt >= lo) & (tilt <= hi)
+        out[f"{lo:g} to {hi:g}"] = (
+            {"mean": round(float(turn_x[m].mean()), 1), "hands": int(m.sum())} if m.any() else None
+        )
+    return out
+
+
 def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     err = np.array([s["err_px"] for s in scores], np.float64)
     pa = np.array([s["pa_mm"] for s in scores if s["pa_mm"] is not None], np.float64)
     orient = np.array([s["orient_deg"] for s in scores if s.get("orient_deg") is not None], np.float64)
     orient = orient[np.isfinite(orient)]
     # the hands read as their own side (a mirrored reading is no rotation): the mean turn, crop frame
-    turns = np.array([s["turn_deg"] for s in scores if s.get("turn_deg") is not None and s["side_agrees"]])
+    agreeing = [s for s in scores if s.get("turn_deg") is not None and s["side_agrees"]]
+    turns = np.array([s["turn_deg"] for s in agreeing])
+    palm_turns = np.array([s["palm_turn_deg"] for s in agreeing if s.get("palm_turn_deg") is not None])
     pa_by_side = {
         key: [s["pa_mm"] for s in scores if s["pa_mm"] is not None and s["side_agrees"] is agrees]
         for key, agrees in (("agrees", True), ("disagrees", False))
@@ -378,6 +436,8 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     by_keypoint = [s["pa_by_keypoint_mm"] for s in scores if s.get("pa_by_keypoint_mm") is not None]
     truth_bends = [s["bends_truth_deg"] for s in scores if s.get("bends_truth_deg") is not None]
     read_bends = [s["bends_read_deg"] for s in scores if s.get("bends_read_deg") is not None]
+    truth_bends_2d = [s["bends2d_truth_deg"] for s in scores if s.get("bends2d_truth_deg") is not None]
+    read_bends_2d = [s["bends2d_read_deg"] for s in scores if s.get("bends2d_read_deg") is not None]
     flips = np.array([s["finger_order_flipped"] for s in scores if s.get("finger_order_flipped") is not None])
     finite = err[np.isfinite(err)]
     # hands whose index and little fingers lie near the palm plane in both the truth and the reading
@@ -401,6 +461,11 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         # the camera; and the mean size of each component
         "world_turn_bias_deg": [r(v, 1) for v in turns.mean(0)] if len(turns) else None,
         "world_turn_abs_deg": [r(v, 1) for v in np.abs(turns).mean(0)] if len(turns) else None,
+        # the same bias fitted on the palm's keypoints only (PALM_KEYPOINTS): how the palm itself is read
+        "world_palm_turn_bias_deg": [r(v, 1) for v in palm_turns.mean(0)] if len(palm_turns) else None,
+        # the mean x turn by how far the middle finger points away from the camera (finger_tilt_deg): sets
+        # with other views (egocentric: fingers away) compare fairly only bin by bin
+        "world_turn_x_by_finger_tilt_deg": turn_x_by_finger_tilt(agreeing),
         "presence_mean": r(pres.mean(), 3) if pres.size else None,
         "presence_over_0.5": r((pres > PRESENCE_THRESHOLD).mean(), 3) if pres.size else None,
         "handedness_agreement": r(sides.mean(), 3) if sides.size else None,
@@ -413,6 +478,11 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         # reading is pulled towards its prior (read more bent than straight joints, straighter than bent
         # ones), so sets with other pose mixes compare fairly only bin by bin
         "finger_bend_diff_by_truth_deg": bend_diff_by_truth(np.ravel(truth_bends), np.ravel(read_bends)),
+        # the same in the image (2D bend angles of the network's landmarks and of the truth's keypoints,
+        # hands with all 21 labelled): comparable with every real set, not only those with 3D truth
+        "finger_bend_2d_diff_by_truth_deg": bend_diff_by_truth(
+            np.ravel(truth_bends_2d), np.ravel(read_bends_2d)
+        ),
         "finger_order_flipped": r(flips.mean(), 3) if flips.size else None,
         # index-little spread (deg, median) of the truth and of the network's world landmarks, on hands
         # whose two fingers are near the palm plane in both (finger_spread_deg)

@@ -198,3 +198,70 @@ def test_bend_difference_is_binned_by_the_truths_bend():
     scores = [{"err_px": 5.0, "pa_mm": 10.0, "presence": 0.9, "side_agrees": True,
                "bends_truth_deg": np.full(12, 70.0), "bends_read_deg": np.full(12, 40.0)}]  # fmt: skip
     assert rr.summarise(scores)["finger_bend_diff_by_truth_deg"]["60-180"] == {"median": -30.0, "joints": 12}
+
+
+def test_palm_turn_and_finger_tilt_are_read_in_the_crops_view():
+    """A reading whose palm is exact and whose middle finger is bent away from the camera: the palm-only turn
+    is 0 while the whole hand's is not; the finger tilt is the finger's angle out of the crop's image plane;
+    the x turn is binned by it."""
+    from wildhands.geometry.perspective_crop import look_at_rotation, roll_matrix
+    from wildhands.handmodel.keypoints import FINGER_KEYPOINTS
+
+    rng = np.random.default_rng(4)
+    rotation, valid = 0.4, np.ones(21, bool)
+    hand = np.zeros((21, 3))  # in the crop's view: x right, y down (fingers up), z away
+    hand[1:, 1] = -np.linspace(0.01, 0.19, 20)
+    hand[1:, 0] = rng.normal(scale=0.02, size=20)
+    middle = list(FINGER_KEYPOINTS["middle"])
+    mcp = hand[middle[0]].copy()
+    tilt = math.radians(30.0)
+    for k in middle[1:]:  # the middle finger straight from its MCP, 30 deg away from the camera
+        length = 0.025 * (middle.index(k))
+        hand[k] = mcp + length * np.array([0.0, -math.cos(tilt), math.sin(tilt)])
+    centre = np.array([0.1, -0.05, 0.45])
+    truth = hand @ roll_matrix(rotation).T
+    for _ in range(3):  # the view turns with the centre it looks at: iterate to the fixed point
+        seen = truth - truth.mean(0) + centre
+        truth = hand @ roll_matrix(rotation).T @ look_at_rotation(seen.mean(0))
+    truth = truth - truth.mean(0) + centre
+    assert rr.finger_tilt_deg(truth, rotation, valid) == pytest.approx(30.0, abs=0.5)
+    flat = hand.copy()
+    for k in middle[1:]:  # the reading: the same hand with its middle finger in the image plane
+        flat[k] = mcp + (hand[k] - mcp) * np.array([1.0, 1.0, 0.0]) / math.cos(tilt)
+    palm = rr.world_turn_deg(flat, rotation, truth, valid, rr.PALM_KEYPOINTS)
+    whole = rr.world_turn_deg(flat, rotation, truth, valid)
+    assert np.abs(palm).max() < 1.0 and whole[0] < -2.0  # read nearer the camera: x < 0
+    no_middle_tip = valid.copy()
+    no_middle_tip[middle[-1]] = False
+    assert rr.finger_tilt_deg(truth, rotation, no_middle_tip) is None
+    hands = ((-20.0, 45.0, True), (-10.0, 30.0, True), (4.0, -30.0, True), (50.0, 30.0, False))
+    scores = [
+        {"err_px": 5.0, "pa_mm": 10.0, "presence": 0.9, "side_agrees": agrees, "finger_tilt_deg": t,
+         "turn_deg": np.array([x, 0.0, 0.0]), "palm_turn_deg": np.array([x / 2, 0.0, 0.0])}
+        for x, t, agrees in hands
+    ]  # fmt: skip
+    summary = rr.summarise(scores)
+    assert summary["world_palm_turn_bias_deg"] == [-4.3, 0.0, 0.0]  # the side-agreeing hands only
+    bins = summary["world_turn_x_by_finger_tilt_deg"]
+    assert bins["20 to 40"] == {"mean": -10.0, "hands": 1} and bins["40 to 90"] == {"mean": -20.0, "hands": 1}
+    assert bins["-90 to -20"] == {"mean": 4.0, "hands": 1} and bins["0 to 20"] is None
+
+
+def test_finger_bends_in_the_image_use_the_same_angles():
+    """2D keypoints give the bend as the image shows it; the summary bins the 2D difference as the 3D one."""
+    flat = np.zeros((21, 2))
+    for f, chain in enumerate(rr.FINGER_CHAINS):
+        ray = np.array([math.sin(0.2 * f), -math.cos(0.2 * f)])
+        for i, k in enumerate(chain[1:], start=1):
+            flat[k] = 0.03 * i * ray  # each finger a straight ray from the wrist
+    assert rr.finger_bends_deg(flat) == pytest.approx(np.zeros(12), abs=1e-6)
+    bent = flat.copy()
+    index = rr.FINGER_CHAINS[0]
+    bent[index[3]] = bent[index[2]] + [0.03, 0.0]  # the index's PIP -> DIP bone turned 90 deg in the image
+    bent[index[4]] = bent[index[3]] + [0.03, 0.0]
+    bends = rr.finger_bends_deg(bent)
+    assert bends[1] == pytest.approx(90.0) and np.delete(bends, 1) == pytest.approx(np.zeros(11), abs=1e-6)
+    score = {"err_px": 5.0, "pa_mm": None, "presence": 0.9, "side_agrees": None}
+    scores = [{**score, "bends2d_truth_deg": bends, "bends2d_read_deg": rr.finger_bends_deg(flat)}]
+    bins = rr.summarise(scores)["finger_bend_2d_diff_by_truth_deg"]
+    assert bins["60-180"] == {"median": -90.0, "joints": 1} and bins["0-30"] == {"median": 0.0, "joints": 11}
