@@ -364,6 +364,8 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         out["bends2d_truth_deg"] = finger_bends_deg(uv)
         out["bends2d_read_deg"] = finger_bends_deg(res["landmarks_px"])
     cam = hand["cam_m"]
+    if cam is not None and valid[0]:
+        out["wrist_m"] = cam[0]  # where the hand was placed (paired_differences)
     if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(res["landmarks_world_m"]).all():
         errors = procrustes_errors_mm(res["landmarks_world_m"][valid], cam[valid])
         out["pa_mm"] = float(errors.mean())
@@ -504,24 +506,31 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _same_crop(a: tuple | None, b: tuple | None) -> bool:
-    """Whether two hands' crop rects (centre px, size px, rotation rad; None: not known) are the same."""
-    if a is None or b is None:
+def _same_placement(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two scored hands of one name were placed alike: the wrist on the same ray from the camera
+    where both know it (camera frame; the generator draws the wrist's pixel, then a depth within a range
+    that the hand's size sets: a change of the fingers' pose moves the crop and the depth, not the ray),
+    else the same crop rect (centre px, size px, rotation rad); True where neither is known."""
+    if a.get("wrist_m") is not None and b.get("wrist_m") is not None:
+        ray_a, ray_b = (np.asarray(w, np.float64) / np.linalg.norm(w) for w in (a["wrist_m"], b["wrist_m"]))
+        return bool(np.allclose(ray_a, ray_b, atol=1e-6))
+    ra, rb = a.get("rect"), b.get("rect")
+    if ra is None or rb is None:
         return True
-    return bool(np.allclose(np.r_[a[0], a[1], a[2]], np.r_[b[0], b[1], b[2]], atol=1e-6))
+    return bool(np.allclose(np.r_[ra[0], ra[1], ra[2]], np.r_[rb[0], rb[1], rb[2]], atol=1e-6))
 
 
 def paired_differences(
     before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], seed: int = 0, draws: int = 2000
 ) -> dict[str, Any]:
     """``after`` minus ``before`` over the hands both sets hold (matched by name: frame id and hand index,
-    so two folders of one seed that differ in a look option; and, where the scores carry their crop's
-    ``rect``, only when the truth placed the same crop: an option that changes which placements are kept
-    changes the hands that follow, and those are counted in ``other_hands``, not compared): the mean
+    so two folders of one seed that differ in a look or pose option; and only when placed alike
+    (``_same_placement``: the same wrist, else the same crop): an option that changes which placements are
+    kept changes the hands that follow, and those are counted in ``other_hands``, not compared): the mean
     difference per hand of the 2D error, world PA-MPJPE, presence and handedness agreement, with a 95 %
     bootstrap interval (``draws`` resamples of the hands, fixed ``seed``)."""
     shared = sorted(before.keys() & after.keys())
-    names = [n for n in shared if _same_crop(before[n].get("rect"), after[n].get("rect"))]
+    names = [n for n in shared if _same_placement(before[n], after[n])]
     rng = np.random.default_rng(seed)
 
     def diff(key: str, value) -> dict[str, Any] | None:

@@ -144,6 +144,18 @@ def test_paired_differences_match_hands_by_name_and_bound_the_mean():
     before["f2_0"]["rect"], after["f2_0"]["rect"] = rect, (rect[0].copy(), rect[1], rect[2])
     d = rr.paired_differences(before, after)
     assert d["hands"] == 39 and d["other_hands"] == 1 and d["presence"]["hands"] == 39
+    # where the wrist is known its ray decides: another finger pose moves the crop and the depth, not the ray
+    before["f1_0"]["wrist_m"], after["f1_0"]["wrist_m"] = (
+        np.array([0.1, 0.0, 0.4]),
+        np.array([0.11, 0.0, 0.44]),
+    )
+    before["f2_0"]["wrist_m"], after["f2_0"]["wrist_m"] = (
+        np.array([0.1, 0.0, 0.4]),
+        np.array([0.1, 0.02, 0.4]),
+    )
+    d = rr.paired_differences(before, after)
+    assert d["hands"] == 39 and d["other_hands"] == 1
+    assert rr.paired_differences({"a": before["f2_0"]}, {"a": after["f2_0"]})["other_hands"] == 1
 
 
 def test_finger_spread_is_the_angle_between_index_and_little_in_the_palm_plane():
