@@ -24,8 +24,11 @@ from wildhands.data.synthetic.poses import (
     POSE_LOWER,
     POSE_UPPER,
     finger_fan_rad,
+    flex_in_finger_planes,
     sample_hand_pose,
 )
+from wildhands.geometry.rotations import mirror_axis_angle
+from wildhands.handmodel.keypoints import FINGER_KEYPOINTS
 from wildhands.model.grasp import GRASP_CLASS_IDS, NUM_GRASP_CLASSES
 
 SMALL = SyntheticConfig(image_sizes=((320, 240),))
@@ -227,11 +230,20 @@ def test_finger_fan_option_only_takes_the_fan_off():
         expected = np.zeros((15, 3))
         expected[[0, 3, 6, 9], 1] = -0.5 * fan
         np.testing.assert_allclose(diff[inside], expected[inside], atol=1e-12)
-    # through the generator: the same frame's hand, its MCP abduction less the whole fan
+    # through the generator: the same frame's hand, its MCP abduction less the whole fan -- after the
+    # flexion in the fingers' planes, R = R_y(abduction) R_across(flexion) R_bone(twist), that is the MCP
+    # rotation turned by -fan about the palm normal, the other rows unchanged
+    from scipy.spatial.transform import Rotation
+
     hand = generate_frame(SMALL, 5, 0).hands[0]
     unfanned = generate_frame(dataclasses.replace(SMALL, finger_fan=0.0), 5, 0).hands[0]
-    diff = (np.asarray(unfanned.hand_pose_aa) - np.asarray(hand.hand_pose_aa)).reshape(15, 3)
-    np.testing.assert_allclose(diff[[0, 3, 6, 9], 1], -fan, atol=1e-9)
+    a, b = (np.asarray(h.hand_pose_aa).reshape(15, 3) for h in (hand, unfanned))
+    if hand.side == "left":  # labels are the side's own; compare the right hand's
+        a, b = mirror_axis_angle(a), mirror_axis_angle(b)
+    mcps = [0, 3, 6, 9]
+    np.testing.assert_allclose(np.delete(b, mcps, axis=0), np.delete(a, mcps, axis=0), atol=1e-12)
+    expected = Rotation.from_rotvec(-fan[:, None] * np.array([0.0, 1.0, 0.0])) * Rotation.from_rotvec(a[mcps])
+    np.testing.assert_allclose((expected.inv() * Rotation.from_rotvec(b[mcps])).magnitude(), 0.0, atol=1e-9)
     assert "finger_fan" not in SMALL.to_dict()
     assert dataclasses.replace(SMALL, finger_fan=0.0).to_dict()["finger_fan"] == 0.0
     with pytest.raises(ValueError, match="finger_fan"):
@@ -344,3 +356,36 @@ def test_config_roundtrip_and_yaml(tmp_path):
     path = tmp_path / "synth.yaml"
     path.write_text("synthetic:\n  occluder_prob: 0.9\n  image_sizes: [[640, 480]]\n")
     assert SyntheticConfig.from_yaml(path).occluder_prob == 0.9
+
+
+def test_fingers_flex_in_their_own_planes_and_converge():
+    """Generator version 6 (``poses.flex_in_finger_planes``): a straight finger's row is unchanged, the
+    thumb's too; a fist's fingertips close in across the palm (index to little 45 mm apart, the MCPs 55)
+    where the components read as axis-angles (flexion about z) spread them 77 mm apart; the generator's
+    sampler applies it to the clipped components, drawing the same random numbers."""
+    model = hand_model("right")
+    with torch.no_grad():
+        rest = model().keypoints[0].numpy()
+    fan = finger_fan_rad(rest)
+    straight = np.zeros((15, 3))
+    straight[[0, 3, 6, 9], 1] = [0.1, 0.0, -0.2, -0.1]  # abduction only
+    straight[12:15] = [[0.3, -0.2, 0.1]] * 3
+    np.testing.assert_allclose(flex_in_finger_planes(straight, rest), straight, atol=1e-12)
+    fist = GRASP_TEMPLATES[GRASP_CLASS_IDS["lateral"]][0].copy()
+    fist[[0, 3, 6, 9], 1] -= fan  # finger_fan: 0, as the realism bench's frames
+    flexed = flex_in_finger_planes(fist, rest)
+    np.testing.assert_allclose(flexed[12:15], fist[12:15])
+
+    def span_mm(pose: np.ndarray, joint: int) -> float:
+        with torch.no_grad():
+            k = model(hand_pose=torch.from_numpy(pose.reshape(1, 45))).keypoints[0].numpy()
+        index, pinky = FINGER_KEYPOINTS["index"][joint], FINGER_KEYPOINTS["pinky"][joint]
+        return 1000.0 * abs(k[index, 2] - k[pinky, 2])  # across the palm (model z)
+
+    assert span_mm(flexed, 0) == pytest.approx(55.0, abs=1.0)  # the knuckles do not move
+    assert span_mm(flexed, 3) == pytest.approx(45.0, abs=2.0)
+    assert span_mm(fist, 3) > 70.0
+    for grasp in range(NUM_GRASP_CLASSES):
+        components = sample_hand_pose(np.random.default_rng(grasp), grasp, "natural", fan)
+        converted = sample_hand_pose(np.random.default_rng(grasp), grasp, "natural", fan, rest)
+        np.testing.assert_allclose(converted, flex_in_finger_planes(components, rest), atol=1e-12)

@@ -72,7 +72,8 @@ __all__ = ["GENERATOR_VERSION", "SyntheticFrame", "generate_frame", "hand_model"
 # 3: the skin's fingers at adult breadths (render.hand_skin._FINGER_RADIUS_SCALE); option other_poses
 # 4: the skin's palm side (flexion creases, the thumb's ball: render.hand_skin); option finger_fan
 # 5: the skin's forearm at adult girth, 24 cm long, and a sleeve wide enough round it (render.hand_skin)
-GENERATOR_VERSION = "wildhands-synthetic-5"
+# 6: the fingers flex in their own planes, converging (poses.flex_in_finger_planes): fists close as fists
+GENERATOR_VERSION = "wildhands-synthetic-6"
 DATASET_NAME = "synthetic"
 _BOX_FROM_VISIBLE_MIN = 0.3  # visible / in-image silhouette below this: box from the whole silhouette
 _MIN_VISIBLE_FRACTION = 0.35  # occluders / the other hand may hide at most 65% of a hand
@@ -88,10 +89,10 @@ def hand_model(side: str) -> OpenHandModel:
 
 
 @functools.lru_cache(maxsize=1)
-def _rest_finger_fan() -> np.ndarray:
-    """(4,) rad: the right open hand model's finger fan at zero pose (``poses.finger_fan_rad``), once."""
+def _rest_keypoints() -> np.ndarray:
+    """(21, 3) m: the right open hand model's keypoints at zero pose (model frame), once."""
     with torch.no_grad():
-        return poses.finger_fan_rad(hand_model("right")().keypoints[0].numpy())
+        return hand_model("right")().keypoints[0].numpy()
 
 
 @dataclass
@@ -147,8 +148,9 @@ def _one_torch_thread() -> Iterator[None]:
 
 def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _Hand:
     grasp = poses.sample_grasp(rng, cfg.grasp_weights)
-    unfan = None if cfg.finger_fan == 1.0 else (1.0 - cfg.finger_fan) * _rest_finger_fan()
-    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses, unfan)
+    rest = _rest_keypoints()
+    unfan = None if cfg.finger_fan == 1.0 else (1.0 - cfg.finger_fan) * poses.finger_fan_rad(rest)
+    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses, unfan, rest)
     orient = poses.sample_global_orient(rng)
     betas = poses.sample_betas(rng)
     if side == "left":

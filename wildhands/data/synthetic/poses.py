@@ -3,10 +3,15 @@ and egocentric global orientations. All in MANO's parameter interface (axis-angl
 
 Joint order of ``hand_pose`` (15, 3): MANO's -- index1-3, middle1-3, pinky1-3, ring1-3, thumb1-3 (rows 0-14).
 Axes are those of the right hand's model frame (``handmodel.open_hand``): fingers along −x, palm normal −y,
-thumb side +z. For the four fingers, **flexion** (curling towards the palm) is a positive rotation about +z
-(component 2), **abduction** (spreading in the palm plane) a rotation about y (component 1; positive moves
-a finger towards the thumb), twist about x (component 0) is kept small. The thumb's bone is oblique to these
-axes, so its templates are 3-vectors found once by a small optimisation (below).
+thumb side +z. For the four fingers, the three components of a row are anatomical: **flexion** (curling
+towards the palm, component 2, positive), **abduction** (spreading in the palm plane about y, component 1;
+positive moves a finger towards the thumb) and twist about the bone (component 0, kept small). Read as an
+axis-angle, flexion is a rotation about +z: a finger fanned away from −x then keeps its fan's sideways
+offset as it curls (a fist's fingertips ~2 cm wider apart than its knuckles). :func:`flex_in_finger_planes`
+(which the generator applies since its version 6) turns them into the rotations a hand makes: each bone
+flexes in its own plane, about an axis turned a little so that flexed fingers converge towards the base of
+the thumb (``FLEXION_CONVERGENCE_DEG``). The thumb's bone is oblique to these axes, so its templates are
+3-vectors found once by a small optimisation (below).
 
 Joint limits (``POSE_LOWER``/``POSE_UPPER``, per component, applied by clipping after the noise):
 fingers MCP flexion −20°..+97° (hyperextension allowed for pressing), abduction ±26°, twist ±9°;
@@ -57,11 +62,13 @@ import numpy as np
 from wildhands.model.grasp import GRASP_CLASS_IDS, NUM_GRASP_CLASSES
 
 __all__ = [
+    "FLEXION_CONVERGENCE_DEG",
     "POSE_LOWER",
     "POSE_UPPER",
     "GRASP_TEMPLATES",
     "OTHER_POSES",
     "finger_fan_rad",
+    "flex_in_finger_planes",
     "natural_other_pose",
     "sample_hand_pose",
     "sample_grasp",
@@ -113,6 +120,44 @@ def finger_fan_rad(rest_keypoints: np.ndarray) -> np.ndarray:
         mcp, tip = k[FINGER_KEYPOINTS[name][0]], k[FINGER_KEYPOINTS[name][3]]
         out.append(math.atan2(tip[2] - mcp[2], -(tip[0] - mcp[0])))
     return np.array(out)
+
+
+#: deg: how far each finger's flexion axis is turned in the palm plane (about the palm normal) so that the
+#: flexed fingers converge towards the base of the thumb, as real ones do (their curled tips point at the
+#: scaphoid): a fist of the ``lateral`` template at ``finger_fan: 0`` then has its index and little
+#: fingertips 45 mm apart across the palm, its MCPs 55 mm (parallel flexion: 55, flexion about z: 77)
+FLEXION_CONVERGENCE_DEG = {"index": 0.0, "middle": 2.0, "ring": 4.0, "pinky": 6.0}
+
+
+def flex_in_finger_planes(hand_pose: np.ndarray, rest_keypoints: np.ndarray) -> np.ndarray:
+    """(15, 3) axis-angle (MANO's interface) of a pose whose four fingers' rows hold anatomical components
+    (twist, abduction, flexion; module docstring): per bone, R = R_y(abduction) R_across(flexion)
+    R_bone(twist), with the bone's direction from ``rest_keypoints`` ((21, 3), the right hand model at zero
+    pose, model frame) and ``across`` the axis across it in the palm plane, turned towards convergence by
+    ``FLEXION_CONVERGENCE_DEG``. A finger without flexion and twist keeps its row unchanged; the thumb's
+    rows are unchanged."""
+    from scipy.spatial.transform import Rotation
+
+    from wildhands.handmodel.keypoints import FINGER_KEYPOINTS
+
+    k = np.asarray(rest_keypoints, np.float64)
+    out = np.array(hand_pose, np.float64, copy=True)
+    palm_normal = np.array([0.0, 1.0, 0.0])  # dorsal; abduction is about it
+    for name in _FINGER_ORDER:
+        chain = FINGER_KEYPOINTS[name]
+        turn = Rotation.from_rotvec(-math.radians(FLEXION_CONVERGENCE_DEG[name]) * palm_normal)
+        for row, a, b in zip(_FINGER_ROWS[name], chain[:-1], chain[1:], strict=True):
+            bone = (k[b] - k[a]) / np.linalg.norm(k[b] - k[a])
+            across = np.cross(palm_normal, bone)  # +z for a bone along -x
+            across = turn.apply(across / np.linalg.norm(across))
+            twist, abduction, flexion = out[row]
+            rotation = (
+                Rotation.from_rotvec(abduction * palm_normal)
+                * Rotation.from_rotvec(flexion * across)
+                * Rotation.from_rotvec(twist * bone)
+            )
+            out[row] = rotation.as_rotvec()
+    return out
 
 
 def _template(
@@ -217,12 +262,19 @@ def _random_pose(rng: np.random.Generator) -> np.ndarray:
 
 
 def sample_hand_pose(
-    rng: np.random.Generator, grasp: int, other: str = "random", unfan_rad: np.ndarray | None = None
+    rng: np.random.Generator,
+    grasp: int,
+    other: str = "random",
+    unfan_rad: np.ndarray | None = None,
+    rest_keypoints: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(15, 3) right-hand pose (axis-angle, rad, MANO joint order) of grasp class ``grasp``, within limits.
-    ``other``: how class ``other`` is drawn (:data:`OTHER_POSES`; module docstring). ``unfan_rad`` (4,):
-    MCP abduction (index, middle, pinky, ring) taken off every pose before clipping, e.g. a share of the
-    model's rest fan (:func:`finger_fan_rad`; ``SyntheticConfig.finger_fan``); no random draws change."""
+    """(15, 3) right-hand pose (axis-angle, rad, MANO joint order) of grasp class ``grasp``, its components
+    within limits. ``other``: how class ``other`` is drawn (:data:`OTHER_POSES`; module docstring).
+    ``unfan_rad`` (4,): MCP abduction (index, middle, pinky, ring) taken off every pose before clipping,
+    e.g. a share of the model's rest fan (:func:`finger_fan_rad`; ``SyntheticConfig.finger_fan``).
+    ``rest_keypoints`` ((21, 3), the right hand model's at zero pose): given, the clipped components are
+    turned into each bone's flexion in its own plane (:func:`flex_in_finger_planes`). Neither changes the
+    random draws."""
     if not 0 <= grasp < NUM_GRASP_CLASSES:
         raise ValueError(f"grasp: {grasp!r} not in [0, {NUM_GRASP_CLASSES - 1}]")
     if other not in OTHER_POSES:
@@ -239,7 +291,8 @@ def sample_hand_pose(
         pose[12:15] += rng.normal(0.0, thumb_noise, (3, 3))
     if unfan_rad is not None:
         pose[[_FINGER_ROWS[name][0] for name in _FINGER_ORDER], 1] -= np.asarray(unfan_rad, np.float64)
-    return clip_to_limits(pose)
+    pose = clip_to_limits(pose)
+    return pose if rest_keypoints is None else flex_in_finger_planes(pose, rest_keypoints)
 
 
 #: natural 'other' poses: fingers extended in the gestures (the rest curled), and whether the thumb is
