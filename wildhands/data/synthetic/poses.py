@@ -138,25 +138,27 @@ def flex_in_finger_planes(hand_pose: np.ndarray, rest_keypoints: np.ndarray) -> 
     rows are unchanged."""
     from scipy.spatial.transform import Rotation
 
+    from wildhands.geometry.rotations import rodrigues
     from wildhands.handmodel.keypoints import FINGER_KEYPOINTS
 
     k = np.asarray(rest_keypoints, np.float64)
     out = np.array(hand_pose, np.float64, copy=True)
     palm_normal = np.array([0.0, 1.0, 0.0])  # dorsal; abduction is about it
-    for name in _FINGER_ORDER:
-        chain = FINGER_KEYPOINTS[name]
-        turn = Rotation.from_rotvec(-math.radians(FLEXION_CONVERGENCE_DEG[name]) * palm_normal)
-        for row, a, b in zip(_FINGER_ROWS[name], chain[:-1], chain[1:], strict=True):
-            bone = (k[b] - k[a]) / np.linalg.norm(k[b] - k[a])
-            across = np.cross(palm_normal, bone)  # +z for a bone along -x
-            across = turn.apply(across / np.linalg.norm(across))
-            twist, abduction, flexion = out[row]
-            rotation = (
-                Rotation.from_rotvec(abduction * palm_normal)
-                * Rotation.from_rotvec(flexion * across)
-                * Rotation.from_rotvec(twist * bone)
-            )
-            out[row] = rotation.as_rotvec()
+    rows = [row for name in _FINGER_ORDER for row in _FINGER_ROWS[name]]
+    chains = [FINGER_KEYPOINTS[name] for name in _FINGER_ORDER]
+    bone = np.concatenate([k[list(c[1:])] - k[list(c[:-1])] for c in chains])  # (12, 3), rows' order
+    bone /= np.linalg.norm(bone, axis=1, keepdims=True)
+    across = np.cross(palm_normal, bone)  # +z for a bone along -x
+    across /= np.linalg.norm(across, axis=1, keepdims=True)
+    converge = np.repeat([math.radians(FLEXION_CONVERGENCE_DEG[name]) for name in _FINGER_ORDER], 3)
+    across = np.einsum("nij,nj->ni", rodrigues(-converge[:, None] * palm_normal), across)
+    twist, abduction, flexion = out[rows].T
+    rotation = (
+        rodrigues(abduction[:, None] * palm_normal)
+        @ rodrigues(flexion[:, None] * across)
+        @ rodrigues(twist[:, None] * bone)
+    )
+    out[rows] = Rotation.from_matrix(rotation).as_rotvec()
     return out
 
 
