@@ -20,8 +20,9 @@ GUARD_FRAMES = 24
 #: sha256 of the weights these thresholds were measured for (models/manifest.json, default entry)
 MEASURED_SHA256 = "e7d6fe56c7b55accf1e3d916ae7cd00183f6dda0b93f606f7b4af6924cd2f34b"
 #: measured guard values (bench/results/accuracy.json) and the margin added to them
-# recipe v4, step 3000 of 3600, of config/train/default_resnet18_128.yaml; crop_mode auto; measured 2026-11-25,
-# re-measured 2026-12-06 on the test set as generator version 6 draws it (its fingers flex in their own planes)
+# recipe v4, step 3000 of 3600, of config/train/default_resnet18_128.yaml; crop_mode auto; measured
+# 2026-11-25, re-measured 2026-12-06 on the test set as generator version 6 draws it (fingers flexing in
+# their own planes)
 MEASURED = {
     "mpjpe_mm": 60.706,
     "pa_mpjpe_mm": 15.973,
