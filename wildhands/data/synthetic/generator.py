@@ -95,6 +95,12 @@ def _rest_keypoints() -> np.ndarray:
         return hand_model("right")().keypoints[0].numpy()
 
 
+@functools.lru_cache(maxsize=1)
+def _rest_finger_fan() -> np.ndarray:
+    """(4,) rad: the right open hand model's finger fan at zero pose (``poses.finger_fan_rad``), once."""
+    return poses.finger_fan_rad(_rest_keypoints())
+
+
 @dataclass
 class SyntheticFrame:
     """One generated image.
@@ -148,9 +154,8 @@ def _one_torch_thread() -> Iterator[None]:
 
 def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _Hand:
     grasp = poses.sample_grasp(rng, cfg.grasp_weights)
-    rest = _rest_keypoints()
-    unfan = None if cfg.finger_fan == 1.0 else (1.0 - cfg.finger_fan) * poses.finger_fan_rad(rest)
-    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses, unfan, rest)
+    unfan = None if cfg.finger_fan == 1.0 else (1.0 - cfg.finger_fan) * _rest_finger_fan()
+    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses, unfan, _rest_keypoints())
     orient = poses.sample_global_orient(rng)
     betas = poses.sample_betas(rng)
     if side == "left":
