@@ -33,9 +33,11 @@ continuous pixel convention). Per set of images it reports:
 Synthetic "clear" hands are also broken down by grasp class (``clear_by_grasp``): how the look of open and of
 closed hands compares; and all synthetic hands by camera geometry (``by_view``): off the optical axis by less
 or more than 50 deg, wrist nearer or farther than 0.3 m -- what the crops of wide lenses and near hands
-cost, whatever the look -- and by the side of the hand the camera sees (palm, back or edge-on,
-``facing_group``): whether a palm reads as a palm. The world error is also given apart for the hands whose
-handedness the network reads right and wrong (``world_pa_mpjpe_mm_by_handedness``).
+cost, whatever the look -- by the side of the hand the camera sees (palm, back or edge-on,
+``facing_group``): whether a palm reads as a palm -- and by what hides them (``visibility_group``: clear,
+cut by the image border, hidden by occluders, the other hand or the forearm, or both): what occlusion and
+truncation cost. The world error is also given apart for the hands whose handedness the network reads
+right and wrong (``world_pa_mpjpe_mm_by_handedness``).
 
 Sets: any number of ``wildhands synth`` folders (``--synthetic NAME=DIR``; fisheye frames are skipped, as
 in the issue's table, unless ``--fisheye``) and the real images we have: the committed fixtures
@@ -139,17 +141,18 @@ def synthetic_hands(folder: Path, frames: int, fisheye: bool) -> list[dict[str, 
         for k, hand in enumerate(frame["hands"]):
             uv = np.asarray(hand["keypoints_px"], np.float64)
             inside = (uv[:, 0] >= -0.5) & (uv[:, 0] < w - 0.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] < h - 0.5)
-            clear = bool(hand.get("visible_fraction", 0.0) >= CLEAR_VISIBLE_FRACTION and inside.all())
             cam = np.asarray(hand["keypoints_cam_m"], np.float64)
             grasp = hand.get("grasp")
             grasp = grasp_class_name(grasp) if isinstance(grasp, int) else grasp
             name = f"{frame['frame_id']}_{k}"
             conditions = {
                 "visible_fraction": float(hand.get("visible_fraction", 0.0)),
+                "keypoints_in_image": float(inside.mean()),
                 "occluders_in_frame": float(frame["info"].get("occluders", 0)),
                 "motion_blur_px": float(frame["info"].get("motion_blur_px", 0.0)),
             }
             valid = np.ones(21, bool)
+            clear = visibility_group(conditions) == "clear"
             out.append(_hand("", name, image, uv, valid, cam, clear, hand["side"], grasp, conditions))
     return out
 
@@ -221,6 +224,17 @@ def view_groups(wrist_cam_m: np.ndarray) -> list[str]:
         f"off-axis {'<' if off < OFF_AXIS_DEG else '>='} {OFF_AXIS_DEG:g} deg",
         f"wrist {'<' if depth < NEAR_M else '>='} {NEAR_M:g} m",
     ]
+
+
+def visibility_group(conditions: dict[str, float]) -> str:
+    """Whether a synthetic hand is clear (``CLEAR_VISIBLE_FRACTION`` of its silhouette visible, all 21
+    keypoints in the image), cut by the image border, hidden (less of it visible: occluders, the other
+    hand, its forearm) or both (``conditions``: ``synthetic_hands``)."""
+    hidden = conditions["visible_fraction"] < CLEAR_VISIBLE_FRACTION
+    cut = conditions["keypoints_in_image"] < 1.0
+    if hidden:
+        return "hidden and cut by the border" if cut else f"hidden (< {CLEAR_VISIBLE_FRACTION:.0%} visible)"
+    return "cut by the border" if cut else "clear"
 
 
 def _off_axis_deg_and_depth(wrist_cam_m: np.ndarray) -> tuple[float, float]:
@@ -701,7 +715,8 @@ def main(argv: list[str] | None = None) -> int:
                 groups.setdefault(f"synthetic:{name} (clear)", []).append((hand, score))
                 by_grasp.setdefault(f"synthetic:{name} (clear) {hand['grasp']}", []).append((hand, score))
             plain = ("" if plain_view(hand["cam_m"][0], hand["conditions"]) else "not ") + "in plain view"
-            for view in [*view_groups(hand["cam_m"][0]), facing_group(hand["cam_m"], hand["side"]), plain]:
+            views = [*view_groups(hand["cam_m"][0]), facing_group(hand["cam_m"], hand["side"]), plain]
+            for view in [*views, visibility_group(hand["conditions"])]:
                 by_view.setdefault(f"synthetic:{name} {view}", []).append((hand, score))
     real = []
     for hand in real_hands(args.real_dir, args.mmpose_data):

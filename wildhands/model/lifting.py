@@ -62,6 +62,15 @@ class LiftingConfig:
     kpe_num_freqs: int = 4
     num_betas: int = 10
     use_world: bool = True
+    #: how the answered joint rotations read (``poses.POSE_CONVENTIONS``): the convention of the poses it
+    #: was trained on; the fit's joint limits follow it (``RefineConfig.joint_limits``)
+    pose_convention: str = "components"
+
+    def __post_init__(self) -> None:
+        from wildhands.data.synthetic.poses import POSE_CONVENTIONS
+
+        if self.pose_convention not in POSE_CONVENTIONS:
+            raise ValueError(f"pose_convention: need one of {POSE_CONVENTIONS}, got {self.pose_convention!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,6 +13,7 @@ Pixels: ``CameraModel``'s pixel-centre convention (the detector's continuous coo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -85,6 +86,11 @@ class LandmarkHands:
         self.grasp_head = grasp_head
         self.lifter = lifter  # a LiftingNet: the initial answer; None: PnP of the world landmarks
         self.config = config or LandmarkHandsConfig()
+        #: the fit's settings; joint limits left open (None) follow the lifting head's pose convention
+        self.refine_config = self.config.refine_config
+        if self.refine_config.joint_limits is None and lifter is not None:
+            convention = lifter.config.pose_convention
+            self.refine_config = dataclasses.replace(self.refine_config, joint_limits=convention)
         self.skeleton = HandSkeleton(hand_model)
         #: milliseconds of the last call: landmarks, fit, hand_layer
         self.timings: dict[str, float] = {}
@@ -133,7 +139,7 @@ class LandmarkHands:
         if self.lifter is not None:
             initial = self.lift(evidence, cameras)
         if self.config.refine:
-            fits = refine(evidence, cameras, self.skeleton, initial, self.config.refine_config, priors)
+            fits = refine(evidence, cameras, self.skeleton, initial, self.refine_config, priors)
         else:
             fits = refine(evidence, cameras, self.skeleton, initial, RefineConfig(iterations=0))
         return list(zip(items, fits, cameras))  # refine() filled keypoints and residuals

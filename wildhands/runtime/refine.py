@@ -21,13 +21,14 @@ Units: metres, radians, pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from wildhands.data.synthetic.poses import POSE_LOWER, POSE_UPPER
+from wildhands.data.synthetic.poses import POSE_CONVENTIONS, POSE_LOWER, POSE_UPPER, finger_plane_axes
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.rotations import rodrigues, skew, so3_left_jacobian
 from wildhands.handmodel.keypoints import NUM_KEYPOINTS
@@ -58,6 +59,14 @@ class RefineConfig:
     world_px_per_mm: weight of the world-landmark term, pixels per millimetre of wrist-relative error.
     pose_prior_px_per_rad: pull of each joint rotation towards its initial value.
     limit_px_per_rad: penalty per radian outside the joint limits (``poses.POSE_LOWER/UPPER``).
+    joint_limits: what the limits bound, in the pose convention of the initial answer
+        (``poses.POSE_CONVENTIONS``): ``'components'``, each axis-angle component of a joint (the pose
+        templates read as axis-angles, generator version 5 and before), or ``'finger_planes'``, a finger
+        joint's rotation vector read on its bone's twist, abduction and flexion axes
+        (``poses.finger_plane_axes`` of the fitted model: fingers that flex in their own planes, version 6),
+        where a curled little finger's axis-angle has an x component of ~0.5 rad that the first pushes
+        back. None: the lifting head's convention (``LiftingConfig.pose_convention``, set by
+        ``LandmarkHands``), ``'components'`` without one.
     shape_prior_px: pull of each β towards 0 (per unit β).
     depth_prior_px: pull of the wrist depth towards its initial value, per 100 % relative change.
     shape_track_px: pull of each β towards the hand's known shape (``refine(shape_priors=...)``: its
@@ -70,6 +79,7 @@ class RefineConfig:
     world_px_per_mm: float = 0.05
     pose_prior_px_per_rad: float = 5.0
     limit_px_per_rad: float = 50.0
+    joint_limits: str | None = None
     shape_prior_px: float = 2.0
     depth_prior_px: float = 300.0
     shape_track_px: float = 30.0
@@ -88,6 +98,10 @@ class RefineConfig:
                 raise ValueError(f"{name}={value!r} must be a finite number >= 0")
         if self.robust_px <= 0:
             raise ValueError(f"robust_px={self.robust_px!r} must be > 0")
+        if self.joint_limits is not None and self.joint_limits not in POSE_CONVENTIONS:
+            raise ValueError(
+                f"joint_limits: need one of {POSE_CONVENTIONS} or None, got {self.joint_limits!r}"
+            )
 
 
 @dataclass
@@ -204,10 +218,9 @@ class _Problem:
     def __init__(self, skeleton: HandSkeleton, config: RefineConfig) -> None:
         self.skeleton = skeleton
         self.c = config
-        lo, hi = POSE_LOWER.copy(), POSE_UPPER.copy()
-        if skeleton.side == "left":  # limits are the right hand's; a left pose is its mirror (x, -y, -z)
-            lo[:, 1:], hi[:, 1:] = -POSE_UPPER[:, 1:], -POSE_LOWER[:, 1:]
-        self.lower, self.upper = lo.reshape(-1), hi.reshape(-1)
+        self.lower, self.upper = POSE_LOWER.reshape(-1), POSE_UPPER.reshape(-1)
+        # (45, 45): pose -> the values the limits bound
+        self.limit_axes = _limit_axes(skeleton, config.joint_limits or "components")
 
     def set_data(self, bases, focal, world, w3d, pose0, depth0, betas0, shape_w) -> None:
         self.bases, self.focal, self.pose0, self.depth0, self.betas0 = bases, focal, pose0, depth0, betas0
@@ -230,8 +243,9 @@ class _Problem:
         r3d = (rel - target) * self.s3d[:, None, None]
         pose = p[:, _POSE]
         r_pose = (pose - self.pose0) * c.pose_prior_px_per_rad
-        below, above = pose < self.lower, pose > self.upper
-        r_limit = np.where(below, self.lower - pose, 0.0) + np.where(above, pose - self.upper, 0.0)
+        limited = pose @ self.limit_axes.T
+        below, above = limited < self.lower, limited > self.upper
+        r_limit = np.where(below, self.lower - limited, 0.0) + np.where(above, limited - self.upper, 0.0)
         r_limit *= c.limit_px_per_rad
         r_shape = (p[:, _BETAS] - self.betas0) * self.shape_w[:, None]
         r_depth = ((kp[:, 0, 2] - self.depth0) / self.depth0 * c.depth_prior_px)[:, None]
@@ -257,13 +271,38 @@ class _Problem:
         k = np.arange(_POSE.stop - _POSE.start)
         J[:, rows + k, _POSE.start + k] = c.pose_prior_px_per_rad
         rows += k.size
-        J[:, rows + k, _POSE.start + k] = (above.astype(float) - below) * c.limit_px_per_rad
+        sign = (above.astype(float) - below) * c.limit_px_per_rad
+        J[:, rows : rows + k.size, _POSE] = sign[:, :, None] * self.limit_axes
         rows += k.size
         k = np.arange(_BETAS.stop - _BETAS.start)
         J[:, rows + k, _BETAS.start + k] = self.shape_w[:, None]
         rows += k.size
         J[:, rows, hand] = d_kp[:, 0, 2] * (c.depth_prior_px / self.depth0)[:, None]
         return r, J
+
+
+@functools.lru_cache(maxsize=8)  # per skeleton (hashed by identity) and frame: ~1 ms, once
+def _limit_axes(skeleton: HandSkeleton, frame: str) -> np.ndarray:
+    """(45, 45) linear map from a hand pose of ``skeleton`` (45 axis-angle components, its side) to the values
+    the joint limits bound (``RefineConfig.joint_limits``), in the right hand's convention: a left pose is
+    the mirror (x, -y, -z) of a right one, and for ``'finger_planes'`` each finger joint is read on the axes
+    of ``poses.finger_plane_axes`` of the skeleton's own rest keypoints (β = 0, zero pose; mirrored to a
+    right hand). Block-diagonal, one 3 x 3 block per joint."""
+    mirror = np.diag([1.0, -1.0, -1.0]) if skeleton.side == "left" else np.eye(3)
+    if frame == "components":
+        axes = np.tile(np.eye(3), (15, 1, 1))
+    else:
+        zero = np.zeros((1, 3))
+        rest = skeleton(np.zeros((1, skeleton.num_betas)), zero, np.zeros((1, 45)), zero)[0]
+        axes = finger_plane_axes(rest * ([-1.0, 1.0, 1.0] if skeleton.side == "left" else 1.0))
+        # the coordinates of the rotation vector on those axes (not orthogonal: the flexion axis is turned
+        # for convergence), exact for a joint turned about one of them alone
+        axes = np.linalg.inv(axes.transpose(0, 2, 1))
+    out = np.zeros((45, 45))
+    for j in range(15):
+        out[3 * j : 3 * j + 3, 3 * j : 3 * j + 3] = axes[j] @ mirror
+    out.flags.writeable = False  # shared by every fit of this skeleton
+    return out
 
 
 def _robust_weights(r: np.ndarray, w2d: np.ndarray, scale_px: float) -> np.ndarray:

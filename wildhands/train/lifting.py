@@ -29,12 +29,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from wildhands.data.synthetic.poses import sample_betas, sample_global_orient, sample_grasp, sample_hand_pose
+from wildhands.data.synthetic.generator import rest_keypoints
+from wildhands.data.synthetic.poses import (
+    POSE_CONVENTIONS,
+    flex_in_finger_planes,
+    sample_betas,
+    sample_global_orient,
+    sample_grasp,
+    sample_hand_pose,
+)
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.rotations import axis_angle_to_matrix
 from wildhands.handmodel.open_hand import OpenHandModel
 from wildhands.handmodel.skeleton import HandSkeleton
-from wildhands.model.lifting import LiftingNet, lift_to_camera, lifting_inputs, save_lifting
+from wildhands.model.lifting import LiftingConfig, LiftingNet, lift_to_camera, lifting_inputs, save_lifting
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +95,10 @@ def simulate_landmarks(kp_cam: np.ndarray, uv: np.ndarray, rng: np.random.Genera
 
 
 def sample_batch(rng: np.random.Generator, skeleton: HandSkeleton, n: int, noise: NoiseModel,
-                 hands_per_camera: int = 8) -> dict:  # fmt: skip
-    """n samples: network inputs and the truth (wrist rotation, joint rotations, β, wrist position, kp)."""
+                 hands_per_camera: int = 8, rest_keypoints: np.ndarray | None = None) -> dict:  # fmt: skip
+    """n samples: network inputs and the truth (wrist rotation, joint rotations, β, wrist position, kp).
+    ``rest_keypoints`` ((21, 3), the right hand model's at zero pose): given, the fingers flex in their own
+    planes as in the synthetic images (``poses.sample_hand_pose``; generator version 6)."""
     poses, betas, orients, cams, targets = [], [], [], [], []
     while len(poses) < n:
         cam = sample_camera(rng)
@@ -101,6 +111,8 @@ def sample_batch(rng: np.random.Generator, skeleton: HandSkeleton, n: int, noise
             targets.append(ray / np.linalg.norm(ray) * rng.uniform(0.2, 0.9))
             cams.append(cam)
     poses, betas, orients = np.stack(poses[:n]), np.stack(betas[:n]), np.stack(orients[:n])
+    if rest_keypoints is not None:  # the same draws, converted in one batch
+        poses = flex_in_finger_planes(poses, rest_keypoints)
     kp = skeleton(betas, orients, poses.reshape(n, 45), np.zeros((n, 3)))
     centre = np.stack(targets[:n])
     kp = kp - kp.mean(1, keepdims=True) + centre[:, None]
@@ -166,6 +178,10 @@ class LiftingTrainConfig:
     lr: float = 1e-3
     seed: int = 0
     eval_every: int = 500
+    #: how the training poses' finger rows are read (``poses.POSE_CONVENTIONS``): ``'finger_planes'``, the
+    #: fingers flex in their own planes, converging (generator version 6's poses), or ``'components'``, the
+    #: templates' components as raw axis-angles (version 5 and before); the network records it
+    pose_convention: str = "components"
 
 
 def train(out_dir: str | os.PathLike, config: LiftingTrainConfig, noise: NoiseModel | None = None) -> Path:
@@ -179,7 +195,7 @@ def train(out_dir: str | os.PathLike, config: LiftingTrainConfig, noise: NoiseMo
     logger.setLevel(logging.INFO)
     torch.manual_seed(config.seed)
     skeleton = HandSkeleton(OpenHandModel("right"))
-    model = LiftingNet()
+    model = LiftingNet(LiftingConfig(pose_convention=config.pose_convention))
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps, eta_min=config.lr * 0.02)
     start = 0
@@ -192,13 +208,14 @@ def train(out_dir: str | os.PathLike, config: LiftingTrainConfig, noise: NoiseMo
         start = state["step"]
         sched.T_max = config.steps  # a resumed run may be given another length
         logger.info("resumed from %s at step %d", last, start)
-    eval_batch = sample_batch(np.random.default_rng(12345), skeleton, 1024, noise)
+    rest = rest_keypoints() if config.pose_convention == "finger_planes" else None
+    eval_batch = sample_batch(np.random.default_rng(12345), skeleton, 1024, noise, rest_keypoints=rest)
     rng = np.random.default_rng(config.seed * 1000 + start)
     history = open(out / "history.jsonl", "a")
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc="lifting", unit="step")
     for step in bar:
         model.train()
-        batch = sample_batch(rng, skeleton, config.batch, noise)
+        batch = sample_batch(rng, skeleton, config.batch, noise, rest_keypoints=rest)
         loss, terms = lifting_loss(model, skeleton, batch)
         opt.zero_grad()
         loss.backward()
@@ -237,10 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=LiftingTrainConfig.batch)
     ap.add_argument("--lr", type=float, default=LiftingTrainConfig.lr)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--pose-convention",
+        choices=POSE_CONVENTIONS,
+        default=LiftingTrainConfig.pose_convention,
+        help="how the training poses' fingers flex (finger_planes: as generator version 6's)",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (a small model: 1 is fastest)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    path = train(args.out, LiftingTrainConfig(args.steps, args.batch, args.lr, args.seed))
+    path = train(
+        args.out,
+        LiftingTrainConfig(args.steps, args.batch, args.lr, args.seed, pose_convention=args.pose_convention),
+    )
     print(path)
     return 0
 

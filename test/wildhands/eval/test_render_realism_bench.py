@@ -277,3 +277,12 @@ def test_finger_bends_in_the_image_use_the_same_angles():
     scores = [{**score, "bends2d_truth_deg": bends, "bends2d_read_deg": rr.finger_bends_deg(flat)}]
     bins = rr.summarise(scores)["finger_bend_2d_diff_by_truth_deg"]
     assert bins["60-180"] == {"median": -90.0, "joints": 1} and bins["0-30"] == {"median": 0.0, "joints": 11}
+
+
+def test_visibility_group_tells_clear_cut_and_hidden_hands():
+    clear = {"visible_fraction": rr.CLEAR_VISIBLE_FRACTION, "keypoints_in_image": 1.0}
+    assert rr.visibility_group(clear) == "clear"
+    assert rr.visibility_group({**clear, "keypoints_in_image": 20 / 21}) == "cut by the border"
+    hidden = {**clear, "visible_fraction": rr.CLEAR_VISIBLE_FRACTION - 0.01}
+    assert rr.visibility_group(hidden).startswith("hidden (<")
+    assert rr.visibility_group({**hidden, "keypoints_in_image": 0.5}) == "hidden and cut by the border"

@@ -102,3 +102,37 @@ def test_bad_weights_files_are_refused(tmp_path):
     truncated.write_bytes(good.read_bytes()[:5000])
     with pytest.raises(ValueError, match="corrupt or truncated"):
         load_lifting(truncated)
+
+
+def test_finger_plane_training_poses_are_the_same_draws_flexed_in_their_planes(skeleton):
+    """``sample_batch(rest_keypoints=...)`` (``--pose-convention finger_planes``): the same random hands as
+    without it, each pose turned by ``poses.flex_in_finger_planes`` (generator version 6's poses)."""
+    from wildhands.data.synthetic.generator import rest_keypoints
+    from wildhands.data.synthetic.poses import flex_in_finger_planes
+    from wildhands.geometry.rotations import matrix_to_axis_angle
+
+    noise = NoiseModel()
+    plain = sample_batch(np.random.default_rng(4), skeleton, 32, noise)
+    planes = sample_batch(np.random.default_rng(4), skeleton, 32, noise, rest_keypoints=rest_keypoints())
+    torch.testing.assert_close(plain["wrist_rotation"], planes["wrist_rotation"])
+    components = matrix_to_axis_angle(plain["joint_rotations"].double()).numpy()
+    expected = flex_in_finger_planes(components, rest_keypoints())
+    got = matrix_to_axis_angle(planes["joint_rotations"].double()).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.abs(got - components).max() > 0.1  # curled fingers' rotations differ
+
+
+def test_the_pose_convention_is_saved_with_the_weights(tmp_path):
+    from wildhands.model.lifting import LiftingConfig
+
+    with pytest.raises(ValueError, match="pose_convention"):
+        LiftingConfig(pose_convention="raw")
+    saved = save_lifting(tmp_path / "planes.pt", LiftingNet(LiftingConfig(pose_convention="finger_planes")))
+    assert load_lifting(saved).config.pose_convention == "finger_planes"
+    # weights written before the field (the packaged model until session 21) read as 'components'
+    payload = torch.load(saved, weights_only=True)
+    del payload["config"]["pose_convention"]
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_lifting(tmp_path / "old.pt").config.pose_convention == "components"
+    cfg = LiftingTrainConfig(steps=1, batch=16, eval_every=1, pose_convention="finger_planes")
+    assert load_lifting(train(tmp_path / "run", cfg)).config.pose_convention == "finger_planes"

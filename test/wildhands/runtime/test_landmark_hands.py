@@ -94,3 +94,19 @@ def test_invalid_hands_are_dropped_and_counted_in_one_place(pipeline, sample, mo
     monkeypatch.setattr(type(pipeline.landmark_hands), "__call__", lambda self, *a: [broken, hands[1]])
     out = pipeline(image, camera, boxes)
     assert len(out) == 1 and out[0] is hands[1] and pipeline.dropped_invalid == 1
+
+
+def test_the_fits_joint_limits_follow_the_lifting_heads_pose_convention():
+    """``RefineConfig.joint_limits`` left open (None) takes the lifting head's convention; set, it stays."""
+    from wildhands.handmodel.open_hand import OpenHandModel
+    from wildhands.model.lifting import LiftingConfig, LiftingNet
+    from wildhands.runtime.landmark_hands import LandmarkHands, LandmarkHandsConfig
+    from wildhands.runtime.refine import RefineConfig
+
+    hand = OpenHandModel("right")
+    planes = LiftingNet(LiftingConfig(pose_convention="finger_planes"))
+    assert LandmarkHands(None, hand, lifter=planes).refine_config.joint_limits == "finger_planes"
+    assert LandmarkHands(None, hand, lifter=LiftingNet()).refine_config.joint_limits == "components"
+    assert LandmarkHands(None, hand).refine_config.joint_limits is None  # PnP start: components
+    fixed = LandmarkHandsConfig(refine_config=RefineConfig(joint_limits="components"))
+    assert LandmarkHands(None, hand, config=fixed, lifter=planes).refine_config.joint_limits == "components"

@@ -227,3 +227,81 @@ def test_a_known_shape_fixes_the_depth(skeleton):
     err_shared = np.linalg.norm(shared.keypoints_cam_m[0] - kp[0]) * 1000
     assert abs(ratio - 1) > 0.05, ratio
     assert err_shared < 10.0 and err_free > 2 * err_shared, (err_free, err_shared)
+
+
+def _rest_keypoints(skeleton) -> np.ndarray:
+    zero = np.zeros((1, 3))
+    return skeleton(np.zeros((1, skeleton.num_betas)), zero, np.zeros((1, 45)), zero)[0]
+
+
+def _limit_residual(problem, pose) -> np.ndarray:
+    """The limit rows of the fit's residual for one hand of ``pose`` (15, 3)."""
+    from wildhands.runtime.refine import NUM_KEYPOINTS
+
+    p = np.zeros((1, 64))
+    p[0, 3:48] = np.ravel(pose)
+    p[0, 58:61] = (0.0, 0.0, 0.4)
+    problem.set_data(
+        np.zeros((1, 21, 2, 3)), np.ones(1), np.zeros((1, 21, 3)), np.zeros(1), p[:, 3:48], np.full(1, 0.4),
+        np.zeros((1, 10)), np.zeros(1),
+    )  # fmt: skip
+    r = problem(p, np.ones((1, 21)))
+    start = 2 * NUM_KEYPOINTS + 3 * (NUM_KEYPOINTS - 1) + 45
+    return r[0, start : start + 45]
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_finger_plane_limits_take_a_fist_that_flexes_in_its_planes(side):
+    """Generator version 6's fist (``poses.flex_in_finger_planes``): its curled little finger's axis-angle
+    has an x component of ~0.5 rad, which the component limits push back; read on the finger's own axes
+    (``joint_limits: finger_planes``) every joint is within its limits. Left: the mirrored pose."""
+    from wildhands.data.synthetic.poses import GRASP_TEMPLATES, clip_to_limits, flex_in_finger_planes
+    from wildhands.model.grasp import GRASP_CLASS_IDS
+    from wildhands.runtime.refine import _Problem
+
+    skeleton = HandSkeleton(OpenHandModel(side))
+    right = HandSkeleton(OpenHandModel("right"))
+    components = clip_to_limits(GRASP_TEMPLATES[GRASP_CLASS_IDS["lateral"]][0])
+    fist = flex_in_finger_planes(components, _rest_keypoints(right))
+    if side == "left":
+        fist = fist * np.array([1.0, -1.0, -1.0])
+    planes = _limit_residual(_Problem(skeleton, RefineConfig(joint_limits="finger_planes")), fist)
+    plain = _limit_residual(_Problem(skeleton, RefineConfig()), fist)
+    assert np.abs(planes).max() < 1e-9
+    assert np.abs(plain).max() > 0.3 * RefineConfig().limit_px_per_rad  # px: > 0.3 rad outside
+
+
+@pytest.mark.parametrize("frame", ["components", "finger_planes"])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_the_fits_jacobian_equals_finite_differences_with_either_limits(frame, side):
+    from wildhands.runtime.refine import _Problem
+
+    rng = np.random.default_rng(2)
+    skeleton = HandSkeleton(OpenHandModel(side))
+    problem = _Problem(skeleton, RefineConfig(joint_limits=frame))
+    cam = _pinhole()
+    p = np.zeros((1, 64))
+    p[0, :3] = rng.normal(0, 0.5, 3)
+    p[0, 3:48] = rng.normal(0, 0.6, 45)  # many joints outside their limits
+    p[0, 48:58] = rng.normal(0, 0.5, 10)
+    p[0, 58:61] = (0.02, -0.01, 0.4)
+    p[0, 61:64] = rng.normal(0, 0.3, 3)
+    kp = skeleton(p[:, 48:58], p[:, :3], p[:, 3:48], p[:, 58:61])[0] + rng.normal(0, 0.005, (21, 3))
+    rays = kp / np.linalg.norm(kp, axis=1, keepdims=True)
+    helper = np.where(np.abs(rays[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    u = np.cross(rays, helper)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    bases = np.stack([u, np.cross(rays, u)], axis=1)[None]  # (1, 21, 2, 3)
+    problem.set_data(
+        bases, np.full(1, cam.K[0, 0]), (kp - kp.mean(0))[None], np.ones(1), p[:, 3:48] + 0.1,
+        np.full(1, 0.45), np.zeros((1, 10)), np.ones(1),
+    )  # fmt: skip
+    w2d = np.ones((1, 21))
+    _, J = problem(p, w2d, jacobian=True)
+    eps = 1e-6
+    numeric = np.empty_like(J)
+    for k in range(64):
+        d = np.zeros_like(p)
+        d[0, k] = eps
+        numeric[:, :, k] = (problem(p + d, w2d) - problem(p - d, w2d)) / (2 * eps)
+    assert np.abs(J - numeric).max() < 1e-3 * max(1.0, np.abs(numeric).max())

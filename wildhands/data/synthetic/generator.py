@@ -89,7 +89,7 @@ def hand_model(side: str) -> OpenHandModel:
 
 
 @functools.lru_cache(maxsize=1)
-def _rest_keypoints() -> np.ndarray:
+def rest_keypoints() -> np.ndarray:
     """(21, 3) m: the right open hand model's keypoints at zero pose (model frame), once."""
     with torch.no_grad():
         return hand_model("right")().keypoints[0].numpy()
@@ -98,7 +98,7 @@ def _rest_keypoints() -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def _rest_finger_fan() -> np.ndarray:
     """(4,) rad: the right open hand model's finger fan at zero pose (``poses.finger_fan_rad``), once."""
-    return poses.finger_fan_rad(_rest_keypoints())
+    return poses.finger_fan_rad(rest_keypoints())
 
 
 @dataclass
@@ -155,7 +155,7 @@ def _one_torch_thread() -> Iterator[None]:
 def _sample_hand(rng: np.random.Generator, cfg: SyntheticConfig, side: str) -> _Hand:
     grasp = poses.sample_grasp(rng, cfg.grasp_weights)
     unfan = None if cfg.finger_fan == 1.0 else (1.0 - cfg.finger_fan) * _rest_finger_fan()
-    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses, unfan, _rest_keypoints())
+    pose = poses.sample_hand_pose(rng, grasp, cfg.other_poses, unfan, rest_keypoints())
     orient = poses.sample_global_orient(rng)
     betas = poses.sample_betas(rng)
     if side == "left":

@@ -69,6 +69,8 @@ __all__ = [
     "OTHER_POSES",
     "finger_fan_rad",
     "flex_in_finger_planes",
+    "finger_plane_axes",
+    "POSE_CONVENTIONS",
     "natural_other_pose",
     "sample_hand_pose",
     "sample_grasp",
@@ -122,6 +124,12 @@ def finger_fan_rad(rest_keypoints: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+#: how a pose's finger rows are read (``SyntheticConfig``-independent; the lifting network and the fit
+#: record which): ``'components'``, the anatomical components taken as axis-angles (generator version 5 and
+#: before), or ``'finger_planes'``, turned into flexion in each finger's plane (:func:`flex_in_finger_planes`;
+#: version 6)
+POSE_CONVENTIONS = ("components", "finger_planes")
+
 #: deg: how far each finger's flexion axis is turned in the palm plane (about the palm normal) so that the
 #: flexed fingers converge towards the base of the thumb, as real ones do (their curled tips point at the
 #: scaphoid): a fist of the ``lateral`` template at ``finger_fan: 0`` then has its index and little
@@ -129,20 +137,16 @@ def finger_fan_rad(rest_keypoints: np.ndarray) -> np.ndarray:
 FLEXION_CONVERGENCE_DEG = {"index": 0.0, "middle": 2.0, "ring": 4.0, "pinky": 6.0}
 
 
-def flex_in_finger_planes(hand_pose: np.ndarray, rest_keypoints: np.ndarray) -> np.ndarray:
-    """(15, 3) axis-angle (MANO's interface) of a pose whose four fingers' rows hold anatomical components
-    (twist, abduction, flexion; module docstring): per bone, R = R_y(abduction) R_across(flexion)
-    R_bone(twist), with the bone's direction from ``rest_keypoints`` ((21, 3), the right hand model at zero
-    pose, model frame) and ``across`` the axis across it in the palm plane, turned towards convergence by
-    ``FLEXION_CONVERGENCE_DEG``. A finger without flexion and twist keeps its row unchanged; the thumb's
-    rows are unchanged."""
-    from scipy.spatial.transform import Rotation
-
+def finger_plane_axes(rest_keypoints: np.ndarray) -> np.ndarray:
+    """(15, 3, 3): per row of ``hand_pose``, the unit axes (as rows, right hand model frame) that its three
+    anatomical components turn about in the finger-plane convention (:func:`flex_in_finger_planes`): the
+    bone's direction (twist), the palm normal +y (abduction) and the axis across the bone in the palm plane,
+    turned by ``FLEXION_CONVERGENCE_DEG`` (flexion). The thumb's rows are the identity (its components are
+    plain axis-angle). ``rest_keypoints``: (21, 3) m, the right hand model's at zero pose."""
     from wildhands.geometry.rotations import rodrigues
     from wildhands.handmodel.keypoints import FINGER_KEYPOINTS
 
     k = np.asarray(rest_keypoints, np.float64)
-    out = np.array(hand_pose, np.float64, copy=True)
     palm_normal = np.array([0.0, 1.0, 0.0])  # dorsal; abduction is about it
     rows = [row for name in _FINGER_ORDER for row in _FINGER_ROWS[name]]
     chains = [FINGER_KEYPOINTS[name] for name in _FINGER_ORDER]
@@ -152,13 +156,32 @@ def flex_in_finger_planes(hand_pose: np.ndarray, rest_keypoints: np.ndarray) -> 
     across /= np.linalg.norm(across, axis=1, keepdims=True)
     converge = np.repeat([math.radians(FLEXION_CONVERGENCE_DEG[name]) for name in _FINGER_ORDER], 3)
     across = np.einsum("nij,nj->ni", rodrigues(-converge[:, None] * palm_normal), across)
-    twist, abduction, flexion = out[rows].T
+    axes = np.tile(np.eye(3), (15, 1, 1))
+    axes[rows] = np.stack([bone, np.broadcast_to(palm_normal, bone.shape), across], axis=1)
+    return axes
+
+
+def flex_in_finger_planes(hand_pose: np.ndarray, rest_keypoints: np.ndarray) -> np.ndarray:
+    """(..., 15, 3) axis-angle (MANO's interface) of poses whose four fingers' rows hold anatomical
+    components (twist, abduction, flexion; module docstring): per bone, R = R_y(abduction) R_across(flexion)
+    R_bone(twist) about the axes of :func:`finger_plane_axes` (the bone's direction from ``rest_keypoints``,
+    (21, 3), the right hand model at zero pose, model frame; ``across`` turned towards convergence by
+    ``FLEXION_CONVERGENCE_DEG``). A finger without flexion and twist keeps its row unchanged; the thumb's
+    rows are unchanged. Batched over leading dimensions."""
+    from scipy.spatial.transform import Rotation
+
+    from wildhands.geometry.rotations import rodrigues
+
+    out = np.array(hand_pose, np.float64, copy=True)
+    rows = [row for name in _FINGER_ORDER for row in _FINGER_ROWS[name]]
+    axes = finger_plane_axes(rest_keypoints)[rows]  # (12, 3, 3)
+    comp = out[..., rows, :]  # (..., 12, 3): twist, abduction, flexion
     rotation = (
-        rodrigues(abduction[:, None] * palm_normal)
-        @ rodrigues(flexion[:, None] * across)
-        @ rodrigues(twist[:, None] * bone)
+        rodrigues(comp[..., 1:2] * axes[:, 1])
+        @ rodrigues(comp[..., 2:3] * axes[:, 2])
+        @ rodrigues(comp[..., 0:1] * axes[:, 0])
     )
-    out[rows] = Rotation.from_matrix(rotation).as_rotvec()
+    out[..., rows, :] = Rotation.from_matrix(rotation.reshape(-1, 3, 3)).as_rotvec().reshape(comp.shape)
     return out
 
 
