@@ -542,12 +542,13 @@ def paired_differences(
     (``_same_placement``: the same wrist, else the same crop): an option that changes which placements are
     kept changes the hands that follow, and those are counted in ``other_hands``, not compared): the mean
     difference per hand of the 2D error, world PA-MPJPE, presence and handedness agreement, with a 95 %
-    bootstrap interval (``draws`` resamples of the hands, fixed ``seed``)."""
+    bootstrap interval (``draws`` resamples of the hands, fixed ``seed``); for the handedness also how many
+    hands turned to read as the other side (``turned_false``) and back to their own (``turned_true``)."""
     shared = sorted(before.keys() & after.keys())
     names = [n for n in shared if _same_placement(before[n], after[n])]
     rng = np.random.default_rng(seed)
 
-    def diff(key: str, value) -> dict[str, Any] | None:
+    def diff(key: str, value, flips: bool = False) -> dict[str, Any] | None:
         d = [value(after[n][key]) - value(before[n][key]) for n in names
              if before[n].get(key) is not None and after[n].get(key) is not None]  # fmt: skip
         d = np.array([x for x in d if math.isfinite(x)], np.float64)
@@ -555,8 +556,11 @@ def paired_differences(
             return None
         means = rng.choice(d, (draws, d.size)).mean(1)
         lo, hi = np.percentile(means, [2.5, 97.5])
-        return {"mean": round(float(d.mean()), 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
-                "hands": int(d.size)}  # fmt: skip
+        out = {"mean": round(float(d.mean()), 3), "ci95": [round(float(lo), 3), round(float(hi), 3)],
+               "hands": int(d.size)}  # fmt: skip
+        if flips:  # a yes/no per hand: how many hands turned each way
+            out.update(turned_false=int((d < 0).sum()), turned_true=int((d > 0).sum()))
+        return out
 
     return {
         "hands": len(names),
@@ -565,7 +569,7 @@ def paired_differences(
         "world_pa_mpjpe_mm": diff("pa_mm", float),
         "world_orientation_deg": diff("orient_deg", float),
         "presence": diff("presence", float),
-        "handedness_agreement": diff("side_agrees", float),
+        "handedness_agreement": diff("side_agrees", float, flips=True),
     }
 
 

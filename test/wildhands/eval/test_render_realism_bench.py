@@ -138,6 +138,8 @@ def test_paired_differences_match_hands_by_name_and_bound_the_mean():
     assert lo < pa.mean() < hi and hi - lo < 1.0
     assert d["presence"]["mean"] == pytest.approx(0.2)
     assert d["handedness_agreement"]["mean"] == pytest.approx(0.5)
+    assert (d["handedness_agreement"]["turned_true"], d["handedness_agreement"]["turned_false"]) == (20, 0)
+    assert "turned_true" not in d["presence"]
     # a name whose truth placed another crop is another hand: counted, not compared
     rect = (np.array([100.0, 80.0]), 64.0, 0.3)
     before["f1_0"]["rect"], after["f1_0"]["rect"] = rect, (rect[0] + [0.0, 5.0], rect[1], rect[2])
