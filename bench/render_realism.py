@@ -380,21 +380,23 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
     cam = hand["cam_m"]
     if cam is not None and valid[0]:
         out["wrist_m"] = cam[0]  # where the hand was placed (paired_differences)
-    if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(res["landmarks_world_m"]).all():
-        errors = procrustes_errors_mm(res["landmarks_world_m"][valid], cam[valid])
+    # the network's world landmarks in its crop's axes (the detector turns them into the image's)
+    world = res["landmarks_world_m"] @ roll_matrix(rotation)
+    if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(world).all():
+        errors = procrustes_errors_mm(world[valid], cam[valid])
         out["pa_mm"] = float(errors.mean())
-        turn = world_turn_deg(res["landmarks_world_m"], rotation, cam, valid)
+        turn = world_turn_deg(world, rotation, cam, valid)
         out["orient_deg"] = math.nan if turn is None else float(np.linalg.norm(turn))
         out["turn_deg"] = turn
-        out["palm_turn_deg"] = world_turn_deg(res["landmarks_world_m"], rotation, cam, valid, PALM_KEYPOINTS)
+        out["palm_turn_deg"] = world_turn_deg(world, rotation, cam, valid, PALM_KEYPOINTS)
         out["finger_tilt_deg"] = finger_tilt_deg(cam, rotation, valid)
         if valid.all():
             out["pa_by_keypoint_mm"] = errors
             out["bends_truth_deg"] = finger_bends_deg(cam)
-            out["bends_read_deg"] = finger_bends_deg(res["landmarks_world_m"])
+            out["bends_read_deg"] = finger_bends_deg(world)
             out["bend_deg"] = float((out["bends_read_deg"] - out["bends_truth_deg"]).mean())
             out["spread_truth_deg"] = finger_spread_deg(cam)
-            out["spread_read_deg"] = finger_spread_deg(res["landmarks_world_m"])
+            out["spread_read_deg"] = finger_spread_deg(world)
     return out
 
 

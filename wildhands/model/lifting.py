@@ -7,7 +7,10 @@ prepares them, for training and inference alike) turns them into
 - ``landmarks`` (21, 2): the landmarks in a **virtual pinhole camera looking at the hand** (its optical
   axis through the mean of the landmarks' rays, taken through the real camera model, lens included),
   normalised to a square crop around them in [-1, 1];
-- ``world`` (21, 3): wrist-relative world landmarks in that virtual camera's axes, x10 (decimetres);
+- ``world`` (21, 3): wrist-relative world landmarks, x10 (decimetres), as given: in the axes of a camera
+  turned without roll to look at the hand, which is that virtual camera's (the landmark network sees a crop
+  and answers relative to its view; ``MediaPipeHandDetector`` turns the crop's roll back, as MediaPipe's
+  graph does, and training turns its simulated camera-frame landmarks into that view);
 - ``kpe`` (5, 2): WildHands' sparse KPE: the angles (rad) of the rays through the crop's 4 corners and
   centre in the real camera's field of view (where the crop sits decides the perspective the hand is
   seen with), sinusoidally encoded by the model;
@@ -122,7 +125,8 @@ def lifting_inputs(
     rays: np.ndarray | None = None,
 ) -> LiftingInputs:
     """Network inputs of B right hands: ``landmarks_px`` (B, 21, 2) pixel-centre coordinates of each
-    hand's (distorted) image, ``world_m`` (B, 21, 3) metres or None (zeros fed), one camera per hand
+    hand's (distorted) image, ``world_m`` (B, 21, 3) metres in the hand's view frame (module docstring;
+    used as given, not turned) or None (zeros fed), one camera per hand
     (hands sharing a camera object are converted in one call). ``rays``: (B, 21, 3) the landmarks'
     :func:`unit_rays` where the caller has them already (they are the costly part with a lens)."""
     landmarks_px = np.asarray(landmarks_px, dtype=np.float64)
@@ -159,7 +163,7 @@ def lifting_inputs(
         world = np.zeros((b, NUM_KEYPOINTS, 3))
     else:
         w = np.asarray(world_m, dtype=np.float64)
-        world = np.einsum("bij,bnj->bni", R, w - w[:, :1]) * WORLD_SCALE
+        world = (w - w[:, :1]) * WORLD_SCALE
     crop = np.concatenate([centre, half[:, None]], axis=1)
     return LiftingInputs(landmarks=landmarks, world=world, kpe=kpe, crop=crop, rotation=R)
 

@@ -135,6 +135,9 @@ def sample_batch(rng: np.random.Generator, skeleton: HandSkeleton, n: int, noise
                 keep.append(i)
     keep = np.asarray(keep)
     inputs = lifting_inputs(np.stack(lm), np.stack(world), [cams[i] for i in keep])
+    # simulated world landmarks are in the camera's axes; the landmark network gives them in the view of
+    # the hand (the virtual camera's axes: a crop knows nothing of where it sits in the field of view)
+    inputs.world = np.einsum("bij,bnj->bni", inputs.rotation, inputs.world)
     return {
         "inputs": inputs,
         "wrist_rotation": axis_angle_to_matrix(torch.as_tensor(orients[keep])).float(),

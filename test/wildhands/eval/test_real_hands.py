@@ -276,3 +276,30 @@ def test_landmarks_on_the_box_crop_land_on_the_truth(samples):
     assert again["presence"] > 0.9
     assert score_hand({"keypoints_px": again["landmarks_px"]}, h)["kp2d_rel"] < 0.1
     assert again["landmarks_world_m"].shape == (21, 3)
+
+
+@needs_detector_models
+def test_world_landmarks_turn_with_the_hand_in_the_image(samples):
+    """The landmark network answers in its rotated crop's axes; the detector turns its world landmarks
+    back by the crop's rotation, as MediaPipe's graph does (``world_to_image_axes``): the same hand in the
+    image turned by 90 deg gives world landmarks turned by 90 deg about the optical axis (the network sees
+    the same crop either way, so without the turn they would be the same)."""
+    from wildhands.eval.real_hands import landmarks_on_rect
+    from wildhands.geometry.perspective_crop import roll_matrix
+    from wildhands.runtime.detection.mediapipe_palm import MediaPipeHandDetector
+    from wildhands.runtime.refine import kabsch
+
+    def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+        r = kabsch(a - a[0], b - b[0])
+        return math.degrees(math.acos(np.clip((np.trace(r) - 1) / 2, -1, 1)))
+
+    det = MediaPipeHandDetector(threads=1)
+    s = {s.name: s for s in _by_set(samples, "interhand2.6m")}["image2017.jpg"]
+    centre, size, rotation = tracking_rect(s.hands[0].keypoints_px)
+    upright = landmarks_on_rect(det, s.image, centre, size, rotation)["landmarks_world_m"]
+    turned_image = np.ascontiguousarray(np.rot90(s.image, k=-1))  # 90 deg clockwise: (x, y) -> (H-1-y, x)
+    turned_centre = np.array([s.height - 1 - centre[1], centre[0]])
+    turned = landmarks_on_rect(det, turned_image, turned_centre, size, rotation + math.pi / 2)
+    world = turned["landmarks_world_m"]
+    assert angle_deg(upright @ roll_matrix(math.pi / 2).T, world) < 8.0
+    assert angle_deg(upright, world) > 80.0

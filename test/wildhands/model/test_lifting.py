@@ -136,3 +136,23 @@ def test_the_pose_convention_is_saved_with_the_weights(tmp_path):
     assert load_lifting(tmp_path / "old.pt").config.pose_convention == "components"
     cfg = LiftingTrainConfig(steps=1, batch=16, eval_every=1, pose_convention="finger_planes")
     assert load_lifting(train(tmp_path / "run", cfg)).config.pose_convention == "finger_planes"
+
+
+def test_world_landmarks_are_fed_in_the_hands_view(skeleton):
+    """``lifting_inputs`` takes the world landmarks as given (the landmark network's: in the view of the
+    hand, a camera turned without roll to look at it); training turns its simulated camera-frame landmarks
+    into that view (the virtual camera's axes), so without noise they are the truth seen from there."""
+    from wildhands.model.lifting import WORLD_SCALE
+
+    rng = np.random.default_rng(0)
+    world = rng.normal(0, 0.03, (1, 21, 3))
+    cam = CameraModel.from_K([[500.0, 0, 319.5], [0, 500.0, 239.5], [0, 0, 1]], 640, 480)
+    uv = cam.project(np.array([0.2, 0.1, 0.4]) + world[0])[None]
+    np.testing.assert_allclose(lifting_inputs(uv, world, [cam]).world, (world - world[:, :1]) * WORLD_SCALE)
+    exact = NoiseModel(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    batch = sample_batch(np.random.default_rng(1), skeleton, 16, exact)
+    kp = batch["keypoints"].double().numpy()
+    view = np.einsum("bij,bnj->bni", batch["inputs"].rotation, kp - kp[:, :1]) * WORLD_SCALE
+    np.testing.assert_allclose(batch["inputs"].world, view, atol=1e-4)
+    camera_axes = (kp - kp[:, :1]) * WORLD_SCALE
+    assert np.abs(batch["inputs"].world - camera_axes).max() > 0.05  # not fed in the camera's axes

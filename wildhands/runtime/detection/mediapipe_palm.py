@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from wildhands.geometry.crop import up_angle
+from wildhands.geometry.perspective_crop import roll_matrix
 from wildhands.runtime.detection.landmark_net import (
     DEFAULT_CPU_ENGINE,
     LANDMARK_INPUT_SIZE,
@@ -82,7 +83,10 @@ class HandDetection:
         covers [0, 1)^2) and a relative depth z in pixels (smaller = nearer the camera, origin at the
         wrist, MediaPipe's convention). MediaPipe landmark order, which is ours (``handmodel.keypoints``).
     landmarks_world_m: (21, 3) float64, metres, MediaPipe's "world" landmarks: origin near the hand's
-        centre, axes roughly the camera's, *not* a camera-frame position.
+        centre, axes roughly the camera's (x right, y down, z away), *not* a camera-frame position. The
+        network answers in its rotated crop's axes; they are turned back by the crop's rotation about z, as
+        MediaPipe's graph does (its WorldLandmarkProjectionCalculator), so a hand turned in the image
+        reads turned (:func:`world_to_image_axes`).
     presence: hand-presence score of the landmark model in [0, 1].
     palm_score: palm-detector score in [0, 1].
     palm_box_xyxy_px: the palm box of the first stage, source-image pixels.
@@ -422,7 +426,7 @@ class MediaPipeHandDetector:
             logger.debug("palm at %s rejected: hand presence %.2f", np.round(palm_box), presence)
             return None
         lm = out.landmarks[0].reshape(NUM_LANDMARKS, 3).astype(np.float64)
-        world = out.world_landmarks[0].reshape(NUM_LANDMARKS, 3).astype(np.float64)
+        world = world_to_image_axes(out.world_landmarks[0].reshape(NUM_LANDMARKS, 3), rotation)
         p_left_selfie = float(out.handedness.ravel()[0])
         # In a mirrored (selfie) image MediaPipe's "Left" is the person's left hand; in a camera image
         # (not mirrored) it is their right hand.
@@ -522,6 +526,14 @@ def _letterbox(image: np.ndarray, size: int):
         return np.stack([(p[..., 0] - pad_x) / sx, (p[..., 1] - pad_y) / sy], axis=-1)
 
     return canvas, to_image
+
+
+def world_to_image_axes(world_crop_m: np.ndarray, rotation: float) -> np.ndarray:
+    """(21, 3) float64: the landmark network's world landmarks (m, axes of its crop: x right, y down in the
+    crop) turned into the image's axes by the crop's ``rotation`` (rad, as :func:`rotated_crop`'s: the same
+    turn that maps crop pixels to image pixels), x' = x cos a - y sin a, y' = x sin a + y cos a, z kept --
+    what MediaPipe's WorldLandmarkProjectionCalculator does; ``world @ roll_matrix(rotation)`` undoes it."""
+    return np.asarray(world_crop_m, np.float64) @ roll_matrix(rotation).T
 
 
 def rotated_crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: float, out: int):
