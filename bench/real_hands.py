@@ -536,23 +536,32 @@ def markdown(result: dict[str, Any]) -> str:
         )
     noise = result.get("landmark_noise")
     if noise:
-        keys = ("sigma_2d", "world_rotation_deg", "world_scale_sd", "world_error_mm")
+        keys = (
+            "sigma_2d",
+            "world_rotation_deg",
+            "world_rotation_view_deg",
+            "world_scale_sd",
+            "world_error_mm",
+        )
         text += (
             f"\nLandmark network vs 3D truth on {noise['hands']} real hands (median) and the lifting model's "
             "simulated noise (`wildhands.train.lifting.NoiseModel`)\n\n"
         )
+        rows = [["real", *(fmt(noise["real_median"].get(k), ".3g") for k in keys)]]
+        if noise.get("synthetic_median"):
+            name = f"synthetic ({noise['synthetic_hands']})"
+            rows.append([name, *(fmt(noise["synthetic_median"].get(k), ".3g") for k in keys)])
+        rows.append(["simulated", *(fmt(noise["simulated"].get(k), ".3g") for k in keys)])
         text += table(
             [
                 "",
                 "2D error / hand extent (per coord.)",
-                "world frame rotation (deg)",
+                "world frame rotation from the camera's axes (deg)",
+                "from the hand's view (deg)",
                 "world scale SD",
                 "world error after rot.+scale (mm)",
             ],  # fmt: skip
-            [
-                ["real", *(fmt(noise["real_median"].get(k), ".3g") for k in keys)],
-                ["simulated", *(fmt(noise["simulated"][k], ".3g") for k in keys)],
-            ],  # fmt: skip
+            rows,
         )
     return text
 
@@ -592,14 +601,19 @@ def landmark_noise(samples: list[Sample], shared: Shared) -> dict[str, Any]:
     """How the landmark network errs on real hands with 3D truth, beside the noise the lifting model is
     trained with (``wildhands.train.lifting.NoiseModel``): per coordinate 2D error / the hand's extent,
     the rotation (deg) and scale (truth / network) of its world landmarks vs the true wrist-relative
-    joints, and their error after that rotation and scale (mm)."""
+    joints, and their error after that rotation and scale (mm). The rotation is also given against the
+    truth seen from a camera turned without roll to look at the hand (``world_rotation_view_deg``: the
+    frame the lifting head takes them in); synthetic hands with 3D truth (``--synthetic-dir``) are
+    summarised apart (``synthetic_median``)."""
+    from wildhands.geometry.perspective_crop import look_at_rotation
     from wildhands.runtime.refine import kabsch
     from wildhands.train.lifting import NoiseModel
 
+    def angle_deg(r: np.ndarray) -> float:
+        return float(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))))
+
     rows = []
     for sample in samples:
-        if sample.synthetic:
-            continue
         for hand in sample.hands:
             hb = shared.hand_box(sample, hand) if hand.keypoints_cam_m is not None else None
             if hb is None:
@@ -612,22 +626,32 @@ def landmark_noise(samples: list[Sample], shared: Shared) -> dict[str, Any]:
             world = det.landmarks_world_m - det.landmarks_world_m[0]
             truth = hand.keypoints_cam_m - hand.keypoints_cam_m[0]
             r = kabsch(world, truth)
+            view = truth @ look_at_rotation(hand.keypoints_cam_m.mean(0)).T
             scale = float(np.linalg.norm(truth, axis=1).sum() / np.linalg.norm(world, axis=1).sum())
             rows.append({
-                "set": sample.dataset, "sigma_2d": float(np.sqrt(np.mean(err**2)) / extent),
-                "world_rotation_deg": float(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1)))),
+                "set": sample.dataset, "synthetic": bool(sample.synthetic),
+                "sigma_2d": float(np.sqrt(np.mean(err**2)) / extent),
+                "world_rotation_deg": angle_deg(r), "world_rotation_view_deg": angle_deg(kabsch(world, view)),
                 "world_scale": scale,
                 "world_error_mm": float(np.linalg.norm(world @ r.T * scale - truth, axis=1).mean() * 1000),
             })  # fmt: skip
     if not rows:
         return {}
-    keys = ("sigma_2d", "world_rotation_deg", "world_scale", "world_error_mm")
-    real = {k: float(np.median([r[k] for r in rows])) for k in keys}
-    real["world_scale_sd"] = float(np.std([r["world_scale"] for r in rows]))
+    keys = ("sigma_2d", "world_rotation_deg", "world_rotation_view_deg", "world_scale", "world_error_mm")
+
+    def medians(part: list[dict[str, Any]]) -> dict[str, float]:
+        out = {k: float(np.median([r[k] for r in part])) for k in keys}
+        out["world_scale_sd"] = float(np.std([r["world_scale"] for r in part]))
+        return out
+
+    real = [r for r in rows if not r["synthetic"]]
+    synthetic = [r for r in rows if r["synthetic"]]
     nm = NoiseModel()
     return {
-        "hands": len(rows),
-        "real_median": real,
+        "hands": len(real),
+        "real_median": medians(real) if real else {},
+        "synthetic_hands": len(synthetic),
+        "synthetic_median": medians(synthetic) if synthetic else {},
         "simulated": {
             "sigma_2d": nm.sigma_2d,
             "world_rotation_deg": nm.world_rotation_deg,
