@@ -660,8 +660,8 @@ def landmarks_on_rect(
     (its ``landmarks_on_rect``, whatever the presence), in our pixel convention.
 
     ``centre_px``: centre of pixel (0, 0) at (0, 0). Returns ``landmarks_px`` (21, 2) (the detector's
-    continuous coordinates - 0.5), ``landmarks_world_m`` (21, 3), ``presence``, ``side`` (its handedness,
-    for an unmirrored camera image) and ``rect_size_px``.
+    continuous coordinates - 0.5), ``landmarks_world_m`` (21, 3) m in the image's axes (the detector's),
+    ``presence``, ``side`` (its handedness, for an unmirrored camera image) and ``rect_size_px``.
     """
     centre = np.asarray(centre_px, np.float64) + 0.5  # -> continuous coordinates
     d = detector.landmarks_on_rect(image_rgb, centre, float(size_px), float(rotation_rad), min_presence=0.0)
