@@ -124,10 +124,10 @@ def finger_fan_rad(rest_keypoints: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-#: how a pose's finger rows are read (``SyntheticConfig``-independent; the lifting network and the fit
-#: record which): ``'components'``, the anatomical components taken as axis-angles (generator version 5 and
-#: before), or ``'finger_planes'``, turned into flexion in each finger's plane (:func:`flex_in_finger_planes`;
-#: version 6)
+#: how a pose's finger rows are read: ``'components'``, the anatomical components taken as axis-angles
+#: (generator version 5 and before), or ``'finger_planes'``, turned into flexion in each finger's plane
+#: (:func:`flex_in_finger_planes`; version 6). The lifting network records the convention it was trained
+#: on (``LiftingConfig.pose_convention``), and the fit's joint limits follow it (``RefineConfig``)
 POSE_CONVENTIONS = ("components", "finger_planes")
 
 #: deg: how far each finger's flexion axis is turned in the palm plane (about the palm normal) so that the
