@@ -32,7 +32,9 @@ Data: the committed real fixtures (``test/data/real_hands/*/truth.json``: InterH
 intrinsics, COCO-WholeBody hands with 2D truth), optionally more sets read from an mmpose checkout
 (``--mmpose-data MMPOSE/tests/data --mmpose-sets freihand,onehand10k,panoptic,rhd``; RHD is rendered and
 labelled synthetic), and synthetic renders for comparison: the bundled clip ``wildhands/assets/sequence``
-(default) or a ``wildhands synth`` folder (``--synthetic-dir``).
+(default) or a ``wildhands synth`` folder (``--synthetic-dir``). ``--turn-deg 90 | 180 | 270`` turns every
+image with its truth and camera (``turned_sample``): the same hands pointing another way, as egocentric views
+show them.
 
 Metrics per method and set (``wildhands.eval.metrics`` via ``wildhands.eval.real_hands.score_hand``): hands
 found / total; 2D error (px, mean over labelled keypoints, then over hands found) and the same relative to
@@ -85,6 +87,7 @@ from wildhands.eval.real_hands import (  # noqa: E402
     sample_camera,
     sequence_samples,
     tracking_rect,
+    turned_sample,
 )
 from wildhands.eval.scoring import score_hand, summarise_scores  # noqa: E402
 
@@ -389,6 +392,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--lifting-weights", help="landmark-lifting weights (default: models/wildhands_lifting.pt)"
     )
+    p.add_argument(
+        "--turn-deg", type=int, default=0, choices=(0, 90, 180, 270),
+        help="turn every image, its truth and camera clockwise by this much (real_hands.turned_sample)",
+    )  # fmt: skip
     p.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "real_hands.json")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
@@ -412,7 +419,7 @@ def load_samples(args: argparse.Namespace) -> list[Sample]:
         synth = sequence_samples()
     if args.synthetic_frames > 0:
         synth = synth[: args.synthetic_frames]
-    return samples + synth
+    return [turned_sample(s, args.turn_deg // 90) for s in samples + synth]
 
 
 def evaluate(methods: dict[str, Method], samples: list[Sample], progress: bool = True) -> dict[str, Any]:
@@ -680,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         "weights": weights_facts(shared.weights_path) if shared.weights_path else None,
         "boxes": "ground truth: labelled keypoints' box + 10% margin; true side; crops 1.5 x box side",
         "cameras": "dataset intrinsics; pinhole guess f=1000 px where none (2D scored only)",
+        "turn_deg": args.turn_deg,
         "mmpose_data": _mmpose_facts(args),
         "sets": set_facts(samples),
         "methods": evaluated["methods"],

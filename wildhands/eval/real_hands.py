@@ -67,6 +67,7 @@ __all__ = [
     "MMPOSE_SETS",
     "HandTruth",
     "Sample",
+    "turned_sample",
     "tight_box",
     "hand_box_xyxy",
     "interhand_truth",
@@ -172,6 +173,29 @@ class Sample:
     @property
     def height(self) -> int:
         return int(self.image.shape[0])
+
+
+def turned_sample(sample: Sample, quarter_turns: int) -> Sample:
+    """``sample`` with its image turned clockwise on the screen by ``quarter_turns`` x 90 deg, and its truth
+    and camera with it (``CameraModel.turned_clockwise``: 2D (u, v) -> (height - 1 - v, u), 3D (X, Y, Z) ->
+    (-Y, X, Z) per turn): the same hands, pointing another way in the image -- as egocentric views show them
+    -- for benches that ask how a method copes with the hand's turn."""
+    image, camera = sample.image, sample.camera
+    hands = [
+        HandTruth(h.side, h.keypoints_px.copy(), h.valid.copy(), h.keypoints_cam_m) for h in sample.hands
+    ]
+    for _ in range(quarter_turns % 4):
+        height = image.shape[0]
+        image = np.ascontiguousarray(np.rot90(image, k=-1))
+        camera = None if camera is None else camera.turned_clockwise()
+        for h in hands:
+            uv = h.keypoints_px
+            h.keypoints_px = np.stack([height - 1 - uv[:, 1], uv[:, 0]], axis=1)
+            if h.keypoints_cam_m is not None:
+                xyz = h.keypoints_cam_m
+                h.keypoints_cam_m = np.stack([-xyz[:, 1], xyz[:, 0], xyz[:, 2]], axis=1)
+            h.box_xyxy_px = tight_box(h.keypoints_px, h.valid)
+    return Sample(sample.dataset, sample.name, image, camera, hands, sample.synthetic)
 
 
 def tight_box(uv_px: Any, valid: Any = None) -> np.ndarray:

@@ -408,6 +408,26 @@ class CameraModel:
             D[3] = -D[3]
         return CameraModel(self.width, self.height, K, self.distortion_model, D, self.estimated)
 
+    def turned_clockwise(self) -> CameraModel:
+        """The camera of the image turned by 90 deg clockwise on the screen (``np.rot90(image, k=-1)``: pixel
+        (u, v) -> (height - 1 - v, u); width and height swap): the same lens rolled about its optical axis,
+        a camera-frame point (X, Y, Z) seen at (-Y, X, Z). ``fx' = fy``, ``fy' = fx``, ``cx' = height - 1 -
+        cy``, ``cy' = cx``; radial and fisheye coefficients are unchanged, the tangential ones become
+        (p1', p2') = (p2, -p1). Needs zero skew (ValueError otherwise)."""
+        if self.K[0, 1] != 0.0:
+            raise ValueError(f"turned_clockwise needs zero skew, got {self.K[0, 1]}")
+        K = np.array(
+            [
+                [self.K[1, 1], 0.0, self.height - 1 - self.K[1, 2]],
+                [0.0, self.K[0, 0], self.K[0, 2]],
+                [0, 0, 1.0],
+            ]
+        )
+        D = self.D.copy()
+        if self.distortion_model in (DistortionModel.PLUMB_BOB, DistortionModel.RATIONAL_POLYNOMIAL):
+            D[2], D[3] = self.D[3], -self.D[2]
+        return CameraModel(self.height, self.width, K, self.distortion_model, D, self.estimated)
+
     def scaled(self, factor: float) -> CameraModel:
         """The camera of the image resized by ``factor`` (pixel-centre convention: c' = (c + 0.5) f - 0.5)."""
         if not (math.isfinite(factor) and factor > 0):

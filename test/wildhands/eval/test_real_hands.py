@@ -303,3 +303,25 @@ def test_world_landmarks_turn_with_the_hand_in_the_image(samples):
     world = turned["landmarks_world_m"]
     assert angle_deg(upright @ roll_matrix(math.pi / 2).T, world) < 8.0
     assert angle_deg(upright, world) > 80.0
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 2, 3])
+def test_a_turned_sample_keeps_its_truth_on_its_image(samples, quarter_turns):
+    """``turned_sample``: the image, 2D and 3D truth and camera turned together -- the turned 3D truth
+    projects onto the turned 2D truth through the turned camera, as it did before the turn, and the pixels
+    under a keypoint stay the same."""
+    from wildhands.eval.real_hands import turned_sample
+
+    s = _by_set(samples, "interhand2.6m")[0]
+    t = turned_sample(s, quarter_turns)
+    assert t.image.shape == (np.rot90(s.image, k=-quarter_turns)).shape
+    for h0, h in zip(s.hands, t.hands):
+        ok = h.valid
+        uv = t.camera.project(h.keypoints_cam_m[ok])
+        before = np.abs(s.camera.project(h0.keypoints_cam_m[ok]) - h0.keypoints_px[ok]).max()
+        assert np.abs(uv - h.keypoints_px[ok]).max() < before + 1e-6
+        if quarter_turns % 2:
+            assert not np.allclose(h.keypoints_px[ok], h0.keypoints_px[ok])
+        p0, p = np.rint(h0.keypoints_px[0]).astype(int), np.rint(h.keypoints_px[0]).astype(int)
+        np.testing.assert_array_equal(t.image[p[1], p[0]], s.image[p0[1], p0[0]])
+    assert turned_sample(s, 4).image.shape == s.image.shape

@@ -377,3 +377,19 @@ def test_a_190_degree_fisheye_is_plausible():
     )
     camera.check_plausible()
     assert math.degrees(camera.nominal_fov_rad()[0]) == pytest.approx(190.0)
+
+
+def test_turned_camera_projects_turned_points() -> None:
+    """``turned_clockwise``: the camera of ``np.rot90(image, k=-1)`` sees (X, Y, Z) at (-Y, X, Z) where the
+    original put (u, v) at (height - 1 - v, u), for every lens model (tangential terms included)."""
+    for name in ("plumb_bob", "rational_polynomial", "equidistant", "none"):
+        cam = CAMERAS[name]
+        pts = np.random.default_rng(4).uniform([-0.4, -0.3, 0.5], [0.4, 0.3, 1.5], (30, 3))
+        uv = cam.project(pts)
+        turned = cam.turned_clockwise()
+        assert (turned.width, turned.height) == (cam.height, cam.width)
+        uv_t = turned.project(np.stack([-pts[:, 1], pts[:, 0], pts[:, 2]], axis=1))
+        np.testing.assert_allclose(uv_t[:, 0], cam.height - 1 - uv[:, 1], atol=1e-8, err_msg=name)
+        np.testing.assert_allclose(uv_t[:, 1], uv[:, 0], atol=1e-8, err_msg=name)
+    with pytest.raises(ValueError, match="skew"):
+        CAMERAS["none_skew"].turned_clockwise()
