@@ -64,8 +64,11 @@ class AugmentConfig:
 
     For a network with ``ModelConfig.crop_roll='upright'`` only: upright_prob: share of the crops turned
     upright from the labels (the rest unturned, as the pipeline's first pass cuts them); roll_sigma_deg:
-    Gaussian error (degrees) added to the upright roll (the first pass's direction is not exact). Without
-    augmentation (evaluation) every crop is upright, without error.
+    Gaussian error (degrees) added to the upright roll (the first pass's direction is not exact);
+    unturned_roll_deg: the unturned crops turned by a uniform random roll within +-this (0, the default: not
+    turned, no random numbers drawn), so that the first pass learns to read a hand that points any way in
+    the image (180: any direction), as egocentric views show them. Without augmentation (evaluation) every
+    crop is upright, without error.
     """
 
     enabled: bool = True
@@ -77,6 +80,7 @@ class AugmentConfig:
     crop_mode: str = "box"
     upright_prob: float = 0.7
     roll_sigma_deg: float = 15.0
+    unturned_roll_deg: float = 0.0
     contrast: float = 0.0
     saturation: float = 0.0
     grayscale_prob: float = 0.0
@@ -93,6 +97,7 @@ class AugmentConfig:
             "blur_prob",
             "upright_prob",
             "roll_sigma_deg",
+            "unturned_roll_deg",
             "contrast",
             "saturation",
             "grayscale_prob",
@@ -106,6 +111,8 @@ class AugmentConfig:
         for name in ("blur_prob", "upright_prob", "grayscale_prob", "contrast", "saturation"):
             if getattr(self, name) > 1:
                 raise ValueError(f"augment.{name}={getattr(self, name)!r} must be in [0, 1]")
+        if self.unturned_roll_deg > 180:
+            raise ValueError(f"augment.unturned_roll_deg={self.unturned_roll_deg!r} must be in [0, 180]")
 
 
 def _rodrigues(aa: np.ndarray) -> np.ndarray:
@@ -170,9 +177,12 @@ def _upright_roll(
 ) -> float | None:
     """The roll of an upright crop of ``record`` (``perspective_crop.upright_roll`` from its labels, plus
     ``roll_sigma_deg`` error when augmenting), or None for an unturned crop (``1 - upright_prob`` of the
-    augmented items, and records without a wrist and middle MCP or whose box cannot be rectified)."""
+    augmented items, and records without a wrist and middle MCP or whose box cannot be rectified); an
+    unturned crop turned by a random roll instead where ``unturned_roll_deg`` asks for it."""
     augmenting = augment.enabled and rng is not None
     if augmenting and rng.random() >= augment.upright_prob:
+        if augment.unturned_roll_deg > 0:
+            return math.radians(float(rng.uniform(-augment.unturned_roll_deg, augment.unturned_roll_deg)))
         return None
     cam, ends = record.camera, [WRIST, MIDDLE_MCP]
     if record.keypoints_cam_m is not None and np.all(record.keypoints_cam_m[ends, 2] > 1e-3):

@@ -3,6 +3,8 @@ pipeline lifts back to the true hand (a network answering the item's targets rec
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -64,7 +66,7 @@ def test_item_targets_lift_back_to_the_labels(fisheye_records, mode):
 def test_crop_mode_is_validated():
     with pytest.raises(ValueError, match="crop_mode"):
         AugmentConfig(crop_mode="warp")
-    for bad in ({"upright_prob": 1.5}, {"roll_sigma_deg": -1.0}):
+    for bad in ({"upright_prob": 1.5}, {"roll_sigma_deg": -1.0}, {"unturned_roll_deg": 190.0}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             AugmentConfig(**bad)
 
@@ -121,3 +123,26 @@ def test_upright_items_and_the_pipelines_two_passes(records, request):
 @pytest.fixture(scope="module")
 def pinhole_records():
     return _records("none", seed=12)
+
+
+def test_unturned_crops_turned_any_way(pinhole_records):
+    """``unturned_roll_deg``: the crops that are not turned upright are turned by a random roll within the
+    bound instead (the hand pointing any way, as the first pass meets it); off (0), they stay unturned and no
+    random numbers are drawn, so items of older configs are unchanged."""
+    from wildhands.train.items import _upright_roll
+
+    upright = ModelConfig.from_dict({**TINY.to_dict(), "crop_roll": "upright"})
+    record = pinhole_records[0]
+    any_way = AugmentConfig(crop_mode="auto", upright_prob=0.0, unturned_roll_deg=180.0)
+    rolls = [
+        _upright_roll(record, upright, any_way, np.random.default_rng(i), 1.5, np.zeros(2)) for i in range(40)
+    ]
+    assert all(r is not None and abs(r) <= math.pi for r in rolls)
+    assert max(rolls) - min(rolls) > math.pi  # spread over the circle
+    off = AugmentConfig(crop_mode="auto", upright_prob=0.0)
+    rng_off, rng_ref = np.random.default_rng(1), np.random.default_rng(1)
+    assert _upright_roll(record, upright, off, rng_off, 1.5, np.zeros(2)) is None
+    rng_ref.random()
+    assert rng_off.random() == rng_ref.random()  # one draw (upright or not), nothing more
+    item = make_item(record, upright, augment=any_way, rng=np.random.default_rng(3))
+    assert item["images"].shape[-1] == TINY.image_size
