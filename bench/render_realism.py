@@ -37,7 +37,12 @@ cost, whatever the look -- by the side of the hand the camera sees (palm, back o
 ``facing_group``): whether a palm reads as a palm -- and by what hides them (``visibility_group``: clear,
 cut by the image border, hidden by occluders, the other hand or the forearm, or both): what occlusion and
 truncation cost. The world error is also given apart for the hands whose handedness the network reads
-right and wrong (``world_pa_mpjpe_mm_by_handedness``).
+right and wrong (``world_pa_mpjpe_mm_by_handedness``). The clear hands' presence is also read against the
+look, the camera's effects and the geometry (``presence_by_factor``: Spearman's rho and the mean presence
+in thirds of each factor -- the hand's angle off the axis and depth, the lens's field of view, the crop's
+size, the frame's sensor noise, JPEG quality, motion blur, ambient light, how frontal the light is
+(``light_frontal``: the light's direction of travel along the optical axis, 1 = from behind the camera) and
+the skin's luma).
 
 Sets: any number of ``wildhands synth`` folders (``--synthetic NAME=DIR``; fisheye frames are skipped, as
 in the issue's table, unless ``--fisheye``) and the real images we have: the committed fixtures
@@ -145,16 +150,37 @@ def synthetic_hands(folder: Path, frames: int, fisheye: bool) -> list[dict[str, 
             grasp = hand.get("grasp")
             grasp = grasp_class_name(grasp) if isinstance(grasp, int) else grasp
             name = f"{frame['frame_id']}_{k}"
+            info = frame["info"]
             conditions = {
                 "visible_fraction": float(hand.get("visible_fraction", 0.0)),
                 "keypoints_in_image": float(inside.mean()),
-                "occluders_in_frame": float(frame["info"].get("occluders", 0)),
-                "motion_blur_px": float(frame["info"].get("motion_blur_px", 0.0)),
+                "occluders_in_frame": float(info.get("occluders", 0)),
+                "motion_blur_px": float(info.get("motion_blur_px", 0.0)),
+                # the look and the camera's effects (presence_by_factor)
+                "noise_std": float(info.get("noise_std", math.nan)),
+                "jpeg_quality": float(info.get("jpeg_quality", math.nan)),
+                "ambient": float(info.get("ambient", math.nan)),
+                "light_frontal": float(info["light_dir"][2]) if "light_dir" in info else math.nan,
+                "skin_luma": skin_luma(hand.get("skin_rgb")),
+                "lens_fov_deg": lens_fov_deg(frame["camera"]),
             }
             valid = np.ones(21, bool)
             clear = visibility_group(conditions) == "clear"
             out.append(_hand("", name, image, uv, valid, cam, clear, hand["side"], grasp, conditions))
     return out
+
+
+def skin_luma(rgb: list[float] | None) -> float:
+    """Rec. 601 luma (0-255) of a hand's skin colour ``rgb`` (0-255); NaN when the frame does not say."""
+    if rgb is None:
+        return math.nan
+    return float(np.asarray(rgb, np.float64) @ (0.299, 0.587, 0.114))
+
+
+def lens_fov_deg(camera: dict[str, Any]) -> float:
+    """A frame's horizontal field of view (deg) as a pinhole camera with its K and width would have it
+    (``camera``: a labels.jsonl camera): 2 atan(width / 2 fx) -- how wide the lens is, whatever its model."""
+    return math.degrees(2.0 * math.atan2(camera["width"] / 2.0, float(camera["K"][0][0])))
 
 
 def real_hands(real_dir: Path | None, mmpose_data: Path | None) -> list[dict[str, Any]]:
@@ -522,6 +548,53 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+# presence_by_factor: what each hand's presence is read against -- (name, how to get it from (hand, score))
+PRESENCE_FACTORS: dict[str, Any] = {
+    "off_axis_deg": lambda h, s: _off_axis_deg_and_depth(h["cam_m"][0])[0],
+    "wrist_depth_m": lambda h, s: _off_axis_deg_and_depth(h["cam_m"][0])[1],
+    "lens_fov_deg": lambda h, s: h["conditions"]["lens_fov_deg"],
+    "crop_side_px": lambda h, s: float(s["rect"][1]),
+    "noise_std": lambda h, s: h["conditions"]["noise_std"],
+    "jpeg_quality": lambda h, s: h["conditions"]["jpeg_quality"],
+    "motion_blur_px": lambda h, s: h["conditions"]["motion_blur_px"],
+    "ambient": lambda h, s: h["conditions"]["ambient"],
+    "light_frontal": lambda h, s: h["conditions"]["light_frontal"],
+    "skin_luma": lambda h, s: h["conditions"]["skin_luma"],
+}
+
+
+def presence_by_factor(items: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """How the presence score of synthetic hands (``items``: (hand, score) pairs) follows each of
+    ``PRESENCE_FACTORS``: Spearman's rank correlation (rho, p) and the mean presence in the factor's thirds
+    (cut at its 1/3 and 2/3 quantiles; ties at a cut go to the lower third, so a factor that is mostly one
+    value -- motion blur, off in most frames -- has fewer than three). Which of the look, the camera's
+    effects and the camera geometry the network's doubt follows."""
+    from scipy.stats import spearmanr
+
+    pres = np.array([s["presence"] for _, s in items], np.float64)
+    out: dict[str, Any] = {}
+    for name, get in PRESENCE_FACTORS.items():
+        x = np.array([get(h, s) for h, s in items], np.float64)
+        ok = np.isfinite(x)
+        if ok.sum() < 6 or np.ptp(x[ok]) == 0:
+            out[name] = None
+            continue
+        x, p = x[ok], pres[ok]
+        rho, pval = spearmanr(x, p)
+        cuts = np.quantile(x, [1 / 3, 2 / 3])
+        third = np.searchsorted(cuts, x, side="left")  # 0, 1, 2: x <= cut 1, <= cut 2, above
+        out[name] = {
+            "hands": int(ok.sum()),
+            "spearman_rho": round(float(rho), 3),
+            "p": round(float(pval), 4),
+            "cuts": [round(float(c), 3) for c in cuts],
+            "presence_by_third": [
+                round(float(p[third == k].mean()), 3) for k in range(3) if (third == k).any()
+            ],
+        }
+    return out
+
+
 def _same_placement(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two scored hands of one name were placed alike: the wrist on the same ray from the camera
     where both know it (camera frame; the generator draws the wrist's pixel, then a depth within a range
@@ -746,6 +819,12 @@ def main(argv: list[str] | None = None) -> int:
             name: summarise([s for _, s in items]) for name, items in sorted(by_grasp.items())
         },
         "by_view": {name: summarise([s for _, s in items]) for name, items in sorted(by_view.items())},
+        # the clear hands' presence against the look, the camera's effects and the geometry
+        "presence_by_factor": {
+            name: presence_by_factor(items)
+            for name, items in groups.items()
+            if name.startswith("synthetic:") and name.endswith("(clear)")
+        },
         "paired": {
             f"{after} vs {before}": paired_differences(
                 {h["name"]: s for h, s in groups.get(f"synthetic:{before}", [])},

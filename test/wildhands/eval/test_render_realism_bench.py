@@ -288,3 +288,41 @@ def test_visibility_group_tells_clear_cut_and_hidden_hands():
     hidden = {**clear, "visible_fraction": rr.CLEAR_VISIBLE_FRACTION - 0.01}
     assert rr.visibility_group(hidden).startswith("hidden (<")
     assert rr.visibility_group({**hidden, "keypoints_in_image": 0.5}) == "hidden and cut by the border"
+
+
+def test_lens_fov_and_skin_luma():
+    camera = {"width": 1280, "K": [[640.0, 0.0, 640.0], [0.0, 640.0, 360.0], [0.0, 0.0, 1.0]]}
+    assert rr.lens_fov_deg(camera) == pytest.approx(90.0)
+    narrow = {**camera, "K": [[640.0 / math.tan(math.radians(30)), 0.0, 640.0]]}
+    assert rr.lens_fov_deg(narrow) == pytest.approx(60.0)
+    assert rr.skin_luma([255.0, 255.0, 255.0]) == pytest.approx(255.0)
+    assert rr.skin_luma([0.0, 100.0, 0.0]) == pytest.approx(58.7)
+    assert math.isnan(rr.skin_luma(None))
+
+
+def test_presence_by_factor_follows_the_factor_the_presence_follows():
+    rng = np.random.default_rng(0)
+    items = []
+    for k in range(90):
+        depth = 0.2 + 0.6 * k / 89  # presence rises with the wrist's depth, not with the noise
+        conditions = {
+            "lens_fov_deg": 90.0,  # one value: nothing to read against
+            "noise_std": float(rng.uniform(0, 6)),
+            "jpeg_quality": float(rng.integers(60, 96)),
+            "motion_blur_px": 0.0,
+            "ambient": float(rng.uniform(0.2, 0.6)),
+            "light_frontal": float("nan"),  # not said: left out
+            "skin_luma": float(rng.uniform(80, 220)),
+        }
+        hand = {"cam_m": np.array([[0.0, 0.0, depth]]), "conditions": conditions}
+        items.append((hand, {"presence": 0.4 + 0.6 * (depth - 0.2) / 0.6, "rect": (None, 200.0 + k, 0.0)}))
+    out = rr.presence_by_factor(items)
+    assert set(out) == set(rr.PRESENCE_FACTORS)
+    depth = out["wrist_depth_m"]
+    assert depth["spearman_rho"] == pytest.approx(1.0) and depth["hands"] == 90
+    assert depth["presence_by_third"][0] < depth["presence_by_third"][1] < depth["presence_by_third"][2]
+    assert depth["presence_by_third"][0] == pytest.approx(0.4 + 0.6 * 14.5 / 89, abs=0.01)  # first 30 hands
+    assert out["crop_side_px"]["spearman_rho"] == pytest.approx(1.0)
+    assert abs(out["noise_std"]["spearman_rho"]) < 0.3 and out["noise_std"]["p"] > 0.01
+    assert out["off_axis_deg"] is None  # every wrist on the axis
+    assert out["lens_fov_deg"] is None and out["motion_blur_px"] is None and out["light_frontal"] is None
