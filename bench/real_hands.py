@@ -23,10 +23,12 @@ model's own square crop, unturned or turned upright from the true wrist and midd
     python bench/real_hands.py --mmpose-data ... --methods landmark_head_unturned,landmark_head_upright \
         --results bench/results/real_hands_crop_roll.json
 
-``image_model_true_roll``, ``image_model_landmark_roll``, ``image_model_third_pass`` (weights with
-``crop_roll='upright'``): the image model's second pass on the crop turned from the true wrist and middle MCP
-(a perfect first pass), from MediaPipe's landmark network on the box, or from its own second pass (a third
-pass).
+``image_model_true_roll``, ``image_model_landmark_roll``, ``image_model_third_pass``,
+``image_model_palm_roll`` (weights with ``crop_roll='upright'``): the image model's second pass on the crop
+turned from the true wrist and middle MCP (a perfect first pass), from MediaPipe's landmark network on the
+box, from its own second pass (a third pass), or from the full MediaPipe graph's landmarks of the hand
+(palm detector first, matched to the true hand) attached to its box, as the pipeline gets them from
+MediaPipe's detector (its first pass where the graph misses the hand).
 
 Data: the committed real fixtures (``test/data/real_hands/*/truth.json``: InterHand2.6M with 3D truth and
 intrinsics, COCO-WholeBody hands with 2D truth), optionally more sets read from an mmpose checkout
@@ -52,6 +54,7 @@ markdown table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import sys
@@ -201,10 +204,13 @@ def make_mediapipe_pnp(args: argparse.Namespace, shared: Shared) -> Method:
     return run
 
 
-def make_mediapipe_palm_pnp(args: argparse.Namespace, shared: Shared) -> Method:
+def _palm_matcher(shared: Shared) -> Callable[[Sample, HandTruth], Any]:
+    """A function (sample, hand) -> the full MediaPipe graph's detection (palm detector -> landmarks, no box
+    given) matched to that true hand -- the one whose landmarks lie nearest, mean distance below
+    ``MATCH_MAX_REL`` x the hand's size, each detection matched once -- or None."""
     cache: dict[int, tuple[list, set]] = {}  # id(sample) -> (detections, indices already matched)
 
-    def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+    def match(sample: Sample, hand: HandTruth):
         if id(sample) not in cache:
             cache.clear()  # samples are scored one after the other
             cache[id(sample)] = (shared.detector.detect_with_landmarks(sample.image), set())
@@ -219,7 +225,18 @@ def make_mediapipe_palm_pnp(args: argparse.Namespace, shared: Shared) -> Method:
         if best is None or best_d > MATCH_MAX_REL * hand.size_px:
             return None
         used.add(best)
-        d = dets[best]
+        return dets[best]
+
+    return match
+
+
+def make_mediapipe_palm_pnp(args: argparse.Namespace, shared: Shared) -> Method:
+    match = _palm_matcher(shared)
+
+    def run(sample: Sample, hand: HandTruth) -> Prediction | None:
+        d = match(sample, hand)
+        if d is None:
+            return None
         return _pnp_prediction(d.landmarks_world_m, d.landmarks_px[:, :2] - 0.5, sample, d.rect_size_px)
 
     return run
@@ -307,7 +324,11 @@ def _upright_probe(first_direction: str):
     * ``truth``: the TRUE keypoints -- what a perfect first pass would give;
     * ``landmarks``: MediaPipe's landmark network on the box (``landmarks_in_box``: two passes, as the
       landmark estimator runs it; one pass without a presence threshold where the second sees no hand);
-    * ``third_pass``: the image model's own second pass, i.e. one more pass turned by its result.
+    * ``third_pass``: the image model's own second pass, i.e. one more pass turned by its result;
+    * ``palm``: the full MediaPipe graph's landmarks (its palm detector reads the hand's direction, then
+      the landmark network on the turned rect; ``_palm_matcher``) attached to the box, as MediaPipe's
+      detector gives them: the pipeline then turns the crop by them (``Pipeline.detector_rolls``), and runs
+      its first pass where the graph does not find the hand.
     """
 
     def factory(args: argparse.Namespace, shared: Shared) -> Method:
@@ -316,6 +337,7 @@ def _upright_probe(first_direction: str):
         from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX
 
         pipeline = shared.image_pipeline
+        match = _palm_matcher(shared) if first_direction == "palm" else None
         if pipeline.model_config.crop_roll != "upright":
             raise SystemExit(f"the {first_direction} probe needs weights with crop_roll='upright'")
 
@@ -340,6 +362,11 @@ def _upright_probe(first_direction: str):
                     det = shared.detector.landmarks_on_rect(sample.image, centre, side, 0.0, min_presence=0.0)
                 uv = det.landmarks_px[[WRIST, MIDDLE_MCP], :2] - CONTINUOUS_TO_CENTRE_PX
                 rays = camera.pixels_to_rays(uv)
+            elif first_direction == "palm":  # the pipeline's own route for a box that carries landmarks
+                out = pipeline(sample.image, camera, [dataclasses.replace(hb, landmarks=match(sample, hand))])
+                if not out:
+                    return None
+                return {"keypoints_px": out[0].keypoints_px, "keypoints_cam_m": out[0].keypoints_cam_m}
             else:  # third_pass
                 out = pipeline(sample.image, camera, [hb])
                 if not out:
@@ -368,6 +395,7 @@ PROBES: dict[str, Callable[[argparse.Namespace, Shared], Method]] = {
     "image_model_true_roll": _upright_probe("truth"),
     "image_model_landmark_roll": _upright_probe("landmarks"),
     "image_model_third_pass": _upright_probe("third_pass"),
+    "image_model_palm_roll": _upright_probe("palm"),
 }
 #: Every name ``--methods`` takes.
 KNOWN_METHODS = {**METHODS, **PROBES}

@@ -30,7 +30,8 @@ class HandBox:
     score: detector confidence in [0, 1].
     side_score: confidence in [0, 1] that ``side`` is correct.
     landmarks: the hand-landmark network's detection of this hand (``mediapipe_palm.HandDetection``) when
-        the detector made the box; the landmark estimator then uses it instead of a new landmark pass.
+        the detector made the box; the landmark estimator then uses it instead of a new landmark pass, and
+        the image model with upright crops takes the hand's direction from it instead of a first pass.
     betas: (10,) the shape β this hand is known to have (its track's, ``HandTracker.shape_for_box``); the
         landmark estimator's fit keeps the hand near it. None: unknown.
     landmark_rect: (centre x, centre y, side, rotation rad): the rotated square where the hand-landmark

@@ -28,10 +28,11 @@ box crop's ``warpAffine`` (``crop_ms_per_hand`` in ``bench/results/fisheye_crops
 
 Upright crops (weights with ``ModelConfig.crop_roll='upright'``, read from the weights, not configured):
 the network reads hands turned so that the wrist -> middle-MCP direction points up, as MediaPipe cuts its
-crops. The pipeline then runs the engine twice per frame: a first pass on the crops above gives each hand's
-wrist and middle MCP, a second on rectified crops turned by that direction
-(``perspective_crop.upright_roll``) gives the result; lifting is the rectified crops'. Twice the engine
-time.
+crops. Each hand's direction (wrist -> middle MCP) comes from the detector's landmarks where its box
+carries them (``HandBox.landmarks``: MediaPipe's detector, whose palm detector reads hands pointing any way;
+``Pipeline.detector_rolls``), else from a first engine pass on the crops above; the engine then runs on
+rectified crops turned by that direction (``perspective_crop.upright_roll``), which gives the result;
+lifting is the rectified crops'. Boxes without landmarks cost a second engine pass.
 
 Speed: the hands of a frame go through the engine in one call and through the hand model in one batched
 call; nothing loops over vertices in Python. ``Pipeline.timings`` holds the milliseconds of each stage of
@@ -76,7 +77,7 @@ from wildhands.model.weights import resolve_weights
 from wildhands.runtime.detection.landmark_net import LANDMARK_ENGINES
 from wildhands.runtime.engines import ENGINES, PRECISIONS, build_engine, default_precision
 from wildhands.runtime.engines.base import EngineOutput
-from wildhands.runtime.hands import HandBox, HandEstimate
+from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX, HandBox, HandEstimate
 from wildhands.runtime.threads import apply_torch_threads, plan_threads
 
 logger = logging.getLogger(__name__)
@@ -369,6 +370,23 @@ class Pipeline:
             roll_rad=roll_rad,
         )
 
+    def detector_rolls(self, camera: CameraModel, boxes: list[HandBox]) -> list[float | None]:
+        """Per box, the roll that turns its rectified crop upright from the detector's own landmarks
+        (``HandBox.landmarks``, MediaPipe's detector: its palm detector reads which way the hand points at
+        any turn, its landmark network then the wrist and middle MCP), or None where the box carries none
+        (another detector, a given box) or cannot be rectified: a first pass reads those."""
+        rolls: list[float | None] = []
+        for hand in boxes:
+            landmarks = getattr(hand.landmarks, "landmarks_px", None)
+            unturned = None if landmarks is None else self.plan_crop(camera, hand, 0.0).rectified
+            if unturned is None:
+                rolls.append(None)
+                continue
+            uv = np.asarray(landmarks, np.float64)[[WRIST, MIDDLE_MCP], :2] - CONTINUOUS_TO_CENTRE_PX
+            rays = camera.pixels_to_rays(uv)
+            rolls.append(upright_roll(unturned, rays[0], rays[1]) if np.isfinite(rays).all() else None)
+        return rolls
+
     def upright_rolls(
         self,
         camera: CameraModel,
@@ -419,25 +437,35 @@ class Pipeline:
             hands = self._finite(self.landmark_hands(image_rgb, camera, boxes), 0)
             self.timings = {**self.landmark_hands.timings, "total": 1e3 * (time.perf_counter() - t0)}
             return hands
-        images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(image_rgb, camera, boxes)
-        crop_s = time.perf_counter() - t0
+        crop_s = engine_s = hand_layer_s = 0.0
+        rolls = None
+        if self.model_config.crop_roll == "upright":  # each crop turned upright: the detector's direction,
+            rolls = self.detector_rolls(camera, boxes)  # else a first pass on the unturned crop
+            unknown = [i for i, roll in enumerate(rolls) if roll is None]
+            if unknown:
+                first_boxes = [boxes[i] for i in unknown]
+                ts = time.perf_counter()
+                images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(
+                    image_rgb, camera, first_boxes
+                )
+                crop_s += time.perf_counter() - ts
+                ts = time.perf_counter()
+                out = self.engine.infer(images, kpe)
+                engine_s += time.perf_counter() - ts
+                ts = time.perf_counter()
+                first = self.lift(out, camera, mirrored_camera, first_boxes, crop_boxes, net_boxes)
+                hand_layer_s += time.perf_counter() - ts
+                ts = time.perf_counter()
+                found = self.upright_rolls(camera, first_boxes, crop_boxes, net_boxes, first)
+                for i, roll in zip(unknown, found, strict=True):
+                    rolls[i] = roll
+                crop_s += time.perf_counter() - ts
+        ts = time.perf_counter()
+        images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(image_rgb, camera, boxes, rolls)
+        crop_s += time.perf_counter() - ts
         ts = time.perf_counter()
         out = self.engine.infer(images, kpe)  # every hand of the frame in one call
-        engine_s = time.perf_counter() - ts
-        hand_layer_s = 0.0
-        if self.model_config.crop_roll == "upright":  # second pass on crops turned upright by the first
-            ts = time.perf_counter()
-            first = self.lift(out, camera, mirrored_camera, boxes, crop_boxes, net_boxes)
-            hand_layer_s = time.perf_counter() - ts
-            ts = time.perf_counter()
-            rolls = self.upright_rolls(camera, boxes, crop_boxes, net_boxes, first)
-            images, kpe, crop_boxes, net_boxes, mirrored_camera = self.prepare(
-                image_rgb, camera, boxes, rolls
-            )
-            crop_s += time.perf_counter() - ts
-            ts = time.perf_counter()
-            out = self.engine.infer(images, kpe)
-            engine_s += time.perf_counter() - ts
+        engine_s += time.perf_counter() - ts
         ts = time.perf_counter()
         hands = self.lift(out, camera, mirrored_camera, boxes, crop_boxes, net_boxes)
         # every box gives a hand unless lift() dropped it for non-finite or invalid engine output

@@ -250,3 +250,55 @@ def test_eval_harness_runs_upright_weights(tmp_path):
     # the pinhole-KPE condition rewrites box crops' KPE: refused for weights that read turned crops
     with pytest.raises(ValueError, match="kpe_mode='pinhole' needs box crops"):
         EvalPipeline(PipelineConfig(estimator="image", model=upright, crop_mode="box"), kpe_mode="pinhole")
+
+
+def test_upright_crops_take_the_direction_from_the_detectors_landmarks():
+    """crop_roll='upright': a box that carries the detector's landmarks (HandBox.landmarks) is turned by
+    them, with no first pass for it; a box without gets the first pass. Checked by the engine's batches and by
+    where the landmarks' wrist -> middle MCP points in the crop the result came from."""
+    import dataclasses
+    import types
+
+    from wildhands.data.synthetic import SyntheticConfig, generate_frame
+    from wildhands.handmodel.keypoints import MIDDLE_MCP, WRIST
+    from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX
+
+    upright = ModelConfig.from_dict({**TINY.to_dict(), "crop_roll": "upright"})
+    pipeline = Pipeline(PipelineConfig(estimator="image", model=upright, seed=0))
+    batches: list[int] = []
+    infer = pipeline.engine.infer
+
+    def counting_infer(images, kpe):
+        batches.append(len(images))
+        return infer(images, kpe)
+
+    pipeline.engine.infer = counting_infer
+    cfg = SyntheticConfig.from_dict({"image_sizes": [[320, 240]], "two_hands_prob": 1.0})
+    frame = generate_frame(cfg, seed=5, index=0)
+    records, image, camera = frame.hands, frame.image, frame.camera
+    assert len(records) == 2
+    boxes = [HandBox(tuple(float(v) for v in r.box_xyxy_px), r.side) for r in records]
+    # the "detector" reads the first hand turned by 90 deg from the truth: the crop must follow it
+    truth = records[0].keypoints_px
+    turned = truth.copy()
+    centre = truth[WRIST]
+    turned[:, 0] = centre[0] - (truth[:, 1] - centre[1])
+    turned[:, 1] = centre[1] + (truth[:, 0] - centre[0])
+    detection = types.SimpleNamespace(
+        landmarks_px=np.column_stack([turned + CONTINUOUS_TO_CENTRE_PX, np.zeros(21)])
+    )
+    with_landmarks = dataclasses.replace(boxes[0], landmarks=detection)
+
+    (hand,) = pipeline(image, camera, [with_landmarks])
+    assert batches == [1]  # no first pass
+    rays = camera.pixels_to_rays(turned[[WRIST, MIDDLE_MCP]])
+    du, dv = np.diff(points_to_rectified(hand.rectified_crop, rays), axis=0)[0]
+    assert dv < 0 and abs(du) < 1e-6 * abs(dv)  # the landmarks' wrist -> middle MCP points up
+
+    batches.clear()
+    hands = pipeline(image, camera, [with_landmarks, boxes[1]])
+    assert batches == [1, 2] and len(hands) == 2  # a first pass for the box without landmarks only
+    batches.clear()
+    pipeline(image, camera, boxes)
+    assert batches == [2, 2]
+    assert pipeline.detector_rolls(camera, boxes) == [None, None]
