@@ -327,7 +327,7 @@ def _upright_probe(first_direction: str):
     * ``third_pass``: the image model's own second pass, i.e. one more pass turned by its result;
     * ``palm``: the full MediaPipe graph's landmarks (its palm detector reads the hand's direction, then
       the landmark network on the turned rect; ``_palm_matcher``) attached to the box, as MediaPipe's
-      detector gives them: the pipeline then turns the crop by them (``Pipeline.detector_rolls``), and runs
+      detector gives them: the pipeline then turns the crop by them (``Pipeline.box_rolls``), and runs
       its first pass where the graph does not find the hand.
     """
 

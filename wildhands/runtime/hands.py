@@ -37,7 +37,8 @@ class HandBox:
     landmark_rect: (centre x, centre y, side, rotation rad): the rotated square where the hand-landmark
         pass should look, in the detector's continuous pixel coordinates (a tracked hand's rect from its
         previous frame's keypoints, ``tracking.boxes_from_previous``, as MediaPipe's VIDEO mode tracks):
-        the landmark estimator then runs one landmark pass there instead of two on the box. None: unknown.
+        the landmark estimator then runs one landmark pass there instead of two on the box, and the image
+        model with upright crops takes the hand's direction from its rotation. None: unknown.
     """
 
     xyxy_px: tuple[float, float, float, float]

@@ -28,11 +28,11 @@ box crop's ``warpAffine`` (``crop_ms_per_hand`` in ``bench/results/fisheye_crops
 
 Upright crops (weights with ``ModelConfig.crop_roll='upright'``, read from the weights, not configured):
 the network reads hands turned so that the wrist -> middle-MCP direction points up, as MediaPipe cuts its
-crops. Each hand's direction (wrist -> middle MCP) comes from the detector's landmarks where its box
-carries them (``HandBox.landmarks``: MediaPipe's detector, whose palm detector reads hands pointing any way;
-``Pipeline.detector_rolls``), else from a first engine pass on the crops above; the engine then runs on
-rectified crops turned by that direction (``perspective_crop.upright_roll``), which gives the result;
-lifting is the rectified crops'. Boxes without landmarks cost a second engine pass.
+crops. Each hand's direction (wrist -> middle MCP) comes from its box where the box carries one
+(``Pipeline.box_rolls``: the landmarks of MediaPipe's detector, whose palm detector reads hands pointing any
+way, or the tracker's rect from the previous frame), else from a first engine pass on the crops above; the
+engine then runs on rectified crops turned by that direction (``perspective_crop.upright_roll``), which
+gives the result; lifting is the rectified crops'. Boxes without a direction cost a second engine pass.
 
 Speed: the hands of a frame go through the engine in one call and through the hand model in one batched
 call; nothing loops over vertices in Python. ``Pipeline.timings`` holds the milliseconds of each stage of
@@ -370,20 +370,20 @@ class Pipeline:
             roll_rad=roll_rad,
         )
 
-    def detector_rolls(self, camera: CameraModel, boxes: list[HandBox]) -> list[float | None]:
-        """Per box, the roll that turns its rectified crop upright from the detector's own landmarks
-        (``HandBox.landmarks``, MediaPipe's detector: its palm detector reads which way the hand points at
-        any turn, its landmark network then the wrist and middle MCP), or None where the box carries none
-        (another detector, a given box) or cannot be rectified: a first pass reads those."""
+    def box_rolls(self, camera: CameraModel, boxes: list[HandBox]) -> list[float | None]:
+        """Per box, the roll that turns its rectified crop upright from the direction the box carries
+        (wrist -> middle MCP): the detector's landmarks (``HandBox.landmarks``, MediaPipe's detector: its
+        palm detector reads which way a hand points at any turn), else the tracker's rect
+        (``HandBox.landmark_rect``: its rotation, from the hand's previous frame); None where the box
+        carries neither (another detector, a given box) or cannot be rectified: a first pass reads those."""
         rolls: list[float | None] = []
         for hand in boxes:
-            landmarks = getattr(hand.landmarks, "landmarks_px", None)
-            unturned = None if landmarks is None else self.plan_crop(camera, hand, 0.0).rectified
+            points = _carried_direction_px(hand)
+            unturned = None if points is None else self.plan_crop(camera, hand, 0.0).rectified
             if unturned is None:
                 rolls.append(None)
                 continue
-            uv = np.asarray(landmarks, np.float64)[[WRIST, MIDDLE_MCP], :2] - CONTINUOUS_TO_CENTRE_PX
-            rays = camera.pixels_to_rays(uv)
+            rays = camera.pixels_to_rays(points)
             rolls.append(upright_roll(unturned, rays[0], rays[1]) if np.isfinite(rays).all() else None)
         return rolls
 
@@ -439,8 +439,8 @@ class Pipeline:
             return hands
         crop_s = engine_s = hand_layer_s = 0.0
         rolls = None
-        if self.model_config.crop_roll == "upright":  # each crop turned upright: the detector's direction,
-            rolls = self.detector_rolls(camera, boxes)  # else a first pass on the unturned crop
+        if self.model_config.crop_roll == "upright":  # each crop turned upright: the box's own direction,
+            rolls = self.box_rolls(camera, boxes)  # else a first pass on the unturned crop
             unknown = [i for i, roll in enumerate(rolls) if roll is None]
             if unknown:
                 first_boxes = [boxes[i] for i in unknown]
@@ -573,3 +573,20 @@ class Pipeline:
                 )
             )
         return hands
+
+
+def _carried_direction_px(hand: HandBox) -> np.ndarray | None:
+    """(2, 2) image points (``CameraModel`` pixel centres) from which a hand points along its wrist ->
+    middle-MCP direction, as its box carries them: the detector's wrist and middle MCP, else the tracker's
+    rect centre and a point a quarter of its side away along its rotation (``crop.up_angle``); None."""
+    landmarks = getattr(hand.landmarks, "landmarks_px", None)
+    if landmarks is not None:
+        points = np.asarray(landmarks, np.float64)[[WRIST, MIDDLE_MCP], :2]
+    elif hand.landmark_rect is not None:
+        cx, cy, side, rotation = (float(v) for v in hand.landmark_rect)
+        step = 0.25 * side * np.array([np.sin(rotation), -np.cos(rotation)])
+        points = np.array([[cx, cy], [cx + step[0], cy + step[1]]])
+    else:
+        return None
+    points = points - CONTINUOUS_TO_CENTRE_PX
+    return points if np.isfinite(points).all() and np.ptp(points, axis=0).any() else None

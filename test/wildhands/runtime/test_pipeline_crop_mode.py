@@ -252,10 +252,11 @@ def test_eval_harness_runs_upright_weights(tmp_path):
         EvalPipeline(PipelineConfig(estimator="image", model=upright, crop_mode="box"), kpe_mode="pinhole")
 
 
-def test_upright_crops_take_the_direction_from_the_detectors_landmarks():
-    """crop_roll='upright': a box that carries the detector's landmarks (HandBox.landmarks) is turned by
-    them, with no first pass for it; a box without gets the first pass. Checked by the engine's batches and by
-    where the landmarks' wrist -> middle MCP points in the crop the result came from."""
+def test_upright_crops_take_the_direction_the_box_carries():
+    """crop_roll='upright': a box that carries the detector's landmarks (HandBox.landmarks) or the tracker's
+    rect (HandBox.landmark_rect) is turned by them, with no first pass for it; a box without gets the first
+    pass. Checked by the engine's batches and by where the landmarks' wrist -> middle MCP points in the crop
+    the result came from."""
     import dataclasses
     import types
 
@@ -301,4 +302,17 @@ def test_upright_crops_take_the_direction_from_the_detectors_landmarks():
     batches.clear()
     pipeline(image, camera, boxes)
     assert batches == [2, 2]
-    assert pipeline.detector_rolls(camera, boxes) == [None, None]
+    assert pipeline.box_rolls(camera, boxes) == [None, None]
+
+    # a tracked box: the tracker's rect (centre, side, rotation from up towards +u) gives the direction
+    from wildhands.geometry.crop import up_angle
+
+    rotation = up_angle(turned[WRIST], turned[MIDDLE_MCP])
+    centre = turned.mean(0) + CONTINUOUS_TO_CENTRE_PX
+    tracked = dataclasses.replace(boxes[0], landmark_rect=(centre[0], centre[1], 80.0, rotation))
+    batches.clear()
+    (hand,) = pipeline(image, camera, [tracked])
+    assert batches == [1]
+    (roll,) = pipeline.box_rolls(camera, [tracked])
+    (from_landmarks,) = pipeline.box_rolls(camera, [with_landmarks])
+    assert abs(roll - from_landmarks) < math.radians(3)  # the same direction, seen from another point

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Where an upright image model's crop direction comes from, on the bundled clip: speed and accuracy.
+
+Weights with ``crop_roll='upright'`` read crops turned so that the wrist -> middle MCP points up. The
+pipeline takes that direction from the box where the box carries one (``Pipeline.box_rolls``: the landmarks
+of MediaPipe's detector, or the tracker's rect from the previous frame), else from a first engine pass on the
+unturned crop. Four ways to run the clip, timed in turn frame by frame so that a disturbance of the machine
+falls on all alike:
+
+* ``first_pass``: the detector on every frame, its boxes stripped of their landmarks -- the first pass for
+  every hand (what the pipeline did for every box before session 22);
+* ``detector``: the detector's boxes as they come (their landmarks give the direction);
+* ``tracked_first_pass``: the node's tracking (``TrackingConfig(redetect_every=10)``, its default): the
+  detector when the tracker asks for it, else the boxes from the previous frame's hands, every box
+  stripped of its direction;
+* ``tracked``: the same tracking, the boxes as they come (the node's way since session 22).
+
+Per way: the pipeline's milliseconds per frame (median of ``Pipeline.timings``: ``engine`` and ``total``;
+the detector is left out, it is the same in every way), the engine calls per frame, and the raw hands (not
+the tracker's smoothed ones) scored against the clip's truth (``wildhands.eval.scoring.score_sequence``:
+hands found, MPJPE, PA-MPJPE, root error, MRRPE, 2D error). Ratios against ``first_pass`` /
+``tracked_first_pass`` are the speed figures to quote (one run; the machine's other load is recorded).
+
+    python bench/upright_direction.py --weights wildhands_mediapipe_hand_224_upright_v4 \
+        --out bench/results/upright_direction.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+from _eval_common import command_line, resolve_weights, weights_facts, write_result  # noqa: E402
+from machine import OtherLoad, machine_facts  # noqa: E402
+
+WAYS = ("first_pass", "detector", "tracked_first_pass", "tracked")
+REDETECT_EVERY = 10  # the node's default (wildhands_ros/params.py)
+ERRORS = ("mpjpe_mm", "pa_mpjpe_mm", "root_error_mm", "mrrpe_mm", "orientation_deg", "kp2d_px")
+
+
+def without_direction(boxes: list) -> list:
+    """The boxes with neither the detector's landmarks nor the tracker's rect: the pipeline's first pass
+    decides their direction."""
+    return [dataclasses.replace(b, landmarks=None, landmark_rect=None) for b in boxes]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default="wildhands_mediapipe_hand_224_upright_v4", help="upright weights")
+    p.add_argument("--engine", default="onnxruntime", choices=["torch", "onnxruntime"])
+    p.add_argument("--threads", type=int, default=0, help="pipeline threads (0 = all cores)")
+    p.add_argument("--limit", type=int, default=None, help="first N frames of the clip")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "upright_direction.json")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tqdm import tqdm
+
+    from wildhands.eval.scoring import score_sequence
+    from wildhands.runtime.detection import build_detector
+    from wildhands.runtime.pipeline import Pipeline, PipelineConfig
+    from wildhands.runtime.sequence import FrameResult, load_sequence
+    from wildhands.runtime.tracking import HandTracker, TrackingConfig
+
+    weights = resolve_weights(args.weights)
+    pipeline = Pipeline(
+        PipelineConfig(weights=weights, engine=args.engine, threads=args.threads, estimator="image")
+    )
+    if pipeline.model_config.crop_roll != "upright":
+        raise SystemExit(f"{args.weights}: these weights read unturned crops (crop_roll != 'upright')")
+    detector = build_detector("mediapipe")
+    sequence = load_sequence(limit=args.limit)
+    camera, size = sequence.camera, (sequence.camera.width, sequence.camera.height)
+    trackers = {w: HandTracker(TrackingConfig(redetect_every=REDETECT_EVERY)) for w in WAYS if "tracked" in w}
+    calls: list[int] = []
+    infer = pipeline.engine.infer
+
+    def counting_infer(images, kpe):
+        calls.append(len(images))
+        return infer(images, kpe)
+
+    pipeline.engine.infer = counting_infer
+    results: dict[str, list] = {w: [] for w in WAYS}
+    timings: dict[str, dict[str, list[float]]] = {w: {"engine": [], "total": [], "calls": []} for w in WAYS}
+    detections = 0
+    with OtherLoad() as load:
+        for i in tqdm(range(len(sequence)), desc="frames", unit="frame", disable=args.no_progress):
+            image = sequence.read_rgb(i)
+            detected_boxes = detector.detect(image)
+            detections += 1
+            for way in WAYS:
+                tracker = trackers.get(way)
+                fresh = True
+                boxes = detected_boxes
+                if tracker is not None and not tracker.needs_detection(pipeline.config.max_hands):
+                    boxes = tracker.boxes_for_next_frame(size, pipeline.config.box_scale) or detected_boxes
+                    fresh = boxes is detected_boxes
+                if way.endswith("first_pass"):
+                    boxes = without_direction(boxes)
+                calls.clear()
+                t0 = time.perf_counter()
+                hands = pipeline(image, camera, boxes) if boxes else []
+                elapsed = time.perf_counter() - t0
+                if tracker is not None:
+                    tracker.update(hands, sequence.stamps_s[i], camera, fresh)
+                timings[way]["engine"].append(pipeline.timings.get("engine", 0.0) if boxes else 0.0)
+                timings[way]["total"].append(1e3 * elapsed)
+                timings[way]["calls"].append(len(calls))
+                results[way].append(FrameResult(i, hands, elapsed, processing_s=elapsed))
+
+    def r(x: float, n: int = 2) -> float:
+        return round(float(x), n)
+
+    ways: dict[str, Any] = {}
+    for way in WAYS:
+        truth = score_sequence(sequence, results[way])["ground_truth"]
+        t = timings[way]
+        ways[way] = {
+            "engine_ms_median": r(np.median(t["engine"])),
+            "pipeline_ms_median": r(np.median(t["total"])),
+            "engine_calls_per_frame": r(np.mean(t["calls"])),
+            "found": f"{truth['found']} of {truth['hands']}",
+            # mean over the hands found (MRRPE: over the frames with both hands found)
+            "mean": {
+                k: r(truth[k]["mean"]) for k in ERRORS if truth.get(k) and truth[k].get("mean") is not None
+            },
+        }
+
+    def ratio(way: str, base: str, key: str) -> float:
+        return r(ways[way][key] / max(ways[base][key], 1e-9), 3)
+
+    ratios = {
+        f"{way}_over_{base}": {
+            "engine_ms": ratio(way, base, "engine_ms_median"),
+            "pipeline_ms": ratio(way, base, "pipeline_ms_median"),
+        }
+        for way, base in (("detector", "first_pass"), ("tracked", "tracked_first_pass"))
+    }
+    result = {
+        "bench": "upright_direction",
+        "command": command_line("bench/upright_direction.py", sys.argv[1:] if argv is None else argv),
+        "machine": machine_facts(threads=args.threads, other_processes_cores=round(load.other_cores, 2)),
+        "weights": weights_facts(weights),
+        "engine": pipeline.engine_name,
+        "frames": len(sequence),
+        "redetect_every": REDETECT_EVERY,
+        "ways": ways,
+        "ratios": ratios,
+    }
+    write_result(args.out, result)
+    for way, v in ways.items():
+        ms = f"engine {v['engine_ms_median']:7.1f} ms  pipeline {v['pipeline_ms_median']:7.1f} ms"
+        calls = f"calls/frame {v['engine_calls_per_frame']:.2f}"
+        print(f"{way:20s} {ms}  {calls}  found {v['found']}  {v['mean']}")
+    print(ratios)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
