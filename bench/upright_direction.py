@@ -131,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             "pipeline_ms_median": r(np.median(t["total"])),
             "engine_calls_per_frame": r(np.mean(t["calls"])),
             "found": f"{truth['found']} of {truth['hands']}",
-            # mean over the hands found (MRRPE: over the frames with both hands found)
-            "mean": {
-                k: r(truth[k]["mean"]) for k in ERRORS if truth.get(k) and truth[k].get("mean") is not None
-            },
+            # mean and median over the hands found (MRRPE: over the frames with both hands found)
+            **{
+                stat: {k: r(truth[k][stat]) for k in ERRORS if (truth.get(k) or {}).get(stat) is not None}
+                for stat in ("mean", "median")
+            },  # fmt: skip
         }
 
     def ratio(way: str, base: str, key: str) -> float:
