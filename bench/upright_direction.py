@@ -15,7 +15,8 @@ falls on all alike:
   stripped of its direction;
 * ``tracked``: the same tracking, the boxes as they come (the node's way since session 22).
 
-Per way: the pipeline's milliseconds per frame (median of ``Pipeline.timings``: ``engine`` and ``total``;
+Per way: the pipeline's milliseconds per frame (median of ``Pipeline.timings``: ``crop`` (rectified crops
+and KPE inputs), ``engine`` and ``total``;
 the detector is left out, it is the same in every way), the engine calls per frame, and the raw hands (not
 the tracker's smoothed ones) scored against the clip's truth (``wildhands.eval.scoring.score_sequence``:
 hands found, MPJPE, PA-MPJPE, root error, MRRPE, 2D error). Ratios against ``first_pass`` /
@@ -92,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline.engine.infer = counting_infer
     results: dict[str, list] = {w: [] for w in WAYS}
-    timings: dict[str, dict[str, list[float]]] = {w: {"engine": [], "total": [], "calls": []} for w in WAYS}
+    timings: dict[str, dict[str, list[float]]] = {
+        w: {"crop": [], "engine": [], "total": [], "calls": []} for w in WAYS
+    }
     detections = 0
     with OtherLoad() as load:
         for i in tqdm(range(len(sequence)), desc="frames", unit="frame", disable=args.no_progress):
@@ -114,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 elapsed = time.perf_counter() - t0
                 if tracker is not None:
                     tracker.update(hands, sequence.stamps_s[i], camera, fresh)
-                timings[way]["engine"].append(pipeline.timings.get("engine", 0.0) if boxes else 0.0)
+                for stage in ("crop", "engine"):
+                    timings[way][stage].append(pipeline.timings.get(stage, 0.0) if boxes else 0.0)
                 timings[way]["total"].append(1e3 * elapsed)
                 timings[way]["calls"].append(len(calls))
                 results[way].append(FrameResult(i, hands, elapsed, processing_s=elapsed))
@@ -127,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         truth = score_sequence(sequence, results[way])["ground_truth"]
         t = timings[way]
         ways[way] = {
+            "crop_ms_median": r(np.median(t["crop"])),
             "engine_ms_median": r(np.median(t["engine"])),
             "pipeline_ms_median": r(np.median(t["total"])),
             "engine_calls_per_frame": r(np.mean(t["calls"])),

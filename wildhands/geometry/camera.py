@@ -453,13 +453,29 @@ class CameraModel:
     # OpenCV ignores the skew term of K in projectPoints/undistortPoints, so K is applied here and
     # OpenCV only sees the distortion, on the normalized plane (camera matrix = identity).
     def _distort_norm(self, xy: np.ndarray, with_jacobian: bool = False) -> Any:
-        """Forward radial-tangential distortion on the normalized plane via ``cv2.projectPoints``."""
+        """Forward radial-tangential distortion on the normalized plane: OpenCV's model (plumb_bob's 5 or the
+        rational polynomial's 8 coefficients), evaluated in numpy (the same values as ``cv2.projectPoints``
+        to rounding, ~10x faster on the ~50 k rays of a rectified crop), or through ``cv2.projectPoints``
+        with its Jacobian (``with_jacobian``: d(xy_d)/d(xy), (N, 2, 2))."""
+        if not with_jacobian:
+            k = np.zeros(8)
+            k[: self.D.size] = self.D
+            k1, k2, p1, p2, k3, k4, k5, k6 = k
+            x, y = xy[:, 0], xy[:, 1]
+            r2 = x * x + y * y
+            radial = (1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+            xy_x = 2.0 * x * y
+            return np.stack(
+                [
+                    x * radial + p1 * xy_x + p2 * (r2 + 2.0 * x * x),
+                    y * radial + p1 * (r2 + 2.0 * y * y) + p2 * xy_x,
+                ],
+                axis=1,
+            )
         n = xy.shape[0]
         pts = np.concatenate([xy, np.ones((n, 1))], axis=1).reshape(-1, 1, 3)
         out, jac = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), np.eye(3), self.D)
         xy_d = out.reshape(n, 2)
-        if not with_jacobian:
-            return xy_d
         # Columns 3:6 of the Jacobian are d(uv)/d(tvec), i.e. d(uv)/d(point); at z = 1 the x, y columns
         # are d(xy_d)/d(xy) of each point.
         J = jac[:, 3:5].reshape(n, 2, 2)
