@@ -596,13 +596,11 @@ class CameraModel:
             xy_d[bad] = np.nan
             return self._distorted_norm_to_pixels(xy_d)
         front = p[:, 2] > 0
-        xy = np.full((n, 2), np.nan)
-        xy[front] = p[front, :2] / p[front, 2:3]
-        xy_d = np.full((n, 2), np.nan)
-        if self.distortion_model is DistortionModel.NONE:
-            xy_d = xy
-        elif np.any(front):
-            xy_d[front] = self._distort_norm(xy[front])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xy = p[:, :2] / p[:, 2:3]
+        if not front.all():
+            xy[~front] = np.nan  # NaN rows stay NaN through the distortion polynomial
+        xy_d = xy if self.distortion_model is DistortionModel.NONE else self._distort_norm(xy)
         return self._distorted_norm_to_pixels(xy_d)
 
     def rays_to_pixels(self, rays: Any) -> np.ndarray:
