@@ -84,14 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     sequence = load_sequence(limit=args.limit)
     camera, size = sequence.camera, (sequence.camera.width, sequence.camera.height)
     trackers = {w: HandTracker(TrackingConfig(redetect_every=REDETECT_EVERY)) for w in WAYS if "tracked" in w}
-    calls: list[int] = []
-    infer = pipeline.engine.infer
-
-    def counting_infer(images, kpe):
-        calls.append(len(images))
-        return infer(images, kpe)
-
-    pipeline.engine.infer = counting_infer
     results: dict[str, list] = {w: [] for w in WAYS}
     timings: dict[str, dict[str, list[float]]] = {
         w: {"crop": [], "engine": [], "total": [], "calls": []} for w in WAYS
@@ -111,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
                     fresh = boxes is detected_boxes
                 if way.endswith("first_pass"):
                     boxes = without_direction(boxes)
-                calls.clear()
                 t0 = time.perf_counter()
                 hands = pipeline(image, camera, boxes) if boxes else []
                 elapsed = time.perf_counter() - t0
@@ -120,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 for stage in ("crop", "engine"):
                     timings[way][stage].append(pipeline.timings.get(stage, 0.0) if boxes else 0.0)
                 timings[way]["total"].append(1e3 * elapsed)
-                timings[way]["calls"].append(len(calls))
+                timings[way]["calls"].append(len(pipeline.engine_batches) if boxes else 0)
                 results[way].append(FrameResult(i, hands, elapsed, processing_s=elapsed))
 
     def r(x: float, n: int = 2) -> float:

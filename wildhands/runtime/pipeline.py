@@ -276,6 +276,9 @@ class Pipeline:
         self.timings: dict[str, float] = {}
         #: hands of the last call dropped for non-finite or invalid values (not: boxes with no hand in them)
         self.dropped_invalid = 0
+        #: the image model's engine calls of the last call, each its batch size (hands): [first pass, if
+        #: any boxes lacked a direction (upright weights), the answer]; [] for the landmark estimator
+        self.engine_batches: list[int] = []
         self._rectify_warned = -np.inf  # time.monotonic() of the last "cannot rectify" warning
 
     def _build_landmark_hands(self):
@@ -429,6 +432,7 @@ class Pipeline:
             )
         t0 = time.perf_counter()
         self.dropped_invalid = 0
+        self.engine_batches = []
         boxes = sorted(boxes, key=lambda b: -b.score)[: self.config.max_hands]
         if not boxes:
             self.timings = {"crop": 0.0, "engine": 0.0, "hand_layer": 0.0, "total": 0.0}
@@ -452,6 +456,7 @@ class Pipeline:
                 ts = time.perf_counter()
                 out = self.engine.infer(images, kpe)
                 engine_s += time.perf_counter() - ts
+                self.engine_batches.append(len(first_boxes))
                 ts = time.perf_counter()
                 first = self.lift(out, camera, mirrored_camera, first_boxes, crop_boxes, net_boxes)
                 hand_layer_s += time.perf_counter() - ts
@@ -466,6 +471,7 @@ class Pipeline:
         ts = time.perf_counter()
         out = self.engine.infer(images, kpe)  # every hand of the frame in one call
         engine_s += time.perf_counter() - ts
+        self.engine_batches.append(len(boxes))
         ts = time.perf_counter()
         hands = self.lift(out, camera, mirrored_camera, boxes, crop_boxes, net_boxes)
         # every box gives a hand unless lift() dropped it for non-finite or invalid engine output

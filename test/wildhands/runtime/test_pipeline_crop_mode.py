@@ -266,11 +266,11 @@ def test_upright_crops_take_the_direction_the_box_carries():
 
     upright = ModelConfig.from_dict({**TINY.to_dict(), "crop_roll": "upright"})
     pipeline = Pipeline(PipelineConfig(estimator="image", model=upright, seed=0))
-    batches: list[int] = []
+    calls: list[int] = []
     infer = pipeline.engine.infer
 
-    def counting_infer(images, kpe):
-        batches.append(len(images))
+    def counting_infer(images, kpe):  # the engine's own calls, against the pipeline's record of them
+        calls.append(len(images))
         return infer(images, kpe)
 
     pipeline.engine.infer = counting_infer
@@ -291,17 +291,17 @@ def test_upright_crops_take_the_direction_the_box_carries():
     with_landmarks = dataclasses.replace(boxes[0], landmarks=detection)
 
     (hand,) = pipeline(image, camera, [with_landmarks])
-    assert batches == [1]  # no first pass
+    assert pipeline.engine_batches == calls == [1]  # no first pass
     rays = camera.pixels_to_rays(turned[[WRIST, MIDDLE_MCP]])
     du, dv = np.diff(points_to_rectified(hand.rectified_crop, rays), axis=0)[0]
     assert dv < 0 and abs(du) < 1e-6 * abs(dv)  # the landmarks' wrist -> middle MCP points up
 
-    batches.clear()
+    calls.clear()
     hands = pipeline(image, camera, [with_landmarks, boxes[1]])
-    assert batches == [1, 2] and len(hands) == 2  # a first pass for the box without landmarks only
-    batches.clear()
+    assert pipeline.engine_batches == calls == [1, 2] and len(hands) == 2  # a first pass for one box only
+    calls.clear()
     pipeline(image, camera, boxes)
-    assert batches == [2, 2]
+    assert pipeline.engine_batches == calls == [2, 2]
     assert pipeline.box_rolls(camera, boxes) == [None, None]
 
     # a tracked box: the tracker's rect (centre, side, rotation from up towards +u) gives the direction
@@ -310,9 +310,9 @@ def test_upright_crops_take_the_direction_the_box_carries():
     rotation = up_angle(turned[WRIST], turned[MIDDLE_MCP])
     centre = turned.mean(0) + CONTINUOUS_TO_CENTRE_PX
     tracked = dataclasses.replace(boxes[0], landmark_rect=(centre[0], centre[1], 80.0, rotation))
-    batches.clear()
+    calls.clear()
     (hand,) = pipeline(image, camera, [tracked])
-    assert batches == [1]
+    assert pipeline.engine_batches == calls == [1]
     (roll,) = pipeline.box_rolls(camera, [tracked])
     (from_landmarks,) = pipeline.box_rolls(camera, [with_landmarks])
     assert abs(roll - from_landmarks) < math.radians(3)  # the same direction, seen from another point
