@@ -19,7 +19,8 @@ Per way: the pipeline's milliseconds per frame (median of ``Pipeline.timings``: 
 and KPE inputs), ``engine`` and ``total``;
 the detector is left out, it is the same in every way), the engine calls per frame, and the raw hands (not
 the tracker's smoothed ones) scored against the clip's truth (``wildhands.eval.scoring.score_sequence``:
-hands found, MPJPE, PA-MPJPE, root error, MRRPE, 2D error). Ratios against ``first_pass`` /
+hands found, MPJPE, PA-MPJPE, root error, MRRPE, 2D error; the MRRPE also per frame, with whether the
+frame's boxes came from the detector). Ratios against ``first_pass`` /
 ``tracked_first_pass`` are the speed figures to quote (one run; the machine's other load is recorded).
 
     python bench/upright_direction.py --weights wildhands_mediapipe_hand_224_upright_v4 \
@@ -51,6 +52,16 @@ def without_direction(boxes: list) -> list:
     """The boxes with neither the detector's landmarks nor the tracker's rect: the pipeline's first pass
     decides their direction."""
     return [dataclasses.replace(b, landmarks=None, landmark_rect=None) for b in boxes]
+
+
+def mrrpe_of(sequence, result) -> float | None:
+    """The MRRPE (mm) of one frame's hands against the clip's truth (``scoring.frame_mrrpe``), rounded;
+    None unless both hands are labelled and found."""
+    from wildhands.eval.scoring import LabelledHand, frame_mrrpe, match_hands
+
+    labels = [LabelledHand.from_label(label) for label in sequence.ground_truth[result.index]]
+    m = frame_mrrpe(labels, match_hands(labels, result.hands))
+    return None if m is None else round(float(m), 1)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     camera, size = sequence.camera, (sequence.camera.width, sequence.camera.height)
     trackers = {w: HandTracker(TrackingConfig(redetect_every=REDETECT_EVERY)) for w in WAYS if "tracked" in w}
     results: dict[str, list] = {w: [] for w in WAYS}
+    detected: dict[str, list[bool]] = {w: [] for w in WAYS}
     timings: dict[str, dict[str, list[float]]] = {
         w: {"crop": [], "engine": [], "total": [], "calls": []} for w in WAYS
     }
@@ -108,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 elapsed = time.perf_counter() - t0
                 if tracker is not None:
                     tracker.update(hands, sequence.stamps_s[i], camera, fresh)
+                detected[way].append(fresh)
                 for stage in ("crop", "engine"):
                     timings[way][stage].append(pipeline.timings.get(stage, 0.0) if boxes else 0.0)
                 timings[way]["total"].append(1e3 * elapsed)
@@ -132,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
                 stat: {k: r(truth[k][stat]) for k in ERRORS if (truth.get(k) or {}).get(stat) is not None}
                 for stat in ("mean", "median")
             },  # fmt: skip
+            # per frame (None: not both hands found) and whether its boxes came from the detector: where a
+            # mean MRRPE comes from
+            "mrrpe_mm_by_frame": [mrrpe_of(sequence, res) for res in results[way]],
+            "detected_by_frame": detected[way],
         }
 
     def ratio(way: str, base: str, key: str) -> float:
