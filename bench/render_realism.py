@@ -86,6 +86,7 @@ from wildhands.eval.real_hands import (  # noqa: E402
     load_real_hands,
     tracking_rect,
 )
+from wildhands.geometry.camera import CameraModel  # noqa: E402
 from wildhands.geometry.perspective_crop import look_at_rotation, roll_matrix  # noqa: E402
 from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, FINGER_NAMES, KEYPOINT_NAMES  # noqa: E402
 from wildhands.model.grasp import grasp_class_name  # noqa: E402
@@ -178,9 +179,12 @@ def skin_luma(rgb: list[float] | None) -> float:
 
 
 def lens_fov_deg(camera: dict[str, Any]) -> float:
-    """A frame's horizontal field of view (deg) as a pinhole camera with its K and width would have it
-    (``camera``: a labels.jsonl camera): 2 atan(width / 2 fx) -- how wide the lens is, whatever its model."""
-    return math.degrees(2.0 * math.atan2(camera["width"] / 2.0, float(camera["K"][0][0])))
+    """A frame's horizontal field of view (deg) that its K implies (``CameraModel.nominal_fov_rad``;
+    ``camera``: a labels.jsonl camera): how wide the lens is."""
+    model = CameraModel.from_K(
+        camera["K"], camera["width"], camera["height"], camera["D"], camera["distortion_model"]
+    )
+    return math.degrees(model.nominal_fov_rad()[0])
 
 
 def real_hands(real_dir: Path | None, mmpose_data: Path | None) -> list[dict[str, Any]]:

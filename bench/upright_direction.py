@@ -100,12 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, dict[str, list[float]]] = {
         w: {"crop": [], "engine": [], "total": [], "calls": []} for w in WAYS
     }
-    detections = 0
     with OtherLoad() as load:
         for i in tqdm(range(len(sequence)), desc="frames", unit="frame", disable=args.no_progress):
             image = sequence.read_rgb(i)
             detected_boxes = detector.detect(image)
-            detections += 1
             for way in WAYS:
                 tracker = trackers.get(way)
                 fresh = True

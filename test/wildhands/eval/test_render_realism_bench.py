@@ -291,9 +291,16 @@ def test_visibility_group_tells_clear_cut_and_hidden_hands():
 
 
 def test_lens_fov_and_skin_luma():
-    camera = {"width": 1280, "K": [[640.0, 0.0, 640.0], [0.0, 640.0, 360.0], [0.0, 0.0, 1.0]]}
+    camera = {
+        "width": 1280,
+        "height": 720,
+        "K": [[640.0, 0.0, 639.5], [0.0, 640.0, 359.5], [0.0, 0.0, 1.0]],
+        "D": [],
+        "distortion_model": "none",
+    }
     assert rr.lens_fov_deg(camera) == pytest.approx(90.0)
-    narrow = {**camera, "K": [[640.0 / math.tan(math.radians(30)), 0.0, 640.0]]}
+    f30 = 640.0 / math.tan(math.radians(30))
+    narrow = {**camera, "K": [[f30, 0.0, 639.5], [0.0, f30, 359.5], [0.0, 0.0, 1.0]]}
     assert rr.lens_fov_deg(narrow) == pytest.approx(60.0)
     assert rr.skin_luma([255.0, 255.0, 255.0]) == pytest.approx(255.0)
     assert rr.skin_luma([0.0, 100.0, 0.0]) == pytest.approx(58.7)
