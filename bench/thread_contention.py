@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
         for (t, busy), v in fit_ms.items()
     }
     result = {
-        "command": command_line("bench/thread_contention.py", argv if argv is not None else sys.argv[1:]),
+        "command": command_line("thread_contention.py", argv if argv is not None else sys.argv[1:]),
         "machine": machine_facts(),
         "cores": cores,
         "frames_per_block": args.frames,

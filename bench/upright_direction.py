@@ -13,15 +13,20 @@ falls on all alike:
 * ``tracked_first_pass``: the node's tracking (``TrackingConfig(redetect_every=10)``, its default): the
   detector when the tracker asks for it, else the boxes from the previous frame's hands, every box
   stripped of its direction;
-* ``tracked``: the same tracking, the boxes as they come (the node's way since session 22).
+* ``tracked``: the same tracking, the boxes as they come (the node's way in session 22: a tracked hand's box
+  and direction from the image model's own keypoints of the previous frame);
+* ``tracked_landmarks``: the same tracking, each carried-over box through the detector's landmark pass on
+  its rect (``HandTracker.boxes_for_frame`` -> ``MediaPipeHandDetector.track``: the node's way since
+  session 23, MediaPipe's VIDEO mode): box and direction from this frame's landmarks.
 
 Per way: the pipeline's milliseconds per frame (median of ``Pipeline.timings``: ``crop`` (rectified crops
-and KPE inputs), ``engine`` and ``total``;
-the detector is left out, it is the same in every way), the engine calls per frame, and the raw hands (not
-the tracker's smoothed ones) scored against the clip's truth (``wildhands.eval.scoring.score_sequence``:
-hands found, MPJPE, PA-MPJPE, root error, MRRPE, 2D error; the MRRPE also per frame, with whether the
-frame's boxes came from the detector). Ratios against ``first_pass`` /
-``tracked_first_pass`` are the speed figures to quote (one run; the machine's other load is recorded).
+and KPE inputs), ``engine`` and ``total``; the detector is left out, it is the same in every way:
+``detector_ms_median``, palm detector and landmark passes; the tracked landmark passes are timed apart,
+``track_ms_median`` over the frames that ran them), the engine calls per frame, and the raw hands (not the
+tracker's smoothed ones) scored against the clip's truth (``wildhands.eval.scoring.score_sequence``: hands
+found, MPJPE, PA-MPJPE, root error, MRRPE, 2D error; the MRRPE also per frame, with whether the frame's
+boxes came from the detector). Ratios against ``first_pass`` / ``tracked_first_pass`` / ``tracked`` are
+the speed figures to quote (one run; the machine's other load is recorded).
 
     python bench/upright_direction.py --weights wildhands_mediapipe_hand_224_upright_v4 \
         --out bench/results/upright_direction.json
@@ -43,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 from _eval_common import command_line, resolve_weights, weights_facts, write_result  # noqa: E402
 from machine import OtherLoad, machine_facts  # noqa: E402
 
-WAYS = ("first_pass", "detector", "tracked_first_pass", "tracked")
+WAYS = ("first_pass", "detector", "tracked_first_pass", "tracked", "tracked_landmarks")
 REDETECT_EVERY = 10  # the node's default (wildhands_ros/params.py)
 ERRORS = ("mpjpe_mm", "pa_mpjpe_mm", "root_error_mm", "mrrpe_mm", "orientation_deg", "kp2d_px")
 
@@ -52,6 +57,27 @@ def without_direction(boxes: list) -> list:
     """The boxes with neither the detector's landmarks nor the tracker's rect: the pipeline's first pass
     decides their direction."""
     return [dataclasses.replace(b, landmarks=None, landmark_rect=None) for b in boxes]
+
+
+class _Detected:
+    """This frame's detector boxes, found once for every way (``detect``), and the detector's landmark pass
+    on tracked boxes (``track``) only when ``track`` is given: what ``HandTracker.boxes_for_frame`` calls."""
+
+    def __init__(self, boxes: list, track=None) -> None:
+        self.boxes = boxes
+        self.track_s: float | None = None  # seconds of this frame's track() call, None: not called
+        if track is not None:
+
+            def timed_track(image, boxes):
+                t0 = time.perf_counter()
+                out = track(image, boxes)
+                self.track_s = time.perf_counter() - t0
+                return out
+
+            self.track = timed_track
+
+    def detect(self, image) -> list:
+        return self.boxes
 
 
 def mrrpe_of(sequence, result) -> float | None:
@@ -93,24 +119,31 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.weights}: these weights read unturned crops (crop_roll != 'upright')")
     detector = build_detector("mediapipe")
     sequence = load_sequence(limit=args.limit)
-    camera, size = sequence.camera, (sequence.camera.width, sequence.camera.height)
+    camera = sequence.camera
     trackers = {w: HandTracker(TrackingConfig(redetect_every=REDETECT_EVERY)) for w in WAYS if "tracked" in w}
     results: dict[str, list] = {w: [] for w in WAYS}
     detected: dict[str, list[bool]] = {w: [] for w in WAYS}
     timings: dict[str, dict[str, list[float]]] = {
-        w: {"crop": [], "engine": [], "total": [], "calls": []} for w in WAYS
+        w: {"crop": [], "engine": [], "total": [], "calls": [], "track": []} for w in WAYS
     }
+    detector_ms: list[float] = []  # the palm detector + its landmark passes, every frame
     with OtherLoad() as load:
         for i in tqdm(range(len(sequence)), desc="frames", unit="frame", disable=args.no_progress):
             image = sequence.read_rgb(i)
+            t0 = time.perf_counter()
             detected_boxes = detector.detect(image)
+            detector_ms.append(1e3 * (time.perf_counter() - t0))
             for way in WAYS:
                 tracker = trackers.get(way)
                 fresh = True
                 boxes = detected_boxes
-                if tracker is not None and not tracker.needs_detection(pipeline.config.max_hands):
-                    boxes = tracker.boxes_for_next_frame(size, pipeline.config.box_scale) or detected_boxes
-                    fresh = boxes is detected_boxes
+                if tracker is not None:
+                    source = _Detected(detected_boxes, detector.track if way == "tracked_landmarks" else None)
+                    boxes, fresh = tracker.boxes_for_frame(
+                        source, image, pipeline.config.max_hands, pipeline.config.box_scale
+                    )
+                    if source.track_s is not None:
+                        timings[way]["track"].append(1e3 * source.track_s)
                 if way.endswith("first_pass"):
                     boxes = without_direction(boxes)
                 t0 = time.perf_counter()
@@ -137,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             "engine_ms_median": r(np.median(t["engine"])),
             "pipeline_ms_median": r(np.median(t["total"])),
             "engine_calls_per_frame": r(np.mean(t["calls"])),
+            **({"track_ms_median": r(np.median(t["track"]))} if t["track"] else {}),
             "found": f"{truth['found']} of {truth['hands']}",
             # mean and median over the hands found (MRRPE: over the frames with both hands found)
             **{
@@ -157,16 +191,21 @@ def main(argv: list[str] | None = None) -> int:
             "engine_ms": ratio(way, base, "engine_ms_median"),
             "pipeline_ms": ratio(way, base, "pipeline_ms_median"),
         }
-        for way, base in (("detector", "first_pass"), ("tracked", "tracked_first_pass"))
+        for way, base in (
+            ("detector", "first_pass"),
+            ("tracked", "tracked_first_pass"),
+            ("tracked_landmarks", "tracked"),
+        )
     }
     result = {
         "bench": "upright_direction",
-        "command": command_line("bench/upright_direction.py", sys.argv[1:] if argv is None else argv),
+        "command": command_line("upright_direction.py", sys.argv[1:] if argv is None else argv),
         "machine": machine_facts(threads=args.threads, other_processes_cores=round(load.other_cores, 2)),
         "weights": weights_facts(weights),
         "engine": pipeline.engine_name,
         "frames": len(sequence),
         "redetect_every": REDETECT_EVERY,
+        "detector_ms_median": r(np.median(detector_ms)),
         "ways": ways,
         "ratios": ratios,
     }

@@ -320,14 +320,10 @@ class WildHandsNode(Node):
             msg = self.boxes.get(header, slop=p.max_sync_delay, timeout=wait)
             if msg is not None:
                 return detections_to_boxes(msg, rgb.shape[1], rgb.shape[0]), True
-        if self.detector is not None:
-            if not self.tracker.needs_detection(p.max_hands):
-                boxes = self.tracker.boxes_for_next_frame(
-                    (rgb.shape[1], rgb.shape[0]), self.pipeline.config.box_scale
-                )
-                if boxes:
-                    return boxes, False
-            return self.detector.detect(rgb), True  # the detector applies detector_score_threshold
+        if self.detector is not None:  # the detector applies detector_score_threshold
+            return self.tracker.boxes_for_frame(
+                self.detector, rgb, p.max_hands, self.pipeline.config.box_scale
+            )
         return [], True
 
     def _publish(self, hands, track_ids, header, rgb, camera, t0: float, p: NodeParams) -> None:

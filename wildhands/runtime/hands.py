@@ -14,11 +14,21 @@ from wildhands.geometry.crop import CropBox
 from wildhands.geometry.perspective_crop import RectifiedCrop
 from wildhands.model.grasp import GRASP_CLASSES
 
-__all__ = ["SIDES", "CONTINUOUS_TO_CENTRE_PX", "HandBox", "HandEstimate"]
+__all__ = ["SIDES", "CONTINUOUS_TO_CENTRE_PX", "HandBox", "HandEstimate", "landmarks_centre_px"]
 
 SIDES = ("left", "right")
 #: half a pixel: the detector's continuous pixel coordinates -> CameraModel's pixel centres
 CONTINUOUS_TO_CENTRE_PX = 0.5
+
+
+def landmarks_centre_px(detection: Any) -> np.ndarray | None:
+    """(21, 2) px: the 2D landmarks of a landmark detection (``HandBox.landmarks``; its ``landmarks_px``
+    are in the detector's continuous coordinates) in ``CameraModel``'s pixel-centre coordinates, as
+    ``HandEstimate.landmarks_px`` holds them; None for None."""
+    landmarks = getattr(detection, "landmarks_px", None)
+    if landmarks is None:
+        return None
+    return np.asarray(landmarks, dtype=np.float64)[:, :2] - CONTINUOUS_TO_CENTRE_PX
 
 
 @dataclass(frozen=True)
@@ -30,8 +40,9 @@ class HandBox:
     score: detector confidence in [0, 1].
     side_score: confidence in [0, 1] that ``side`` is correct.
     landmarks: the hand-landmark network's detection of this hand (``mediapipe_palm.HandDetection``) when
-        the detector made the box; the landmark estimator then uses it instead of a new landmark pass, and
-        the image model with upright crops takes the hand's direction from it instead of a first pass.
+        the detector made the box (or tracked it: ``MediaPipeHandDetector.track``); the landmark estimator
+        then uses it instead of a new landmark pass, and the image model with upright crops takes the
+        hand's direction from it instead of a first pass (and passes it on: ``HandEstimate.landmarks_px``).
     betas: (10,) the shape β this hand is known to have (its track's, ``HandTracker.shape_for_box``); the
         landmark estimator's fit keeps the hand near it. None: unknown.
     landmark_rect: (centre x, centre y, side, rotation rad): the rotated square where the hand-landmark
@@ -88,8 +99,9 @@ class HandEstimate:
     #: px, mean distance of the projected keypoints to the landmark network's 2D landmarks after the fit
     #: (landmark estimator); NaN where nothing was fitted (image estimator)
     fit_residual_px: float = float("nan")
-    #: (21, 2) px (pixel centres), the landmark network's 2D landmarks the fit used (landmark estimator);
-    #: None for the image estimator. A tracked hand's next landmark rect comes from them.
+    #: (21, 2) px (pixel centres), the landmark network's 2D landmarks of this hand: those the fit used
+    #: (landmark estimator), those its box carried (image estimator, a box from MediaPipe's detector or its
+    #: ``track``); None without. A tracked hand's next landmark rect comes from them.
     landmarks_px: np.ndarray | None = None
 
     @property

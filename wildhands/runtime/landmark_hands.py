@@ -27,7 +27,7 @@ from wildhands.geometry.crop import square_box_from_xyxy
 from wildhands.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel.skeleton import HandSkeleton
 from wildhands.model.lifting import lift_to_camera, lifting_inputs, unit_rays
-from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX, HandEstimate
+from wildhands.runtime.hands import HandEstimate, landmarks_centre_px
 from wildhands.runtime.refine import (
     HandFit,
     LandmarkEvidence,
@@ -49,17 +49,21 @@ class LandmarkHandsConfig:
     """refine: fit the hand model to the landmarks (False: the initial answer, PnP-placed).
     refine_config: the fit's weights and iterations.
     residual_scale_px: the confidence is multiplied by ``1 / (1 + (residual / residual_scale_px)^2)``.
+    box_scale: ``HandEstimate.crop_box`` is this x the box's longest side, the square the image model would
+        cut (the pipeline passes its ``PipelineConfig.box_scale``): the tracker sizes the next frame's box
+        from it (``tracking.boxes_from_previous``).
     """
 
     refine: bool = True
     refine_config: RefineConfig = field(default_factory=RefineConfig)
     residual_scale_px: float = 15.0
+    box_scale: float = 1.5
 
 
 def evidence_from_detection(detection, mirrored_width: int | None = None) -> LandmarkEvidence:
     """A detector's HandDetection (landmarks in continuous px, world landmarks in m) -> LandmarkEvidence
     in pixel-centre coordinates; ``mirrored_width``: mirror it (u -> width - 1 - u, world x -> -x)."""
-    uv = np.asarray(detection.landmarks_px, dtype=np.float64)[:, :2] - CONTINUOUS_TO_CENTRE_PX
+    uv = landmarks_centre_px(detection)
     world = np.asarray(detection.landmarks_world_m, dtype=np.float64).copy()
     if mirrored_width is not None:
         uv[:, 0] = mirrored_width - 1 - uv[:, 0]
@@ -71,7 +75,7 @@ class LandmarkHands:
     """``(image, camera, boxes) -> list[HandEstimate]`` from the landmark network.
 
     Args:
-        detector: a MediaPipeHandDetector (its ``landmarks_in_box`` runs the landmark pass of a box that
+        detector: a MediaPipeHandDetector (its ``landmarks_for_box`` runs the landmark pass of a box that
             carries no landmarks).
         hand_model: the right hand model (open or MANO) that gives the mesh.
         grasp_head: ``GraspHead`` on (16 rotation matrices, β) -> logits (e.g. the shipped image model's);
@@ -96,20 +100,12 @@ class LandmarkHands:
         self.timings: dict[str, float] = {}
 
     def detections(self, image_rgb: np.ndarray, boxes: list) -> list:
-        """One landmark detection (or None: no hand there) per box: the box's own (``box.landmarks``), one
-        landmark pass on its ``landmark_rect`` (a tracked hand), or the two passes of ``landmarks_in_box``."""
-        out = []
-        for box in boxes:
-            det = getattr(box, "landmarks", None)
-            rect = getattr(box, "landmark_rect", None)
-            if det is None and self.detector is not None:
-                if rect is not None:
-                    cx, cy, size, rotation = rect
-                    det = self.detector.landmarks_on_rect(image_rgb, np.array([cx, cy]), size, rotation)
-                else:
-                    det = self.detector.landmarks_in_box(image_rgb, box)
-            out.append(det)
-        return out
+        """One landmark detection (or None: no hand there) per box: the detector's
+        ``landmarks_for_box`` (the box's own landmarks, one pass on a tracked hand's rect, or two on a
+        given box); without a detector, the box's own landmarks only."""
+        if self.detector is None:
+            return [getattr(box, "landmarks", None) for box in boxes]
+        return [self.detector.landmarks_for_box(image_rgb, box) for box in boxes]
 
     def fit(
         self, camera: CameraModel, boxes: list, detections: list
@@ -217,7 +213,9 @@ class LandmarkHands:
                     side_confidence=float(box.side_score),
                     detection_confidence=float(box.score),
                     confidence=float(box.score * box.side_score * presence * fit_quality),
-                    crop_box=square_box_from_xyxy(box.xyxy_px, (camera.width, camera.height)),
+                    crop_box=square_box_from_xyxy(
+                        box.xyxy_px, (camera.width, camera.height), self.config.box_scale
+                    ),
                     keypoints_cam_m=kp,
                     keypoints_px=camera.project(kp),
                     vertices_cam_m=verts,
@@ -229,8 +227,7 @@ class LandmarkHands:
                     intrinsics_estimated=bool(camera.estimated),
                     hand_model=str(getattr(self.hand_model, "name", "open")),
                     fit_residual_px=residual,
-                    landmarks_px=np.asarray(det.landmarks_px, dtype=np.float64)[:, :2]
-                    - CONTINUOUS_TO_CENTRE_PX,
+                    landmarks_px=landmarks_centre_px(det),
                 )
             )
         self.timings = {

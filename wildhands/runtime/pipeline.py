@@ -77,7 +77,7 @@ from wildhands.model.weights import resolve_weights
 from wildhands.runtime.detection.landmark_net import LANDMARK_ENGINES
 from wildhands.runtime.engines import ENGINES, PRECISIONS, build_engine, default_precision
 from wildhands.runtime.engines.base import EngineOutput
-from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX, HandBox, HandEstimate
+from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX, HandBox, HandEstimate, landmarks_centre_px
 from wildhands.runtime.threads import apply_torch_threads, plan_threads
 
 logger = logging.getLogger(__name__)
@@ -296,7 +296,7 @@ class Pipeline:
             detector,
             self.hand_model,
             grasp_head=self.network.grasp_head if self.trained else None,
-            config=LandmarkHandsConfig(refine=self.config.refine),
+            config=LandmarkHandsConfig(refine=self.config.refine, box_scale=self.config.box_scale),
             lifter=None if path is None else load_lifting(path),
         )
 
@@ -576,6 +576,7 @@ class Pipeline:
                     intrinsics_estimated=bool(camera.estimated),
                     hand_model=str(getattr(self.hand_model, "name", self.config.hand_model)),
                     rectified_crop=rc,
+                    landmarks_px=landmarks_centre_px(hand.landmarks),
                 )
             )
         return hands
@@ -585,14 +586,13 @@ def _carried_direction_px(hand: HandBox) -> np.ndarray | None:
     """(2, 2) image points (``CameraModel`` pixel centres) from which a hand points along its wrist ->
     middle-MCP direction, as its box carries them: the detector's wrist and middle MCP, else the tracker's
     rect centre and a point a quarter of its side away along its rotation (``crop.up_angle``); None."""
-    landmarks = getattr(hand.landmarks, "landmarks_px", None)
+    landmarks = landmarks_centre_px(hand.landmarks)
     if landmarks is not None:
-        points = np.asarray(landmarks, np.float64)[[WRIST, MIDDLE_MCP], :2]
+        points = landmarks[[WRIST, MIDDLE_MCP]]
     elif hand.landmark_rect is not None:
         cx, cy, side, rotation = (float(v) for v in hand.landmark_rect)
         step = 0.25 * side * np.array([np.sin(rotation), -np.cos(rotation)])
-        points = np.array([[cx, cy], [cx + step[0], cy + step[1]]])
+        points = np.array([[cx, cy], [cx + step[0], cy + step[1]]]) - CONTINUOUS_TO_CENTRE_PX
     else:
         return None
-    points = points - CONTINUOUS_TO_CENTRE_PX
     return points if np.isfinite(points).all() and np.ptp(points, axis=0).any() else None

@@ -2,8 +2,8 @@
 
     tracker = HandTracker(TrackingConfig())
     for image, camera, t in frames:                       # t: image timestamp, s
-        boxes = detector.detect(image) if tracker.needs_detection() else tracker.boxes_for_next_frame(size)
-        tracked = tracker.update(pipeline(image, camera, boxes), t, camera)
+        boxes, detected = tracker.boxes_for_frame(detector, image)   # palm detector, or the tracked hands
+        tracked = tracker.update(pipeline(image, camera, boxes), t, camera, detected)
         tracked[0].track_id, tracked[0].hand.keypoints_cam_m   # stable id, smoothed (21, 3) m
 
 **Association** (per frame): every new :class:`HandEstimate` is matched to at most one live track by the
@@ -34,6 +34,9 @@ landmark boxes are), with the rotated rect the landmark estimator's single landm
 (``HandBox.landmark_rect``, MediaPipe's ``hand_landmark_landmarks_to_roi``), so that the palm detector
 need only run every ``redetect_every`` frames, when a track was lost or none is live, or when fewer than
 ``max_hands`` hands are tracked (:meth:`HandTracker.needs_detection`: MediaPipe's VIDEO mode).
+:meth:`HandTracker.boxes_for_frame` is that step whole: the palm detector when it is needed, else the
+tracked hands' boxes through the detector's landmark pass on their rects (``MediaPipeHandDetector.track``),
+so that the next box and the upright direction of every estimator come from this frame's landmarks.
 """
 
 from __future__ import annotations
@@ -246,6 +249,28 @@ class HandTracker:
             if (iou >= self.config.iou_gate or near) and iou >= best_iou:
                 best, best_iou = tr, iou
         return None if best is None else best.betas.copy()
+
+    def boxes_for_frame(
+        self, detector, image_rgb: np.ndarray, max_hands: int | None = None, box_scale: float = 1.5
+    ) -> tuple[list[HandBox], bool]:
+        """This frame's hand boxes in MediaPipe's VIDEO mode, and whether they are fresh detections (pass
+        it on to :meth:`update`): the detector's (``detector.detect``) when :meth:`needs_detection`; else
+        the hands of the last frame carried over (:meth:`boxes_for_next_frame`), each through the
+        detector's landmark pass on its rect where the detector has one (``detector.track``: MediaPipe's);
+        the detector's again, in this frame, when there is no hand to carry over or the landmark pass lost
+        one of them (a hand leaving the image or turning away: the palm detector may still find it).
+        ``box_scale``: the pipeline's crop side / box side (``PipelineConfig.box_scale``)."""
+        if not self.needs_detection(max_hands):
+            height, width = image_rgb.shape[:2]
+            boxes = self.boxes_for_next_frame((width, height), box_scale)
+            track = getattr(detector, "track", None)
+            if boxes and track is None:
+                return boxes, False
+            if boxes:
+                kept = track(image_rgb, boxes)
+                if len(kept) == len(boxes):
+                    return kept, False
+        return detector.detect(image_rgb), True
 
     def boxes_for_next_frame(self, image_size: tuple[int, int], box_scale: float = 1.5) -> list[HandBox]:
         """Crops for the next frame from the hands of the last :meth:`update` (see boxes_from_previous);

@@ -36,6 +36,12 @@ def test_default_is_the_landmark_estimator_and_boxes_keep_working(pipeline, samp
         assert h.vertices_cam_m.shape[1] == 3 and h.faces.shape[1] == 3
         assert np.isclose(h.grasp_probabilities.sum(), 1.0)
     assert set(pipeline.timings) >= {"landmarks", "fit", "hand_layer", "total"}
+    # crop_box means what it means for the image model: box_scale x the box's longest side (the tracker
+    # sizes the next frame's box from it; a box-sized crop_box shrank tracked boxes frame by frame)
+    for h in hands:
+        box = next(b for b in boxes if b.side == h.side)
+        x0, y0, x1, y1 = box.xyxy_px
+        assert h.crop_box.size == pytest.approx(pipeline.config.box_scale * max(x1 - x0, y1 - y0))
 
 
 def test_refine_off_is_the_lifting_heads_answer(sample):

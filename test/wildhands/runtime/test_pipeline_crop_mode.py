@@ -295,10 +295,13 @@ def test_upright_crops_take_the_direction_the_box_carries():
     rays = camera.pixels_to_rays(turned[[WRIST, MIDDLE_MCP]])
     du, dv = np.diff(points_to_rectified(hand.rectified_crop, rays), axis=0)[0]
     assert dv < 0 and abs(du) < 1e-6 * abs(dv)  # the landmarks' wrist -> middle MCP points up
+    # the box's landmarks pass on to the hand (pixel centres): the tracker's next rect comes from them
+    np.testing.assert_allclose(hand.landmarks_px, turned, atol=1e-9)
 
     calls.clear()
     hands = pipeline(image, camera, [with_landmarks, boxes[1]])
     assert pipeline.engine_batches == calls == [1, 2] and len(hands) == 2  # a first pass for one box only
+    assert hands[0].landmarks_px is not None and hands[1].landmarks_px is None
     calls.clear()
     pipeline(image, camera, boxes)
     assert pipeline.engine_batches == calls == [2, 2]

@@ -408,6 +408,37 @@ class MediaPipeHandDetector:
             centre, size, rotation = rect_from_landmarks(first.landmarks_px)
             return self.landmarks_on_rect(image_rgb, centre, size, rotation, box.score)
 
+    def landmarks_for_box(self, image_rgb: np.ndarray, box: HandBox) -> HandDetection | None:
+        """The landmark detection of one box, or None (no hand there): the box's own
+        (``HandBox.landmarks``: this detector made it), else one landmark pass on its ``landmark_rect``
+        (a hand the tracker carries over, :meth:`landmarks_on_rect`), else the two passes of
+        :meth:`landmarks_in_box` (a box given without either)."""
+        if box.landmarks is not None:
+            return box.landmarks
+        if box.landmark_rect is not None:
+            cx, cy, size, rotation = box.landmark_rect
+            return self.landmarks_on_rect(image_rgb, np.array([cx, cy]), size, rotation)
+        return self.landmarks_in_box(image_rgb, box)
+
+    def track(self, image_rgb: np.ndarray, boxes: list[HandBox]) -> list[HandBox]:
+        """MediaPipe's VIDEO-mode step for the hands the tracker carries over from the previous frame
+        (``HandTracker.boxes_for_next_frame``): each box's landmark detection (:meth:`landmarks_for_box`:
+        one landmark pass on its rect) attached as ``HandBox.landmarks``, and its box redrawn round those
+        landmarks as :meth:`detect` draws it. Side and scores stay the track's. A hand whose presence falls
+        below ``presence_threshold`` is left out (lost: the tracker then asks for the palm detector).
+
+        So every estimator gets this frame's landmarks for a tracked hand, not only the landmark estimator:
+        the image model's box and upright direction come from them instead of from its own previous answer.
+        """
+        out = []
+        for box in boxes:
+            det = self.landmarks_for_box(image_rgb, box)
+            if det is not None:
+                out.append(
+                    dataclasses.replace(box, xyxy_px=det.box.xyxy_px, landmarks=det, landmark_rect=None)
+                )
+        return out
+
     def _landmark_pass(
         self,
         image: np.ndarray,
