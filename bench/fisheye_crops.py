@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--weights", default="default", help="checkpoint path or weights name (default: the shipped default)"
     )
+    p.add_argument(
+        "--estimator",
+        choices=("image", "landmarks"),
+        default="image",
+        help="the image model (its crops) or the landmark estimator (the detector's landmark passes)",
+    )
     p.add_argument("--testsets", default="fisheye,wide_fov", help="comma-separated test sets")
     p.add_argument("--frames", type=int, default=300, help="frames per test set")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
@@ -78,19 +84,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _timed_pipeline_class():
+def _timed_pipeline_class(estimator: str):
+    """A pipeline class that records the milliseconds per hand of the stage that cuts the crops (the image
+    model's ``crop``, the landmark estimator's ``landmarks``: its landmark passes, crops included) of every
+    call; the image model's is an EvalPipeline (its KPE input as evaluated everywhere)."""
     from wildhands.eval.conditions import EvalPipeline
+    from wildhands.runtime.pipeline import Pipeline
 
-    class TimedPipeline(EvalPipeline):
-        """An EvalPipeline that records the crop stage's milliseconds per hand of every call."""
+    base, stage = (EvalPipeline, "crop") if estimator == "image" else (Pipeline, "landmarks")
 
+    class TimedPipeline(base):
         crop_ms_per_hand: list[float]
 
         def __call__(self, image_rgb, camera, boxes):
             hands = super().__call__(image_rgb, camera, boxes)
             n = min(len(boxes), self.config.max_hands)
             if n:
-                self.crop_ms_per_hand.append(self.timings["crop"] / n)
+                self.crop_ms_per_hand.append(self.timings[stage] / n)
             return hands
 
     return TimedPipeline
@@ -227,9 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     log = setup_log(args.reports / "fisheye_crops.log", "bench.fisheye_crops")
     try:
         log.info("fisheye_crops: %s", command_line("fisheye_crops.py", argv))
-        timed = _timed_pipeline_class()
+        timed = _timed_pipeline_class(args.estimator)
         pipelines = {
-            m: timed(PipelineConfig(weights=weights, threads=args.threads, crop_mode=m, estimator="image"))
+            m: timed(
+                PipelineConfig(weights=weights, threads=args.threads, crop_mode=m, estimator=args.estimator)
+            )
             for m in MODES
         }
         net = pipelines["box"]
@@ -280,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             "issue": "#8 item 2",
             "command": command_line("fisheye_crops.py", argv),
             "machine": machine_facts(),
+            "estimator": args.estimator,
             "weights": weights_facts(weights),
             "trained": net.trained,
             "model": {

@@ -87,7 +87,14 @@ from wildhands.eval.real_hands import (  # noqa: E402
     tracking_rect,
 )
 from wildhands.geometry.camera import CameraModel  # noqa: E402
-from wildhands.geometry.perspective_crop import look_at_rotation, roll_matrix  # noqa: E402
+from wildhands.geometry.perspective_crop import (  # noqa: E402
+    camera_to_virtual,
+    look_at_rotation,
+    points_to_rectified,
+    rectify_box,
+    roll_matrix,
+    warp_rectified,
+)
 from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, FINGER_NAMES, KEYPOINT_NAMES  # noqa: E402
 from wildhands.model.grasp import grasp_class_name  # noqa: E402
 
@@ -124,6 +131,7 @@ def _hand(
         "uv": uv,
         "valid": valid,
         "cam_m": cam_m,
+        "wrist_cam_m": None if cam_m is None else cam_m[0],  # the real camera's (rectified_view moves cam_m)
         "clear": clear,
         "side": side,
         "grasp": grasp,
@@ -131,8 +139,41 @@ def _hand(
     }
 
 
-def synthetic_hands(folder: Path, frames: int, fisheye: bool) -> list[dict[str, Any]]:
-    """Hands of a ``wildhands synth`` folder (labels.jsonl), the first ``frames`` frames (0: all)."""
+RECTIFIED_VIEW_PX = 448  # rectified_view: side of the virtual camera's image around a hand
+RECTIFIED_VIEW_SCALE = 1.5  # rectified_view: that image's half side / the MediaPipe rect's half extent
+
+
+def rectified_view(hand: dict[str, Any], camera: CameraModel) -> dict[str, Any] | None:
+    """``hand`` (of :func:`synthetic_hands`) seen by a virtual pinhole camera that shares ``camera``'s centre
+    and looks straight at the centre of MediaPipe's rect around it (``perspective_crop.rectify_box``, no
+    roll, the rect ``RECTIFIED_VIEW_SCALE`` times inside a ``RECTIFIED_VIEW_PX`` image): the image, the 2D
+    truth and the 3D truth (its frame) of that camera, as a rectified crop shows the hand -- without the
+    stretch of a wide lens's periphery or a fisheye's bend. ``wrist_cam_m`` (the real camera's) stays, for
+    the geometry groups. None where the rect cannot be rectified (its centre outside the lens model)."""
+    centre, size, _ = tracking_rect(hand["uv"])
+    if not (np.isfinite(centre).all() and size > 1.0):
+        return None
+    box = [centre[0] + 0.5 - size / 2, centre[1] + 0.5 - size / 2, centre[0] + 0.5 + size / 2,
+           centre[1] + 0.5 + size / 2]  # fmt: skip
+    try:
+        rc = rectify_box(camera, box, RECTIFIED_VIEW_PX, RECTIFIED_VIEW_SCALE)
+    except ValueError:
+        return None
+    uv = points_to_rectified(rc, hand["cam_m"])
+    if not np.isfinite(uv).all():
+        return None
+    return {
+        **hand,
+        "image": warp_rectified(hand["image"], camera, rc),
+        "uv": uv,
+        "cam_m": camera_to_virtual(rc, hand["cam_m"]),
+    }
+
+
+def synthetic_hands(folder: Path, frames: int, fisheye: bool, rectify: bool = False) -> list[dict[str, Any]]:
+    """Hands of a ``wildhands synth`` folder (labels.jsonl), the first ``frames`` frames (0: all); with
+    ``rectify``, each seen by a virtual camera looking at it (:func:`rectified_view`; hands that cannot be
+    are left out)."""
     out = []
     lines = (folder / "labels.jsonl").read_text().splitlines()
     for line in lines[: frames or None]:
@@ -167,8 +208,19 @@ def synthetic_hands(folder: Path, frames: int, fisheye: bool) -> list[dict[str, 
             }
             valid = np.ones(21, bool)
             clear = visibility_group(conditions) == "clear"
-            out.append(_hand("", name, image, uv, valid, cam, clear, hand["side"], grasp, conditions))
+            item = _hand("", name, image, uv, valid, cam, clear, hand["side"], grasp, conditions)
+            if rectify:
+                item = rectified_view(item, camera_of(frame["camera"]))
+            if item is not None:
+                out.append(item)
     return out
+
+
+def camera_of(camera: dict[str, Any]) -> CameraModel:
+    """The :class:`CameraModel` of a labels.jsonl ``camera``."""
+    return CameraModel.from_K(
+        camera["K"], camera["width"], camera["height"], camera["D"], camera["distortion_model"]
+    )
 
 
 def skin_luma(rgb: list[float] | None) -> float:
@@ -181,10 +233,7 @@ def skin_luma(rgb: list[float] | None) -> float:
 def lens_fov_deg(camera: dict[str, Any]) -> float:
     """A frame's horizontal field of view (deg) that its K implies (``CameraModel.nominal_fov_rad``;
     ``camera``: a labels.jsonl camera): how wide the lens is."""
-    model = CameraModel.from_K(
-        camera["K"], camera["width"], camera["height"], camera["D"], camera["distortion_model"]
-    )
-    return math.degrees(model.nominal_fov_rad()[0])
+    return math.degrees(camera_of(camera).nominal_fov_rad()[0])
 
 
 def real_hands(real_dir: Path | None, mmpose_data: Path | None) -> list[dict[str, Any]]:
@@ -408,8 +457,8 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         out["bends2d_truth_deg"] = finger_bends_deg(uv)
         out["bends2d_read_deg"] = finger_bends_deg(res["landmarks_px"])
     cam = hand["cam_m"]
-    if cam is not None and valid[0]:
-        out["wrist_m"] = cam[0]  # where the hand was placed (paired_differences)
+    if hand.get("wrist_cam_m") is not None and valid[0]:
+        out["wrist_m"] = hand["wrist_cam_m"]  # where the hand was placed (paired_differences)
     # the network's world landmarks in its crop's axes (the detector turns them into the image's)
     world = res["landmarks_world_m"] @ roll_matrix(rotation)
     if cam is not None and np.isfinite(cam[valid]).all() and np.isfinite(world).all():
@@ -554,8 +603,8 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
 
 # presence_by_factor: what each hand's presence is read against -- (name, how to get it from (hand, score))
 PRESENCE_FACTORS: dict[str, Any] = {
-    "off_axis_deg": lambda h, s: _off_axis_deg_and_depth(h["cam_m"][0])[0],
-    "wrist_depth_m": lambda h, s: _off_axis_deg_and_depth(h["cam_m"][0])[1],
+    "off_axis_deg": lambda h, s: _off_axis_deg_and_depth(h["wrist_cam_m"])[0],
+    "wrist_depth_m": lambda h, s: _off_axis_deg_and_depth(h["wrist_cam_m"])[1],
     "lens_fov_deg": lambda h, s: h["conditions"]["lens_fov_deg"],
     "crop_side_px": lambda h, s: float(s["rect"][1]),
     "noise_std": lambda h, s: h["conditions"]["noise_std"],
@@ -732,6 +781,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--frames", type=int, default=0, help="at most this many frames per synthetic folder (0: all)"
     )
     p.add_argument("--fisheye", action="store_true", help="keep fisheye frames (left out by default)")
+    p.add_argument(
+        "--rectify",
+        action="store_true",
+        help="see each synthetic hand through a virtual camera looking at it (rectified_view), not the lens",
+    )
     p.add_argument("--real-dir", type=Path, help="folder of <set>/truth.json (default: test/data/real_hands)")
     p.add_argument(
         "--mmpose-data", type=Path, help="an mmpose checkout's tests/data: FreiHAND, OneHand10K, Panoptic"
@@ -789,7 +843,7 @@ def main(argv: list[str] | None = None) -> int:
     by_grasp: dict[str, list[tuple[dict, dict]]] = {}  # clear hands per grasp class
     by_view: dict[str, list[tuple[dict, dict]]] = {}  # all hands per camera geometry
     for name, folder in args.synthetic:
-        for hand in synthetic_hands(folder, args.frames, args.fisheye):
+        for hand in synthetic_hands(folder, args.frames, args.fisheye, args.rectify):
             score = score_hand(detector, hand)
             if score is None:
                 continue
@@ -797,8 +851,9 @@ def main(argv: list[str] | None = None) -> int:
             if hand["clear"]:
                 groups.setdefault(f"synthetic:{name} (clear)", []).append((hand, score))
                 by_grasp.setdefault(f"synthetic:{name} (clear) {hand['grasp']}", []).append((hand, score))
-            plain = ("" if plain_view(hand["cam_m"][0], hand["conditions"]) else "not ") + "in plain view"
-            views = [*view_groups(hand["cam_m"][0]), facing_group(hand["cam_m"], hand["side"]), plain]
+            wrist = hand["wrist_cam_m"]
+            plain = ("" if plain_view(wrist, hand["conditions"]) else "not ") + "in plain view"
+            views = [*view_groups(wrist), facing_group(hand["cam_m"], hand["side"]), plain]
             for view in [*views, visibility_group(hand["conditions"])]:
                 by_view.setdefault(f"synthetic:{name} {view}", []).append((hand, score))
     real = []
@@ -817,6 +872,7 @@ def main(argv: list[str] | None = None) -> int:
         "landmark_model": "MediaPipe hand_landmark_full (0.10.21)",
         "synthetic_folders": {n: {"folder": str(f), "meta": _meta(f)} for n, f in args.synthetic},
         "fisheye_frames": bool(args.fisheye),
+        "rectified_views": bool(args.rectify),
         "mmpose_data": str(args.mmpose_data) if args.mmpose_data else None,
         "sets": {name: summarise([s for _, s in items]) for name, items in groups.items()},
         "clear_by_grasp": {

@@ -297,7 +297,7 @@ class WildHandsNode(Node):
         config = p.tracking_config()
         if config != self.tracker.config:  # before _boxes: redetect_every applies to this frame already
             self.tracker.reconfigure(config)
-        boxes, detected = self._boxes(image.header, rgb, p)
+        boxes, detected = self._boxes(image.header, rgb, camera, p)
         if self.pipeline.landmark_hands is not None:  # a tracked hand keeps its track's shape (size)
             boxes = [dataclasses.replace(b, betas=self.tracker.shape_for_box(b)) for b in boxes]
         hands = self.pipeline(rgb, camera, boxes)  # drops (and counts) hands with non-finite values
@@ -313,7 +313,7 @@ class WildHandsNode(Node):
         tracked = self.tracker.update(hands, stamp_s, camera, detected)
         self._publish([t.hand for t in tracked], [t.track_id for t in tracked], header, rgb, camera, t0, p)
 
-    def _boxes(self, header, rgb, p: NodeParams) -> tuple[list, bool]:
+    def _boxes(self, header, rgb, camera, p: NodeParams) -> tuple[list, bool]:
         """Hand boxes of this frame, and whether they are fresh detections (not the previous frame's)."""
         if self.boxes is not None:
             wait = p.hand_boxes_timeout if self.detector is None else 0.0
@@ -322,7 +322,11 @@ class WildHandsNode(Node):
                 return detections_to_boxes(msg, rgb.shape[1], rgb.shape[0]), True
         if self.detector is not None:  # the detector applies detector_score_threshold
             return self.tracker.boxes_for_frame(
-                self.detector, rgb, p.max_hands, self.pipeline.config.box_scale
+                self.detector,
+                rgb,
+                p.max_hands,
+                self.pipeline.config.box_scale,
+                camera=self.pipeline.view_camera(camera),
             )
         return [], True
 

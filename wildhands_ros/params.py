@@ -122,7 +122,8 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "crop_mode": ParamSpec(
         "auto",
         "Hand crops: box (square of the distorted image), rectified (virtual pinhole camera looking at the "
-        "hand: not cut or bent by the lens) or auto (rectified for equidistant/fisheye cameras only).",
+        "hand: not cut or bent by the lens) or auto (rectified for equidistant/fisheye cameras only). "
+        "The landmark estimator's landmark passes look through the lens with rectified only.",
         CROP_MODES,
         read_only=True,
     ),

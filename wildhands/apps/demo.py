@@ -93,7 +93,7 @@ def run_demo(
     if boxes_path is not None:
         boxes, entries = load_hand_boxes(boxes_path)
     if detector is not None:
-        boxes = detector.detect(image)
+        boxes = detector.detect(image, camera=pipeline.view_camera(camera))
     elif boxes_path is None:
         raise ValueError("no hand boxes: pass --boxes FILE or use a detector (--detector mediapipe)")
     hands = pipeline(image, camera, boxes)
@@ -183,7 +183,7 @@ def run_sequence_python(sequence, out_dir: str | Path, options: SequenceDemoOpti
         image = sequence.read_rgb(i)
         t0 = time.monotonic()
         if detector is not None:
-            boxes = detector.detect(image)
+            boxes = detector.detect(image, camera=pipeline.view_camera(sequence.camera))
         else:
             boxes = ground_truth_boxes(sequence.ground_truth[i] if sequence.ground_truth else [])
         hands = pipeline(image, sequence.camera, boxes) if boxes else []

@@ -60,9 +60,11 @@ __all__ = [
     "max_ray_angle",
     "look_at_rotation",
     "rectify_box",
+    "rectify_rect",
     "roll_matrix",
     "upright_roll",
     "rectified_maps",
+    "crop_homography",
     "warp_rectified",
     "rectified_crop",
     "rectified_to_image",
@@ -312,6 +314,66 @@ def rectify_box(
     return RectifiedCrop(R=R, K=np.array([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]]), size=int(size))
 
 
+def rectify_rect(
+    camera: CameraModel, centre_px: Any, side_px: float, rotation_rad: float, size: int
+) -> RectifiedCrop:
+    """The virtual camera that sees a rotated square rect of the camera's image straight on: a rectified
+    crop of side ``size`` in place of the rect's plain crop (``mediapipe_palm.rotated_crop``, MediaPipe's
+    landmark crop), without the stretch of a wide lens's periphery or a fisheye's bend.
+
+    centre_px: the rect's centre, pixels of the camera's (distorted) image (pixel centres at integers).
+    side_px: its side (px). rotation_rad: its rotation as ``rotated_crop``'s (``crop.up_angle`` of the
+        crop's up in the image: 0 upright, positive clockwise on the screen).
+
+    The rect's four edge midpoints are seen from its centre's ray (tangent plane of a virtual camera looking
+    along it, without roll); the virtual camera then looks at their mean, rolled so that the rect's bottom
+    -> top midpoint direction points up in the crop (:func:`upright_roll`), and the crop's half side is
+    half the shorter of the two spans between opposite midpoints (tangents): a lens stretches a hand
+    along one direction (the radial one in a wide lens's periphery), and a rect drawn round the stretched
+    hand is too long along it. A rect centred on a pinhole camera's principal point gives the rect's plain
+    crop. (Where the hand's landmarks are known, ``mediapipe_palm.view_from_landmarks`` draws the rect in
+    the view directly, which reads better.) Raises ValueError when the centre or a midpoint is outside the
+    lens model or behind the centre's view, or the rect spans more than ``MAX_HALF_ANGLE_RAD``.
+    """
+    if isinstance(size, bool) or int(size) != size or size <= 0:
+        raise ValueError(f"size must be an integer > 0, got {size!r}")
+    centre = np.asarray(centre_px, dtype=np.float64).reshape(-1)
+    if centre.shape != (2,) or not np.all(np.isfinite(centre)):
+        raise ValueError(f"centre_px must be 2 finite numbers, got {centre.tolist()}")
+    if not (math.isfinite(side_px) and side_px > 0 and math.isfinite(rotation_rad)):
+        raise ValueError(f"need a finite side > 0 and rotation, got {side_px}, {rotation_rad}")
+    axis = camera.pixels_to_rays(centre[None])[0]
+    if not np.all(np.isfinite(axis)) or math.atan2(math.hypot(axis[0], axis[1]), axis[2]) > max_ray_angle(
+        camera
+    ):
+        raise ValueError(f"the rect's centre {centre.tolist()} is outside the lens model")
+    c, s = math.cos(rotation_rad), math.sin(rotation_rad)
+    half = side_px / 2.0
+    # edge midpoints: up, down, left, right of the rect (image px); the crop's up is R(rotation) (0, -1)
+    offsets = np.array([[0.0, -half], [0.0, half], [-half, 0.0], [half, 0.0]]) @ np.array([[c, s], [-s, c]])
+    rays = camera.pixels_to_rays(centre + offsets)
+    if not np.all(np.isfinite(rays)):
+        raise ValueError(f"an edge of the rect at {centre.tolist()} is outside the lens model")
+    first = look_at_rotation(axis)
+    v = rays @ first.T
+    if not np.all(v[:, 2] > 1e-6):
+        raise ValueError(f"an edge of the rect at {centre.tolist()} is behind its centre's view")
+    q = v[:, :2] / v[:, 2:]  # the midpoints in the tangent plane of the centre's view
+    middle = q.mean(0)  # the rect's centre as the view sees it
+    # half the shorter of its two spans: a lens stretches a hand's rect along one of them (the radial one
+    # in a wide lens's periphery), and MediaPipe's rect is square round the hand's longer side
+    tangent = min(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[2] - q[3])) / 2.0
+    if not 0 < tangent < math.tan(MAX_HALF_ANGLE_RAD):
+        raise ValueError(f"the rect at {centre.tolist()} spans too wide an angle for a perspective crop")
+    axis = first.T @ np.array([middle[0], middle[1], 1.0])
+    k = (size - 1) / 2.0
+    f = (size / 2.0) / tangent
+    K = np.array([[f, 0.0, k], [0.0, f, k], [0.0, 0.0, 1.0]])
+    unrolled = RectifiedCrop(R=look_at_rotation(axis), K=K, size=int(size))
+    roll = upright_roll(unrolled, rays[1], rays[0])  # the rect's down -> up edge points up
+    return RectifiedCrop(R=roll_matrix(roll) @ unrolled.R, K=K, size=int(size))
+
+
 def _crop_rays(rc: RectifiedCrop, uv_crop: np.ndarray, mirror: bool) -> np.ndarray:
     """Virtual-frame rays (N, 3) (z = 1) of crop pixels (N, 2)."""
     x = (uv_crop[:, 0] - rc.c) / rc.f
@@ -411,6 +473,21 @@ def rectified_maps(
     return uv[:, 0].reshape(s, s).astype(np.float32), uv[:, 1].reshape(s, s).astype(np.float32)
 
 
+def crop_homography(rc: RectifiedCrop, camera: CameraModel, mirror: bool = False) -> np.ndarray | None:
+    """(3, 3) homography from crop pixels (flipped crop when ``mirror``) to the camera's image pixels, when
+    the camera has no lens distortion and every crop ray is in front of it (then the rectified crop is that
+    homography's warp); None otherwise (the lens needs :func:`rectified_maps`)."""
+    if camera.is_fisheye or np.any(camera.D):
+        return None
+    flip = np.array([[-1.0, 0.0, rc.size - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    to_cam = rc.R.T @ np.linalg.inv(rc.K) @ (flip if mirror else np.eye(3))  # crop px -> camera-frame ray
+    corners = np.array([[-0.5, -0.5, 1.0], [rc.size - 0.5, -0.5, 1.0], [-0.5, rc.size - 0.5, 1.0],
+                        [rc.size - 0.5, rc.size - 0.5, 1.0]])  # fmt: skip
+    if not np.all((corners @ to_cam.T)[:, 2] > 1e-9):  # z > 0 at the corners: in front everywhere
+        return None
+    return camera.K @ to_cam
+
+
 def warp_rectified(
     image: np.ndarray,
     camera: CameraModel,
@@ -428,17 +505,31 @@ def warp_rectified(
         raise ValueError(
             f"image is {image.shape[1]}x{image.shape[0]} but the camera is {camera.width}x{camera.height}"
         )
-    map_x, map_y = rectified_maps(rc, camera, mirror)
+    H = crop_homography(rc, camera, mirror)
+    if H is not None:  # a pinhole camera without distortion: the warp is a homography, ~20x faster
 
-    def remap(img: np.ndarray) -> np.ndarray:
-        return cv2.remap(
-            np.ascontiguousarray(img),
-            map_x,
-            map_y,
-            interpolation,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
+        def remap(img: np.ndarray) -> np.ndarray:
+            return cv2.warpPerspective(
+                np.ascontiguousarray(img),
+                H,
+                (rc.size, rc.size),
+                flags=interpolation | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+
+    else:
+        map_x, map_y = rectified_maps(rc, camera, mirror)
+
+        def remap(img: np.ndarray) -> np.ndarray:
+            return cv2.remap(
+                np.ascontiguousarray(img),
+                map_x,
+                map_y,
+                interpolation,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
 
     if image.ndim == 3 and image.shape[2] > 4:  # cv2.remap takes at most 4 channels
         return np.stack([remap(image[:, :, i]) for i in range(image.shape[2])], axis=2)

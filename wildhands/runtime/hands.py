@@ -50,6 +50,9 @@ class HandBox:
         previous frame's keypoints, ``tracking.boxes_from_previous``, as MediaPipe's VIDEO mode tracks):
         the landmark estimator then runs one landmark pass there instead of two on the box, and the image
         model with upright crops takes the hand's direction from its rotation. None: unknown.
+    landmark_rect_from: (21, 2) the landmarks (continuous px) ``landmark_rect`` was drawn from: a detector
+        that sees hands through the camera draws the rect in their view instead
+        (``mediapipe_palm.view_from_landmarks``). None: unknown.
     """
 
     xyxy_px: tuple[float, float, float, float]
@@ -59,6 +62,7 @@ class HandBox:
     landmarks: Any = field(default=None, compare=False, repr=False)
     betas: Any = field(default=None, compare=False, repr=False)
     landmark_rect: tuple[float, float, float, float] | None = field(default=None, compare=False, repr=False)
+    landmark_rect_from: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:

@@ -24,6 +24,7 @@ import torch
 
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.crop import square_box_from_xyxy
+from wildhands.geometry.perspective_crop import CROP_MODES
 from wildhands.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, mirror_matrix
 from wildhands.handmodel.skeleton import HandSkeleton
 from wildhands.model.lifting import lift_to_camera, lifting_inputs, unit_rays
@@ -52,12 +53,28 @@ class LandmarkHandsConfig:
     box_scale: ``HandEstimate.crop_box`` is this x the box's longest side, the square the image model would
         cut (the pipeline passes its ``PipelineConfig.box_scale``): the tracker sizes the next frame's box
         from it (``tracking.boxes_from_previous``).
+    crop_mode: the pipeline's ``PipelineConfig.crop_mode``: with ``'rectified'`` the landmark passes see
+        each hand through a virtual camera looking at it (``MediaPipeHandDetector``'s ``camera``), on every
+        camera; ``'box'`` and ``'auto'`` cut MediaPipe's plain rect out of the image. (Not ``'auto'``'s
+        fisheye-only rule of the image model: through the view, synthetic fisheye hands far off the axis
+        were found less often, pinhole and radial-tangential ones more often and read better in their
+        periphery; docs/landmark-estimator.md, "Landmark passes through the lens".)
     """
 
     refine: bool = True
     refine_config: RefineConfig = field(default_factory=RefineConfig)
     residual_scale_px: float = 15.0
     box_scale: float = 1.5
+    crop_mode: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.crop_mode not in CROP_MODES:
+            raise ValueError(f"crop_mode={self.crop_mode!r} not in {set(CROP_MODES)}")
+
+    def view_camera(self, camera: CameraModel) -> CameraModel | None:
+        """``camera`` where the landmark passes see hands through it (``crop_mode='rectified'``), else None:
+        the ``camera`` argument of the detector's landmark passes."""
+        return camera if self.crop_mode == "rectified" else None
 
 
 def evidence_from_detection(detection, mirrored_width: int | None = None) -> LandmarkEvidence:
@@ -99,13 +116,15 @@ class LandmarkHands:
         #: milliseconds of the last call: landmarks, fit, hand_layer
         self.timings: dict[str, float] = {}
 
-    def detections(self, image_rgb: np.ndarray, boxes: list) -> list:
+    def detections(self, image_rgb: np.ndarray, boxes: list, camera: CameraModel | None = None) -> list:
         """One landmark detection (or None: no hand there) per box: the detector's
         ``landmarks_for_box`` (the box's own landmarks, one pass on a tracked hand's rect, or two on a
-        given box); without a detector, the box's own landmarks only."""
+        given box; through ``camera`` where ``crop_mode`` says so); without a detector, the box's own
+        landmarks only."""
         if self.detector is None:
             return [getattr(box, "landmarks", None) for box in boxes]
-        return [self.detector.landmarks_for_box(image_rgb, box) for box in boxes]
+        view = None if camera is None else self.config.view_camera(camera)
+        return [self.detector.landmarks_for_box(image_rgb, box, view) for box in boxes]
 
     def fit(
         self, camera: CameraModel, boxes: list, detections: list
@@ -170,7 +189,7 @@ class LandmarkHands:
 
     def __call__(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list) -> list:
         t0 = time.perf_counter()
-        detections = self.detections(image_rgb, boxes)
+        detections = self.detections(image_rgb, boxes, camera)
         t1 = time.perf_counter()
         fitted = self.fit(camera, boxes, detections)
         t2 = time.perf_counter()

@@ -115,7 +115,8 @@ class PipelineConfig:
     border: ``'zero_pad'`` (crops may extend past the image, padded with black) or ``'clamp'`` (box crops).
     crop_mode: ``'box'`` (axis-aligned square of the distorted image), ``'rectified'`` (virtual pinhole
         camera looking at the hand, every camera) or ``'auto'`` (rectified for fisheye cameras only); see
-        the module docstring.
+        the module docstring. The landmark estimator's landmark passes look through the camera with
+        ``'rectified'`` only (``LandmarkHandsConfig.crop_mode``).
     max_hands: at most this many hands per image (the highest scores are kept).
     hand_model: ``'open'`` (ours, shipped) or ``'mano'`` (needs ``mano_model_path``).
     mano_model_path: MANO_RIGHT.pkl (or its folder) for ``hand_model='mano'``.
@@ -281,6 +282,12 @@ class Pipeline:
         self.engine_batches: list[int] = []
         self._rectify_warned = -np.inf  # time.monotonic() of the last "cannot rectify" warning
 
+    def view_camera(self, camera: CameraModel) -> CameraModel | None:
+        """``camera`` where the detector's landmark passes should see hands through it (the landmark
+        estimator and ``crop_mode``: ``LandmarkHandsConfig.view_camera``), else None: what the node hands
+        to ``HandTracker.boxes_for_frame``, so that detected and tracked hands carry those landmarks."""
+        return None if self.landmark_hands is None else self.landmark_hands.config.view_camera(camera)
+
     def _build_landmark_hands(self):
         from wildhands.model.lifting import load_lifting
         from wildhands.model.weights import resolve_lifting_weights
@@ -296,7 +303,9 @@ class Pipeline:
             detector,
             self.hand_model,
             grasp_head=self.network.grasp_head if self.trained else None,
-            config=LandmarkHandsConfig(refine=self.config.refine, box_scale=self.config.box_scale),
+            config=LandmarkHandsConfig(
+                refine=self.config.refine, box_scale=self.config.box_scale, crop_mode=self.config.crop_mode
+            ),
             lifter=None if path is None else load_lifting(path),
         )
 

@@ -251,7 +251,12 @@ class HandTracker:
         return None if best is None else best.betas.copy()
 
     def boxes_for_frame(
-        self, detector, image_rgb: np.ndarray, max_hands: int | None = None, box_scale: float = 1.5
+        self,
+        detector,
+        image_rgb: np.ndarray,
+        max_hands: int | None = None,
+        box_scale: float = 1.5,
+        camera=None,
     ) -> tuple[list[HandBox], bool]:
         """This frame's hand boxes in MediaPipe's VIDEO mode, and whether they are fresh detections (pass
         it on to :meth:`update`): the detector's (``detector.detect``) when :meth:`needs_detection`; else
@@ -259,7 +264,10 @@ class HandTracker:
         detector's landmark pass on its rect where the detector has one (``detector.track``: MediaPipe's);
         the detector's again, in this frame, when there is no hand to carry over or the landmark pass lost
         one of them (a hand leaving the image or turning away: the palm detector may still find it).
-        ``box_scale``: the pipeline's crop side / box side (``PipelineConfig.box_scale``)."""
+        ``box_scale``: the pipeline's crop side / box side (``PipelineConfig.box_scale``). ``camera``: the
+        image's camera where the detector's landmark passes should see hands through it (MediaPipe's
+        ``camera`` argument; ``Pipeline.view_camera``), passed on only when given."""
+        lens = {} if camera is None else {"camera": camera}
         if not self.needs_detection(max_hands):
             height, width = image_rgb.shape[:2]
             boxes = self.boxes_for_next_frame((width, height), box_scale)
@@ -267,10 +275,10 @@ class HandTracker:
             if boxes and track is None:
                 return boxes, False
             if boxes:
-                kept = track(image_rgb, boxes)
+                kept = track(image_rgb, boxes, **lens)
                 if len(kept) == len(boxes):
                     return kept, False
-        return detector.detect(image_rgb), True
+        return detector.detect(image_rgb, **lens), True
 
     def boxes_for_next_frame(self, image_size: tuple[int, int], box_scale: float = 1.5) -> list[HandBox]:
         """Crops for the next frame from the hands of the last :meth:`update` (see boxes_from_previous);
@@ -402,10 +410,11 @@ def boxes_from_previous(
             continue
         # the rect MediaPipe's tracking looks in next: from the landmark network's own landmarks where the
         # hand has them (the landmark estimator), else from the projected keypoints
-        rect = None
+        rect = rect_from = None
         lm = uv if hand.landmarks_px is None else np.asarray(hand.landmarks_px, dtype=np.float64)
         if lm.shape == (NUM_KEYPOINTS, 2) and np.all(np.isfinite(lm)):
-            centre, size, rotation = rect_from_landmarks(lm + CONTINUOUS_TO_CENTRE_PX)
+            rect_from = lm + CONTINUOUS_TO_CENTRE_PX
+            centre, size, rotation = rect_from_landmarks(rect_from)
             rect = (float(centre[0]), float(centre[1]), size, rotation)
         boxes.append(
             HandBox(
@@ -414,6 +423,7 @@ def boxes_from_previous(
                 float(np.clip(hand.detection_confidence, 0.0, 1.0)),
                 float(np.clip(hand.side_confidence, 0.0, 1.0)),
                 landmark_rect=rect,
+                landmark_rect_from=rect_from,
             )
         )
     return boxes

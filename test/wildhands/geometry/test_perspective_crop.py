@@ -14,6 +14,7 @@ from wildhands.geometry.perspective_crop import (
     MAX_HALF_ANGLE_RAD,
     RectifiedCrop,
     camera_to_virtual,
+    crop_homography,
     crop_outline_px,
     image_to_rectified,
     look_at_rotation,
@@ -23,6 +24,7 @@ from wildhands.geometry.perspective_crop import (
     rectified_maps,
     rectified_to_image,
     rectify_box,
+    rectify_rect,
     roll_matrix,
     rotation_to_camera,
     upright_roll,
@@ -281,3 +283,63 @@ def test_crop_modes():
     assert not uses_rectified_crop("auto", PLUMB)
     with pytest.raises(ValueError, match="crop_mode='warp'"):
         uses_rectified_crop("warp", PINHOLE)
+
+
+@pytest.mark.parametrize("rotation", [0.0, 0.7, -2.0])
+def test_rectify_rect_on_the_principal_point_is_the_rects_plain_crop(rotation):
+    """A rect centred on a pinhole camera's principal point: the rectified crop is the rect's rotated crop
+    (MediaPipe's cut, ``mediapipe_palm.rotated_crop``), pixel for pixel, with the same pixel mapping."""
+    from wildhands.runtime.detection.mediapipe_palm import rotated_crop
+
+    image = (_sphere_image(PINHOLE)).astype(np.uint8)
+    image = np.repeat(image[:, :, None], 3, axis=2)
+    rc = rectify_rect(PINHOLE, (159.5, 119.5), 90.0, rotation, 224)
+    plain, to_image = rotated_crop(image, np.array([160.0, 120.0]), 90.0, rotation, 224)  # continuous px
+    assert np.abs(warp_rectified(image, PINHOLE, rc).astype(np.float64) - plain * 255.0).max() <= 1.0
+    crop_px = np.array([[10.0, 30.0], [200.0, 100.0], [112.0, 112.0]])
+    np.testing.assert_allclose(
+        rectified_to_image(rc, PINHOLE, crop_px - 0.5) + 0.5, to_image(crop_px), atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("name", ["pinhole", "plumb_bob", "equidistant"])
+def test_rectify_rect_looks_at_the_rect_upright_and_fills_the_crop_with_its_shorter_span(name):
+    """A rect off the axis: the crop centre shows the middle of its edge midpoints (as the view sees them),
+    its bottom -> top midpoints point straight up, and the shorter of its two spans fills the crop."""
+    camera = CAMERAS[name]
+    centre, side, rotation = np.array([250.0, 70.0]), 60.0, 0.5
+    rc = rectify_rect(camera, centre, side, rotation, 224)
+    c, s = math.cos(rotation), math.sin(rotation)
+    offsets = np.array([[0.0, -30.0], [0.0, 30.0], [-30.0, 0.0], [30.0, 0.0]]) @ np.array([[c, s], [-s, c]])
+    mid = image_to_rectified(rc, camera, centre + offsets)  # up, down, left, right (crop px)
+    centre_crop = (rc.size - 1) / 2.0
+    np.testing.assert_allclose(mid.mean(0), [centre_crop, centre_crop], atol=1.5)  # looks at their middle
+    up = mid[0] - mid[1]
+    assert abs(up[0]) < 1e-6 * rc.f and up[1] < 0  # bottom -> top is straight up
+    spans = [np.linalg.norm(mid[0] - mid[1]), np.linalg.norm(mid[2] - mid[3])]
+    assert min(spans) == pytest.approx(rc.size, rel=0.01)
+    with pytest.raises(ValueError, match="outside the lens model|behind"):
+        rectify_rect(FISHEYE, (-2000.0, 120.0), 60.0, 0.0, 224)
+    with pytest.raises(ValueError):
+        rectify_rect(camera, centre, 0.0, 0.0, 224)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_pinhole_cameras_rectified_crop_is_a_homography_warp(mirror):
+    """Without lens distortion the warp runs as one homography (``crop_homography``): the same crop as the
+    per-pixel lens maps; a lens, or crop rays behind the camera, leave it to the maps."""
+    image = _sphere_image(PINHOLE)
+    for box in BOXES:
+        rc = rectify_box(PINHOLE, box, 96, 1.5, 0.4)
+        assert crop_homography(rc, PINHOLE, mirror) is not None
+        fast = warp_rectified(image, PINHOLE, rc, mirror)
+        map_x, map_y = rectified_maps(rc, PINHOLE, mirror)
+        maps = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        inside = (map_x > 1) & (map_x < W - 2) & (map_y > 1) & (map_y < H - 2)
+        np.testing.assert_allclose(fast[inside], maps[inside], atol=0.05 * 255 / 100)
+    assert crop_homography(rectify_box(PLUMB, BOXES[0], 96), PLUMB) is None
+    assert crop_homography(rectify_box(FISHEYE, BOXES[0], 96), FISHEYE) is None
+    wide = RectifiedCrop(
+        R=look_at_rotation([1.0, 0.0, 0.05]), K=[[20.0, 0, 47.5], [0, 20.0, 47.5], [0, 0, 1]], size=96
+    )
+    assert crop_homography(wide, PINHOLE) is None  # its crop reaches behind the camera

@@ -116,3 +116,36 @@ def test_the_fits_joint_limits_follow_the_lifting_heads_pose_convention():
     assert LandmarkHands(None, hand).refine_config.joint_limits is None  # PnP start: components
     fixed = LandmarkHandsConfig(refine_config=RefineConfig(joint_limits="components"))
     assert LandmarkHands(None, hand, config=fixed, lifter=planes).refine_config.joint_limits == "components"
+
+
+def test_crop_mode_rectified_sends_the_landmark_passes_through_the_lens(sample):
+    """``crop_mode='rectified'``: the landmark passes get the camera (they see each hand through a virtual
+    camera looking at it) and the hands still come out right; 'auto' and 'box' keep MediaPipe's plain rect
+    (``LandmarkHandsConfig.view_camera``); a bad crop mode is refused."""
+    from wildhands.runtime.landmark_hands import LandmarkHandsConfig
+
+    image, camera, boxes = sample
+    assert LandmarkHandsConfig(crop_mode="rectified").view_camera(camera) is camera
+    assert LandmarkHandsConfig(crop_mode="auto").view_camera(camera) is None
+    assert LandmarkHandsConfig(crop_mode="box").view_camera(camera) is None
+    with pytest.raises(ValueError, match="crop_mode"):
+        LandmarkHandsConfig(crop_mode="fisheye")
+    plain = Pipeline(PipelineConfig(weights="default"))
+    through = Pipeline(PipelineConfig(weights="default", crop_mode="rectified"))
+    assert through.view_camera(camera) is camera and plain.view_camera(camera) is None
+    detector = through.landmark_hands.detector
+    cameras = []
+    original = detector.landmarks_for_box
+    detector.landmarks_for_box = lambda image, box, camera=None: (
+        cameras.append(camera) or original(image, box, camera)
+    )
+    try:
+        hands = through(image, camera, boxes)
+    finally:
+        detector.landmarks_for_box = original
+    assert cameras == [camera, camera]
+    reference = plain(image, camera, boxes)
+    assert [h.side for h in hands] == [h.side for h in reference] and len(hands) == 2
+    for a, b in zip(hands, reference):  # the sample's hands are near the axis: nearly the same reading
+        assert np.linalg.norm(a.keypoints_px - b.keypoints_px, axis=1).mean() < 4.0
+        assert np.isfinite(a.fit_residual_px) and a.fit_residual_px < 5.0

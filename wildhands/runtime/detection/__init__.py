@@ -25,8 +25,8 @@ class NullDetector:
 
     name = "none"
 
-    def detect(self, image_rgb: np.ndarray) -> list[HandBox]:
-        """Always ``[]``."""
+    def detect(self, image_rgb: np.ndarray, camera: Any = None) -> list[HandBox]:
+        """Always ``[]`` (``camera`` ignored)."""
         return []
 
 

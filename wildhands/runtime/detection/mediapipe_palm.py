@@ -14,6 +14,16 @@ The two-stage graph of MediaPipe Hands, re-implemented in numpy/OpenCV around th
    score (false palms are dropped below ``presence_threshold``), a handedness score and 21 world
    landmarks (m, origin near the hand's centre).
 
+Lenses: given the image's camera (``camera=``, a :class:`CameraModel`), each landmark pass sees its rect
+through a virtual pinhole camera looking straight at it instead of cutting it out of the image: a hand
+in a wide lens's periphery is then seen as an ordinary camera would see it, not stretched. A rect drawn
+from landmarks (a box's second pass, a tracked hand: ``HandBox.landmark_rect_from``) is drawn in their
+view (:func:`view_from_landmarks`); another (a palm's, a box's first pass) is mapped into one
+(``perspective_crop.rectify_rect``). Landmarks come back in the image's pixels, world landmarks in the
+axes of that camera without its roll (the view frame of ``model.lifting``). The pipeline passes the camera
+with ``PipelineConfig.crop_mode='rectified'`` (``LandmarkHandsConfig.view_camera``); the palm detector
+always reads the whole image. Measured: docs/landmark-estimator.md, "Landmark passes through the lens".
+
 Handedness: MediaPipe's label assumes a *mirrored* (selfie) image. Camera images here are not mirrored,
 so the label is swapped: the model's "Left" is the person's right hand. Tested on real hands of known
 side (InterHand2.6M images) and on their horizontal flips. ``mirrored_input=True`` keeps MediaPipe's label.
@@ -40,8 +50,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.crop import up_angle
-from wildhands.geometry.perspective_crop import roll_matrix
+from wildhands.geometry.perspective_crop import (
+    MAX_HALF_ANGLE_RAD,
+    RectifiedCrop,
+    look_at_rotation,
+    rectified_to_image,
+    rectify_rect,
+    roll_matrix,
+    upright_roll,
+    warp_rectified,
+)
 from wildhands.runtime.detection.landmark_net import (
     DEFAULT_CPU_ENGINE,
     LANDMARK_INPUT_SIZE,
@@ -250,24 +270,30 @@ class MediaPipeHandDetector:
 
     # -- public API -----------------------------------------------------------------------------------
 
-    def detect(self, image_rgb: np.ndarray) -> list[HandBox]:
+    def detect(self, image_rgb: np.ndarray, camera: CameraModel | None = None) -> list[HandBox]:
         """Hand boxes with side in ``image_rgb`` ((H, W, 3) uint8 RGB), highest score first; [] if none.
         Each box carries its landmark detection (``HandBox.landmarks``): the landmark estimator of the
-        pipeline uses it instead of a second landmark pass."""
-        return [dataclasses.replace(d.box, landmarks=d) for d in self.detect_with_landmarks(image_rgb)]
+        pipeline uses it instead of a second landmark pass. ``camera``: the image's, to see each hand
+        through a virtual camera looking at it (module docstring)."""
+        hands = self.detect_with_landmarks(image_rgb, camera)
+        return [dataclasses.replace(d.box, landmarks=d) for d in hands]
 
-    def detect_with_landmarks(self, image_rgb: np.ndarray) -> list[HandDetection]:
+    def detect_with_landmarks(
+        self, image_rgb: np.ndarray, camera: CameraModel | None = None
+    ) -> list[HandDetection]:
         """As :meth:`detect`, with each hand's 21 landmarks and the intermediate palm/rect.
 
         The mirrored palm pass (``flip_palms``) runs only when the first pass found fewer than
         ``max_hands`` hands, and only its palms that the first pass did not already have go on to the
         landmark model."""
         image = _check_image(image_rgb)
+        _check_camera(camera, image)
         hands: list[HandDetection] = []
         with self._lock:  # one LiteRT interpreter pair per detector: calls run one at a time
             tensor, to_image = _letterbox(image, PALM_INPUT_SIZE)
             first = self._palm_pass(tensor)
-            passes = self._hands_from_palms(image, self._palms_px(first, to_image, image.shape), hands, 0)
+            palms = self._palms_px(first, to_image, image.shape)
+            passes = self._hands_from_palms(image, palms, hands, 0, camera)
             if self.flip_palms and len(hands) < self.max_hands:
                 second = self._palm_pass(tensor, mirrored=True)
                 seen = first[0]
@@ -277,13 +303,19 @@ class MediaPipeHandDetector:
                     if seen.size == 0 or _iou(box, seen).max() <= self.nms_iou
                 ]
                 second = tuple(x[new] for x in second)
-                self._hands_from_palms(image, self._palms_px(second, to_image, image.shape), hands, passes)
+                palms = self._palms_px(second, to_image, image.shape)
+                self._hands_from_palms(image, palms, hands, passes, camera)
         hands = [h for h in hands if h.box.score >= self.score_threshold]
         hands.sort(key=lambda h: -h.box.score)
         return hands
 
     def _hands_from_palms(
-        self, image: np.ndarray, palms: list, hands: list[HandDetection], passes: int
+        self,
+        image: np.ndarray,
+        palms: list,
+        hands: list[HandDetection],
+        passes: int,
+        camera: CameraModel | None = None,
     ) -> int:
         """Landmark passes on ``palms`` (best first) appended to ``hands``, up to ``max_hands`` in all; the
         landmark passes of this frame so far (``passes``) and these at most 2 x max_hands: a false palm
@@ -293,7 +325,7 @@ class MediaPipeHandDetector:
             if len(hands) >= self.max_hands or passes >= 2 * self.max_hands:
                 break
             passes += 1
-            hand = self._refine(image, palm_box, palm_kps, palm_score)
+            hand = self._refine(image, palm_box, palm_kps, palm_score, camera)
             if hand is not None and not any(_same_hand(hand, other) for other in hands):
                 hands.append(hand)
         return passes
@@ -355,7 +387,12 @@ class MediaPipeHandDetector:
         return boxes, kps, scores
 
     def _refine(
-        self, image: np.ndarray, palm_box: np.ndarray, palm_kps: np.ndarray, palm_score: float
+        self,
+        image: np.ndarray,
+        palm_box: np.ndarray,
+        palm_kps: np.ndarray,
+        palm_score: float,
+        camera: CameraModel | None = None,
     ) -> HandDetection | None:
         """Stage 2 for one palm: rotated hand rect -> landmark model -> HandDetection, or None if absent."""
         # palm -> hand rect, pixels (MediaPipe computes it in normalised units; same thing for squares)
@@ -364,9 +401,8 @@ class MediaPipeHandDetector:
         bw, bh = palm_box[2] - palm_box[0], palm_box[3] - palm_box[1]
         centre = (palm_box[:2] + palm_box[2:]) / 2 + _rotation(rotation) @ np.array([0.0, _RECT_SHIFT_Y * bh])
         size = max(bw, bh) * _RECT_SCALE
-        return self._landmark_pass(
-            image, centre, size, rotation, palm_score, tuple(float(v) for v in palm_box)
-        )
+        palm = tuple(float(v) for v in palm_box)
+        return self._landmark_pass(image, centre, size, rotation, palm_score, palm, camera=camera)
 
     def landmarks_on_rect(
         self,
@@ -376,23 +412,30 @@ class MediaPipeHandDetector:
         rotation_rad: float = 0.0,
         score: float = 1.0,
         min_presence: float | None = None,
+        camera: CameraModel | None = None,
+        view: RectifiedCrop | None = None,
     ) -> HandDetection | None:
         """The hand-landmark model on one rotated square rect of the image (no palm detector).
 
         ``centre_px`` in this module's continuous pixel coordinates; ``rotation_rad`` as
         ``HandDetection.rect_rotation_rad``. None when the hand presence is below ``min_presence``
-        (default: the detector's ``presence_threshold``). ``score`` becomes ``palm_score``.
+        (default: the detector's ``presence_threshold``). ``score`` becomes ``palm_score``. ``camera``:
+        see the rect through a virtual camera looking at it (module docstring), ``view`` (with ``camera``):
+        that virtual camera where the caller has it (:func:`view_from_landmarks`).
         """
         image = _check_image(image_rgb)
+        _check_camera(camera, image)
         centre = np.asarray(centre_px, dtype=np.float64)
         x0, y0 = centre - size_px / 2
         box = (float(x0), float(y0), float(x0 + size_px), float(y0 + size_px))
         with self._lock:
             return self._landmark_pass(
-                image, centre, float(size_px), float(rotation_rad), score, box, min_presence
+                image, centre, float(size_px), float(rotation_rad), score, box, min_presence, camera, view
             )
 
-    def landmarks_in_box(self, image_rgb: np.ndarray, box: HandBox) -> HandDetection | None:
+    def landmarks_in_box(
+        self, image_rgb: np.ndarray, box: HandBox, camera: CameraModel | None = None
+    ) -> HandDetection | None:
         """The landmark model on a given hand box, as MediaPipe's tracking does it: a first pass on the
         box's upright square (``BOX_RECT_SCALE`` x its longest side, the image model's crop), then a second
         pass on :func:`rect_from_landmarks` of the first pass's landmarks (rotated so that wrist -> middle
@@ -402,25 +445,41 @@ class MediaPipeHandDetector:
         centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         side = max(x1 - x0, y1 - y0) * BOX_RECT_SCALE
         with self._lock:
-            first = self.landmarks_on_rect(image_rgb, centre, side, 0.0, box.score, min_presence=0.0)
+            first = self.landmarks_on_rect(
+                image_rgb, centre, side, 0.0, box.score, min_presence=0.0, camera=camera
+            )
             if first is None:
                 return None
             centre, size, rotation = rect_from_landmarks(first.landmarks_px)
-            return self.landmarks_on_rect(image_rgb, centre, size, rotation, box.score)
+            view = None if camera is None else _view_or_none(camera, first.landmarks_px)
+            return self.landmarks_on_rect(
+                image_rgb, centre, size, rotation, box.score, camera=camera, view=view
+            )
 
-    def landmarks_for_box(self, image_rgb: np.ndarray, box: HandBox) -> HandDetection | None:
+    def landmarks_for_box(
+        self, image_rgb: np.ndarray, box: HandBox, camera: CameraModel | None = None
+    ) -> HandDetection | None:
         """The landmark detection of one box, or None (no hand there): the box's own
         (``HandBox.landmarks``: this detector made it), else one landmark pass on its ``landmark_rect``
-        (a hand the tracker carries over, :meth:`landmarks_on_rect`), else the two passes of
-        :meth:`landmarks_in_box` (a box given without either)."""
+        (a hand the tracker carries over, :meth:`landmarks_on_rect`; with ``camera``, drawn in the view of
+        the landmarks it came from, ``HandBox.landmark_rect_from``), else the two passes of
+        :meth:`landmarks_in_box` (a box given without either). ``camera``: see the rects through a virtual
+        camera looking at them (module docstring)."""
         if box.landmarks is not None:
             return box.landmarks
         if box.landmark_rect is not None:
             cx, cy, size, rotation = box.landmark_rect
-            return self.landmarks_on_rect(image_rgb, np.array([cx, cy]), size, rotation)
-        return self.landmarks_in_box(image_rgb, box)
+            view = None
+            if camera is not None and box.landmark_rect_from is not None:
+                view = _view_or_none(camera, box.landmark_rect_from)
+            return self.landmarks_on_rect(
+                image_rgb, np.array([cx, cy]), size, rotation, camera=camera, view=view
+            )
+        return self.landmarks_in_box(image_rgb, box, camera)
 
-    def track(self, image_rgb: np.ndarray, boxes: list[HandBox]) -> list[HandBox]:
+    def track(
+        self, image_rgb: np.ndarray, boxes: list[HandBox], camera: CameraModel | None = None
+    ) -> list[HandBox]:
         """MediaPipe's VIDEO-mode step for the hands the tracker carries over from the previous frame
         (``HandTracker.boxes_for_next_frame``): each box's landmark detection (:meth:`landmarks_for_box`:
         one landmark pass on its rect) attached as ``HandBox.landmarks``, and its box redrawn round those
@@ -432,10 +491,16 @@ class MediaPipeHandDetector:
         """
         out = []
         for box in boxes:
-            det = self.landmarks_for_box(image_rgb, box)
+            det = self.landmarks_for_box(image_rgb, box, camera)
             if det is not None:
                 out.append(
-                    dataclasses.replace(box, xyxy_px=det.box.xyxy_px, landmarks=det, landmark_rect=None)
+                    dataclasses.replace(
+                        box,
+                        xyxy_px=det.box.xyxy_px,
+                        landmarks=det,
+                        landmark_rect=None,
+                        landmark_rect_from=None,
+                    )
                 )
         return out
 
@@ -448,16 +513,27 @@ class MediaPipeHandDetector:
         palm_score: float,
         palm_box: tuple[float, float, float, float],
         min_presence: float | None = None,
+        camera: CameraModel | None = None,
+        view: RectifiedCrop | None = None,
     ) -> HandDetection | None:
-        """The hand-landmark model on one rotated square crop -> HandDetection, or None if no hand."""
-        crop, to_image = rotated_crop(image, centre, size, rotation, LANDMARK_INPUT_SIZE)
+        """The hand-landmark model on one rotated square crop (``camera``: seen through a virtual camera
+        looking at it, ``view`` or :func:`rectified_rect_crop`'s) -> HandDetection, or None if no hand."""
+        if camera is None:
+            crop, to_image = rotated_crop(image, centre, size, rotation, LANDMARK_INPUT_SIZE)
+            unroll = roll_matrix(rotation).T  # world landmarks: crop axes -> the image's
+        else:
+            try:
+                crop, to_image, unroll = rectified_rect_crop(image, camera, centre, size, rotation, view)
+            except ValueError as exc:  # a rect centred outside the lens model: no view of it
+                logger.debug("rect at %s not seen through the lens: %s", np.round(centre), exc)
+                return None
         out = self._landmark.infer(crop[None])
         presence = float(out.presence.ravel()[0])
         if presence < (self.presence_threshold if min_presence is None else min_presence):
             logger.debug("palm at %s rejected: hand presence %.2f", np.round(palm_box), presence)
             return None
         lm = out.landmarks[0].reshape(NUM_LANDMARKS, 3).astype(np.float64)
-        world = world_to_image_axes(out.world_landmarks[0].reshape(NUM_LANDMARKS, 3), rotation)
+        world = np.asarray(out.world_landmarks[0].reshape(NUM_LANDMARKS, 3), np.float64) @ unroll
         p_left_selfie = float(out.handedness.ravel()[0])
         # In a mirrored (selfie) image MediaPipe's "Left" is the person's left hand; in a camera image
         # (not mirrored) it is their right hand.
@@ -467,6 +543,8 @@ class MediaPipeHandDetector:
         landmarks_px = np.empty((NUM_LANDMARKS, 3))
         landmarks_px[:, :2] = to_image(lm[:, :2])
         landmarks_px[:, 2] = lm[:, 2] * size / LANDMARK_INPUT_SIZE
+        if not np.all(np.isfinite(landmarks_px)):  # a landmark on a ray outside the lens model
+            return None
 
         h, w = image.shape[:2]
         lo, hi = landmarks_px[:, :2].min(0), landmarks_px[:, :2].max(0)
@@ -589,6 +667,79 @@ def rotated_crop(image: np.ndarray, centre: np.ndarray, size: float, rotation: f
         return np.asarray(points, dtype=np.float64) @ A.T + b
 
     return crop.astype(np.float32) / 255.0, to_image
+
+
+def rectified_rect_crop(
+    image: np.ndarray,
+    camera: CameraModel,
+    centre: np.ndarray,
+    size: float,
+    rotation: float,
+    view: RectifiedCrop | None = None,
+):
+    """The rect (continuous px, as :func:`rotated_crop`'s) seen through a virtual camera looking straight at
+    it (``view``, else ``perspective_crop.rectify_rect``'s), (224, 224, 3) float32 [0, 1]. Returns the crop,
+    ``to_image(crop px (..., 2)) -> image px`` (continuous; NaN where a ray is outside the lens model) and
+    the (3, 3) matrix that turns world landmarks (rows) from the crop's axes into the virtual camera's
+    without its roll (the view frame). Raises ValueError where the rect cannot be seen so."""
+    centre_px = np.asarray(centre, np.float64) - 0.5  # continuous -> the camera's pixel centres
+    rc = view if view is not None else rectify_rect(camera, centre_px, size, rotation, LANDMARK_INPUT_SIZE)
+    crop = warp_rectified(image, camera, rc)
+
+    def to_image(points: np.ndarray) -> np.ndarray:
+        p = np.asarray(points, dtype=np.float64)
+        flat = rectified_to_image(rc, camera, p.reshape(-1, 2) - 0.5) + 0.5
+        return flat.reshape(p.shape)
+
+    unroll = rc.R @ look_at_rotation(rc.axis_cam).T  # p_rolled = unroll @ p_view; rows: world @ unroll
+    return crop.astype(np.float32) / 255.0, to_image, unroll
+
+
+def view_from_landmarks(camera: CameraModel, landmarks_px: np.ndarray) -> RectifiedCrop:
+    """MediaPipe's next rect from 21 landmarks (:func:`rect_from_landmarks`), drawn where the hand is seen
+    as an ordinary camera sees it: in the tangent plane of a virtual camera looking at the tracking
+    landmarks' mean ray, then that rect as a rectified crop (a virtual camera looking at its centre, rolled
+    so that wrist -> middle MCP points up, the rect's side filling the 224 px crop). ``landmarks_px``:
+    (21, 2+) continuous px of ``camera``'s image. Raises ValueError where a landmark is outside the lens
+    model or behind that view."""
+    rays = camera.pixels_to_rays(np.asarray(landmarks_px, np.float64)[:, :2] - 0.5)
+    if not np.all(np.isfinite(rays)):
+        raise ValueError("a landmark is outside the lens model")
+    mean_ray = look_at_rotation(rays[list(TRACKING_LANDMARKS)].mean(0))
+    v = rays @ mean_ray.T
+    if not np.all(v[:, 2] > 1e-6):
+        raise ValueError("a landmark is behind the view of the hand")
+    centre, side, _ = rect_from_landmarks(v[:, :2] / v[:, 2:])  # tangents: the rect in a unit-focal view
+    if not (np.all(np.isfinite(centre)) and 0 < side / 2 < math.tan(MAX_HALF_ANGLE_RAD)):
+        raise ValueError(f"the hand spans too wide an angle for a perspective crop (rect side {side:.2f})")
+    axis = mean_ray.T @ np.array([centre[0], centre[1], 1.0])
+    k = (LANDMARK_INPUT_SIZE - 1) / 2.0
+    f = LANDMARK_INPUT_SIZE / side
+    K = np.array([[f, 0.0, k], [0.0, f, k], [0.0, 0.0, 1.0]])
+    unrolled = RectifiedCrop(R=look_at_rotation(axis), K=K, size=LANDMARK_INPUT_SIZE)
+    roll = upright_roll(unrolled, rays[0], rays[9])  # wrist -> middle MCP up, as the rect's rotation
+    return RectifiedCrop(R=roll_matrix(roll) @ unrolled.R, K=K, size=LANDMARK_INPUT_SIZE)
+
+
+def _view_or_none(camera: CameraModel, landmarks_px: np.ndarray) -> RectifiedCrop | None:
+    """:func:`view_from_landmarks`, or None where it raises (the caller then maps the plain rect)."""
+    try:
+        return view_from_landmarks(camera, landmarks_px)
+    except ValueError as exc:
+        logger.debug("no view from the landmarks: %s", exc)
+        return None
+
+
+def _check_camera(camera: CameraModel | None, image: np.ndarray) -> None:
+    """ValueError unless ``camera`` is None or a CameraModel of ``image``'s size."""
+    if camera is None:
+        return
+    if not isinstance(camera, CameraModel):
+        raise ValueError(f"camera must be a CameraModel or None, got {type(camera).__name__}")
+    if (camera.width, camera.height) != (image.shape[1], image.shape[0]):
+        raise ValueError(
+            f"image is {image.shape[1]}x{image.shape[0]} but the camera is {camera.width}x{camera.height}"
+        )
 
 
 def landmark_crop(image_rgb: np.ndarray, detection: HandDetection) -> np.ndarray:
