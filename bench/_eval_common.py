@@ -1,9 +1,10 @@
 """Shared by the accuracy benchmarks (``kpe_ablation.py``, ``kpe_distortion.py``,
 ``intrinsics_estimated.py``): machine facts, the default weights, relative changes, markdown tables, the
-log file and the result file."""
+log file, the result file and ``NAME=DIR`` folder arguments."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import logging
@@ -126,3 +127,17 @@ def write_result(path: Path, result: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(result, indent=1, allow_nan=False))
     os.replace(tmp, path)
     return path
+
+
+def named_folders(
+    parser: argparse.ArgumentParser, option: str, items: Sequence[str]
+) -> list[tuple[str, Path]]:
+    """``NAME=DIR`` arguments (e.g. ``--synthetic``) as (name, folder) pairs; ``parser.error`` for one that is
+    not a name and an existing folder."""
+    pairs = []
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not Path(folder).is_dir():
+            parser.error(f"{option} {item!r}: need NAME=DIR of an existing folder")
+        pairs.append((name, Path(folder)))
+    return pairs

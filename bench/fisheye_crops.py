@@ -6,7 +6,9 @@ One checkpoint, evaluated with ground-truth boxes on the held-out ``fisheye`` (e
 ``PipelineConfig.crop_mode='box'`` (a square cut out of the distorted image, the pipeline so far) and
 ``'rectified'`` (a virtual pinhole camera looking at the hand, ``wildhands.geometry.perspective_crop``).
 Reports MPJPE, PA-MPJPE, MRRPE, root error, 2D px (per lens model for ``wide_fov``), the rectified run's
-change relative to the box run, and the crop time per hand.
+change relative to the box run, and the crop time per hand. ``--estimator landmarks`` measures the landmark
+estimator instead, whose landmark passes ``crop_mode='rectified'`` sends through the lens (its crop time:
+the landmark stage's, passes included); ``bench/landmark_views.py`` compares those two hand by hand.
 
 It also measures, without the network, whether the crops contain the hand: of each hand's true keypoints
 that lie inside the image, the share that falls outside the crop (``cut``), the share of hands with at

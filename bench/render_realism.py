@@ -58,6 +58,10 @@ beside real photos, with the truth (green) and the network's landmarks (red)
     wildhands synth --out /tmp/rr/tubes --n 600 --seed 7
     python bench/render_realism.py --synthetic tubes=/tmp/rr/tubes --mmpose-data /tmp/mmpose/tests/data
 
+``--rectify`` shows each synthetic hand to the network through a virtual pinhole camera looking straight at
+it (``rectified_view``): the same hands without a wide lens's perspective stretch (or a fisheye's bend), so
+that what the lens costs and what the look costs can be told apart.
+
 ``--compare BEFORE:AFTER`` (two ``--synthetic`` names of one seed, e.g. a look option off and on) adds the
 paired differences per hand, with bootstrap intervals (``paired`` in the JSON). The looks compared and their
 commands: ``docs/render-realism.md``; their generation speed is measured by
@@ -78,6 +82,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 REPO = Path(__file__).resolve().parents[1]
+
+from _eval_common import named_folders  # noqa: E402
 
 from wildhands.eval.metrics import procrustes_align, procrustes_rotation  # noqa: E402
 from wildhands.eval.real_hands import (  # noqa: E402
@@ -140,7 +146,7 @@ def _hand(
 
 
 RECTIFIED_VIEW_PX = 448  # rectified_view: side of the virtual camera's image around a hand
-RECTIFIED_VIEW_SCALE = 1.5  # rectified_view: that image's half side / the MediaPipe rect's half extent
+RECTIFIED_VIEW_SCALE = 1.5  # rectified_view: that image's half side / the half extent of the rect's box
 
 
 def rectified_view(hand: dict[str, Any], camera: CameraModel) -> dict[str, Any] | None:
@@ -149,7 +155,10 @@ def rectified_view(hand: dict[str, Any], camera: CameraModel) -> dict[str, Any] 
     roll, the rect ``RECTIFIED_VIEW_SCALE`` times inside a ``RECTIFIED_VIEW_PX`` image): the image, the 2D
     truth and the 3D truth (its frame) of that camera, as a rectified crop shows the hand -- without the
     stretch of a wide lens's periphery or a fisheye's bend. ``wrist_cam_m`` (the real camera's) stays, for
-    the geometry groups. None where the rect cannot be rectified (its centre outside the lens model)."""
+    the geometry groups. None where the rect cannot be placed or rectified (its centre outside the lens
+    model)."""
+    if not np.isfinite(hand["uv"][list(TRACKING)]).all():
+        return None
     centre, size, _ = tracking_rect(hand["uv"])
     if not (np.isfinite(centre).all() and size > 1.0):
         return None
@@ -797,13 +806,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--figure", type=Path, default=REPO / "docs" / "img" / "render_realism.png")
     p.add_argument("--no-figure", action="store_true")
     args = p.parse_args(argv)
-    sets = []
-    for item in args.synthetic:
-        name, sep, folder = item.partition("=")
-        if not sep or not name or not Path(folder).is_dir():
-            p.error(f"--synthetic {item!r}: need NAME=DIR of an existing folder")
-        sets.append((name, Path(folder)))
-    args.synthetic = sets
+    args.synthetic = sets = named_folders(p, "--synthetic", args.synthetic)
     names = {n for n, _ in sets}
     pairs = []
     for item in args.compare:

@@ -321,7 +321,8 @@ def test_presence_by_factor_follows_the_factor_the_presence_follows():
             "light_frontal": float("nan"),  # not said: left out
             "skin_luma": float(rng.uniform(80, 220)),
         }
-        hand = {"cam_m": np.array([[0.0, 0.0, depth]]), "conditions": conditions}
+        hand = {"cam_m": np.array([[0.0, 0.0, depth]]), "wrist_cam_m": np.array([0.0, 0.0, depth]),
+                "conditions": conditions}  # fmt: skip
         items.append((hand, {"presence": 0.4 + 0.6 * (depth - 0.2) / 0.6, "rect": (None, 200.0 + k, 0.0)}))
     out = rr.presence_by_factor(items)
     assert set(out) == set(rr.PRESENCE_FACTORS)
@@ -333,3 +334,42 @@ def test_presence_by_factor_follows_the_factor_the_presence_follows():
     assert abs(out["noise_std"]["spearman_rho"]) < 0.3 and out["noise_std"]["p"] > 0.01
     assert out["off_axis_deg"] is None  # every wrist on the axis
     assert out["lens_fov_deg"] is None and out["motion_blur_px"] is None and out["light_frontal"] is None
+
+
+def test_a_rectified_view_moves_the_image_and_the_truth_together():
+    """``rectified_view``: a hand off the axis of a wide pinhole camera seen by a virtual camera looking at
+    its MediaPipe rect: the 2D truth is the view's projection of the 3D truth (moved into its frame, the
+    same hand up to a rotation), the image content at each keypoint is what the camera's image had there,
+    the rect sits in the middle of the view, and the real camera's wrist stays for the geometry groups."""
+    from wildhands.eval.real_hands import tracking_rect
+    from wildhands.geometry.camera import CameraModel
+
+    camera = CameraModel(640, 480, np.array([[250.0, 0, 319.5], [0, 250.0, 239.5], [0, 0, 1]]))
+    rng = np.random.default_rng(1)
+    cam_m = np.array([0.25, -0.1, 0.3]) + rng.normal(scale=0.03, size=(21, 3))
+    uv = camera.project(cam_m)
+    image = np.zeros((480, 640, 3), np.uint8)
+    for k, (u, v) in enumerate(np.round(uv).astype(int)):
+        image[v - 1 : v + 2, u - 1 : u + 2] = (10 * k + 20, 255, 0)  # a 3x3 dot per keypoint, its own red
+    hand = rr._hand("", "h", image, uv, np.ones(21, bool), cam_m, True)
+    view = rr.rectified_view(hand, camera)
+    assert view["image"].shape == (rr.RECTIFIED_VIEW_PX, rr.RECTIFIED_VIEW_PX, 3)
+    np.testing.assert_allclose(view["wrist_cam_m"], cam_m[0])
+    d = np.linalg.norm(cam_m[:, None] - cam_m[None], axis=2)
+    np.testing.assert_allclose(
+        np.linalg.norm(view["cam_m"][:, None] - view["cam_m"][None], axis=2), d, atol=1e-12
+    )
+    f = view["uv"]
+    z = view["cam_m"][:, 2:]
+    assert np.all(z > 0)
+    scale = (f[1] - f[0]) / (view["cam_m"][1, :2] / z[1, 0] - view["cam_m"][0, :2] / z[0, 0])
+    np.testing.assert_allclose(scale[0], scale[1], rtol=1e-9)  # one focal length: a pinhole projection
+    for k, (u, v) in enumerate(np.round(f).astype(int)):
+        assert abs(int(view["image"][v, u, 0]) - (10 * k + 20)) <= 10 and view["image"][v, u, 1] > 100
+    centre, side, _ = tracking_rect(f)
+    np.testing.assert_allclose(centre, [(rr.RECTIFIED_VIEW_PX - 1) / 2] * 2, atol=0.05 * rr.RECTIFIED_VIEW_PX)
+    # the whole rect in view, at most 1 / RECTIFIED_VIEW_SCALE of it (less off the axis: the box's widest
+    # angle sets the view's field)
+    assert 0.3 * rr.RECTIFIED_VIEW_PX < side <= 1.05 * rr.RECTIFIED_VIEW_PX / rr.RECTIFIED_VIEW_SCALE
+    behind = rr._hand("", "b", image, np.full((21, 2), np.nan), np.ones(21, bool), cam_m, True)
+    assert rr.rectified_view(behind, camera) is None
