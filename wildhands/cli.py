@@ -39,6 +39,7 @@ def _pipeline_from_args(args: argparse.Namespace):
             threads=args.threads,
             estimator=args.estimator,
             refine=args.refine,
+            crop_mode=args.crop_mode,
         )
     )
 
@@ -66,6 +67,7 @@ def cmd_demo_sequence(args: argparse.Namespace) -> int:
         threads=args.threads,
         estimator=args.estimator,
         refine=args.refine,
+        crop_mode=args.crop_mode,
     )
     summary, paths = run_main_job(
         args.images, args.camera_info, args.out, options, limit=args.limit, hfov_deg=args.hfov, fps=args.fps
@@ -252,6 +254,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
+    from wildhands.geometry.perspective_crop import CROP_MODES
     from wildhands.model.config import BACKBONE_CHANNELS, KPEVariant
     from wildhands.model.weights import SHIPPED_BACKBONE
     from wildhands.runtime.engines import ENGINES
@@ -266,6 +269,13 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--no-refine", dest="refine", action="store_false", help="landmarks: the lifting head's answer"
+    )
+    p.add_argument(
+        "--crop-mode",
+        default="auto",
+        choices=CROP_MODES,
+        help="hand crops (PipelineConfig.crop_mode): box, rectified (a virtual camera looking at each hand; "
+        "also the landmark estimator's passes) or auto (rectified for fisheye cameras, the image model only)",
     )
     p.add_argument(
         "--weights",

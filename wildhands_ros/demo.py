@@ -45,6 +45,7 @@ def node_params_for(sequence: Sequence, options) -> dict[str, Any]:
         "engine": options.engine,
         "estimator": options.estimator,
         "refine": bool(options.refine),
+        "crop_mode": options.crop_mode,
         "backbone": options.backbone,
         "threads": int(options.threads),
         "detector": "mediapipe" if options.detector == "mediapipe" else "none",

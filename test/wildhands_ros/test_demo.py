@@ -79,3 +79,18 @@ def test_an_estimated_camera_is_left_to_the_node(tmp_path):
     assert params["camera_info_policy"] == "estimate" and params["estimate_hfov_deg"] == pytest.approx(70.0)
     assert "camera_info_policy" not in node_params_for(load_sequence(limit=1), UNTRAINED)
     assert json.dumps(params)  # plain values: they become ROS parameters
+
+
+def test_the_demos_options_become_node_parameters():
+    """What ``wildhands demo`` is told (estimator, fit, crop mode) is what the node is started with, and
+    every value is one the node's parameter specs accept."""
+    import dataclasses
+
+    from wildhands_ros.params import PARAM_SPECS
+
+    options = dataclasses.replace(UNTRAINED, estimator="landmarks", refine=False, crop_mode="rectified")
+    params = node_params_for(load_sequence(limit=1), options)
+    assert params["estimator"] == "landmarks" and params["refine"] is False
+    assert params["crop_mode"] == "rectified"
+    for name in ("estimator", "crop_mode"):
+        assert params[name] in PARAM_SPECS[name].choices

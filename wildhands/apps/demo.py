@@ -138,6 +138,7 @@ class SequenceDemoOptions:
     backbone: architecture of an untrained network (``weights="untrained"``); weights carry their own.
     estimator: ``"landmarks"`` (default) or ``"image"`` (``PipelineConfig.estimator``).
     refine: the landmark estimator's fit on or off.
+    crop_mode: ``PipelineConfig.crop_mode`` (the node's ``crop_mode``).
     """
 
     weights: str | None = "default"
@@ -148,6 +149,7 @@ class SequenceDemoOptions:
     backbone: str = SHIPPED_BACKBONE
     estimator: str = "landmarks"
     refine: bool = True
+    crop_mode: str = "auto"
 
     def __post_init__(self) -> None:
         if self.detector not in DEMO_BOX_SOURCES:
@@ -171,6 +173,7 @@ def run_sequence_python(sequence, out_dir: str | Path, options: SequenceDemoOpti
             threads=options.threads,
             estimator=options.estimator,
             refine=options.refine,
+            crop_mode=options.crop_mode,
         )  # fmt: skip
     )
     detector = None
