@@ -124,7 +124,8 @@ class LandmarkHands:
         if self.detector is None:
             return [getattr(box, "landmarks", None) for box in boxes]
         view = None if camera is None else self.config.view_camera(camera)
-        return [self.detector.landmarks_for_box(image_rgb, box, view) for box in boxes]
+        lens = {} if view is None else {"camera": view}  # a detector without lens views needs no keyword
+        return [self.detector.landmarks_for_box(image_rgb, box, **lens) for box in boxes]
 
     def fit(
         self, camera: CameraModel, boxes: list, detections: list

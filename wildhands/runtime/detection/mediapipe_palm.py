@@ -20,7 +20,8 @@ in a wide lens's periphery is then seen as an ordinary camera would see it, not 
 from landmarks (a box's second pass, a tracked hand: ``HandBox.landmark_rect_from``) is drawn in their
 view (:func:`view_from_landmarks`); another (a palm's, a box's first pass) is mapped into one
 (``perspective_crop.rectify_rect``). Landmarks come back in the image's pixels, world landmarks in the
-axes of that camera without its roll (the view frame of ``model.lifting``). The pipeline passes the camera
+axes of that camera without its roll: a view of the hand, as ``model.lifting`` takes them (its own view
+looks at the landmarks' mean ray, a few degrees from the rect's centre). The pipeline passes the camera
 with ``PipelineConfig.crop_mode='rectified'`` (``LandmarkHandsConfig.view_camera``); the palm detector
 always reads the whole image. Measured: docs/landmark-estimator.md, "Landmark passes through the lens".
 
@@ -106,12 +107,14 @@ class HandDetection:
         centre, axes roughly the camera's (x right, y down, z away), *not* a camera-frame position. The
         network answers in its rotated crop's axes; they are turned back by the crop's rotation about z, as
         MediaPipe's graph does (its WorldLandmarkProjectionCalculator), so a hand turned in the image
-        reads turned (:func:`world_to_image_axes`).
+        reads turned (:func:`world_to_image_axes`). Seen through the camera (``camera=``), they are in the
+        axes of the virtual camera that looked at the hand, without its roll (module docstring).
     presence: hand-presence score of the landmark model in [0, 1].
     palm_score: palm-detector score in [0, 1].
     palm_box_xyxy_px: the palm box of the first stage, source-image pixels.
     rect_center_px, rect_size_px, rect_rotation_rad: the rotated square crop the landmarks came from
-        (rotation: angle, image frame, from the crop's "up" to the wrist -> middle-MCP direction).
+        (rotation: angle, image frame, from the crop's "up" to the wrist -> middle-MCP direction); seen
+        through the camera, the image rect that the virtual camera looked at (it saw that rect's view).
     """
 
     box: HandBox
@@ -425,6 +428,8 @@ class MediaPipeHandDetector:
         """
         image = _check_image(image_rgb)
         _check_camera(camera, image)
+        if view is not None and (camera is None or view.size != LANDMARK_INPUT_SIZE):
+            raise ValueError(f"a view needs the camera and a {LANDMARK_INPUT_SIZE} px crop")
         centre = np.asarray(centre_px, dtype=np.float64)
         x0, y0 = centre - size_px / 2
         box = (float(x0), float(y0), float(x0 + size_px), float(y0 + size_px))
@@ -701,8 +706,11 @@ def view_from_landmarks(camera: CameraModel, landmarks_px: np.ndarray) -> Rectif
     landmarks' mean ray, then that rect as a rectified crop (a virtual camera looking at its centre, rolled
     so that wrist -> middle MCP points up, the rect's side filling the 224 px crop). ``landmarks_px``:
     (21, 2+) continuous px of ``camera``'s image. Raises ValueError where a landmark is outside the lens
-    model or behind that view."""
-    rays = camera.pixels_to_rays(np.asarray(landmarks_px, np.float64)[:, :2] - 0.5)
+    model or behind that view, or without 21 landmarks."""
+    landmarks = np.asarray(landmarks_px, np.float64)
+    if landmarks.ndim != 2 or landmarks.shape[0] != NUM_LANDMARKS or landmarks.shape[1] < 2:
+        raise ValueError(f"need ({NUM_LANDMARKS}, 2+) landmarks, got shape {landmarks.shape}")
+    rays = camera.pixels_to_rays(landmarks[:, :2] - 0.5)
     if not np.all(np.isfinite(rays)):
         raise ValueError("a landmark is outside the lens model")
     mean_ray = look_at_rotation(rays[list(TRACKING_LANDMARKS)].mean(0))
@@ -743,7 +751,8 @@ def _check_camera(camera: CameraModel | None, image: np.ndarray) -> None:
 
 
 def landmark_crop(image_rgb: np.ndarray, detection: HandDetection) -> np.ndarray:
-    """The (224, 224, 3) float32 [0, 1] crop the landmark network saw for ``detection`` (its rect)."""
+    """The (224, 224, 3) float32 [0, 1] crop of ``detection``'s rect: what the landmark network saw for a
+    plain pass (one seen through the camera saw that rect's view instead)."""
     centre = np.asarray(detection.rect_center_px, dtype=np.float64)
     rotation = detection.rect_rotation_rad
     return rotated_crop(image_rgb, centre, detection.rect_size_px, rotation, LANDMARK_INPUT_SIZE)[0]

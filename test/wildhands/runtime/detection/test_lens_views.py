@@ -147,3 +147,41 @@ def test_a_tracked_hand_is_seen_in_the_view_of_its_landmarks(photo):
     assert seen.presence > 0.9 and tracked.landmark_rect_from is None
     error = np.linalg.norm(seen.landmarks_px[:, :2] - 0.5 - uv_wide, axis=1)
     assert error.mean() < 0.1 * np.ptp(uv_wide, axis=0).max()
+
+
+@needs_detector_models
+def test_the_palm_route_and_the_tracker_see_through_the_camera(photo):
+    """``HandTracker.boxes_for_frame(..., camera=)`` (the node's call) runs the palm detector's landmark
+    passes through the camera: on the bundled sample (an 88-deg lens, both hands found) they read the hands
+    where the plain passes do. (A hand in a wide lens's periphery is too small for the palm detector here:
+    the test photo is a narrow 23-deg view.) A malformed ``landmark_rect_from`` falls back to the mapped
+    rect; a view without the camera is refused."""
+    import dataclasses
+
+    from wildhands.geometry.camera_yaml import load_camera_yaml
+    from wildhands.runtime.detection import build_detector
+    from wildhands.runtime.io import SAMPLE_DIR, load_image_rgb
+    from wildhands.runtime.tracking import HandTracker
+
+    detector = build_detector("mediapipe")
+    image = load_image_rgb(SAMPLE_DIR / "image.png")
+    camera = load_camera_yaml(SAMPLE_DIR / "camera_info.yaml")
+    plain = {b.side: b.landmarks for b in detector.detect(image)}
+    boxes, detected = HandTracker().boxes_for_frame(detector, image, 2, 1.5, camera=camera)
+    assert detected and sorted(b.side for b in boxes) == sorted(plain) and len(boxes) == 2
+    for box in boxes:
+        moved = np.linalg.norm(
+            box.landmarks.landmarks_px[:, :2] - plain[box.side].landmarks_px[:, :2], axis=1
+        )
+        assert moved.mean() < 4.0
+    sample, uv = photo
+    image, _, _, uv_wide = _into_the_periphery(sample, uv, 45.0, 30.0)
+    lo, hi = uv_wide.min(0), uv_wide.max(0)
+    centre, size, rotation = rect_from_landmarks(uv_wide + 0.5)
+    bad = HandBox((*lo, *(hi + 1)), "left", landmark_rect=(*centre, size, rotation))
+    bad = dataclasses.replace(bad, landmark_rect_from=np.zeros((5, 2)))
+    assert detector.landmarks_for_box(image, bad, camera=WIDE) is not None
+    with pytest.raises(ValueError, match="view needs the camera"):
+        detector.landmarks_on_rect(
+            image, centre, size, rotation, view=view_from_landmarks(WIDE, uv_wide + 0.5)
+        )
