@@ -43,18 +43,12 @@ OFF_AXIS_BINS_DEG = (0.0, 30.0, 50.0, 180.0)  # the wrist's angle off the optica
 
 
 def hand_errors(hand, record) -> dict[str, float]:
-    """One estimated hand against its record's truth (mm, deg, px; to 0.01)."""
-    from wildhands.eval import metrics
+    """One estimated hand against its record's truth (``scoring.score_estimate``, the evaluator's per-hand
+    metrics; mm, deg, px; to 0.01)."""
+    from wildhands.eval.scoring import LabelledHand, score_estimate
 
-    kp, gt = hand.keypoints_cam_m, record.keypoints_cam_m
-    errors = {
-        "mpjpe_mm": float(np.mean(metrics.mpjpe_mm(kp, gt))),
-        "pa_mpjpe_mm": float(np.mean(metrics.pa_mpjpe_mm(kp, gt))),
-        "root_error_mm": float(np.mean(metrics.root_error_mm(kp[0], gt[0]))),
-        "orientation_deg": float(np.mean(metrics.orientation_error_deg(kp, gt))),
-        "kp2d_px": float(np.mean(metrics.kp2d_error_px(hand.keypoints_px, record.keypoints_px))),
-    }
-    return {k: round(v, 2) for k, v in errors.items()}
+    score = score_estimate(LabelledHand.from_record(record), hand)
+    return {m: round(float(getattr(score, m)), 2) for m in METRICS}
 
 
 def off_axis_deg(wrist_cam_m: np.ndarray) -> float:

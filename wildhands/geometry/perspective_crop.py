@@ -61,6 +61,8 @@ __all__ = [
     "look_at_rotation",
     "rectify_box",
     "rectify_rect",
+    "tangent_view",
+    "upright_view",
     "roll_matrix",
     "upright_roll",
     "rectified_maps",
@@ -253,6 +255,46 @@ def upright_roll(rc: RectifiedCrop, wrist_cam: Any, middle_mcp_cam: Any) -> floa
     return -up_angle(uv[0], uv[1])
 
 
+def _ray_in_lens(camera: CameraModel, pixel: np.ndarray, what: str) -> np.ndarray:
+    """The ray (3,) of ``pixel`` (pixel centres at integers); ValueError naming ``what`` where the pixel
+    is outside the lens model (no ray, or one past :func:`max_ray_angle`)."""
+    axis = camera.pixels_to_rays(np.asarray(pixel, np.float64)[None])[0]
+    if not np.all(np.isfinite(axis)) or math.atan2(math.hypot(axis[0], axis[1]), axis[2]) > max_ray_angle(
+        camera
+    ):
+        raise ValueError(f"{what} is outside the lens model")
+    return axis
+
+
+def tangent_view(axis_cam: Any, rays: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(R, q)``: ``R = look_at_rotation(axis_cam)`` and the points (N, 2) where ``rays`` (N, 3, camera
+    frame) meet that view's tangent plane z = 1 (tangents of their angles from its axis); ValueError naming
+    ``what`` where a ray is behind the view."""
+    R = look_at_rotation(axis_cam)
+    v = rays @ R.T
+    if not np.all(v[:, 2] > 1e-6):
+        raise ValueError(f"{what} is behind the view")
+    return R, v[:, :2] / v[:, 2:]
+
+
+def upright_view(
+    view: np.ndarray, centre: Any, half_tangent: float, size: int, from_ray: Any, to_ray: Any
+) -> RectifiedCrop:
+    """The rectified crop of side ``size`` that looks at the point ``centre`` (2,) of the tangent plane of
+    the view ``view`` (``R_view_from_cam``, :func:`tangent_view`), its half side spanning ``half_tangent``
+    (a tangent), rolled so that ``from_ray`` -> ``to_ray`` (camera frame) points up in it
+    (:func:`upright_roll`). ValueError where ``half_tangent`` is not in (0, tan(``MAX_HALF_ANGLE_RAD``))."""
+    if not 0 < half_tangent < math.tan(MAX_HALF_ANGLE_RAD):
+        raise ValueError(f"a half side of {half_tangent:.3g} (tangent) is too wide for a perspective crop")
+    axis = view.T @ np.array([centre[0], centre[1], 1.0])
+    f = (size / 2.0) / half_tangent
+    k = (size - 1) / 2.0
+    K = np.array([[f, 0.0, k], [0.0, f, k], [0.0, 0.0, 1.0]])
+    unrolled = RectifiedCrop(R=look_at_rotation(axis), K=K, size=size)
+    roll = upright_roll(unrolled, from_ray, to_ray)
+    return RectifiedCrop(R=roll_matrix(roll) @ unrolled.R, K=K, size=size)
+
+
 def rectify_box(
     camera: CameraModel, box_xyxy: Any, size: int, box_scale: float = 1.5, roll_rad: float = 0.0
 ) -> RectifiedCrop:
@@ -274,11 +316,7 @@ def rectify_box(
     if not (math.isfinite(box_scale) and box_scale > 0):
         raise ValueError(f"box_scale must be finite and > 0, got {box_scale}")
     centre = np.array([[(b[0] + b[2]) / 2.0 - 0.5, (b[1] + b[3]) / 2.0 - 0.5]])
-    axis = camera.pixels_to_rays(centre)[0]
-    if not np.all(np.isfinite(axis)) or math.atan2(math.hypot(axis[0], axis[1]), axis[2]) > max_ray_angle(
-        camera
-    ):
-        raise ValueError(f"the centre {centre[0].tolist()} of box {b.tolist()} is outside the lens model")
+    axis = _ray_in_lens(camera, centre[0], f"the centre {centre[0].tolist()} of box {b.tolist()}")
     R = look_at_rotation(axis)
     # the box outline in continuous pixel coordinates: [x0 - 0.5, x1 - 0.5] x [y0 - 0.5, y1 - 0.5]
     t = np.linspace(0.0, 1.0, _EDGE_SAMPLES)
@@ -335,18 +373,12 @@ def rectify_rect(
     the view directly, which reads better.) Raises ValueError when the centre or a midpoint is outside the
     lens model or behind the centre's view, or the rect spans more than ``MAX_HALF_ANGLE_RAD``.
     """
-    if isinstance(size, bool) or int(size) != size or size <= 0:
-        raise ValueError(f"size must be an integer > 0, got {size!r}")
     centre = np.asarray(centre_px, dtype=np.float64).reshape(-1)
     if centre.shape != (2,) or not np.all(np.isfinite(centre)):
         raise ValueError(f"centre_px must be 2 finite numbers, got {centre.tolist()}")
     if not (math.isfinite(side_px) and side_px > 0 and math.isfinite(rotation_rad)):
         raise ValueError(f"need a finite side > 0 and rotation, got {side_px}, {rotation_rad}")
-    axis = camera.pixels_to_rays(centre[None])[0]
-    if not np.all(np.isfinite(axis)) or math.atan2(math.hypot(axis[0], axis[1]), axis[2]) > max_ray_angle(
-        camera
-    ):
-        raise ValueError(f"the rect's centre {centre.tolist()} is outside the lens model")
+    axis = _ray_in_lens(camera, centre, f"the rect's centre {centre.tolist()}")
     c, s = math.cos(rotation_rad), math.sin(rotation_rad)
     half = side_px / 2.0
     # edge midpoints: up, down, left, right of the rect (image px); the crop's up is R(rotation) (0, -1)
@@ -354,24 +386,12 @@ def rectify_rect(
     rays = camera.pixels_to_rays(centre + offsets)
     if not np.all(np.isfinite(rays)):
         raise ValueError(f"an edge of the rect at {centre.tolist()} is outside the lens model")
-    first = look_at_rotation(axis)
-    v = rays @ first.T
-    if not np.all(v[:, 2] > 1e-6):
-        raise ValueError(f"an edge of the rect at {centre.tolist()} is behind its centre's view")
-    q = v[:, :2] / v[:, 2:]  # the midpoints in the tangent plane of the centre's view
-    middle = q.mean(0)  # the rect's centre as the view sees it
-    # half the shorter of its two spans: a lens stretches a hand's rect along one of them (the radial one
-    # in a wide lens's periphery), and MediaPipe's rect is square round the hand's longer side
-    tangent = min(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[2] - q[3])) / 2.0
-    if not 0 < tangent < math.tan(MAX_HALF_ANGLE_RAD):
-        raise ValueError(f"the rect at {centre.tolist()} spans too wide an angle for a perspective crop")
-    axis = first.T @ np.array([middle[0], middle[1], 1.0])
-    k = (size - 1) / 2.0
-    f = (size / 2.0) / tangent
-    K = np.array([[f, 0.0, k], [0.0, f, k], [0.0, 0.0, 1.0]])
-    unrolled = RectifiedCrop(R=look_at_rotation(axis), K=K, size=int(size))
-    roll = upright_roll(unrolled, rays[1], rays[0])  # the rect's down -> up edge points up
-    return RectifiedCrop(R=roll_matrix(roll) @ unrolled.R, K=K, size=int(size))
+    first, q = tangent_view(axis, rays, f"an edge of the rect at {centre.tolist()}")
+    # looks at the middle of the midpoints (the rect's centre as the view sees it); half the shorter of its
+    # two spans: a lens stretches a hand's rect along one of them (the radial one in a wide lens's
+    # periphery), and MediaPipe's rect is square round the hand's longer side
+    half_tangent = min(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[2] - q[3])) / 2.0
+    return upright_view(first, q.mean(0), half_tangent, size, rays[1], rays[0])  # down -> up edge points up
 
 
 def _crop_rays(rc: RectifiedCrop, uv_crop: np.ndarray, mirror: bool) -> np.ndarray:

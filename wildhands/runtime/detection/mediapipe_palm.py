@@ -54,13 +54,13 @@ import numpy as np
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.crop import up_angle
 from wildhands.geometry.perspective_crop import (
-    MAX_HALF_ANGLE_RAD,
     RectifiedCrop,
     look_at_rotation,
     rectified_to_image,
     rectify_rect,
     roll_matrix,
-    upright_roll,
+    tangent_view,
+    upright_view,
     warp_rectified,
 )
 from wildhands.runtime.detection.landmark_net import (
@@ -456,7 +456,7 @@ class MediaPipeHandDetector:
             if first is None:
                 return None
             centre, size, rotation = rect_from_landmarks(first.landmarks_px)
-            view = None if camera is None else _view_or_none(camera, first.landmarks_px)
+            view = _view_or_none(camera, first.landmarks_px)
             return self.landmarks_on_rect(
                 image_rgb, centre, size, rotation, box.score, camera=camera, view=view
             )
@@ -474,9 +474,7 @@ class MediaPipeHandDetector:
             return box.landmarks
         if box.landmark_rect is not None:
             cx, cy, size, rotation = box.landmark_rect
-            view = None
-            if camera is not None and box.landmark_rect_from is not None:
-                view = _view_or_none(camera, box.landmark_rect_from)
+            view = _view_or_none(camera, box.landmark_rect_from)
             return self.landmarks_on_rect(
                 image_rgb, np.array([cx, cy]), size, rotation, camera=camera, view=view
             )
@@ -525,7 +523,6 @@ class MediaPipeHandDetector:
         looking at it, ``view`` or :func:`rectified_rect_crop`'s) -> HandDetection, or None if no hand."""
         if camera is None:
             crop, to_image = rotated_crop(image, centre, size, rotation, LANDMARK_INPUT_SIZE)
-            unroll = roll_matrix(rotation).T  # world landmarks: crop axes -> the image's
         else:
             try:
                 crop, to_image, unroll = rectified_rect_crop(image, camera, centre, size, rotation, view)
@@ -538,7 +535,8 @@ class MediaPipeHandDetector:
             logger.debug("palm at %s rejected: hand presence %.2f", np.round(palm_box), presence)
             return None
         lm = out.landmarks[0].reshape(NUM_LANDMARKS, 3).astype(np.float64)
-        world = np.asarray(out.world_landmarks[0].reshape(NUM_LANDMARKS, 3), np.float64) @ unroll
+        world = np.asarray(out.world_landmarks[0].reshape(NUM_LANDMARKS, 3), np.float64)
+        world = world_to_image_axes(world, rotation) if camera is None else world @ unroll
         p_left_selfie = float(out.handedness.ravel()[0])
         # In a mirrored (selfie) image MediaPipe's "Left" is the person's left hand; in a camera image
         # (not mirrored) it is their right hand.
@@ -713,24 +711,19 @@ def view_from_landmarks(camera: CameraModel, landmarks_px: np.ndarray) -> Rectif
     rays = camera.pixels_to_rays(landmarks[:, :2] - 0.5)
     if not np.all(np.isfinite(rays)):
         raise ValueError("a landmark is outside the lens model")
-    mean_ray = look_at_rotation(rays[list(TRACKING_LANDMARKS)].mean(0))
-    v = rays @ mean_ray.T
-    if not np.all(v[:, 2] > 1e-6):
-        raise ValueError("a landmark is behind the view of the hand")
-    centre, side, _ = rect_from_landmarks(v[:, :2] / v[:, 2:])  # tangents: the rect in a unit-focal view
-    if not (np.all(np.isfinite(centre)) and 0 < side / 2 < math.tan(MAX_HALF_ANGLE_RAD)):
-        raise ValueError(f"the hand spans too wide an angle for a perspective crop (rect side {side:.2f})")
-    axis = mean_ray.T @ np.array([centre[0], centre[1], 1.0])
-    k = (LANDMARK_INPUT_SIZE - 1) / 2.0
-    f = LANDMARK_INPUT_SIZE / side
-    K = np.array([[f, 0.0, k], [0.0, f, k], [0.0, 0.0, 1.0]])
-    unrolled = RectifiedCrop(R=look_at_rotation(axis), K=K, size=LANDMARK_INPUT_SIZE)
-    roll = upright_roll(unrolled, rays[0], rays[9])  # wrist -> middle MCP up, as the rect's rotation
-    return RectifiedCrop(R=roll_matrix(roll) @ unrolled.R, K=K, size=LANDMARK_INPUT_SIZE)
+    mean_ray, q = tangent_view(rays[list(TRACKING_LANDMARKS)].mean(0), rays, "a landmark")
+    centre, side, _ = rect_from_landmarks(q)  # tangents: the rect in a unit-focal view
+    if not np.all(np.isfinite(centre)):
+        raise ValueError("the landmarks give no rect")
+    # wrist -> middle MCP up, as the rect's rotation
+    return upright_view(mean_ray, centre, side / 2.0, LANDMARK_INPUT_SIZE, rays[0], rays[9])
 
 
-def _view_or_none(camera: CameraModel, landmarks_px: np.ndarray) -> RectifiedCrop | None:
-    """:func:`view_from_landmarks`, or None where it raises (the caller then maps the plain rect)."""
+def _view_or_none(camera: CameraModel | None, landmarks_px: np.ndarray | None) -> RectifiedCrop | None:
+    """:func:`view_from_landmarks`, or None without a camera or landmarks, or where it raises (the caller
+    then cuts the plain rect, or maps it into a view)."""
+    if camera is None or landmarks_px is None:
+        return None
     try:
         return view_from_landmarks(camera, landmarks_px)
     except ValueError as exc:
