@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 
-from _eval_common import close_log, command_line, named_folders, setup_log, write_result  # noqa: E402
+from _eval_common import close_log, command_line, named_folders, setup_log, table, write_result  # noqa: E402
 from compare_real import bootstrap_ci  # noqa: E402
 from machine import machine_facts  # noqa: E402
 
@@ -128,11 +128,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    rows = [
-        "| hands | found box / rectified | both | MPJPE mm | PA-MPJPE mm | root mm | 2D px | rectified - box "
-        "(MPJPE; 2D) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
+    header = ["hands", "found box / rectified", "both", "MPJPE mm", "PA-MPJPE mm", "root mm", "2D px",
+              "rectified - box (MPJPE; 2D)"]  # fmt: skip
+    rows = []
     for name, s in summary.items():
         if "mpjpe_mm" not in s:
             continue
@@ -142,12 +140,9 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{s[m]['difference']:+} [{s[m]['ci95'][0]:+}, {s[m]['ci95'][1]:+}]"
             for m in ("mpjpe_mm", "kp2d_px")
         ]
-        rows.append(
-            f"| {name} | {s['found']['box']} / {s['found']['rectified']} | {s['found_by_both']} | "
-            + " | ".join(cells)
-            + f" | {'; '.join(d)} |"
-        )
-    return "\n".join(rows)
+        found = f"{s['found']['box']} / {s['found']['rectified']}"
+        rows.append([name, found, str(s["found_by_both"]), *cells, "; ".join(d)])
+    return table(header, rows)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
