@@ -15,6 +15,13 @@ bootstrap interval (``compare_real.bootstrap_ci``).
 
     wildhands synth --out /tmp/fp/v6_s7 --n 300 --seed 7 --config look.yaml   # docs/render-realism.md
     python bench/landmark_views.py --synthetic v6_s7=/tmp/fp/v6_s7 --synthetic v6_s8=/tmp/fp/v6_s8
+    python bench/landmark_views.py --clip --results bench/results/landmark_views_clip.json
+
+``--clip``: the bundled clip (the main job's), hands found by MediaPipe's detector on every frame as the
+python demo backend does (each mode's detector through its own lens), matched to the truth by side; per
+hand also the two mixes that say which of the rectified pass's outputs moves the fit: its 2D landmarks
+with the box pass's world landmarks (``rectified_2d``) and the reverse (``rectified_world``). Reported per
+side of the body (the clip has one hand of each).
 
 Results: ``bench/results/landmark_views.json``; log ``out/bench/landmark_views.log``.
 """
@@ -38,6 +45,8 @@ from compare_real import bootstrap_ci  # noqa: E402
 from machine import machine_facts  # noqa: E402
 
 MODES = ("box", "rectified")
+#: --clip: the rectified pass's 2D landmarks with the box pass's world landmarks, and the reverse
+MIXES = ("rectified_2d", "rectified_world")
 METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "root_error_mm", "orientation_deg", "kp2d_px")
 OFF_AXIS_BINS_DEG = (0.0, 30.0, 50.0, 180.0)  # the wrist's angle off the optical axis
 
@@ -87,20 +96,79 @@ def run_folder(name: str, folder: Path, frames: int, threads: int, progress: boo
     return rows
 
 
-def group_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Hands found per mode; for the hands both found, per metric: box and rectified means and medians
-    and the mean paired difference (rectified - box) with its 95 % bootstrap interval."""
-    both = [r for r in rows if r["box"] and r["rectified"]]
+def run_clip(threads: int, progress: bool) -> list[dict[str, Any]]:
+    """Per hand of the bundled clip found by both modes' detections (MediaPipe's detector on every frame,
+    each mode through its own lens): frame, side, lens, off-axis angle, each mode's errors and each mix's
+    (:data:`MIXES`; None: not matched to the truth)."""
+    import dataclasses
+
+    from wildhands.eval.scoring import LabelledHand, match_hands, score_estimate
+    from wildhands.runtime.pipeline import Pipeline, PipelineConfig
+    from wildhands.runtime.sequence import load_sequence
+
+    sequence = load_sequence()
+    camera = sequence.camera
+    pipeline = Pipeline(PipelineConfig(estimator="landmarks", crop_mode="rectified", threads=threads))
+    estimator = pipeline.landmark_hands  # fits the landmarks a box carries: no pass of its own
+    detector = estimator.detector
+
+    def mixed(box, world_from):
+        det = dataclasses.replace(box.landmarks, landmarks_world_m=world_from.landmarks.landmarks_world_m)
+        return dataclasses.replace(box, landmarks=det)
+
+    rows = []
+    for index in tqdm(range(len(sequence)), desc="clip", unit="frame", disable=not progress):
+        image = sequence.read_rgb(index)
+        labels = [LabelledHand.from_label(label) for label in sequence.ground_truth[index]]
+        plain = {b.side: b for b in detector.detect(image) if b.landmarks is not None}
+        seen = {b.side: b for b in detector.detect(image, camera=pipeline.view_camera(camera))}
+        seen = {side: b for side, b in seen.items() if b.landmarks is not None}
+        sides = [side for side in plain if side in seen]
+        boxes = {
+            "box": [plain[s] for s in sides],
+            "rectified": [seen[s] for s in sides],
+            "rectified_2d": [mixed(seen[s], plain[s]) for s in sides],
+            "rectified_world": [mixed(plain[s], seen[s]) for s in sides],
+        }
+        scored = {}
+        for mode, given in boxes.items():
+            hands = estimator(image, camera, given) if given else []
+            for label, hand in zip(labels, match_hands(labels, hands)):
+                if hand is not None:
+                    score = score_estimate(label, hand)
+                    scored.setdefault(label.side, {})[mode] = {
+                        m: round(float(getattr(score, m)), 2) for m in METRICS
+                    }
+        for label in labels:
+            if label.side not in sides:
+                continue
+            row: dict[str, Any] = {
+                "set": "clip",
+                "frame": str(index),
+                "side": label.side,
+                "lens": camera.distortion_model.value,
+                "off_axis_deg": round(off_axis_deg(label.keypoints_cam_m[0]), 2),
+            }
+            row.update({mode: scored.get(label.side, {}).get(mode) for mode in boxes})
+            rows.append(row)
+    return rows
+
+
+def group_summary(rows: list[dict[str, Any]], other: str = "rectified") -> dict[str, Any]:
+    """Hands found by ``box`` and by ``other`` (a mode or a mix); for the hands both found, per metric: the
+    two means and medians and the mean paired difference (other - box) with its 95 % bootstrap interval
+    (keys ``rectified_*`` whatever ``other``: the one table layout)."""
+    both = [r for r in rows if r["box"] and r[other]]
     out: dict[str, Any] = {
         "hands": len(rows),
-        "found": {m: sum(1 for r in rows if r[m]) for m in MODES},
+        "found": {"box": sum(1 for r in rows if r["box"]), "rectified": sum(1 for r in rows if r[other])},
         "found_by_both": len(both),
     }
     if len(both) < 3:
         return out
     for metric in METRICS:
         a = np.array([r["box"][metric] for r in both])
-        b = np.array([r["rectified"][metric] for r in both])
+        b = np.array([r[other][metric] for r in both])
         lo, hi = bootstrap_ci(b - a)
         out[metric] = {
             "box_mean": round(float(a.mean()), 2),
@@ -114,11 +182,18 @@ def group_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """:func:`group_summary` of every set, and of each per lens model and off-axis bin."""
+    """:func:`group_summary` of every set, and of each per lens model and off-axis bin; rows with a side
+    (``--clip``) also per side, and with the mixes (:data:`MIXES`) each against box, per side."""
     out: dict[str, Any] = {}
     for name in sorted({r["set"] for r in rows}):
         mine = [r for r in rows if r["set"] == name]
         out[name] = group_summary(mine)
+        for side in sorted({r["side"] for r in mine if r.get("side")}):
+            of_side = [r for r in mine if r.get("side") == side]
+            out[f"{name} {side} hand"] = group_summary(of_side)
+            for mix in MIXES:
+                if all(mix in r for r in of_side):
+                    out[f"{name} {side} hand, {mix}"] = group_summary(of_side, mix)
         for lens in sorted({r["lens"] for r in mine}):
             out[f"{name} {lens}"] = group_summary([r for r in mine if r["lens"] == lens])
         for lo, hi in zip(OFF_AXIS_BINS_DEG[:-1], OFF_AXIS_BINS_DEG[1:]):
@@ -147,8 +222,9 @@ def markdown(summary: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--synthetic", action="append", required=True, metavar="NAME=DIR",
+    p.add_argument("--synthetic", action="append", default=[], metavar="NAME=DIR",
                    help="a `wildhands synth` folder (repeatable)")  # fmt: skip
+    p.add_argument("--clip", action="store_true", help="the bundled clip, hands found by the detector")
     p.add_argument("--frames", type=int, default=0, help="at most this many frames per folder (0: all)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads of each pipeline")
     p.add_argument("--results", type=Path, default=REPO / "bench" / "results" / "landmark_views.json")
@@ -156,6 +232,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     args.synthetic = named_folders(p, "--synthetic", args.synthetic)
+    if not args.synthetic and not args.clip:
+        p.error("give --synthetic NAME=DIR and/or --clip")
     return args
 
 
@@ -170,12 +248,19 @@ def main(argv: list[str] | None = None) -> int:
         for name, folder in args.synthetic:
             rows += run_folder(name, folder, args.frames, args.threads, not args.no_progress)
             log.info("%s: %d hands", name, sum(1 for r in rows if r["set"] == name))
+        if args.clip:
+            rows += run_clip(args.threads, not args.no_progress)
+            log.info("clip: %d hands", sum(1 for r in rows if r["set"] == "clip"))
         summary = summarise(rows)
         result = {
             "bench": "landmark_views",
             "command": command_line("landmark_views.py", argv),
             "machine": machine_facts(),
-            "boxes": "ground truth (each hand alone)",
+            "boxes": "synthetic folders: ground truth (each hand alone); clip: the detector's, each mode's",
+            "mixes": {
+                "rectified_2d": "the rectified pass's 2D landmarks with the box pass's world landmarks",
+                "rectified_world": "the box pass's 2D landmarks with the rectified pass's world landmarks",
+            },
             "modes": {
                 "box": "MediaPipe's rect cut out of the image (crop_mode box / auto)",
                 "rectified": "the rect seen through a virtual camera looking at it (crop_mode rectified)",

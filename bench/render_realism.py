@@ -40,7 +40,8 @@ truncation cost. The world error is also given apart for the hands whose handedn
 right and wrong (``world_pa_mpjpe_mm_by_handedness``). The clear hands' presence is also read against the
 look, the camera's effects and the geometry (``presence_by_factor``: Spearman's rho and the mean presence
 in thirds of each factor -- the hand's angle off the axis and depth, the lens's field of view, the crop's
-size, the frame's sensor noise, JPEG quality, motion blur, ambient light, how frontal the light is
+size, how far the palm points away from the camera (``palm_tilt_deg``), the frame's sensor noise, JPEG
+quality, motion blur, ambient light, how frontal the light is
 (``light_frontal``: the light's direction of travel along the optical axis, 1 = from behind the camera) and
 the skin's luma).
 
@@ -397,16 +398,31 @@ def crop_view_m(cam_m: np.ndarray, rotation: float, valid: np.ndarray) -> np.nda
     return cam_m @ look_at_rotation(cam_m[valid].mean(0)).T @ roll_matrix(rotation)
 
 
-def finger_tilt_deg(cam_m: np.ndarray, rotation: float, valid: np.ndarray) -> float | None:
-    """How far (deg) the middle finger (MCP -> tip) points away from the camera, out of the crop's image plane
-    (:func:`crop_view_m`; + = away, - = towards the camera); None without both keypoints. Egocentric hands
-    reach away from the eye, their fingers curling away: the network's orientation reading depends on it
-    (``world_turn_x_by_finger_tilt_deg``)."""
-    mcp, tip = FINGER_KEYPOINTS["middle"][0], FINGER_KEYPOINTS["middle"][-1]
-    if not (valid[mcp] and valid[tip]):
+def axis_tilt_deg(
+    cam_m: np.ndarray, rotation: float, valid: np.ndarray, start: int, end: int
+) -> float | None:
+    """How far (deg) the direction keypoint ``start`` -> ``end`` points away from the camera, out of the
+    crop's image plane (:func:`crop_view_m`; + = away, - = towards the camera); None without
+    both keypoints."""
+    if not (valid[start] and valid[end]):
         return None
-    d = np.diff(crop_view_m(cam_m, rotation, valid)[[mcp, tip]], axis=0)[0]
+    d = np.diff(crop_view_m(cam_m, rotation, valid)[[start, end]], axis=0)[0]
     return math.degrees(math.asin(float(np.clip(d[2] / max(np.linalg.norm(d), 1e-12), -1.0, 1.0))))
+
+
+def finger_tilt_deg(cam_m: np.ndarray, rotation: float, valid: np.ndarray) -> float | None:
+    """How far (deg) the middle finger (MCP -> tip) points away from the camera (:func:`axis_tilt_deg`).
+    Egocentric hands reach away from the eye, their fingers curling away: the network's orientation reading
+    depends on it (``world_turn_x_by_finger_tilt_deg``)."""
+    mcp, tip = FINGER_KEYPOINTS["middle"][0], FINGER_KEYPOINTS["middle"][-1]
+    return axis_tilt_deg(cam_m, rotation, valid, mcp, tip)
+
+
+def palm_tilt_deg(cam_m: np.ndarray, rotation: float, valid: np.ndarray) -> float | None:
+    """How far (deg) the palm (wrist -> middle MCP) points away from the camera (:func:`axis_tilt_deg`):
+    near +90, the hand is seen end-on along its own forearm, as an egocentric camera sees a hand reaching
+    away from the eye (foreshortened to its knuckles); 0, seen full length."""
+    return axis_tilt_deg(cam_m, rotation, valid, 0, FINGER_KEYPOINTS["middle"][0])
 
 
 def world_turn_deg(
@@ -478,6 +494,7 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         out["turn_deg"] = turn
         out["palm_turn_deg"] = world_turn_deg(world, rotation, cam, valid, PALM_KEYPOINTS)
         out["finger_tilt_deg"] = finger_tilt_deg(cam, rotation, valid)
+        out["palm_tilt_deg"] = palm_tilt_deg(cam, rotation, valid)
         if valid.all():
             out["pa_by_keypoint_mm"] = errors
             out["bends_truth_deg"] = finger_bends_deg(cam)
@@ -616,6 +633,7 @@ PRESENCE_FACTORS: dict[str, Any] = {
     "wrist_depth_m": lambda h, s: _off_axis_deg_and_depth(h["wrist_cam_m"])[1],
     "lens_fov_deg": lambda h, s: h["conditions"]["lens_fov_deg"],
     "crop_side_px": lambda h, s: float(s["rect"][1]),
+    "palm_tilt_deg": lambda h, s: math.nan if s.get("palm_tilt_deg") is None else s["palm_tilt_deg"],
     "noise_std": lambda h, s: h["conditions"]["noise_std"],
     "jpeg_quality": lambda h, s: h["conditions"]["jpeg_quality"],
     "motion_blur_px": lambda h, s: h["conditions"]["motion_blur_px"],

@@ -239,6 +239,14 @@ def test_palm_turn_and_finger_tilt_are_read_in_the_crops_view():
         truth = hand @ roll_matrix(rotation).T @ look_at_rotation(seen.mean(0))
     truth = truth - truth.mean(0) + centre
     assert rr.finger_tilt_deg(truth, rotation, valid) == pytest.approx(30.0, abs=0.5)
+    assert rr.palm_tilt_deg(truth, rotation, valid) == pytest.approx(0.0, abs=0.5)  # the palm in the plane
+    c, s_ = math.cos(math.radians(50.0)), math.sin(math.radians(50.0))
+    away = np.array([[1.0, 0.0, 0.0], [0.0, c, -s_], [0.0, s_, c]])  # about the view's x: fingers (-y) go +z
+    to_view = look_at_rotation(centre).T @ roll_matrix(rotation)  # rows: camera -> the crop's view
+    seen = (truth - centre) @ to_view @ away @ to_view.T + centre  # turned about its centre: the same view
+    palm = (hand[9] - hand[0]) @ away  # the palm's direction in the view, turned
+    expected = math.degrees(math.asin(palm[2] / np.linalg.norm(palm)))
+    assert expected > 40.0 and rr.palm_tilt_deg(seen, rotation, valid) == pytest.approx(expected, abs=0.5)
     flat = hand.copy()
     for k in middle[1:]:  # the reading: the same hand with its middle finger in the image plane
         flat[k] = mcp + (hand[k] - mcp) * np.array([1.0, 1.0, 0.0]) / math.cos(tilt)
@@ -334,6 +342,7 @@ def test_presence_by_factor_follows_the_factor_the_presence_follows():
     assert abs(out["noise_std"]["spearman_rho"]) < 0.3 and out["noise_std"]["p"] > 0.01
     assert out["off_axis_deg"] is None  # every wrist on the axis
     assert out["lens_fov_deg"] is None and out["motion_blur_px"] is None and out["light_frontal"] is None
+    assert out["palm_tilt_deg"] is None  # scores without 3D truth: not read
 
 
 def test_a_rectified_view_moves_the_image_and_the_truth_together():
