@@ -22,6 +22,7 @@ setup(
         "opencv-python-headless>=4.8",
         "pyyaml>=6",
         "tqdm>=4.60",
+        "threadpoolctl>=3.1",
         "matplotlib>=3.7",
     ],
     extras_require={

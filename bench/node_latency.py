@@ -10,7 +10,9 @@ time from ``publish(image)`` to the HandArray arriving back here (end to end: DD
 ``--warmup`` frames are sent first, one at a time, and not counted. Frames the node replaced before its
 worker took them (latest frame wins) never come back: published - received = dropped.
 
-Untrained network (random weights: latency does not depend on them). Run it on an otherwise idle machine:
+The node's default parameters but those given: ``--estimator`` (default ``landmarks``, the node's default:
+MediaPipe's landmarks lifted and refined; ``image``: the image model of ``--backbone`` / ``--engine``),
+``weights`` the node's default. Run it on an otherwise idle machine:
 ``other_processes_cores`` in the JSON (CPU time used by every process other than this one and the node
 process, divided by wall time, from /proc/stat) and ``top_other_processes`` flag a disturbed run.
 
@@ -150,6 +152,7 @@ def _stats(values: list[float]) -> dict | None:
 # ----------------------------------------------------------------------------------------------- the node
 def _node_params(args) -> dict:
     return {
+        "estimator": args.estimator,
         "backbone": args.backbone,
         "engine": args.engine,
         "detector": args.detector,
@@ -329,7 +332,8 @@ def run(args) -> dict:
                 "frames": args.frames,
                 "rate_hz": args.rate,
                 "warmup": args.warmup,
-                "weights": "untrained (random)",
+                "estimator": args.estimator,
+                "weights": "the node's default",
                 "image": "wildhands/assets/sample/image.png (640x480 rgb8, 2 hands)",
                 "boxes": "hand_boxes = ground truth (hands.json)"
                 if args.detector == "none"
@@ -369,8 +373,9 @@ def run(args) -> dict:
 def _summary(r: dict, out: Path) -> None:
     c, m, ld = r["config"], r["machine"], r["load"]
     print(
-        f"\nwildhands_node {c['backbone']} engine={c['engine']} detector={c['detector']} mode={c['mode']} "
-        f"threads={c['threads']} (untrained) on {m['cpu']} x{m['cpu_count']}, rmw {m['rmw']}, "
+        f"\nwildhands_node estimator={c['estimator']} {c['backbone']} engine={c['engine']} "
+        f"detector={c['detector']} mode={c['mode']} threads={c['threads']} on {m['cpu']} x{m['cpu_count']}, "
+        f"rmw {m['rmw']}, "
         f"OMP_NUM_THREADS={m['OMP_NUM_THREADS']}"
     )
     print(
@@ -401,6 +406,7 @@ def _summary(r: dict, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--estimator", default="landmarks", choices=["landmarks", "image"])
     ap.add_argument("--backbone", default="resnet50", choices=["resnet18", "resnet34", "resnet50"])
     ap.add_argument("--engine", default="torch", choices=["torch", "onnxruntime"])
     ap.add_argument("--detector", default="mediapipe", choices=["mediapipe", "none"])

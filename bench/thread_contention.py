@@ -9,9 +9,16 @@
    the sample's 2 hands with their detector landmarks) with torch on 1 thread and on all cores, quiet and
    beside the busy core.
 
+3. **numpy's BLAS after its turn**: MediaPipe's detector on the sample image right after the landmark
+   estimator's fit of the same image (as a node's frames follow each other), with numpy's (and scipy's)
+   BLAS on all cores or on 1 thread (``threadpoolctl``), quiet machine. OpenBLAS's workers spin after a
+   call and hold a core the detector's LiteRT threads want.
+
 Settings alternate frame block by frame block (``--rounds``), so that a change of load hits all alike.
 
     python bench/thread_contention.py --out bench/results/thread_contention.json
+    python bench/thread_contention.py --sections blas --rounds 5 \
+        --out bench/results/thread_contention_blas.json
 """
 
 from __future__ import annotations
@@ -41,26 +48,14 @@ def _median_ms(fn, frames: int) -> float:
     return 1e3 * statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frames", type=int, default=8, help="timed frames per block")
-    ap.add_argument("--rounds", type=int, default=3, help="blocks per setting, alternating")
-    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "thread_contention.json")
-    args = ap.parse_args(argv)
-
+def contention_sections(image, camera, boxes, landmarks, boxes_with_landmarks, cores, args) -> dict:
+    """Sections 1 and 2: the image model's engines and the landmark fit, quiet and beside a busy core."""
     import torch
     from tqdm import tqdm
 
-    from wildhands.geometry.camera_yaml import load_camera_yaml
     from wildhands.model import ModelConfig
-    from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
     from wildhands.runtime.pipeline import Pipeline, PipelineConfig
-    from wildhands.runtime.threads import available_cores
 
-    image = load_image_rgb(SAMPLE_DIR / "image.png")
-    camera = load_camera_yaml(SAMPLE_DIR / "camera_info.yaml")
-    boxes, _ = load_hand_boxes(SAMPLE_DIR / "hands.json")
-    cores = available_cores()
     model = ModelConfig(backbone="resnet18", image_size=128)
     engines = {
         (engine, threads): Pipeline(
@@ -69,9 +64,6 @@ def main(argv: list[str] | None = None) -> dict:
         for engine in ("torch", "onnxruntime")
         for threads in sorted({cores, 1}, reverse=True)
     }
-    landmarks = Pipeline(PipelineConfig(weights="default"))
-    boxes_with_landmarks = landmarks.landmark_hands.detector.detect(image)
-
     engine_ms: dict[tuple, list[float]] = {}
     fit_ms: dict[tuple, list[float]] = {}
     with OtherLoad() as load:
@@ -109,12 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"torch_{t}_threads_{'busy_core' if busy else 'quiet'}_ms": statistics.median(v)
         for (t, busy), v in fit_ms.items()
     }
-    result = {
-        "command": command_line("thread_contention.py", argv if argv is not None else sys.argv[1:]),
-        "machine": machine_facts(),
-        "cores": cores,
-        "frames_per_block": args.frames,
-        "rounds": args.rounds,
+    out = {
         "engine_per_crop": rows,
         "landmark_fit_and_hand_layer_2_hands": fit,
         "other_processes_cores": load.other_cores,
@@ -122,14 +109,85 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if cores > 1:
         for mode in ("quiet", "busy_core"):
-            result[f"landmark_fit_torch_all_over_1_thread_{mode}"] = (
+            out[f"landmark_fit_torch_all_over_1_thread_{mode}"] = (
                 fit[f"torch_{cores}_threads_{mode}_ms"] / fit[f"torch_1_threads_{mode}_ms"]
             )
-    write_result(args.out, result)
     for name, row in rows.items():
         print(f"{name}: quiet {row['quiet_ms']:.1f} ms, busy core {row['busy_core_ms']:.1f} ms "
               f"(x{row['slowdown_with_a_busy_core']:.2f})")  # fmt: skip
     print("landmark fit + hand layer (2 hands):", {k: round(v, 2) for k, v in fit.items()})
+    return out
+
+
+def blas_section(image, camera, landmarks, boxes_with_landmarks, cores, args) -> dict:
+    """Section 3: the detector right after the fit, numpy's BLAS on all cores or on one thread."""
+    from threadpoolctl import threadpool_limits
+    from tqdm import tqdm
+
+    detector = landmarks.landmark_hands.detector
+    blas_ms: dict[tuple, list[float]] = {}
+    with OtherLoad() as load:
+        for _ in tqdm(range(args.rounds), desc="BLAS rounds", unit="round"):
+            for threads in sorted({cores, 1}, reverse=True):
+                threadpool_limits(limits=threads, user_api="blas")
+                detect, fit = [], []
+                for k in range(args.frames + 1):
+                    landmarks(image, camera, boxes_with_landmarks)
+                    t0 = time.perf_counter()
+                    detector.detect(image)
+                    if k:  # the first is a warm-up
+                        detect.append(1e3 * (time.perf_counter() - t0))
+                        fit.append(landmarks.timings["fit"] + landmarks.timings["hand_layer"])
+                blas_ms.setdefault(("detector", threads), []).append(statistics.median(detect))
+                blas_ms.setdefault(("fit", threads), []).append(statistics.median(fit))
+    threadpool_limits(limits=landmarks.threads.blas, user_api="blas")  # the plan again
+    blas = {f"{stage}_blas_{t}_threads_ms": statistics.median(v) for (stage, t), v in blas_ms.items()}
+    out: dict = {
+        "numpy_blas_2_hands": blas,  # detector: timed right after the fit (fit + hand layer) of the frame
+        "blas_other_processes_cores": load.other_cores,
+    }
+    if cores > 1:
+        for stage in ("detector", "fit"):
+            out[f"{stage}_blas_all_over_1_thread"] = (
+                blas[f"{stage}_blas_{cores}_threads_ms"] / blas[f"{stage}_blas_1_threads_ms"]
+            )
+    print("numpy's BLAS (detector after the fit):", {k: round(v, 2) for k, v in blas.items()})
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=8, help="timed frames per block")
+    ap.add_argument("--rounds", type=int, default=3, help="blocks per setting, alternating")
+    ap.add_argument("--sections", nargs="+", choices=["contention", "blas"], default=["contention", "blas"],
+                    help="contention: sections 1 and 2 (a busy core); blas: section 3")  # fmt: skip
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "thread_contention.json")
+    args = ap.parse_args(argv)
+
+    from wildhands.geometry.camera_yaml import load_camera_yaml
+    from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
+    from wildhands.runtime.pipeline import Pipeline, PipelineConfig
+    from wildhands.runtime.threads import available_cores
+
+    image = load_image_rgb(SAMPLE_DIR / "image.png")
+    camera = load_camera_yaml(SAMPLE_DIR / "camera_info.yaml")
+    boxes, _ = load_hand_boxes(SAMPLE_DIR / "hands.json")
+    cores = available_cores()
+    landmarks = Pipeline(PipelineConfig(weights="default"))
+    boxes_with_landmarks = landmarks.landmark_hands.detector.detect(image)
+
+    result = {
+        "command": command_line("thread_contention.py", argv if argv is not None else sys.argv[1:]),
+        "machine": machine_facts(),
+        "cores": cores,
+        "frames_per_block": args.frames,
+        "rounds": args.rounds,
+    }
+    if "contention" in args.sections:
+        result.update(contention_sections(image, camera, boxes, landmarks, boxes_with_landmarks, cores, args))
+    if "blas" in args.sections:
+        result.update(blas_section(image, camera, landmarks, boxes_with_landmarks, cores, args))
+    write_result(args.out, result)
     return result
 
 

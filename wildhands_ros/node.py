@@ -131,6 +131,8 @@ class WildHandsNode(Node):
             sync=self.sync.backend, tf=self.tf.backend, messages="cdr" if self.serialized else "objects",
         )  # fmt: skip
         self.create_timer(p.diagnostics_period, self._publish_diagnostics)
+        if p.switch_interval_ms > 0:  # process-wide: the worker must not hold the executor off the GIL
+            sys.setswitchinterval(p.switch_interval_ms / 1000.0)
         self._worker = threading.Thread(target=self._work, name="wildhands_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(

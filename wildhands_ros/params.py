@@ -107,8 +107,16 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "threads": ParamSpec(
         0,
         "CPU cores the pipeline may use (0 = all this process may run on): LiteRT and ONNX Runtime get "
-        "them, torch only when it runs the image model (wildhands.runtime.threads).",
+        "them, torch only when it runs the image model, numpy's BLAS one (wildhands.runtime.threads).",
         range=(0, 256),
+        read_only=True,
+    ),
+    "switch_interval_ms": ParamSpec(
+        0.5,
+        "ms, Python's thread switch interval, set for the node's process (sys.setswitchinterval): the "
+        "worker thread and the executor's callbacks (images in, hands out) share the GIL, and Python's "
+        "5 ms default lets the worker hold them off; 0 = leave the interpreter's.",
+        range=(0.0, 100.0),
         read_only=True,
     ),
     "hand_model": ParamSpec("open", "Hand model: open (shipped) or mano.", HAND_MODEL_NAMES, read_only=True),
@@ -400,6 +408,7 @@ class NodeParams(SpecParams):
     backbone: str
     device: str
     threads: int
+    switch_interval_ms: float
     hand_model: str
     mano_model_path: str
     max_hands: int

@@ -249,3 +249,30 @@ def test_runtime_parameter_updates_are_checked(h):
 
 def test_keypoint_names_in_tf(h):
     assert frame_name("hand", "right", 8) == "hand_right_index_tip" and len(KEYPOINT_NAMES) == 21
+
+
+def test_the_node_sets_pythons_switch_interval(ros_context):
+    """switch_interval_ms: the node's worker and the executor's callbacks share the GIL; the node sets
+    Python's switch interval for its process (0: left as it is)."""
+    import sys
+
+    from ros_harness import NODE_PARAMS
+
+    from wildhands_ros.node import WildHandsNode
+
+    before = sys.getswitchinterval()
+    try:
+        for ms, expected in ((0.25, 0.00025), (0.0, 0.00025)):  # the second leaves the first's
+            params = {**NODE_PARAMS, "switch_interval_ms": ms}
+            # its own namespace: a second node named like the harness's would take its /rosout logger along
+            # when destroyed
+            node = WildHandsNode(
+                namespace="switch_interval_test",
+                parameter_overrides=[Parameter(k, value=v) for k, v in params.items()],
+            )
+            try:
+                assert sys.getswitchinterval() == pytest.approx(expected)
+            finally:
+                node.destroy_node()
+    finally:
+        sys.setswitchinterval(before)

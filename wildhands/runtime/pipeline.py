@@ -78,7 +78,7 @@ from wildhands.runtime.detection.landmark_net import LANDMARK_ENGINES
 from wildhands.runtime.engines import ENGINES, PRECISIONS, build_engine, default_precision
 from wildhands.runtime.engines.base import EngineOutput
 from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX, HandBox, HandEstimate, landmarks_centre_px
-from wildhands.runtime.threads import apply_torch_threads, plan_threads
+from wildhands.runtime.threads import apply_blas_threads, apply_torch_threads, plan_threads
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ class PipelineConfig:
         the others.
     onnx_path: ONNX file for the onnxruntime engine; ``None`` = export the network to a temporary cache.
     threads: CPU cores the pipeline's runtimes may use (0 = all this process may run on); how they are
-        shared between LiteRT, torch and ONNX Runtime: :func:`wildhands.runtime.threads.plan_threads`.
+        shared between LiteRT, torch, ONNX Runtime and numpy's BLAS:
+        :func:`wildhands.runtime.threads.plan_threads`.
     box_scale: side of the square crop / longest side of the hand box (1.5 in the WildHands code).
     border: ``'zero_pad'`` (crops may extend past the image, padded with black) or ``'clamp'`` (box crops).
     crop_mode: ``'box'`` (axis-aligned square of the distorted image), ``'rectified'`` (virtual pinhole
@@ -251,6 +252,7 @@ class Pipeline:
         #: threads per runtime, set here once (never per frame)
         self.threads = plan_threads(self.config.threads, self.config.estimator, self.config.engine)
         apply_torch_threads(self.threads.torch)
+        apply_blas_threads(self.threads.blas)
         if self.config.estimator == "image":
             self.engine = build_engine(
                 self.config.engine,

@@ -6,6 +6,15 @@ Runtime (the image model with engine ``onnxruntime``). As they take turns, each 
 long as none keeps the cores busy after its turn (ONNX Runtime's sessions turn their spin-waiting off;
 LiteRT's and torch's pools sleep after a short spin), and as long as no OTHER process holds a core.
 
+numpy's BLAS is the fourth runtime: the landmark estimator's fit (refinement, PnP, rotations) calls it on
+small matrices between the networks' turns. OpenBLAS (numpy's and scipy's wheels each bundle one) runs a
+call on all cores when its matrices are large enough, and then its workers spin for a while waiting for the
+next call: on a 2-core machine they take a core from the next frame's LiteRT passes. Measured
+(``bench/thread_contention.py``, section 3: MediaPipe's detector right after the fit of the previous frame):
+the detector takes x1.7-1.8 as long behind numpy's BLAS on all cores as behind one thread, and the fit is
+no slower on one. So numpy's BLAS gets one thread (:func:`apply_blas_threads`, through ``threadpoolctl``;
+without it, a warning says to set ``OPENBLAS_NUM_THREADS=1`` before numpy is imported).
+
 A busy core is what hurts (``bench/thread_contention.py`` -> ``bench/results/thread_contention.json``,
 2-core machine, one other process spinning on a core): torch's OpenMP team as large as the machine waits
 at every barrier for the thread that lost its core, and the image model's crop goes from 13 ms to 39 ms
@@ -13,8 +22,9 @@ at every barrier for the thread that lost its core, and the image model's crop g
 estimator's fit (lifting head + refinement + hand layer, 2 hands) is as fast on 1 torch thread as on 2
 on a quiet machine (10.2 vs 10.3 ms) and 1.27x faster beside a busy core. Hence the plan
 (:func:`plan_threads`): LiteRT and ONNX Runtime get ``threads`` cores; torch gets them only when it runs
-the image model, else one thread. It is set once, when a pipeline is built, never per frame (the
-pipeline used to switch torch between 1 and all threads around its hand layer on every call).
+the image model, else one thread; numpy's BLAS one thread. It is set once, when a pipeline is built, never
+per frame (the pipeline used to switch torch between 1 and all threads around its hand layer on every
+call).
 
 The 842 ms per crop recorded for the torch engine in ``bench/results/pipeline.json`` (2026-11-25; 35 ms
 alone) was such a run: ``other_processes_cores`` ~1.05 in every block, i.e. another process held one of
@@ -36,7 +46,7 @@ from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ThreadPlan", "available_cores", "plan_threads", "apply_torch_threads"]
+__all__ = ["ThreadPlan", "available_cores", "plan_threads", "apply_torch_threads", "apply_blas_threads"]
 
 
 def available_cores() -> int:
@@ -50,21 +60,23 @@ def available_cores() -> int:
 @dataclass(frozen=True)
 class ThreadPlan:
     """Threads per runtime. litert: palm/landmark networks; torch: torch's intra-op pool (set process-wide);
-    onnxruntime: the image model's session."""
+    onnxruntime: the image model's session; blas: numpy's (and scipy's) BLAS (set process-wide)."""
 
     litert: int
     torch: int
     onnxruntime: int
+    blas: int = 1
 
 
 def plan_threads(threads: int = 0, estimator: str = "landmarks", engine: str = "onnxruntime") -> ThreadPlan:
     """The plan for a pipeline: ``threads`` cores (0 = :func:`available_cores`) for LiteRT and ONNX Runtime;
-    torch gets them only when it runs the image model (``estimator='image'``, ``engine='torch'``), else 1."""
+    torch gets them only when it runs the image model (``estimator='image'``, ``engine='torch'``), else 1;
+    numpy's BLAS always 1 (module docstring)."""
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise ValueError(f"threads={threads!r} must be an int >= 0")
     cores = threads or available_cores()
     torch_threads = cores if (estimator == "image" and engine == "torch") else 1
-    return ThreadPlan(litert=cores, torch=torch_threads, onnxruntime=cores)
+    return ThreadPlan(litert=cores, torch=torch_threads, onnxruntime=cores, blas=1)
 
 
 def apply_torch_threads(n: int) -> None:
@@ -75,3 +87,28 @@ def apply_torch_threads(n: int) -> None:
     if torch.get_num_threads() != n:
         logger.debug("torch intra-op threads %d -> %d", torch.get_num_threads(), n)
         torch.set_num_threads(n)
+
+
+_blas_warned = False
+
+
+def apply_blas_threads(n: int) -> bool:
+    """Limit the BLAS libraries loaded in this process (numpy's and scipy's OpenBLAS; MKL, BLIS alike) to
+    ``n`` threads, process-wide, unless they already are: called when a pipeline is built, never per frame.
+    False (and one warning per process) where ``threadpoolctl`` is not installed."""
+    global _blas_warned
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        if not _blas_warned:
+            logger.warning(
+                "threadpoolctl is not installed: numpy's BLAS keeps its threads, which can slow the hand "
+                "detector down (pip install threadpoolctl, or set OPENBLAS_NUM_THREADS=1 before starting)"
+            )
+            _blas_warned = True
+        return False
+    current = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    if any(t != n for t in current):
+        logger.debug("BLAS threads %s -> %d", current, n)
+        threadpool_limits(limits=n, user_api="blas")  # called, not entered: the limit stays
+    return True

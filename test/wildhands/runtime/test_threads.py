@@ -8,7 +8,7 @@ import torch
 from wildhands.geometry.camera_yaml import load_camera_yaml
 from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
 from wildhands.runtime.pipeline import Pipeline, PipelineConfig
-from wildhands.runtime.threads import ThreadPlan, available_cores, plan_threads
+from wildhands.runtime.threads import ThreadPlan, apply_blas_threads, available_cores, plan_threads
 
 
 def test_the_plan_gives_torch_the_cores_only_for_the_image_model():
@@ -16,6 +16,8 @@ def test_the_plan_gives_torch_the_cores_only_for_the_image_model():
     assert plan_threads(4, "image", "onnxruntime") == ThreadPlan(litert=4, torch=1, onnxruntime=4)
     assert plan_threads(6, "image", "torch") == ThreadPlan(litert=6, torch=6, onnxruntime=6)
     assert plan_threads(0).litert == available_cores() >= 1
+    plans = [plan_threads(4, e, g) for e in ("landmarks", "image") for g in ("torch", "onnxruntime")]
+    assert {plan.blas for plan in plans} == {1}
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="threads"):
             plan_threads(bad)
@@ -40,3 +42,42 @@ def test_thread_settings_are_applied_once(monkeypatch, estimator, engine):
     finally:
         monkeypatch.undo()
         torch.set_num_threads(before)
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_a_pipeline_gives_numpys_blas_one_thread_once():
+    """numpy's BLAS (OpenBLAS in numpy's and scipy's wheels) spins after its calls and takes a core from the
+    detector: a built pipeline sets it to one thread, and its frames leave it there."""
+    from threadpoolctl import threadpool_limits
+
+    image = load_image_rgb(SAMPLE_DIR / "image.png")
+    camera = load_camera_yaml(SAMPLE_DIR / "camera_info.yaml")
+    boxes, _ = load_hand_boxes(SAMPLE_DIR / "hands.json")
+    assert _blas_threads(), "numpy's BLAS is not visible to threadpoolctl"
+    # (a BLAS built for one thread, as torch's own may be, stays at 1 whatever it is told)
+    with threadpool_limits(limits=2, user_api="blas"):  # restored on leaving
+        assert max(_blas_threads()) == 2
+        pipeline = Pipeline(PipelineConfig(weights="default", threads=2))
+        assert pipeline.threads.blas == 1 and set(_blas_threads()) == {1}
+        assert len(pipeline(image, camera, boxes)) == 2
+        assert set(_blas_threads()) == {1}
+        assert apply_blas_threads(3) and max(_blas_threads()) == 3
+
+
+def test_without_threadpoolctl_blas_threads_are_left_with_one_warning(monkeypatch, caplog):
+    import sys
+
+    import wildhands.runtime.threads as threads
+
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    monkeypatch.setattr(threads, "_blas_warned", False)
+    with caplog.at_level("WARNING", logger="wildhands.runtime.threads"):
+        assert apply_blas_threads(1) is False
+        assert apply_blas_threads(1) is False
+    warnings = [r for r in caplog.records if "threadpoolctl" in r.getMessage()]
+    assert len(warnings) == 1 and "OPENBLAS_NUM_THREADS=1" in warnings[0].getMessage()
