@@ -80,7 +80,8 @@ def _version(dist: str) -> str | None:
 def machine_facts(**extra) -> dict:
     """The machine every result file records beside its numbers: cpu, cpu_count, python, platform, the torch
     and onnxruntime versions (None where not installed), and, where this bench imported torch, torch_threads
-    and cuda (the GPU's name or None); then ``extra`` (a bench's own facts: threads, rmw, load, ...).
+    and cuda (the GPU's name or None), where a pipeline set them the BLAS libraries' threads (blas_threads:
+    numpy's, scipy's, ...); then ``extra`` (a bench's own facts: threads, rmw, load, ...).
     Nothing is imported for it: a bench's numbers are not disturbed by collecting its facts."""
     facts: dict = {
         "cpu": cpu_model(),
@@ -94,6 +95,10 @@ def machine_facts(**extra) -> dict:
     if torch is not None:
         facts["torch_threads"] = torch.get_num_threads()
         facts["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    if "threadpoolctl" in sys.modules:  # a pipeline was built: the BLAS threads it set
+        from wildhands.runtime.threads import blas_threads
+
+        facts["blas_threads"] = blas_threads()
     facts.update(extra)
     return facts
 

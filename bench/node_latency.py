@@ -11,8 +11,9 @@ time from ``publish(image)`` to the HandArray arriving back here (end to end: DD
 worker took them (latest frame wins) never come back: published - received = dropped.
 
 The node's default parameters but those given: ``--estimator`` (default ``landmarks``, the node's default:
-MediaPipe's landmarks lifted and refined; ``image``: the image model of ``--backbone`` / ``--engine``),
-``weights`` the node's default. Run it on an otherwise idle machine:
+MediaPipe's landmarks lifted and refined; ``image``: the image model on ``--engine``, ``--backbone`` for
+an untrained network only: the shipped weights carry their own), ``weights`` the node's default (the JSON
+records the node's own description of them). Run it on an otherwise idle machine:
 ``other_processes_cores`` in the JSON (CPU time used by every process other than this one and the node
 process, divided by wall time, from /proc/stat) and ``top_other_processes`` flag a disturbed run.
 
@@ -20,8 +21,10 @@ DDS stays on loopback: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST is forced and ROS
 random id in 101-200. With ``--mode process`` both processes use config/fastdds_shm.xml (big shared-memory
 segments; Fast DDS' defaults drop many large best-effort samples across processes) unless ``--no-shm``.
 
-    python bench/node_latency.py --backbone resnet50 --engine torch --detector none \
+    python bench/node_latency.py --estimator image --backbone resnet50 --engine torch --detector none \
         --out bench/results/node_latency.json --append
+    python bench/node_latency.py --mode process --detector mediapipe --frames 40 --rate 10 \
+        --out bench/results/node_latency.json --append     # the default node
 """
 
 from __future__ import annotations
@@ -181,6 +184,7 @@ def run(args) -> dict:
     from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes, load_image_rgb
     from wildhands_ros.conversions import boxes_to_detections, info_dict_to_msg, rgb_to_image
     from wildhands_ros.msg import HandArray, HandDetectionArray
+    from wildhands_ros.params import PARAM_SPECS
     from wildhands_ros.sync import stamp_ns
 
     image = load_image_rgb(SAMPLE_DIR / "image.png")
@@ -324,8 +328,8 @@ def run(args) -> dict:
             node_counters = {k: int(diag1[k]) - int(diag0[k]) for k in keys if k in diag0 and k in diag1}
         return {
             "config": {
-                "backbone": args.backbone,
-                "engine": args.engine,
+                "backbone": args.backbone if args.estimator == "image" else None,  # unused by landmarks
+                "engine": args.engine if args.estimator == "image" else None,
                 "detector": args.detector,
                 "mode": args.mode,
                 "threads": args.threads,
@@ -333,7 +337,8 @@ def run(args) -> dict:
                 "rate_hz": args.rate,
                 "warmup": args.warmup,
                 "estimator": args.estimator,
-                "weights": "the node's default",
+                "weights": (diag1 or {}).get("weights", "the node's default"),  # as the node reports it
+                "switch_interval_ms": PARAM_SPECS["switch_interval_ms"].default,
                 "image": "wildhands/assets/sample/image.png (640x480 rgb8, 2 hands)",
                 "boxes": "hand_boxes = ground truth (hands.json)"
                 if args.detector == "none"
@@ -373,7 +378,7 @@ def run(args) -> dict:
 def _summary(r: dict, out: Path) -> None:
     c, m, ld = r["config"], r["machine"], r["load"]
     print(
-        f"\nwildhands_node estimator={c['estimator']} {c['backbone']} engine={c['engine']} "
+        f"\nwildhands_node estimator={c['estimator']} backbone={c['backbone']} engine={c['engine']} "
         f"detector={c['detector']} mode={c['mode']} threads={c['threads']} on {m['cpu']} x{m['cpu_count']}, "
         f"rmw {m['rmw']}, "
         f"OMP_NUM_THREADS={m['OMP_NUM_THREADS']}"

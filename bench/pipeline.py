@@ -649,6 +649,9 @@ def main(argv: list[str] | None = None) -> dict:
     if worker is not None:
         worker.close()
     tmp.cleanup()
+    from wildhands.runtime.threads import blas_threads
+
+    result["machine"]["blas_threads"] = blas_threads()  # as the pipelines set them (machine_facts ran before)
     result["ratios"] = ratios(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -11,8 +11,8 @@
 
 3. **numpy's BLAS after its turn**: MediaPipe's detector on the sample image right after the landmark
    estimator's fit of the same image (as a node's frames follow each other), with numpy's (and scipy's)
-   BLAS on all cores or on 1 thread (``threadpoolctl``), quiet machine. OpenBLAS's workers spin after a
-   call and hold a core the detector's LiteRT threads want.
+   BLAS on all cores or on 1 thread (``threads.apply_blas_threads``), quiet machine. OpenBLAS's workers
+   spin after a call and hold a core the detector's LiteRT threads want.
 
 Settings alternate frame block by frame block (``--rounds``), so that a change of load hits all alike.
 
@@ -121,15 +121,16 @@ def contention_sections(image, camera, boxes, landmarks, boxes_with_landmarks, c
 
 def blas_section(image, camera, landmarks, boxes_with_landmarks, cores, args) -> dict:
     """Section 3: the detector right after the fit, numpy's BLAS on all cores or on one thread."""
-    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
+
+    from wildhands.runtime.threads import apply_blas_threads
 
     detector = landmarks.landmark_hands.detector
     blas_ms: dict[tuple, list[float]] = {}
     with OtherLoad() as load:
         for _ in tqdm(range(args.rounds), desc="BLAS rounds", unit="round"):
             for threads in sorted({cores, 1}, reverse=True):
-                threadpool_limits(limits=threads, user_api="blas")
+                apply_blas_threads(threads)
                 detect, fit = [], []
                 for k in range(args.frames + 1):
                     landmarks(image, camera, boxes_with_landmarks)
@@ -140,7 +141,7 @@ def blas_section(image, camera, landmarks, boxes_with_landmarks, cores, args) ->
                         fit.append(landmarks.timings["fit"] + landmarks.timings["hand_layer"])
                 blas_ms.setdefault(("detector", threads), []).append(statistics.median(detect))
                 blas_ms.setdefault(("fit", threads), []).append(statistics.median(fit))
-    threadpool_limits(limits=landmarks.threads.blas, user_api="blas")  # the plan again
+    apply_blas_threads(landmarks.threads.blas)  # the plan again
     blas = {f"{stage}_blas_{t}_threads_ms": statistics.median(v) for (stage, t), v in blas_ms.items()}
     out: dict = {
         "numpy_blas_2_hands": blas,  # detector: timed right after the fit (fit + hand layer) of the frame

@@ -131,7 +131,9 @@ class WildHandsNode(Node):
             sync=self.sync.backend, tf=self.tf.backend, messages="cdr" if self.serialized else "objects",
         )  # fmt: skip
         self.create_timer(p.diagnostics_period, self._publish_diagnostics)
+        self._switch_interval_before: float | None = None  # restored by destroy_node
         if p.switch_interval_ms > 0:  # process-wide: the worker must not hold the executor off the GIL
+            self._switch_interval_before = sys.getswitchinterval()
             sys.setswitchinterval(p.switch_interval_ms / 1000.0)
         self._worker = threading.Thread(target=self._work, name="wildhands_worker", daemon=True)
         self._worker.start()
@@ -362,6 +364,9 @@ class WildHandsNode(Node):
             and threading.current_thread() is not self._worker
         ):
             self._worker.join(timeout=10.0)
+        if getattr(self, "_switch_interval_before", None) is not None:  # the process's setting, back
+            sys.setswitchinterval(self._switch_interval_before)
+            self._switch_interval_before = None
         super().destroy_node()
 
 

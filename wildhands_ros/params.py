@@ -115,7 +115,8 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         0.5,
         "ms, Python's thread switch interval, set for the node's process (sys.setswitchinterval): the "
         "worker thread and the executor's callbacks (images in, hands out) share the GIL, and Python's "
-        "5 ms default lets the worker hold them off; 0 = leave the interpreter's.",
+        "5 ms default lets the worker hold them off; 0 = leave the interpreter's. Restored when the node "
+        "is destroyed.",
         range=(0.0, 100.0),
         read_only=True,
     ),

@@ -253,7 +253,7 @@ def test_keypoint_names_in_tf(h):
 
 def test_the_node_sets_pythons_switch_interval(ros_context):
     """switch_interval_ms: the node's worker and the executor's callbacks share the GIL; the node sets
-    Python's switch interval for its process (0: left as it is)."""
+    Python's switch interval for its process (0: left as it is) and gives it back when destroyed."""
     import sys
 
     from ros_harness import NODE_PARAMS
@@ -262,7 +262,8 @@ def test_the_node_sets_pythons_switch_interval(ros_context):
 
     before = sys.getswitchinterval()
     try:
-        for ms, expected in ((0.25, 0.00025), (0.0, 0.00025)):  # the second leaves the first's
+        sys.setswitchinterval(0.004)
+        for ms, expected in ((0.25, 0.00025), (0.0, 0.004)):  # 0: the process's own, left as it is
             params = {**NODE_PARAMS, "switch_interval_ms": ms}
             # its own namespace: a second node named like the harness's would take its /rosout logger along
             # when destroyed
@@ -274,5 +275,6 @@ def test_the_node_sets_pythons_switch_interval(ros_context):
                 assert sys.getswitchinterval() == pytest.approx(expected)
             finally:
                 node.destroy_node()
+            assert sys.getswitchinterval() == pytest.approx(0.004)  # restored with the node
     finally:
         sys.setswitchinterval(before)

@@ -251,8 +251,8 @@ class Pipeline:
         self.landmark_hands = None  # the landmark-lifting path (estimator 'landmarks')
         #: threads per runtime, set here once (never per frame)
         self.threads = plan_threads(self.config.threads, self.config.estimator, self.config.engine)
+        apply_blas_threads(self.threads.blas)  # first: an OpenMP OpenBLAS would also set OpenMP's count
         apply_torch_threads(self.threads.torch)
-        apply_blas_threads(self.threads.blas)
         if self.config.estimator == "image":
             self.engine = build_engine(
                 self.config.engine,

@@ -11,9 +11,10 @@ small matrices between the networks' turns. OpenBLAS (numpy's and scipy's wheels
 call on all cores when its matrices are large enough, and then its workers spin for a while waiting for the
 next call: on a 2-core machine they take a core from the next frame's LiteRT passes. Measured
 (``bench/thread_contention.py``, section 3: MediaPipe's detector right after the fit of the previous frame):
-the detector takes x1.7-1.8 as long behind numpy's BLAS on all cores as behind one thread, and the fit is
+the detector takes x1.8 as long behind numpy's BLAS on all cores as behind one thread, and the fit is
 no slower on one. So numpy's BLAS gets one thread (:func:`apply_blas_threads`, through ``threadpoolctl``;
-without it, a warning says to set ``OPENBLAS_NUM_THREADS=1`` before numpy is imported).
+every BLAS loaded but torch's own, which torch's thread count governs; without ``threadpoolctl``, a warning
+says to set ``OPENBLAS_NUM_THREADS=1`` before numpy is imported).
 
 A busy core is what hurts (``bench/thread_contention.py`` -> ``bench/results/thread_contention.json``,
 2-core machine, one other process spinning on a core): torch's OpenMP team as large as the machine waits
@@ -46,7 +47,14 @@ from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ThreadPlan", "available_cores", "plan_threads", "apply_torch_threads", "apply_blas_threads"]
+__all__ = [
+    "ThreadPlan",
+    "available_cores",
+    "plan_threads",
+    "apply_torch_threads",
+    "apply_blas_threads",
+    "blas_threads",
+]
 
 
 def available_cores() -> int:
@@ -92,23 +100,60 @@ def apply_torch_threads(n: int) -> None:
 _blas_warned = False
 
 
-def apply_blas_threads(n: int) -> bool:
-    """Limit the BLAS libraries loaded in this process (numpy's and scipy's OpenBLAS; MKL, BLIS alike) to
-    ``n`` threads, process-wide, unless they already are: called when a pipeline is built, never per frame.
-    False (and one warning per process) where ``threadpoolctl`` is not installed."""
+def _blas_controllers(warn: bool = False) -> list | None:
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process but torch's own (torch's
+    threads are :func:`apply_torch_threads`' business); None (and with ``warn`` one warning per process)
+    where ``threadpoolctl`` is not installed."""
     global _blas_warned
     try:
-        from threadpoolctl import threadpool_info, threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
-        if not _blas_warned:
+        if warn and not _blas_warned:
             logger.warning(
                 "threadpoolctl is not installed: numpy's BLAS keeps its threads, which can slow the hand "
                 "detector down (pip install threadpoolctl, or set OPENBLAS_NUM_THREADS=1 before starting)"
             )
             _blas_warned = True
+        return None
+    torch_dir = _package_dir("torch")
+    return [
+        lib
+        for lib in ThreadpoolController().lib_controllers
+        if lib.user_api == "blas"
+        and not (torch_dir and os.path.realpath(lib.filepath).startswith(torch_dir + os.sep))
+    ]
+
+
+def _package_dir(name: str) -> str | None:
+    """The real path of an installed package's folder, without importing it; None where not installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return os.path.realpath(locations[0]) if locations else None
+
+
+def blas_threads() -> list[int] | None:
+    """The thread counts of the BLAS libraries :func:`apply_blas_threads` sets (numpy's, scipy's: every
+    BLAS loaded but torch's); None without ``threadpoolctl``. Recorded by the benches (``machine_facts``)."""
+    libs = _blas_controllers()
+    return None if libs is None else [int(lib.num_threads) for lib in libs]
+
+
+def apply_blas_threads(n: int) -> bool:
+    """Set the BLAS libraries loaded in this process but torch's (numpy's and scipy's OpenBLAS; MKL, BLIS
+    alike) to ``n`` threads, process-wide, unless they already are: called when a pipeline is built, before
+    torch's threads are set (an OpenMP build of OpenBLAS sets the OpenMP thread count too), never per
+    frame. True where at least one such library was found; False without one (debug log) or without
+    ``threadpoolctl`` (one warning per process)."""
+    libs = _blas_controllers(warn=True)
+    if libs is None:
         return False
-    current = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    if any(t != n for t in current):
-        logger.debug("BLAS threads %s -> %d", current, n)
-        threadpool_limits(limits=n, user_api="blas")  # called, not entered: the limit stays
+    if not libs:
+        logger.debug("no BLAS library visible to threadpoolctl: nothing to limit")
+        return False
+    for lib in libs:
+        if lib.num_threads != n:
+            logger.debug("BLAS %s threads %d -> %d", lib.filepath, lib.num_threads, n)
+            lib.set_num_threads(n)
     return True
