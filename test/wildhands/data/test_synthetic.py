@@ -389,3 +389,23 @@ def test_fingers_flex_in_their_own_planes_and_converge():
         components = sample_hand_pose(np.random.default_rng(grasp), grasp, "natural", fan)
         converted = sample_hand_pose(np.random.default_rng(grasp), grasp, "natural", fan, rest)
         np.testing.assert_allclose(converted, flex_in_finger_planes(components, rest), atol=1e-12)
+
+
+def test_pool_workers_run_every_thread_pool_on_one_thread():
+    """`wildhands synth --workers N`: each worker process runs torch, OpenCV and numpy's BLAS on one thread
+    (the workers share the cores; OpenBLAS's spinning threads would take the others' cores)."""
+    from threadpoolctl import threadpool_limits
+
+    from wildhands.data.synthetic.io import _worker_init
+    from wildhands.runtime.threads import blas_threads
+
+    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    try:
+        with threadpool_limits(limits=2, user_api="blas"):  # restored on leaving
+            assert max(blas_threads()) == 2
+            _worker_init()
+            assert set(blas_threads()) == {1}
+            assert torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
+    finally:
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv2_threads)

@@ -148,8 +148,14 @@ def complete_frames(out_dir: str | os.PathLike) -> set[int]:
 
 
 def _worker_init() -> None:
+    """One thread per pool in each worker process (the workers share the cores): torch, OpenCV and numpy's
+    BLAS (``runtime.threads.apply_blas_threads``: OpenBLAS's spinning threads would take cores the other
+    workers want)."""
+    from wildhands.runtime.threads import apply_blas_threads
+
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    apply_blas_threads(1)
 
 
 def _generate_line(args: tuple[SyntheticConfig, int, int, str]) -> tuple[int, str, int]:
