@@ -51,12 +51,12 @@ METRICS = ("mpjpe_mm", "pa_mpjpe_mm", "root_error_mm", "orientation_deg", "kp2d_
 OFF_AXIS_BINS_DEG = (0.0, 30.0, 50.0, 180.0)  # the wrist's angle off the optical axis
 
 
-def hand_errors(hand, record) -> dict[str, float]:
-    """One estimated hand against its record's truth (``scoring.score_estimate``, the evaluator's per-hand
-    metrics; mm, deg, px; to 0.01)."""
-    from wildhands.eval.scoring import LabelledHand, score_estimate
+def hand_errors(hand, label) -> dict[str, float]:
+    """One estimated hand against its truth (a ``scoring.LabelledHand``; ``scoring.score_estimate``, the
+    evaluator's per-hand metrics; mm, deg, px; to 0.01)."""
+    from wildhands.eval.scoring import score_estimate
 
-    score = score_estimate(LabelledHand.from_record(record), hand)
+    score = score_estimate(label, hand)
     return {m: round(float(getattr(score, m)), 2) for m in METRICS}
 
 
@@ -68,6 +68,7 @@ def off_axis_deg(wrist_cam_m: np.ndarray) -> float:
 def run_folder(name: str, folder: Path, frames: int, threads: int, progress: bool) -> list[dict[str, Any]]:
     """Per hand of ``folder`` (its first ``frames`` frames; 0: all): set, lens, off-axis angle and each
     mode's errors (None: not found)."""
+    from wildhands.eval.scoring import LabelledHand
     from wildhands.eval.sources import open_records
     from wildhands.runtime.hands import HandBox
     from wildhands.runtime.pipeline import Pipeline, PipelineConfig
@@ -83,6 +84,7 @@ def run_folder(name: str, folder: Path, frames: int, threads: int, progress: boo
     for record in tqdm(records, desc=name, unit="hand", disable=not progress):
         image = record.load_image() if record.image is None else record.image
         box = HandBox(tuple(float(v) for v in record.box_xyxy_px), record.side)
+        label = LabelledHand.from_record(record)
         row: dict[str, Any] = {
             "set": name,
             "frame": record.frame_id,
@@ -91,7 +93,7 @@ def run_folder(name: str, folder: Path, frames: int, threads: int, progress: boo
         }
         for mode, pipeline in pipelines.items():
             hands = pipeline(image, record.camera, [box])
-            row[mode] = hand_errors(hands[0], record) if hands else None
+            row[mode] = hand_errors(hands[0], label) if hands else None
         rows.append(row)
     return rows
 
@@ -102,7 +104,7 @@ def run_clip(threads: int, progress: bool) -> list[dict[str, Any]]:
     (:data:`MIXES`; None: not matched to the truth)."""
     import dataclasses
 
-    from wildhands.eval.scoring import LabelledHand, match_hands, score_estimate
+    from wildhands.eval.scoring import LabelledHand, match_hands
     from wildhands.runtime.pipeline import Pipeline, PipelineConfig
     from wildhands.runtime.sequence import load_sequence
 
@@ -135,10 +137,7 @@ def run_clip(threads: int, progress: bool) -> list[dict[str, Any]]:
             hands = estimator(image, camera, given) if given else []
             for label, hand in zip(labels, match_hands(labels, hands)):
                 if hand is not None:
-                    score = score_estimate(label, hand)
-                    scored.setdefault(label.side, {})[mode] = {
-                        m: round(float(getattr(score, m)), 2) for m in METRICS
-                    }
+                    scored.setdefault(label.side, {})[mode] = hand_errors(hand, label)
         for label in labels:
             if label.side not in sides:
                 continue
