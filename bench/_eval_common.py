@@ -119,6 +119,48 @@ def close_log(log: logging.Logger) -> None:
         handler.close()
 
 
+def add_testset_arguments(
+    parser: argparse.ArgumentParser, bench: str, testsets: str | None = None, testset: str | None = None
+) -> None:
+    """The arguments of a bench that evaluates one checkpoint on held-out test sets (``testsets``: the
+    default of ``--testsets``, comma-separated; or ``testset``: of ``--testset``, one): weights, frames,
+    threads, worst hands, cache, results, reports, progress. :func:`finish_testset_arguments` checks them."""
+    p = parser
+    p.add_argument(
+        "--weights", default="default", help="checkpoint path or weights name (default: the shipped default)"
+    )
+    if testsets is not None:
+        p.add_argument("--testsets", default=testsets, help="comma-separated test sets")
+    else:
+        p.add_argument("--testset", default=testset, help="held-out test set (wildhands.eval.testsets)")
+    p.add_argument("--frames", type=int, default=300, help="frames per test set")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+    p.add_argument("--worst-k", type=int, default=0, help="overlays of the worst hands per condition")
+    p.add_argument("--no-cache", action="store_true", help="render the test sets on the fly (no disk cache)")
+    p.add_argument("--results", type=Path, help=f"default: bench/results/{bench}.json")
+    p.add_argument("--out-dir", type=Path, help="evaluation reports (and, by default, the results) here")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def finish_testset_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, bench: str
+) -> argparse.Namespace:
+    """``args`` of :func:`add_testset_arguments` checked (``parser.error`` for ``--frames`` < 1 or no test
+    set; ``--testsets`` split into a list) and completed: ``results`` (default
+    ``bench/results/<bench>.json``, or under ``--out-dir``) and ``reports`` (``--out-dir``, or
+    ``out/bench/<bench>``)."""
+    if hasattr(args, "testsets"):
+        args.testsets = [t.strip() for t in args.testsets.split(",") if t.strip()]
+    if args.frames < 1 or not (args.testsets if hasattr(args, "testsets") else args.testset):
+        parser.error("need --frames >= 1 and at least one test set")
+    out = args.out_dir
+    args.results = args.results or (
+        out / f"{bench}.json" if out else REPO / "bench" / "results" / f"{bench}.json"
+    )
+    args.reports = out or REPO / "out" / "bench" / bench
+    return args
+
+
 def write_result(path: Path, result: dict[str, Any]) -> Path:
     """Write the result JSON (with the creation time) atomically."""
     result = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **result}

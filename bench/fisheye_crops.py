@@ -37,8 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 from _eval_common import (  # noqa: E402
     METRICS,
+    add_testset_arguments,
     close_log,
     command_line,
+    finish_testset_arguments,
     fmt,
     machine_facts,
     metrics_subset,
@@ -57,33 +59,14 @@ CROPS = ("box", "rectified", "image_rectified")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--weights", default="default", help="checkpoint path or weights name (default: the shipped default)"
-    )
+    add_testset_arguments(p, "fisheye_crops", testsets="fisheye,wide_fov")
     p.add_argument(
         "--estimator",
         choices=("image", "landmarks"),
         default="image",
         help="the image model (its crops) or the landmark estimator (the detector's landmark passes)",
     )
-    p.add_argument("--testsets", default="fisheye,wide_fov", help="comma-separated test sets")
-    p.add_argument("--frames", type=int, default=300, help="frames per test set")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
-    p.add_argument("--worst-k", type=int, default=0, help="overlays of the worst hands per condition")
-    p.add_argument("--no-cache", action="store_true", help="render the test sets on the fly (no disk cache)")
-    p.add_argument("--results", type=Path, help="default: bench/results/fisheye_crops.json")
-    p.add_argument("--out-dir", type=Path, help="evaluation reports (and, by default, the results) here")
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    args.testsets = [t.strip() for t in args.testsets.split(",") if t.strip()]
-    if args.frames < 1 or not args.testsets:
-        p.error("need --frames >= 1 and at least one test set")
-    out = args.out_dir
-    args.results = args.results or (
-        out / "fisheye_crops.json" if out else REPO / "bench/results/fisheye_crops.json"
-    )
-    args.reports = out or REPO / "out" / "bench" / "fisheye_crops"
-    return args
+    return finish_testset_arguments(p, p.parse_args(argv), "fisheye_crops")
 
 
 def _timed_pipeline_class(estimator: str):

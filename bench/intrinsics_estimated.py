@@ -33,8 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 from _eval_common import (  # noqa: E402
     METRICS,
+    add_testset_arguments,
     close_log,
     command_line,
+    finish_testset_arguments,
     fmt,
     machine_facts,
     metrics_subset,
@@ -67,22 +69,10 @@ def node_default_hfov_deg() -> float:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--weights", default="default", help="checkpoint path or weights name (default: the shipped default)"
-    )
-    p.add_argument("--testset", default="wide_fov")
-    p.add_argument("--frames", type=int, default=300)
+    add_testset_arguments(p, "intrinsics_estimated", testset="wide_fov")
     p.add_argument("--hfov", type=float, help="FoV prior (deg); default: the node's estimate_hfov_deg")
     p.add_argument("--sweep", default="60,90,120", help="more FoV priors (deg), comma-separated ('' = none)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
-    p.add_argument("--worst-k", type=int, default=0, help="overlays of the worst hands per condition")
-    p.add_argument("--no-cache", action="store_true", help="render the test set on the fly (no disk cache)")
-    p.add_argument("--results", type=Path, help="default: bench/results/intrinsics_estimated.json")
-    p.add_argument("--out-dir", type=Path, help="evaluation reports (and, by default, the results) here")
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    if args.frames < 1:
-        p.error("--frames must be >= 1")
+    args = finish_testset_arguments(p, p.parse_args(argv), "intrinsics_estimated")
     try:
         sweep = [float(v) for v in args.sweep.split(",") if v.strip()]
     except ValueError:
@@ -92,11 +82,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if any(not 0 < h < 180 for h in priors):
         p.error(f"FoV priors must be in (0, 180) deg, got {priors}")
     args.priors = sorted(set(priors))
-    out = args.out_dir
-    args.results = args.results or (
-        out / "intrinsics_estimated.json" if out else REPO / "bench/results/intrinsics_estimated.json"
-    )
-    args.reports = out or REPO / "out" / "bench" / "intrinsics_estimated"
     return args
 
 

@@ -26,8 +26,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 from _eval_common import (  # noqa: E402
     METRICS,
+    add_testset_arguments,
     close_log,
     command_line,
+    finish_testset_arguments,
     fmt,
     machine_facts,
     metrics_subset,
@@ -43,27 +45,8 @@ from machine import OtherLoad  # noqa: E402
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--weights", default="default", help="checkpoint path or weights name (default: the shipped default)"
-    )
-    p.add_argument("--testsets", default="fisheye,plumb_bob", help="comma-separated test sets")
-    p.add_argument("--frames", type=int, default=300, help="frames per test set")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
-    p.add_argument("--worst-k", type=int, default=0, help="overlays of the worst hands per condition")
-    p.add_argument("--no-cache", action="store_true", help="render the test sets on the fly (no disk cache)")
-    p.add_argument("--results", type=Path, help="default: bench/results/kpe_distortion.json")
-    p.add_argument("--out-dir", type=Path, help="evaluation reports (and, by default, the results) here")
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    args.testsets = [t.strip() for t in args.testsets.split(",") if t.strip()]
-    if args.frames < 1 or not args.testsets:
-        p.error("need --frames >= 1 and at least one test set")
-    out = args.out_dir
-    args.results = args.results or (
-        out / "kpe_distortion.json" if out else REPO / "bench/results/kpe_distortion.json"
-    )
-    args.reports = out or REPO / "out" / "bench" / "kpe_distortion"
-    return args
+    add_testset_arguments(p, "kpe_distortion", testsets="fisheye,plumb_bob")
+    return finish_testset_arguments(p, p.parse_args(argv), "kpe_distortion")
 
 
 def markdown(result: dict[str, Any]) -> str:

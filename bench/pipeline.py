@@ -3,9 +3,11 @@
 Two sections (``--sections``):
 
 **landmarks** (the default estimator, shipped weights; issue 19): per frame the detector (palm + landmark
-passes) or, in VIDEO mode, the tracked hands' single landmark passes on the previous frame's landmark rect
-(the palm detector only when a hand is missing, a track is lost or ``--redetect-every`` frames passed: the
-node's default), then the lifting head + refinement (``fit``), the hand layer and the node's messages;
+passes) or, in VIDEO mode, the node's own step (``HandTracker.boxes_for_frame``): the tracked hands' single
+landmark passes on the previous frame's landmark rect, the palm detector only when a hand is missing or
+lost, or ``--redetect-every`` frames passed (the node's default); both are the ``detector`` stage, so the
+pipeline's own ``landmarks`` stage is ~0 (the boxes carry their landmarks). Then the lifting head +
+refinement (``fit``), the hand layer and the node's messages;
 for 1 and 2 hands (``max_hands``), IMAGE and VIDEO modes, refinement on and off, interleaved frame by
 frame with MediaPipe's HandLandmarker in the same modes. Ratios ``frame_over_mediapipe_<n>_hands_<mode>``
 (refinement on; ``..._refine_off``) and the issue 19 targets are in ``landmark_estimator.ratios``.
@@ -392,7 +394,6 @@ def bench_landmark_estimator(
         refine: Pipeline(PipelineConfig(weights="default", threads=threads, refine=refine))
         for refine in (True, False)
     }
-    size = (camera.width, camera.height)
     out: dict = {"redetect_every": redetect_every, "hands": {}}
     for n in (1, 2):
         variants = [(mode, refine) for refine in (True, False) for mode in ("IMAGE", "VIDEO")]
@@ -412,11 +413,10 @@ def bench_landmark_estimator(
                     pipeline, tracker = pipelines[refine], trackers[mode, refine]
                     detector = pipeline.landmark_hands.detector
                     t0 = time.perf_counter()
-                    detect = mode == "IMAGE" or tracker.needs_detection(n)
-                    if detect:
-                        boxes = detector.detect(image)
-                    else:
-                        boxes = tracker.boxes_for_next_frame(size, pipeline.config.box_scale)
+                    if mode == "IMAGE":
+                        boxes, detect = detector.detect(image), True
+                    else:  # the node's step: the palm detector, or the tracked hands' landmark passes
+                        boxes, detect = tracker.boxes_for_frame(detector, image, n, pipeline.config.box_scale)
                     t1 = time.perf_counter()
                     hands = pipeline(image, camera, boxes) if boxes else []
                     if mode == "VIDEO":

@@ -130,3 +130,28 @@ def test_intrinsics_estimated_sweeps_fov_priors(checkpoint, tmp_path):
         == true["datasets"]["wide_fov"]["hands"]
     )
     assert "| estimated 60 deg |" in result["markdown"]
+
+
+def test_the_test_set_benches_share_their_arguments(tmp_path):
+    """fisheye_crops, kpe_distortion and intrinsics_estimated take their common arguments from one place
+    (``_eval_common.add_testset_arguments`` / ``finish_testset_arguments``): same defaults, same checks,
+    results and reports in the bench's own places or under --out-dir."""
+    for name, testsets in (
+        ("kpe_distortion", ["fisheye", "plumb_bob"]),
+        ("fisheye_crops", ["fisheye", "wide_fov"]),
+    ):
+        args = _script(name).parse_args([])
+        assert args.testsets == testsets and args.frames == 300 and args.weights == "default"
+        assert args.results == REPO / "bench" / "results" / f"{name}.json"
+        assert args.reports == REPO / "out" / "bench" / name
+        args = _script(name).parse_args(["--testsets", " fisheye , ", "--out-dir", str(tmp_path)])
+        assert args.testsets == ["fisheye"] and args.results == tmp_path / f"{name}.json"
+        assert args.reports == tmp_path
+        for bad in (["--frames", "0"], ["--testsets", " , "]):
+            with pytest.raises(SystemExit):
+                _script(name).parse_args(bad)
+    args = _script("intrinsics_estimated").parse_args(["--results", str(tmp_path / "r.json")])
+    assert args.testset == "wide_fov" and args.results == tmp_path / "r.json"
+    assert args.reports == REPO / "out" / "bench" / "intrinsics_estimated"
+    with pytest.raises(SystemExit):
+        _script("intrinsics_estimated").parse_args(["--frames", "0"])
