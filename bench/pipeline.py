@@ -8,9 +8,11 @@ landmark passes on the previous frame's landmark rect, the palm detector only wh
 lost, or ``--redetect-every`` frames passed (the node's default); both are the ``detector`` stage, so the
 pipeline's own ``landmarks`` stage is ~0 (the boxes carry their landmarks). Then the lifting head +
 refinement (``fit``), the hand layer and the node's messages;
-for 1 and 2 hands (``max_hands``), IMAGE and VIDEO modes, refinement on and off, interleaved frame by
-frame with MediaPipe's HandLandmarker in the same modes. Ratios ``frame_over_mediapipe_<n>_hands_<mode>``
-(refinement on; ``..._refine_off``) and the issue 19 targets are in ``landmark_estimator.ratios``.
+for 1 and 2 hands (``max_hands``), IMAGE and VIDEO modes, refinement on and off, and in VIDEO mode the
+tracked start (``--tracked-steps``: tracked hands fitted from their previous fit,
+``PipelineConfig.tracked_steps``), interleaved frame by frame with MediaPipe's HandLandmarker in the same
+modes. Ratios ``frame_over_mediapipe_<n>_hands_<mode>`` (refinement on; ``..._refine_off``,
+``..._tracked_start``) and the issue 19 targets are in ``landmark_estimator.ratios``.
 
 **engines** (the paper's image model, untrained networks: latency does not depend on the weights). One
 frame = what the node does with an image: the hand detector (MediaPipe palm + landmark models in
@@ -382,6 +384,7 @@ def bench_landmark_estimator(
     threads: int,
     redetect_every: int,
     mediapipe: MediaPipeWorker | None,
+    tracked_steps: int = 2,
 ) -> dict:
     """The default estimator's frame (shipped weights) for 1 and 2 hands (``max_hands``), IMAGE mode (the
     detector on every frame) and VIDEO mode (tracked hands: one landmark pass on the previous frame's
@@ -390,13 +393,21 @@ def bench_landmark_estimator(
     modes on the same frames, interleaved frame by frame."""
     from wildhands.runtime.tracking import HandTracker, TrackingConfig
 
-    pipelines = {
-        refine: Pipeline(PipelineConfig(weights="default", threads=threads, refine=refine))
-        for refine in (True, False)
+    settings = {  # refinement on (the default), off, and on with tracked hands from their previous fit
+        "on": PipelineConfig(weights="default", threads=threads),
+        "off": PipelineConfig(weights="default", threads=threads, refine=False),
+        "tracked": PipelineConfig(weights="default", threads=threads, tracked_steps=tracked_steps),
     }
-    out: dict = {"redetect_every": redetect_every, "hands": {}}
+    pipelines = {name: Pipeline(config) for name, config in settings.items()}
+    out: dict = {"redetect_every": redetect_every, "tracked_steps": tracked_steps, "hands": {}}
     for n in (1, 2):
-        variants = [(mode, refine) for refine in (True, False) for mode in ("IMAGE", "VIDEO")]
+        variants = [
+            ("IMAGE", "on"),
+            ("VIDEO", "on"),
+            ("IMAGE", "off"),
+            ("VIDEO", "off"),
+            ("VIDEO", "tracked"),
+        ]
         samples = {v: {k: [] for k in LANDMARK_STAGES} for v in variants}
         found = {v: [] for v in variants}
         palm_frames = {v: 0 for v in variants}
@@ -409,8 +420,8 @@ def bench_landmark_estimator(
             for i in range(warmup + frames):
                 if mediapipe is not None:
                     mediapipe.frames(n, mp_times, mp_found, keep=i >= warmup)
-                for mode, refine in variants:
-                    pipeline, tracker = pipelines[refine], trackers[mode, refine]
+                for mode, setting in variants:
+                    pipeline, tracker = pipelines[setting], trackers[mode, setting]
                     detector = pipeline.landmark_hands.detector
                     t0 = time.perf_counter()
                     if mode == "IMAGE":
@@ -427,21 +438,23 @@ def bench_landmark_estimator(
                     t3 = time.perf_counter()
                     if i < warmup:
                         continue
-                    rec = samples[mode, refine]
+                    rec = samples[mode, setting]
                     rec["frame"].append(t3 - t0)
                     rec["detector"].append(t1 - t0)
                     rec["messages"].append(t3 - t2)
                     for k in ("landmarks", "fit", "hand_layer"):
                         rec[k].append(pipeline.timings.get(k, 0.0) / 1e3 if boxes else 0.0)
-                    found[mode, refine].append(len(hands))
-                    palm_frames[mode, refine] += int(detect)
+                    found[mode, setting].append(len(hands))
+                    palm_frames[mode, setting] += int(detect)
         ours = {}
-        for (mode, refine), rec in samples.items():
-            ours[f"{mode.lower()}_refine_{'on' if refine else 'off'}"] = {
+        for (mode, setting), rec in samples.items():
+            ours[variant_key(mode, setting)] = {
+                "mode": mode,
+                "refine": setting,
                 "frame": _stats_ms(rec["frame"]),
                 "stages_median_ms": {k: statistics.median(v) * 1e3 for k, v in rec.items() if k != "frame"},
-                "hands_found_median": int(statistics.median(found[mode, refine])),
-                "palm_detector_frames": palm_frames[mode, refine] / frames,
+                "hands_found_median": int(statistics.median(found[mode, setting])),
+                "palm_detector_frames": palm_frames[mode, setting] / frames,
             }
         mp_stats = _mediapipe_stats(mp_times, mp_found)
         out["hands"][str(n)] = {
@@ -455,19 +468,23 @@ def bench_landmark_estimator(
     return out
 
 
+def variant_key(mode: str, setting: str) -> str:
+    """The results key of a landmark-section variant: ``<mode>_refine_on`` / ``_refine_off``, or
+    ``<mode>_tracked_start`` (refinement on, tracked hands from their previous fit: ``tracked_steps``)."""
+    return f"{mode.lower()}_tracked_start" if setting == "tracked" else f"{mode.lower()}_refine_{setting}"
+
+
 def landmark_ratios(section: dict) -> dict:
-    """``frame_over_mediapipe_<n>_hands_<mode>`` (refinement on, the default; ``..._refine_off`` too) and
-    the issue 19 targets: VIDEO < 1.0, IMAGE <= 1.2."""
+    """``frame_over_mediapipe_<n>_hands_<mode>`` (refinement on, the default; ``..._refine_off`` and
+    ``..._tracked_start`` too) and the issue 19 targets: VIDEO < 1.0, IMAGE <= 1.2 (the default's)."""
     r: dict = {}
+    suffixes = {"on": "", "off": "_refine_off", "tracked": "_tracked_start"}
     for n, h in section["hands"].items():
-        for mode in ("image", "video"):
-            peer = h["mediapipe"].get(mode.upper())
-            if peer is None:
-                continue
-            for refine in ("on", "off"):
-                ours = h["ours"][f"{mode}_refine_{refine}"]["frame"]["median_ms"]
-                suffix = "" if refine == "on" else "_refine_off"
-                r[f"frame_over_mediapipe_{n}_hands_{mode}{suffix}"] = ours / peer["median_ms"]
+        for e in h["ours"].values():
+            peer = h["mediapipe"].get(e["mode"])
+            if peer is not None:
+                key = f"frame_over_mediapipe_{n}_hands_{e['mode'].lower()}{suffixes[e['refine']]}"
+                r[key] = e["frame"]["median_ms"] / peer["median_ms"]
     if "frame_over_mediapipe_2_hands_video" in r:
         r["targets"] = {
             "two_hand_video_frame_faster_than_mediapipe": r["frame_over_mediapipe_2_hands_video"] < 1.0,
@@ -484,13 +501,13 @@ def landmark_summary(section: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, h in section["hands"].items():
-        for label, e in h["ours"].items():
-            mode, _, refine = label.partition("_refine_")
+        for e in h["ours"].values():
             st, fr = e["stages_median_ms"], e["frame"]
+            what = "tracked start" if e["refine"] == "tracked" else f"refine {e['refine']}"
             cells = [
                 n,
-                f"wildhands (refine {refine})",
-                mode.upper(),
+                f"wildhands ({what})",
+                e["mode"],
                 f"{fr['median_ms']:.1f} / {fr['p95_ms']:.1f}",
             ]
             cells += [f"{st[k]:.1f}" for k in ("detector", "landmarks", "fit", "hand_layer", "messages")]
@@ -541,11 +558,14 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="VIDEO mode's palm-detector period (default: the node's)",
     )
+    ap.add_argument(
+        "--tracked-steps", type=int, default=2, help="the tracked-start variant's steps (tracked_steps)"
+    )
     ap.add_argument("--matmul-n", type=int, default=2048)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "pipeline.json")
     args = ap.parse_args(argv)
-    if args.frames < 1 or args.warmup < 0 or args.threads < 1:
-        ap.error("--frames >= 1, --warmup >= 0 and --threads >= 1")
+    if args.frames < 1 or args.warmup < 0 or args.threads < 1 or args.tracked_steps < 1:
+        ap.error("--frames >= 1, --warmup >= 0, --threads >= 1 and --tracked-steps >= 1")
     models = []
     for spec in args.models:
         backbone, _, size = spec.partition(":")
@@ -623,7 +643,15 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if "landmarks" in args.sections:
         result["landmark_estimator"] = bench_landmark_estimator(
-            image, camera, build_messages, args.frames, args.warmup, args.threads, args.redetect_every, worker
+            image,
+            camera,
+            build_messages,
+            args.frames,
+            args.warmup,
+            args.threads,
+            args.redetect_every,
+            worker,
+            args.tracked_steps,
         )
     result["models"] = (
         []

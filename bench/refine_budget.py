@@ -14,8 +14,10 @@ Budgets:
 * ``lift+N``: the lifting head's answer, then N steps (``lift+5`` is the default; ``lift+0`` the head alone,
   what ``refine: false`` does);
 * ``warm+N`` (sequences only: the bundled clip): a hand whose side was in the previous frame starts from
-  that frame's fit instead of the head's answer, then N steps; the head runs again every
-  ``--relift-every`` frames (the node's ``redetect_every``) and for a hand new to the sequence.
+  that frame's hand instead of the head's answer, then N steps: the estimator's tracked start
+  (``PipelineConfig.tracked_steps`` = N; the box carries the previous hand, ``HandBox.previous``, as the
+  tracker's boxes do); the head runs again every ``--relift-every`` frames (the node's
+  ``redetect_every``: a detector frame) and for a hand new to the sequence.
 
 Scores: ``wildhands.eval.scoring.score_hand`` (the real-image bench's): 2D error (px), PA-MPJPE, orientation,
 MPJPE (wrist-relative) and the wrist's error (mm, deg); per set the mean of each, and per budget the mean
@@ -81,16 +83,7 @@ class Budgets:
         from wildhands.runtime.pipeline import Pipeline, PipelineConfig
 
         self.estimator = Pipeline(PipelineConfig(estimator="landmarks", threads=threads)).landmark_hands
-        self.config = self.estimator.refine_config
-        self._lift = self.estimator.lift
-        self._fit = self.estimator.fit
-        self.fitted: list = []  # (box index, HandFit, camera) of the last call
-
-        def fit(camera, boxes, detections):  # the estimator's own fit, its fits kept for warm starts
-            self.fitted = self._fit(camera, boxes, detections)
-            return self.fitted
-
-        self.estimator.fit = fit
+        self.config, self.refine_config = self.estimator.config, self.estimator.refine_config
 
     def prepare(self, sample) -> list:
         """The sample's hands as boxes carrying their landmark pass (None: no hand found in the box)."""
@@ -107,36 +100,32 @@ class Budgets:
             boxes.append(box)
         return boxes
 
-    def run(self, sample, boxes: list, steps: int, starts: dict[int, Any] | None = None):
-        """Per hand of ``sample`` its prediction (None: not found) and the fit's ms; ``starts``: per box index
-        a HandFit that replaces the lifting head's answer."""
+    def run(self, sample, boxes: list, steps: int, tracked: bool):
+        """Per hand of ``sample`` its estimate (None: not found) and the fit's ms: ``lift+steps``, or with
+        ``tracked`` the estimator's tracked start (``LandmarkHandsConfig.tracked_steps`` = ``steps``) for
+        the boxes that carry their previous hand (``HandBox.previous``)."""
         from wildhands.eval.real_hands import sample_camera
 
         est = self.estimator
-        est.refine_config = dataclasses.replace(self.config, iterations=steps)
+        if tracked:
+            est.config = dataclasses.replace(self.config, tracked_steps=steps)
+            est.refine_config = self.refine_config
+        else:
+            est.config = dataclasses.replace(self.config, tracked_steps=0)
+            est.refine_config = dataclasses.replace(self.refine_config, iterations=steps)
         given = [(i, b) for i, b in enumerate(boxes) if b is not None]
+        if not given:
+            return [None] * len(boxes), None
+        hands = est(sample.image, sample_camera(sample), [b for _, b in given])
+        by_side = {h.side: h for h in hands}  # one hand of each side per frame in these sets
+        return [None if b is None else by_side.get(b.side) for b in boxes], est.timings.get("fit", 0.0)
 
-        def lift(evidence, cameras):  # the head only for the hands without a start
-            need = [k for k, (i, _) in enumerate(given) if not starts or i not in starts]
-            lifted = (
-                dict(zip(need, self._lift([evidence[k] for k in need], [cameras[k] for k in need])))
-                if need
-                else {}
-            )
-            return [lifted[k] if k in lifted else starts[i] for k, (i, _) in enumerate(given)]
 
-        est.lift = lift
-        try:
-            hands = est(sample.image, sample_camera(sample), [b for _, b in given]) if given else []
-        finally:
-            est.lift = self._lift
-        preds: list[dict | None] = [None] * len(boxes)
-        fits = {}
-        for hand, (k, fit, _) in zip(hands, self.fitted if given else []):
-            i = given[k][0]
-            preds[i] = {"keypoints_px": hand.keypoints_px, "keypoints_cam_m": hand.keypoints_cam_m}
-            fits[i] = fit
-        return preds, fits, est.timings.get("fit", 0.0) if given else None
+def prediction(hand) -> dict | None:
+    """A HandEstimate as ``score_hand`` takes a prediction (None: not found)."""
+    return (
+        None if hand is None else {"keypoints_px": hand.keypoints_px, "keypoints_cam_m": hand.keypoints_cam_m}
+    )
 
 
 def evaluate_set(name: str, samples: list, budgets: Budgets, args, sequence: bool, progress: bool) -> dict:
@@ -146,20 +135,20 @@ def evaluate_set(name: str, samples: list, budgets: Budgets, args, sequence: boo
     labels = [f"lift+{n}" for n in args.steps] + ([f"warm+{n}" for n in args.warm_steps] if sequence else [])
     scores: dict[str, list[dict]] = {b: [] for b in labels}
     ms: dict[str, list[float]] = {b: [] for b in labels}
-    previous: dict[str, dict[str, Any]] = {b: {} for b in labels}  # warm budgets: per side, the last fit
+    previous: dict[str, dict[str, Any]] = {b: {} for b in labels}  # warm budgets: per side, the last hand
     for index, sample in enumerate(tqdm(samples, desc=name, unit="frame", disable=not progress)):
         boxes = budgets.prepare(sample)
         for label in labels:
             kind, _, n = label.partition("+")
-            starts = None
-            if kind == "warm" and index % args.relift_every:
-                sides = [h.side for h in sample.hands]
-                starts = {i: previous[label][s] for i, s in enumerate(sides) if s in previous[label]}
-            preds, fits, fit_ms = budgets.run(sample, boxes, int(n), starts)
+            given = boxes
+            if kind == "warm" and index % args.relift_every:  # carried over, as the tracker's boxes are
+                given = [b if b is None else dataclasses.replace(b, previous=previous[label].get(b.side))
+                         for b in boxes]  # fmt: skip
+            hands, fit_ms = budgets.run(sample, given, int(n), kind == "warm")
             if fit_ms is not None:
                 ms[label].append(fit_ms)
-            previous[label] = {sample.hands[i].side: f for i, f in fits.items()}
-            scores[label] += [score_hand(p, h) for p, h in zip(preds, sample.hands)]
+            previous[label] = {h.side: h for h in hands if h is not None}
+            scores[label] += [score_hand(prediction(h), truth) for h, truth in zip(hands, sample.hands)]
     return {"scores": scores, "fit_ms": ms}
 
 

@@ -39,6 +39,7 @@ def _pipeline_from_args(args: argparse.Namespace):
             threads=args.threads,
             estimator=args.estimator,
             refine=args.refine,
+            tracked_steps=args.tracked_steps,
             crop_mode=args.crop_mode,
         )
     )
@@ -67,6 +68,7 @@ def cmd_demo_sequence(args: argparse.Namespace) -> int:
         threads=args.threads,
         estimator=args.estimator,
         refine=args.refine,
+        tracked_steps=args.tracked_steps,
         crop_mode=args.crop_mode,
     )
     summary, paths = run_main_job(
@@ -269,6 +271,13 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--no-refine", dest="refine", action="store_false", help="landmarks: the lifting head's answer"
+    )
+    p.add_argument(
+        "--tracked-steps",
+        type=int,
+        default=0,
+        help="landmarks, tracked hands (the node's VIDEO mode): fit a hand tracked from the previous frame "
+        "from its previous hand with this many steps instead of from the lifting head (0 = off)",
     )
     p.add_argument(
         "--crop-mode",

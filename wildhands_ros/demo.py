@@ -45,6 +45,7 @@ def node_params_for(sequence: Sequence, options) -> dict[str, Any]:
         "engine": options.engine,
         "estimator": options.estimator,
         "refine": bool(options.refine),
+        "tracked_steps": int(options.tracked_steps),
         "crop_mode": options.crop_mode,
         "backbone": options.backbone,
         "threads": int(options.threads),

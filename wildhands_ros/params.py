@@ -37,6 +37,7 @@ from wildhands.runtime.pipeline import (
     MAX_HANDS_RANGE,
     PipelineConfig,
 )
+from wildhands.runtime.refine import STEPS_RANGE
 from wildhands.runtime.tracking import TrackingConfig
 
 CAMERA_INFO_POLICIES = ("skip", "estimate")
@@ -69,6 +70,14 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         True,
         "estimator=landmarks: fit the hand model to the landmarks through the camera model (false: the "
         "lifting head's answer).",
+        read_only=True,
+    ),
+    "tracked_steps": ParamSpec(
+        0,
+        "estimator=landmarks with refine and tracking: a hand tracked from the previous frame starts its fit "
+        "from that frame's hand with this many steps instead of from the lifting head's answer with 5 "
+        "(0 = off; 2: the fit in ~0.4x of its time, docs/engines.md).",
+        range=STEPS_RANGE,
         read_only=True,
     ),
     "lifting_weights": ParamSpec(
@@ -402,6 +411,7 @@ class NodeParams(SpecParams):
 
     estimator: str
     refine: bool
+    tracked_steps: int
     lifting_weights: str
     landmark_engine: str
     engine: str
@@ -449,6 +459,7 @@ class NodeParams(SpecParams):
         return PipelineConfig(
             estimator=self.estimator,
             refine=self.refine,
+            tracked_steps=self.tracked_steps,
             lifting_weights=self.lifting_weights or None,
             landmark_engine=self.landmark_engine,
             weights=self.weights or None,  # a name ("default") or a path, resolved by the Pipeline

@@ -88,9 +88,16 @@ def test_the_demos_options_become_node_parameters():
 
     from wildhands_ros.params import PARAM_SPECS
 
-    options = dataclasses.replace(UNTRAINED, estimator="landmarks", refine=False, crop_mode="rectified")
+    options = dataclasses.replace(
+        UNTRAINED, estimator="landmarks", refine=False, crop_mode="rectified", tracked_steps=2
+    )
     params = node_params_for(load_sequence(limit=1), options)
     assert params["estimator"] == "landmarks" and params["refine"] is False
-    assert params["crop_mode"] == "rectified"
+    assert params["crop_mode"] == "rectified" and params["tracked_steps"] == 2
+    assert (
+        PARAM_SPECS["tracked_steps"].range[0]
+        <= params["tracked_steps"]
+        <= PARAM_SPECS["tracked_steps"].range[1]
+    )
     for name in ("estimator", "crop_mode"):
         assert params[name] in PARAM_SPECS[name].choices

@@ -33,7 +33,8 @@ def test_yaml_defaults_equal_declared_defaults():
      ("max_hands", 0, "max_hands=0 must be in [1, 16]"), ("box_scale", 9.0, "box_scale=9.0 must be in"),
      ("camera_info_policy", "guess", "camera_info_policy='guess'"),
      ("publish_tf", "yes", "must be of type bool"),
-     ("estimate_hfov_deg", float("nan"), "estimate_hfov_deg=nan")],
+     ("estimate_hfov_deg", float("nan"), "estimate_hfov_deg=nan"),
+     ("tracked_steps", 101, "tracked_steps=101 must be in [0, 100]")],
 )  # fmt: skip
 def test_bad_values_are_refused_with_the_name(name, value, text):
     assert text in check_value(name, value)

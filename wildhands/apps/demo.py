@@ -138,6 +138,8 @@ class SequenceDemoOptions:
     backbone: architecture of an untrained network (``weights="untrained"``); weights carry their own.
     estimator: ``"landmarks"`` (default) or ``"image"`` (``PipelineConfig.estimator``).
     refine: the landmark estimator's fit on or off.
+    tracked_steps: ``PipelineConfig.tracked_steps`` (the node's ``tracked_steps``; tracked hands: the
+        ``ros`` backend, whose node tracks).
     crop_mode: ``PipelineConfig.crop_mode`` (the node's ``crop_mode``).
     """
 
@@ -149,6 +151,7 @@ class SequenceDemoOptions:
     backbone: str = SHIPPED_BACKBONE
     estimator: str = "landmarks"
     refine: bool = True
+    tracked_steps: int = 0
     crop_mode: str = "auto"
 
     def __post_init__(self) -> None:
@@ -173,6 +176,7 @@ def run_sequence_python(sequence, out_dir: str | Path, options: SequenceDemoOpti
             threads=options.threads,
             estimator=options.estimator,
             refine=options.refine,
+            tracked_steps=options.tracked_steps,
             crop_mode=options.crop_mode,
         )  # fmt: skip
     )

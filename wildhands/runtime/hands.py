@@ -53,6 +53,10 @@ class HandBox:
     landmark_rect_from: (21, 2) the landmarks (continuous px) ``landmark_rect`` was drawn from: a detector
         that sees hands through the camera draws the rect in their view instead
         (``mediapipe_palm.view_from_landmarks``). None: unknown.
+    previous: the :class:`HandEstimate` of this hand in the previous frame, where the tracker carried the
+        box over from it (``tracking.boxes_from_previous``): the landmark estimator may start its fit
+        there instead of at the lifting head's answer (``LandmarkHandsConfig.tracked_steps``). None: a
+        fresh detection or a given box.
     """
 
     xyxy_px: tuple[float, float, float, float]
@@ -63,6 +67,7 @@ class HandBox:
     betas: Any = field(default=None, compare=False, repr=False)
     landmark_rect: tuple[float, float, float, float] | None = field(default=None, compare=False, repr=False)
     landmark_rect_from: Any = field(default=None, compare=False, repr=False)
+    previous: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:

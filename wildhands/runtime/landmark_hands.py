@@ -33,6 +33,7 @@ from wildhands.runtime.refine import (
     HandFit,
     LandmarkEvidence,
     RefineConfig,
+    check_steps,
     initial_fit_from_pnp,
     kabsch,
     refine,
@@ -59,6 +60,11 @@ class LandmarkHandsConfig:
         fisheye-only rule of the image model: through the view, synthetic fisheye hands far off the axis
         were found less often, pinhole and radial-tangential ones more often and read better in their
         periphery; docs/landmark-estimator.md, "Landmark passes through the lens".)
+    tracked_steps: with ``refine``, a hand whose box carries its previous frame's estimate
+        (``HandBox.previous``: the tracker's boxes) starts its fit from that estimate, with this many
+        Levenberg-Marquardt steps, instead of from the lifting head's answer with
+        ``refine_config.iterations`` (a fresh detection always starts from the head). 0 (default): off.
+        ``bench/refine_budget.py``: 2 steps take the fit to ~0.4x of its time (docs/engines.md).
     """
 
     refine: bool = True
@@ -66,10 +72,12 @@ class LandmarkHandsConfig:
     residual_scale_px: float = 15.0
     box_scale: float = 1.5
     crop_mode: str = "auto"
+    tracked_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.crop_mode not in CROP_MODES:
             raise ValueError(f"crop_mode={self.crop_mode!r} not in {set(CROP_MODES)}")
+        check_steps("tracked_steps", self.tracked_steps)
 
     def view_camera(self, camera: CameraModel) -> CameraModel | None:
         """``camera`` where the landmark passes see hands through it (``crop_mode='rectified'``), else None:
@@ -130,8 +138,11 @@ class LandmarkHands:
     def fit(
         self, camera: CameraModel, boxes: list, detections: list
     ) -> list[tuple[int, HandFit, CameraModel]]:
-        """Fitted hands (box index, fit in the canonical right-hand frame, the camera of that frame)."""
-        items, evidence, cameras, initial, priors = [], [], [], [], []
+        """Fitted hands (box index, fit in the canonical right-hand frame, the camera of that frame). Each
+        starts from the lifting head's answer (PnP's without a head), or, with ``tracked_steps``, from its
+        previous frame's estimate where its box carries one (:meth:`tracked_start`); the two kinds are
+        refined with their own numbers of steps."""
+        items, evidence, cameras, starts, tracked, priors = [], [], [], [], [], []
         mirrored = camera.mirrored()
         for i, (box, det) in enumerate(zip(boxes, detections)):
             if det is None:
@@ -140,25 +151,61 @@ class LandmarkHands:
             cam = mirrored if left else camera
             ev = evidence_from_detection(det, camera.width if left else None)
             ev.rays = unit_rays(cam, ev.landmarks_px)  # once: the lifting head and the fit both need them
-            if self.lifter is None:
+            start = self.tracked_start(box, ev)
+            from_track = start is not None
+            if start is None and self.lifter is None:
                 try:
-                    initial.append(initial_fit_from_pnp(ev, cam, self.skeleton))
+                    start = initial_fit_from_pnp(ev, cam, self.skeleton)
                 except ValueError as exc:
                     logger.debug("hand %d: no initial fit (%s)", i, exc)
                     continue
             items.append(i)
             evidence.append(ev)
             cameras.append(cam)
+            starts.append(start)
+            tracked.append(from_track)
             priors.append(getattr(box, "betas", None))
         if not items:
             return []
-        if self.lifter is not None:
-            initial = self.lift(evidence, cameras)
-        if self.config.refine:
-            fits = refine(evidence, cameras, self.skeleton, initial, self.refine_config, priors)
-        else:
-            fits = refine(evidence, cameras, self.skeleton, initial, RefineConfig(iterations=0))
+        head = [k for k, s in enumerate(starts) if s is None]  # the lifting head's hands
+        if head:
+            for k, fit in zip(head, self.lift([evidence[k] for k in head], [cameras[k] for k in head])):
+                starts[k] = fit
+        fits: list = [None] * len(items)
+        steps = self.refine_config.iterations if self.config.refine else 0
+        for group, n in ((False, steps), (True, self.config.tracked_steps)):
+            ks = [k for k in range(len(items)) if tracked[k] == group]
+            if ks:
+                config = dataclasses.replace(self.refine_config, iterations=n)
+                got = refine([evidence[k] for k in ks], [cameras[k] for k in ks], self.skeleton,
+                             [starts[k] for k in ks], config, [priors[k] for k in ks])  # fmt: skip
+                for k, fit in zip(ks, got):
+                    fits[k] = fit
         return list(zip(items, fits, cameras))  # refine() filled keypoints and residuals
+
+    def tracked_start(self, box, evidence: LandmarkEvidence) -> HandFit | None:
+        """Where the fit of ``box`` starts when its hand was estimated in the previous frame
+        (``HandBox.previous``, the tracker's) and ``tracked_steps`` asks for it (with ``refine``): that
+        estimate's parameters in the canonical right-hand frame (a left hand's mirrored, as the fit sees
+        it), the world landmarks' rotation found anew from ``evidence`` (this frame's, canonical). None
+        otherwise, or where the estimate is of the other side or not finite."""
+        prev = getattr(box, "previous", None)
+        if not (self.config.refine and self.config.tracked_steps) or prev is None or prev.side != box.side:
+            return None
+        kp = np.asarray(prev.keypoints_cam_m, np.float64)
+        rot = np.asarray(prev.wrist_rotation, np.float64)
+        pose = np.asarray(prev.joint_rotations_aa, np.float64).reshape(15, 3)
+        betas = np.asarray(prev.betas, np.float64)
+        if box.side == "left":  # the inverse of __call__'s mirroring back
+            kp, rot, pose = kp @ _S, mirror_matrix(rot), pose * np.array([1.0, -1.0, -1.0])
+        if not all(np.isfinite(a).all() for a in (kp, rot, pose, betas)) or evidence.world_m is None:
+            return None
+        # the skeleton turns about its rest wrist joint of that shape: wrist = rest wrist + transl
+        transl = kp[0] - self.skeleton.rest(betas[None])[0][0, 0]
+        world = kabsch(evidence.world_m - evidence.world_m[0], kp - kp[0])
+        return HandFit(
+            cv2.Rodrigues(rot)[0].ravel(), pose, betas.copy(), transl, cv2.Rodrigues(world)[0].ravel()
+        )
 
     def lift(self, evidence: list[LandmarkEvidence], cameras: list[CameraModel]) -> list[HandFit]:
         """The lifting head's answers (right hands, canonical frame) as initial fits."""

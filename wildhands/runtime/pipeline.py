@@ -78,6 +78,7 @@ from wildhands.runtime.detection.landmark_net import LANDMARK_ENGINES
 from wildhands.runtime.engines import ENGINES, PRECISIONS, build_engine, default_precision
 from wildhands.runtime.engines.base import EngineOutput
 from wildhands.runtime.hands import CONTINUOUS_TO_CENTRE_PX, HandBox, HandEstimate, landmarks_centre_px
+from wildhands.runtime.refine import check_steps
 from wildhands.runtime.threads import apply_blas_threads, apply_torch_threads, plan_threads
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class PipelineConfig:
         ``'landmarks'`` the image model's weights only serve its grasp head and no engine is built.
     refine: ``'landmarks'`` only: fit the hand model to the landmarks through the camera model
         (:mod:`wildhands.runtime.refine`); False gives the lifting head's answer.
+    tracked_steps: ``'landmarks'`` with ``refine`` only: a hand whose box the tracker carried over
+        (``HandBox.previous``) starts its fit from its previous frame's estimate with this many steps
+        instead of from the lifting head's answer (``LandmarkHandsConfig.tracked_steps``); 0 = off.
     lifting_weights: ``'landmarks'`` only: ``"default"`` (the shipped lifting model, hash-checked), a file,
         or None (no head: the fit starts from PnP of the world landmarks).
     landmark_engine: ``'landmarks'`` only: what runs the hand-landmark network
@@ -153,6 +157,7 @@ class PipelineConfig:
     seed: int = 0
     estimator: str = "landmarks"
     refine: bool = True
+    tracked_steps: int = 0
     lifting_weights: str | Path | None = "default"
     landmark_engine: str = "auto"
 
@@ -165,6 +170,7 @@ class PipelineConfig:
             )
         if not isinstance(self.refine, bool):
             raise ValueError(f"refine={self.refine!r} must be a bool")
+        check_steps("tracked_steps", self.tracked_steps)
         if self.engine not in ENGINES:
             raise ValueError(f"engine={self.engine!r} not in {set(ENGINES)}")
         if self.precision is not None and self.precision not in PRECISIONS:
@@ -266,6 +272,8 @@ class Pipeline:
         else:
             self.landmark_hands = self._build_landmark_hands()
             refine = "on" if self.config.refine else "off"
+            if self.config.refine and self.config.tracked_steps:
+                refine += f", tracked hands from their previous fit in {self.config.tracked_steps} steps"
             self.weights_description = (
                 f"landmarks: lifting {self._lifting_description}, refine {refine}"
                 f"; grasp head of {self.weights_description}"
@@ -306,7 +314,10 @@ class Pipeline:
             self.hand_model,
             grasp_head=self.network.grasp_head if self.trained else None,
             config=LandmarkHandsConfig(
-                refine=self.config.refine, box_scale=self.config.box_scale, crop_mode=self.config.crop_mode
+                refine=self.config.refine,
+                box_scale=self.config.box_scale,
+                crop_mode=self.config.crop_mode,
+                tracked_steps=self.config.tracked_steps,
             ),
             lifter=None if path is None else load_lifting(path),
         )

@@ -35,7 +35,18 @@ from wildhands.handmodel.keypoints import NUM_KEYPOINTS
 from wildhands.handmodel.skeleton import HandSkeleton
 from wildhands.model.lifting import unit_rays
 
-__all__ = ["RefineConfig", "HandFit", "LandmarkEvidence", "refine", "initial_fit_from_pnp"]
+__all__ = [
+    "RefineConfig",
+    "HandFit",
+    "LandmarkEvidence",
+    "refine",
+    "initial_fit_from_pnp",
+    "STEPS_RANGE",
+    "check_steps",
+]
+
+#: allowed numbers of Levenberg-Marquardt steps (``RefineConfig.iterations``, a tracked start's steps)
+STEPS_RANGE = (0, 100)
 
 # the 64 parameters of one hand: wrist rotation, joint rotations, β, translation, world-frame rotation
 _ORIENT, _POSE, _BETAS, _TRANSL, _WORLD = (
@@ -87,8 +98,7 @@ class RefineConfig:
     damping: float = 1e-2
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.iterations, int) and 0 <= self.iterations <= 100):
-            raise ValueError(f"iterations={self.iterations!r} must be an integer in [0, 100]")
+        check_steps("iterations", self.iterations)
         for name in (
             "world_px_per_mm", "pose_prior_px_per_rad", "limit_px_per_rad", "shape_prior_px",
             "depth_prior_px", "robust_px", "damping", "shape_track_px",
@@ -119,6 +129,13 @@ class LandmarkEvidence:
     world_m: np.ndarray | None = None
     visible: np.ndarray = field(default_factory=lambda: np.ones(NUM_KEYPOINTS))
     rays: np.ndarray | None = None
+
+
+def check_steps(name: str, value) -> None:
+    """ValueError naming ``name`` unless ``value`` is a whole number of steps in :data:`STEPS_RANGE`."""
+    lo, hi = STEPS_RANGE
+    if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
+        raise ValueError(f"{name}={value!r} must be an integer in [{lo}, {hi}]")
 
 
 @dataclass

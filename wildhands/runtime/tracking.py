@@ -380,7 +380,7 @@ def boxes_from_previous(
     """Hand boxes for the next frame from the previous frame's hands: the box around each hand's projected
     keypoints (``raw`` ones for a TrackedHand: no filter lag), grown by ``margin`` x its width/height on
     each side and clipped to the image (w, h). Hands fully outside the image are left out. Side and scores
-    are the hand's.
+    are the hand's, and the box carries the hand (``HandBox.previous``: the raw estimate).
 
     With ``max_scale_change`` the box is rescaled about its centre so that the crop it gives (longest side
     x ``box_scale``) is within ``1 +- max_scale_change`` of the hand's previous crop: without it, a network
@@ -424,6 +424,7 @@ def boxes_from_previous(
                 float(np.clip(hand.side_confidence, 0.0, 1.0)),
                 landmark_rect=rect,
                 landmark_rect_from=rect_from,
+                previous=hand,
             )
         )
     return boxes

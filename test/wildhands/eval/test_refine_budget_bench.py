@@ -41,14 +41,15 @@ def test_parse_args_refuses_bad_budgets():
 
 @pytest.mark.parametrize("relift_every", [1, 10])
 def test_a_tracked_start_is_used_unless_every_frame_is_lifted(tmp_path, relift_every):
-    """warm+2 re-lifted on every frame is lift+2 exactly; re-lifted every 10 frames it starts most frames
-    from the previous fit, and reads the clip otherwise (same hands found)."""
+    """warm+2 re-lifted on every frame is the default (lift+5: a detector frame's hands start from the head
+    with the fit's own steps) exactly; re-lifted every 10 frames it starts most frames from the previous
+    hand, and reads the clip otherwise (same hands found)."""
     out = tmp_path / "r.json"
     argv = ["--steps", "2", "--warm-steps", "2", "--relift-every", str(relift_every), "--no-progress",
             "--results", str(out), "--log", str(tmp_path / "log")]  # fmt: skip
     assert rb.main(argv) == 0
     clip = json.loads(out.read_text())["summary"]["clip"]
-    lifted, warm = clip["lift+2"], clip["warm+2"]
+    lifted, warm = clip["lift+5"], clip["warm+2"]
     assert warm["found"] == lifted["found"] >= 50
     same = [warm[m] == lifted[m] for m in rb.METRICS]
     assert all(same) if relift_every == 1 else not all(same)

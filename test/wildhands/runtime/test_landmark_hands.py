@@ -149,3 +149,79 @@ def test_crop_mode_rectified_sends_the_landmark_passes_through_the_lens(sample):
     for a, b in zip(hands, reference):  # the sample's hands are near the axis: nearly the same reading
         assert np.linalg.norm(a.keypoints_px - b.keypoints_px, axis=1).mean() < 4.0
         assert np.isfinite(a.fit_residual_px) and a.fit_residual_px < 5.0
+
+
+@pytest.fixture(scope="module")
+def tracked_pipeline():
+    return Pipeline(PipelineConfig(weights="default", tracked_steps=2))
+
+
+def test_a_tracked_start_is_the_previous_hand_itself(tracked_pipeline, sample):
+    """``tracked_start`` turns a hand the pipeline returned back into the fit's parameters (canonical frame:
+    a left hand mirrored): the skeleton at that start gives the hand's keypoints again, for both sides."""
+    from wildhands.runtime.landmark_hands import evidence_from_detection
+
+    image, camera, boxes = sample
+    lh = tracked_pipeline.landmark_hands
+    hands = tracked_pipeline(image, camera, boxes)
+    assert sorted(h.side for h in hands) == ["left", "right"]
+    mirror = np.diag([-1.0, 1.0, 1.0])
+    for hand in hands:
+        box = next(b for b in boxes if b.side == hand.side)
+        (det,) = lh.detections(image, [box], camera)
+        ev = evidence_from_detection(det, camera.width if hand.side == "left" else None)
+        start = lh.tracked_start(dataclasses.replace(box, previous=hand), ev)
+        kp = lh.skeleton(
+            start.betas[None], start.global_orient[None], start.hand_pose[None], start.transl[None]
+        )[0]
+        kp = kp @ mirror if hand.side == "left" else kp
+        assert np.abs(kp - hand.keypoints_cam_m).max() < 1e-6
+        # a start of the other side, or none asked for, is no start
+        other = dataclasses.replace(hand, side="right" if hand.side == "left" else "left")
+        assert lh.tracked_start(dataclasses.replace(box, previous=other), ev) is None
+        assert tracked_pipeline.landmark_hands.tracked_start(box, ev) is None
+
+
+def test_tracked_hands_skip_the_lifting_head_and_take_their_own_steps(tracked_pipeline, sample, monkeypatch):
+    """A box carrying its previous hand is fitted from it with ``tracked_steps`` steps, without the lifting
+    head; a fresh box from the head with the fit's own steps; off (0) or with ``refine`` off, the previous
+    hand is ignored. On a still image the tracked fit stays on the hand."""
+    import wildhands.runtime.landmark_hands as module
+
+    image, camera, boxes = sample
+    lh = tracked_pipeline.landmark_hands
+    fresh = tracked_pipeline(image, camera, boxes)
+    by_side = {h.side: h for h in fresh}
+    carried = [dataclasses.replace(b, previous=by_side[b.side]) for b in boxes]
+    lifted, refined = [], []
+    lift, refine = lh.lift, module.refine
+    monkeypatch.setattr(lh, "lift", lambda ev, cams: lifted.append(len(ev)) or lift(ev, cams))
+    monkeypatch.setattr(
+        module, "refine", lambda ev, *a: refined.append((len(ev), a[3].iterations)) or refine(ev, *a)
+    )
+    hands = tracked_pipeline(image, camera, carried)
+    assert lifted == [] and refined == [(2, 2)]
+    for h in hands:  # the same still image: the tracked fit stays where the fresh one was
+        assert np.abs(h.keypoints_cam_m - by_side[h.side].keypoints_cam_m).max() < 0.01
+        assert h.fit_residual_px < 5.0
+    lifted.clear(), refined.clear()
+    tracked_pipeline(image, camera, [carried[0], boxes[1]])  # one carried, one fresh
+    assert lifted == [1] and sorted(refined) == [(1, 2), (1, 5)]
+    for config in (
+        dataclasses.replace(lh.config, tracked_steps=0),
+        dataclasses.replace(lh.config, refine=False),
+    ):
+        monkeypatch.setattr(lh, "config", config)
+        lifted.clear(), refined.clear()
+        tracked_pipeline(image, camera, carried)
+        assert lifted == [2] and refined == [(2, 5 if config.refine else 0)]
+
+
+def test_tracked_steps_are_checked():
+    from wildhands.runtime.landmark_hands import LandmarkHandsConfig
+
+    for bad in (-1, 101, True, 2.0):
+        with pytest.raises(ValueError, match="tracked_steps"):
+            PipelineConfig(tracked_steps=bad)
+        with pytest.raises(ValueError, match="tracked_steps"):
+            LandmarkHandsConfig(tracked_steps=bad)

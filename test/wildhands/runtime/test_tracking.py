@@ -204,6 +204,7 @@ def test_boxes_from_previous_cover_the_projected_keypoints():
     h = make_hand("left", (-0.05, 0.05, 0.5), score=0.8)
     (box,) = boxes_from_previous([h], SIZE, margin=0.1)
     assert isinstance(box, HandBox) and box.side == "left" and box.score == pytest.approx(0.8)
+    assert box.previous is h  # the hand it was carried over from (a tracked start of the fit)
     lo, hi = h.keypoints_px.min(0), h.keypoints_px.max(0)
     x0, y0, x1, y1 = box.xyxy_px
     assert np.allclose([x0, y0], lo - 0.1 * (hi - lo)) and np.allclose([x1, y1], hi + 0.1 * (hi - lo))

@@ -167,3 +167,27 @@ def test_the_mirrored_palm_pass_runs_only_when_hands_are_missing(setup):
     finally:
         detector.max_hands = max_hands
         count.close()
+
+
+def test_with_tracked_steps_tracked_hands_start_from_their_previous_fit(setup):
+    """``tracked_steps``: the node's step hands the tracked boxes their previous hands
+    (``HandBox.previous``, through ``MediaPipeHandDetector.track``), so the lifting head runs on detector
+    frames only and the tracked hands stay where they were on a still image."""
+    _, image, camera = setup
+    pipeline = Pipeline(PipelineConfig(weights="default", tracked_steps=2))
+    lh, detector = pipeline.landmark_hands, pipeline.landmark_hands.detector
+    tracker = HandTracker(TrackingConfig(redetect_every=3))
+    lifted = []
+    lift = lh.lift
+    lh.lift = lambda ev, cams: lifted.append(len(ev)) or lift(ev, cams)
+    frames = [_frame(pipeline, detector, tracker, image, camera, k / 15) for k in range(4)]
+    assert [d for d, _ in frames] == [True, False, False, True] and lifted == [2, 2]
+    first = {t.track_id: t.raw for t in frames[0][1]}
+    for _, tracked in frames[1:3]:
+        assert sorted(t.track_id for t in tracked) == sorted(first)
+        for t in tracked:  # this frame's landmarks (a pass on the tracked rect) differ a little
+            moved = np.linalg.norm(t.raw.keypoints_cam_m - first[t.track_id].keypoints_cam_m, axis=1)
+            assert (
+                moved.mean() < 0.01
+                and np.abs(t.raw.keypoints_px - first[t.track_id].keypoints_px).mean() < 3.0
+            )
