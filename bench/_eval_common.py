@@ -171,6 +171,15 @@ def write_result(path: Path, result: dict[str, Any]) -> Path:
     return path
 
 
+def publish_result(log: logging.Logger, path: Path, result: dict[str, Any], text: str) -> Path:
+    """Write ``result`` (:func:`write_result`), then log and print its markdown ``text`` and where it went."""
+    write_result(path, result)
+    log.info("\n%s", text)
+    print(text)
+    print(f"wrote {path}")
+    return path
+
+
 def named_folders(
     parser: argparse.ArgumentParser, option: str, items: Sequence[str]
 ) -> list[tuple[str, Path]]:

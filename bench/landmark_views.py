@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 
-from _eval_common import close_log, command_line, named_folders, setup_log, table, write_result  # noqa: E402
+from _eval_common import close_log, command_line, named_folders, publish_result, setup_log, table  # noqa: E402
 from compare_real import bootstrap_ci  # noqa: E402
 from machine import machine_facts  # noqa: E402
 
@@ -269,11 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             "hands": rows,
             "seconds": round(time.perf_counter() - start, 1),
         }
-        write_result(args.results, result)
-        text = markdown(summary)
-        log.info("\n%s", text)
-        print(text)
-        print(f"wrote {args.results}")
+        publish_result(log, args.results, result, markdown(summary))
     finally:
         close_log(log)
     return 0
