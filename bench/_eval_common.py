@@ -174,6 +174,7 @@ def write_result(path: Path, result: dict[str, Any]) -> Path:
 def publish_result(log: logging.Logger, path: Path, result: dict[str, Any], text: str) -> Path:
     """Write ``result`` (:func:`write_result`), then log and print its markdown ``text`` and where it went."""
     write_result(path, result)
+    text = text.rstrip("\n")
     log.info("\n%s", text)
     print(text)
     print(f"wrote {path}")

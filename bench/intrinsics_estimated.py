@@ -40,12 +40,12 @@ from _eval_common import (  # noqa: E402
     fmt,
     machine_facts,
     metrics_subset,
+    publish_result,
     relative_change_pct,
     resolve_weights,
     setup_log,
     table,
     weights_facts,
-    write_result,
 )
 from machine import OtherLoad  # noqa: E402
 
@@ -222,9 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             "conditions": conditions,
         }
         result["markdown"] = markdown(result)
-        write_result(args.results, result)
-        print(result["markdown"], end="")
-        print(f"wrote {args.results}")
+        publish_result(log, args.results, result, result["markdown"])
         return 0
     finally:
         close_log(log)

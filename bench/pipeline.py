@@ -3,7 +3,8 @@
 Two sections (``--sections``):
 
 **landmarks** (the default estimator, shipped weights; issue 19): per frame the detector (palm + landmark
-passes) or, in VIDEO mode, the node's own step (``HandTracker.boxes_for_frame``): the tracked hands' single
+passes) or, in VIDEO mode, the node's own step (``HandTracker.boxes_for_frame``, each box with its track's
+shape, ``HandTracker.shape_for_box``): the tracked hands' single
 landmark passes on the previous frame's landmark rect, the palm detector only when a hand is missing or
 lost, or ``--redetect-every`` frames passed (the node's default); both are the ``detector`` stage, so the
 pipeline's own ``landmarks`` stage is ~0 (the boxes carry their landmarks). Then the lifting head +
@@ -49,6 +50,7 @@ a disturbed run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import logging
@@ -426,8 +428,10 @@ def bench_landmark_estimator(
                     t0 = time.perf_counter()
                     if mode == "IMAGE":
                         boxes, detect = detector.detect(image), True
-                    else:  # the node's step: the palm detector, or the tracked hands' landmark passes
+                    else:  # the node's step: the palm detector, or the tracked hands' landmark passes,
                         boxes, detect = tracker.boxes_for_frame(detector, image, n, pipeline.config.box_scale)
+                        # and each box with its track's shape (the fit's prior), as the node hands them on
+                        boxes = [dataclasses.replace(b, betas=tracker.shape_for_box(b)) for b in boxes]
                     t1 = time.perf_counter()
                     hands = pipeline(image, camera, boxes) if boxes else []
                     if mode == "VIDEO":
@@ -450,7 +454,7 @@ def bench_landmark_estimator(
         for (mode, setting), rec in samples.items():
             ours[variant_key(mode, setting)] = {
                 "mode": mode,
-                "refine": setting,
+                "setting": setting,
                 "frame": _stats_ms(rec["frame"]),
                 "stages_median_ms": {k: statistics.median(v) * 1e3 for k, v in rec.items() if k != "frame"},
                 "hands_found_median": int(statistics.median(found[mode, setting])),
@@ -483,7 +487,7 @@ def landmark_ratios(section: dict) -> dict:
         for e in h["ours"].values():
             peer = h["mediapipe"].get(e["mode"])
             if peer is not None:
-                key = f"frame_over_mediapipe_{n}_hands_{e['mode'].lower()}{suffixes[e['refine']]}"
+                key = f"frame_over_mediapipe_{n}_hands_{e['mode'].lower()}{suffixes[e['setting']]}"
                 r[key] = e["frame"]["median_ms"] / peer["median_ms"]
     if "frame_over_mediapipe_2_hands_video" in r:
         r["targets"] = {
@@ -503,7 +507,7 @@ def landmark_summary(section: dict) -> str:
     for n, h in section["hands"].items():
         for e in h["ours"].values():
             st, fr = e["stages_median_ms"], e["frame"]
-            what = "tracked start" if e["refine"] == "tracked" else f"refine {e['refine']}"
+            what = "tracked start" if e["setting"] == "tracked" else f"refine {e['setting']}"
             cells = [
                 n,
                 f"wildhands ({what})",

@@ -25,7 +25,12 @@ import torch
 from wildhands.geometry.camera import CameraModel
 from wildhands.geometry.crop import square_box_from_xyxy
 from wildhands.geometry.perspective_crop import CROP_MODES
-from wildhands.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, mirror_matrix
+from wildhands.geometry.rotations import (
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    mirror_axis_angle,
+    mirror_matrix,
+)
 from wildhands.handmodel.skeleton import HandSkeleton
 from wildhands.model.lifting import lift_to_camera, lifting_inputs, unit_rays
 from wildhands.runtime.hands import HandEstimate, landmarks_centre_px
@@ -44,6 +49,13 @@ logger = logging.getLogger(__name__)
 __all__ = ["LandmarkHandsConfig", "LandmarkHands", "evidence_from_detection"]
 
 _S = np.diag([-1.0, 1.0, 1.0])  # mirror about the camera's x = 0 plane
+
+
+def mirror_hand(keypoints: np.ndarray, wrist_rotation: np.ndarray, pose_aa: np.ndarray):
+    """A hand mirrored about the camera's x = 0 plane (left <-> right; its own inverse): keypoints (..., 3),
+    wrist rotation (3, 3), joint rotations (..., 3) axis-angle -- how a left hand is fitted as a right one
+    in the mirrored image and mirrored back."""
+    return keypoints @ _S, mirror_matrix(wrist_rotation), mirror_axis_angle(pose_aa)
 
 
 @dataclass(frozen=True)
@@ -196,16 +208,32 @@ class LandmarkHands:
         rot = np.asarray(prev.wrist_rotation, np.float64)
         pose = np.asarray(prev.joint_rotations_aa, np.float64).reshape(15, 3)
         betas = np.asarray(prev.betas, np.float64)
-        if box.side == "left":  # the inverse of __call__'s mirroring back
-            kp, rot, pose = kp @ _S, mirror_matrix(rot), pose * np.array([1.0, -1.0, -1.0])
+        if box.side == "left":  # back into the canonical frame __call__ mirrored it out of
+            kp, rot, pose = mirror_hand(kp, rot, pose)
         if not all(np.isfinite(a).all() for a in (kp, rot, pose, betas)) or evidence.world_m is None:
             return None
-        # the skeleton turns about its rest wrist joint of that shape: wrist = rest wrist + transl
-        transl = kp[0] - self.skeleton.rest(betas[None])[0][0, 0]
-        world = kabsch(evidence.world_m - evidence.world_m[0], kp - kp[0])
-        return HandFit(
-            cv2.Rodrigues(rot)[0].ravel(), pose, betas.copy(), transl, cv2.Rodrigues(world)[0].ravel()
-        )
+        wrist_aa = cv2.Rodrigues(rot)[0].ravel()
+        return self._start([evidence], wrist_aa[None], pose[None], betas[None], kp[None, 0])[0]
+
+    def _start(
+        self,
+        evidence: list[LandmarkEvidence],
+        wrist_aa: np.ndarray,
+        pose_aa: np.ndarray,
+        betas: np.ndarray,
+        wrist_m: np.ndarray,
+    ) -> list[HandFit]:
+        """Initial fits (canonical frame) of hands given by their wrist rotation (N, 3), joint rotations
+        (N, 15, 3), shape (N, 10) and wrist position (N, 3) m: the skeleton's translation (it turns about its
+        rest wrist joint of that shape: wrist = rest wrist + transl), and the rotation that turns each
+        hand's world landmarks onto its keypoints."""
+        transl = wrist_m - self.skeleton.rest(betas)[0][:, 0]
+        kp = self.skeleton(betas, wrist_aa, pose_aa, transl)
+        fits = []
+        for k, e in enumerate(evidence):
+            r = kabsch(e.world_m - e.world_m[0], kp[k] - kp[k, 0])  # the world landmarks' frame -> camera
+            fits.append(HandFit(wrist_aa[k], pose_aa[k], betas[k], transl[k], cv2.Rodrigues(r)[0].ravel()))
+        return fits
 
     def lift(self, evidence: list[LandmarkEvidence], cameras: list[CameraModel]) -> list[HandFit]:
         """The lifting head's answers (right hands, canonical frame) as initial fits."""
@@ -223,17 +251,8 @@ class LandmarkHands:
                 out, t[3], torch.from_numpy(inputs.rotation).float()
             )
             aa = matrix_to_axis_angle(torch.cat([wrist_rot[:, None], joint_rot], dim=1).double()).numpy()
-        wrist_aa, joint_aa = aa[:, 0], aa[:, 1:]
-        betas, transl = betas.double().numpy(), transl.double().numpy()
-        # the skeleton turns about its rest wrist joint of that shape: wrist = rest wrist + transl
-        transl = transl - self.skeleton.rest(betas)[0][:, 0]
-        kp = self.skeleton(betas, wrist_aa, joint_aa, transl)
-        fits = []
-        for k, e in enumerate(evidence):
-            # the world landmarks' frame -> camera: turn them onto the head's hand
-            r = kabsch(e.world_m - e.world_m[0], kp[k] - kp[k, 0])
-            fits.append(HandFit(wrist_aa[k], joint_aa[k], betas[k], transl[k], cv2.Rodrigues(r)[0].ravel()))
-        return fits
+        # the head's translation is the wrist's position
+        return self._start(evidence, aa[:, 0], aa[:, 1:], betas.double().numpy(), transl.double().numpy())
 
     def __call__(self, image_rgb: np.ndarray, camera: CameraModel, boxes: list) -> list:
         t0 = time.perf_counter()
@@ -268,9 +287,8 @@ class LandmarkHands:
             kp, verts, R = fit.keypoints_cam_m, vertices[k], wrist_rotations[k]
             pose_aa, hand_faces = fit.hand_pose, faces
             if box.side == "left":
-                kp, verts, R = kp @ _S, verts @ _S, mirror_matrix(R)
-                pose_aa = pose_aa * np.array([1.0, -1.0, -1.0])
-                hand_faces = left_faces
+                kp, R, pose_aa = mirror_hand(kp, R, pose_aa)
+                verts, hand_faces = verts @ _S, left_faces
             residual = float(fit.residual_px) if np.isfinite(fit.residual_px) else float("inf")
             fit_quality = 1.0 / (1.0 + (residual / self.config.residual_scale_px) ** 2)
             presence = float(getattr(det, "presence", 1.0))

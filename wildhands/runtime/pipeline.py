@@ -260,6 +260,10 @@ class Pipeline:
         apply_blas_threads(self.threads.blas)  # first: an OpenMP OpenBLAS would also set OpenMP's count
         apply_torch_threads(self.threads.torch)
         if self.config.estimator == "image":
+            if self.config.tracked_steps:
+                logger.warning(
+                    "tracked_steps=%d does nothing with estimator=image", self.config.tracked_steps
+                )
             self.engine = build_engine(
                 self.config.engine,
                 self.network,
@@ -274,6 +278,8 @@ class Pipeline:
             refine = "on" if self.config.refine else "off"
             if self.config.refine and self.config.tracked_steps:
                 refine += f", tracked hands from their previous fit in {self.config.tracked_steps} steps"
+            elif self.config.tracked_steps:
+                logger.warning("tracked_steps=%d does nothing with refine off", self.config.tracked_steps)
             self.weights_description = (
                 f"landmarks: lifting {self._lifting_description}, refine {refine}"
                 f"; grasp head of {self.weights_description}"

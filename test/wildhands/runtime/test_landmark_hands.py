@@ -176,10 +176,10 @@ def test_a_tracked_start_is_the_previous_hand_itself(tracked_pipeline, sample):
         )[0]
         kp = kp @ mirror if hand.side == "left" else kp
         assert np.abs(kp - hand.keypoints_cam_m).max() < 1e-6
-        # a start of the other side, or none asked for, is no start
+        # a previous hand of the other side, or a box without one, gives no start
         other = dataclasses.replace(hand, side="right" if hand.side == "left" else "left")
         assert lh.tracked_start(dataclasses.replace(box, previous=other), ev) is None
-        assert tracked_pipeline.landmark_hands.tracked_start(box, ev) is None
+        assert lh.tracked_start(box, ev) is None
 
 
 def test_tracked_hands_skip_the_lifting_head_and_take_their_own_steps(tracked_pipeline, sample, monkeypatch):
@@ -213,8 +213,11 @@ def test_tracked_hands_skip_the_lifting_head_and_take_their_own_steps(tracked_pi
     ):
         monkeypatch.setattr(lh, "config", config)
         lifted.clear(), refined.clear()
-        tracked_pipeline(image, camera, carried)
+        ignored = tracked_pipeline(image, camera, carried)
         assert lifted == [2] and refined == [(2, 5 if config.refine else 0)]
+        plain = tracked_pipeline(image, camera, boxes)  # the same hands as boxes that carry nothing
+        for a, b in zip(ignored, plain, strict=True):
+            assert np.array_equal(a.keypoints_cam_m, b.keypoints_cam_m) and np.array_equal(a.betas, b.betas)
 
 
 def test_tracked_steps_are_checked():
@@ -225,3 +228,10 @@ def test_tracked_steps_are_checked():
             PipelineConfig(tracked_steps=bad)
         with pytest.raises(ValueError, match="tracked_steps"):
             LandmarkHandsConfig(tracked_steps=bad)
+
+
+def test_tracked_steps_that_cannot_act_are_said(caplog):
+    """``tracked_steps`` with the fit off does nothing, and the pipeline says so."""
+    with caplog.at_level("WARNING", logger="wildhands.runtime.pipeline"):
+        Pipeline(PipelineConfig(weights="default", refine=False, tracked_steps=2))
+    assert "tracked_steps=2 does nothing with refine off" in caplog.text
