@@ -76,7 +76,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
         0,
         "estimator=landmarks with refine and tracking: a hand tracked from the previous frame starts its fit "
         "from that frame's hand with this many steps instead of from the lifting head's answer with 5 "
-        "(0 = off; 2: the fit in ~0.4x of its time, docs/engines.md).",
+        "(0 = off; 2: the fit in under half its time, docs/engines.md).",
         range=STEPS_RANGE,
         read_only=True,
     ),

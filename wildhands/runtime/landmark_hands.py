@@ -76,7 +76,7 @@ class LandmarkHandsConfig:
         (``HandBox.previous``: the tracker's boxes) starts its fit from that estimate, with this many
         Levenberg-Marquardt steps, instead of from the lifting head's answer with
         ``refine_config.iterations`` (a fresh detection always starts from the head). 0 (default): off.
-        ``bench/refine_budget.py``: 2 steps take the fit to ~0.4x of its time (docs/engines.md).
+        ``bench/refine_budget.py``: 2 steps take the fit to under half its time (docs/engines.md).
     """
 
     refine: bool = True
