@@ -20,7 +20,8 @@ Budgets:
   ``redetect_every``: a detector frame) and for a hand new to the sequence.
 
 Scores: ``wildhands.eval.scoring.score_hand`` (the real-image bench's): 2D error (px), PA-MPJPE, orientation,
-MPJPE (wrist-relative) and the wrist's error (mm, deg); per set the mean of each, and per budget the mean
+MPJPE (wrist-relative) and the wrist's error (mm, deg), and the median of how far each hand was placed over
+how far it is (``distance_ratio``: a depth bias); per set the mean of each, and per budget the mean
 paired difference against the default with a 95 % bootstrap interval (``compare_real.bootstrap_ci``);
 the fit stage's median milliseconds per frame (``LandmarkHands.timings``; compare budgets within one run).
 
@@ -148,8 +149,19 @@ def evaluate_set(name: str, samples: list, budgets: Budgets, args, sequence: boo
             if fit_ms is not None:
                 ms[label].append(fit_ms)
             previous[label] = {h.side: h for h in hands if h is not None}
-            scores[label] += [score_hand(prediction(h), truth) for h, truth in zip(hands, sample.hands)]
+            scores[label] += [
+                {**score_hand(prediction(h), truth), "distance_ratio": distance_ratio(h, truth)}
+                for h, truth in zip(hands, sample.hands)
+            ]
     return {"scores": scores, "fit_ms": ms}
+
+
+def distance_ratio(hand, truth) -> float:
+    """How far the hand was placed over how far it is: wrist distances from the camera (NaN: not found, or
+    no 3D truth). A bias, where the wrist error (``wrist_mm``) is bias and noise together."""
+    if hand is None or truth.keypoints_cam_m is None or not truth.valid[0]:
+        return float("nan")
+    return float(np.linalg.norm(hand.keypoints_cam_m[0]) / np.linalg.norm(truth.keypoints_cam_m[0]))
 
 
 def summarise(runs: dict[str, dict]) -> dict[str, Any]:
@@ -171,6 +183,9 @@ def summarise(runs: dict[str, dict]) -> dict[str, Any]:
                         "mean": round(float(d.mean()), 2),
                         "ci95": [round(lo, 2), round(hi, 2)],
                     }
+            ratios = np.array([s["distance_ratio"] for s in scores], np.float64)
+            ratios = ratios[np.isfinite(ratios)]
+            row["distance_ratio_median"] = round(float(np.median(ratios)), 3) if ratios.size else None
             ms = run["fit_ms"][label]
             row["fit_ms_median"] = round(float(np.median(ms)), 2) if ms else None
             rows[label] = row
@@ -179,7 +194,8 @@ def summarise(runs: dict[str, dict]) -> dict[str, Any]:
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    header = ["set", "budget", "found", "fit ms", *METRICS, "MPJPE vs default [95 %]", "PA vs default [95 %]"]
+    header = ["set", "budget", "found", "fit ms", *METRICS, "distance ratio", "MPJPE vs default [95 %]",
+              "PA vs default [95 %]"]  # fmt: skip
     rows = []
     for name, budgets in summary.items():
         for label, r in budgets.items():
@@ -197,6 +213,7 @@ def markdown(summary: dict[str, Any]) -> str:
                     f"{r['found']}/{r['hands']}",
                     fit,
                     *cells,
+                    "-" if r["distance_ratio_median"] is None else f"{r['distance_ratio_median']:.3f}",
                     diff("mpjpe_mm"),
                     diff("pa_mpjpe_mm"),
                 ]

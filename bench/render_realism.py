@@ -102,7 +102,12 @@ from wildhands.geometry.perspective_crop import (  # noqa: E402
     roll_matrix,
     warp_rectified,
 )
-from wildhands.handmodel.keypoints import FINGER_KEYPOINTS, FINGER_NAMES, KEYPOINT_NAMES  # noqa: E402
+from wildhands.handmodel.keypoints import (  # noqa: E402
+    FINGER_KEYPOINTS,
+    FINGER_NAMES,
+    KEYPOINT_NAMES,
+    KEYPOINT_PARENTS,
+)
 from wildhands.model.grasp import grasp_class_name  # noqa: E402
 
 CROP_PX = 224
@@ -279,6 +284,33 @@ def finger_bends_deg(points: np.ndarray) -> np.ndarray:
             cos = float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-12))
             out.append(math.degrees(math.acos(min(1.0, max(-1.0, cos)))))
     return np.array(out)
+
+
+#: bone_length_ratios: the hand's bones by their place along the finger (the thumb's four included)
+BONE_SEGMENTS = ("wrist-MCP", "MCP-PIP", "PIP-DIP", "DIP-tip")
+MIN_BONE_PX = 3.0  # bone_length_ratios: shorter bones in the image (seen end-on) are left out
+
+
+def bone_length_ratios(
+    read_px: np.ndarray, truth_px: np.ndarray, valid: np.ndarray
+) -> dict[str, list[float]]:
+    """Per segment of :data:`BONE_SEGMENTS`, each bone's length in the image as the network read it over its
+    length in the truth (2D, px; bones with both ends labelled and at least ``MIN_BONE_PX`` long in the
+    truth), and ``hand``: the sum of the labelled bones read over the truth's -- how large the network
+    reads the hand, which the landmark estimator turns into its distance."""
+    out: dict[str, list[float]] = {name: [] for name in BONE_SEGMENTS}
+    read_sum = truth_sum = 0.0
+    for k in range(1, len(KEYPOINT_PARENTS)):
+        parent = KEYPOINT_PARENTS[k]
+        if not (valid[k] and valid[parent]):
+            continue
+        truth = float(np.linalg.norm(truth_px[k] - truth_px[parent]))
+        read = float(np.linalg.norm(read_px[k] - read_px[parent]))
+        read_sum, truth_sum = read_sum + read, truth_sum + truth
+        if truth >= MIN_BONE_PX:
+            out[BONE_SEGMENTS[(k - 1) % 4]].append(read / truth)
+    out["hand"] = [read_sum / truth_sum] if truth_sum > 0 else []
+    return out
 
 
 SPREAD_MAX_ELEVATION_DEG = 40.0
@@ -477,6 +509,7 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         "finger_order_flipped": flipped,
         "rect": (centre, size, rotation),
         "pred_px": res["landmarks_px"],
+        "bone_ratios": bone_length_ratios(res["landmarks_px"], uv, valid) if np.isfinite(err).all() else None,
     }
     if valid.all():  # the same bends in the image: every real set has 2D truth
         out["bends2d_truth_deg"] = finger_bends_deg(uv)
@@ -563,6 +596,9 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     read_bends_2d = [s["bends2d_read_deg"] for s in scores if s.get("bends2d_read_deg") is not None]
     flips = np.array([s["finger_order_flipped"] for s in scores if s.get("finger_order_flipped") is not None])
     finite = err[np.isfinite(err)]
+    # how long the network reads the bones and the hand in the image (hands it sees: presence > 0.5)
+    seen = [s["bone_ratios"] for s in scores if s.get("bone_ratios") and s["presence"] > PRESENCE_THRESHOLD]
+    lengths = {name: [v for b in seen for v in b[name]] for name in (*BONE_SEGMENTS, "hand")}
     # hands whose index and little fingers lie near the palm plane in both the truth and the reading
     pairs = [(s.get("spread_truth_deg"), s.get("spread_read_deg")) for s in scores]
     spreads = np.array([p for p in pairs if None not in p], np.float64).reshape(-1, 2)
@@ -607,6 +643,11 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
             np.ravel(truth_bends_2d), np.ravel(read_bends_2d)
         ),
         "finger_order_flipped": r(flips.mean(), 3) if flips.size else None,
+        # 2D length read / truth, median over the hands read as hands: per bone segment and the whole hand
+        # (bone_length_ratios; keypoint conventions differ between real sets and the network's training)
+        "length_read_over_truth_2d": {
+            name: r(float(np.median(v)), 3) if v else None for name, v in lengths.items()
+        },
         # index-little spread (deg, median) of the truth and of the network's world landmarks, on hands
         # whose two fingers are near the palm plane in both (finger_spread_deg)
         "finger_spread_deg": (
@@ -839,8 +880,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def markdown(result: dict[str, Any]) -> str:
     rows = [
         "| crops | hands | 2D error px (mean / median) | world PA-MPJPE mm (hands) | presence mean | > 0.5 "
-        "| handedness agrees | finger bend diff deg | world orientation deg (mean / median) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| handedness agrees | finger bend diff deg | world orientation deg (mean / median) "
+        "| 2D hand length read / truth |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     groups = {**result["sets"], **result.get("clear_by_grasp", {}), **result.get("by_view", {})}
     for name, s in groups.items():
@@ -849,7 +891,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {s['world_pa_mpjpe_mm']} ({s['hands_3d']}) | {s['presence_mean']} "
             f"| {s['presence_over_0.5']} | {s.get('handedness_agreement')} "
             f"| {s.get('finger_bend_diff_deg')} "
-            f"| {s.get('world_orientation_deg')} / {s.get('world_orientation_deg_median')} |"
+            f"| {s.get('world_orientation_deg')} / {s.get('world_orientation_deg_median')} "
+            f"| {(s.get('length_read_over_truth_2d') or {}).get('hand')} |"
         )
     return "\n".join(rows)
 

@@ -13,7 +13,7 @@ rb = load_bench("refine_budget")
 
 
 def _scores(values: list[float]) -> list[dict]:
-    return [{"found": True, **{m: v for m in rb.METRICS}} for v in values]
+    return [{"found": True, **{m: v for m in rb.METRICS}, "distance_ratio": 1 + v / 10} for v in values]
 
 
 def test_summary_pairs_each_budget_against_the_default():
@@ -28,6 +28,7 @@ def test_summary_pairs_each_budget_against_the_default():
     d = s["lift+1"]["mpjpe_mm_vs_default"]
     assert d["mean"] == pytest.approx(1.0) and d["ci95"] == [1.0, 1.0]
     assert s["lift+1"]["found"] == 3 and s["lift+1"]["pa_mpjpe_mm"] == pytest.approx(3.0)
+    assert s["lift+1"]["distance_ratio_median"] == pytest.approx(1.3)  # the median of 1.2, 1.3, 1.4
     assert "| s | lift+1 | 3/3 | 5.0 |" in rb.markdown(rb.summarise(runs))
 
 
@@ -54,3 +55,13 @@ def test_a_tracked_start_is_used_unless_every_frame_is_lifted(tmp_path, relift_e
     same = [warm[m] == lifted[m] for m in rb.METRICS]
     assert all(same) if relift_every == 1 else not all(same)
     assert np.isfinite(warm["fit_ms_median"]) and "real (3D truth)" in json.loads(out.read_text())["summary"]
+
+
+def test_distance_ratio_is_placed_over_true_wrist_distance():
+    from types import SimpleNamespace
+
+    truth = SimpleNamespace(keypoints_cam_m=np.tile([0.0, 0.3, 0.4], (21, 1)), valid=np.ones(21, bool))
+    hand = SimpleNamespace(keypoints_cam_m=np.tile([0.0, 0.36, 0.48], (21, 1)))
+    assert rb.distance_ratio(hand, truth) == pytest.approx(1.2)
+    assert np.isnan(rb.distance_ratio(None, truth))
+    assert np.isnan(rb.distance_ratio(hand, SimpleNamespace(keypoints_cam_m=None, valid=truth.valid)))

@@ -382,3 +382,34 @@ def test_a_rectified_view_moves_the_image_and_the_truth_together():
     assert 0.3 * rr.RECTIFIED_VIEW_PX < side <= 1.05 * rr.RECTIFIED_VIEW_PX / rr.RECTIFIED_VIEW_SCALE
     behind = rr._hand("", "b", image, np.full((21, 2), np.nan), np.ones(21, bool), cam_m, True)
     assert rr.rectified_view(behind, camera) is None
+
+
+def test_bone_lengths_are_read_per_segment_and_for_the_whole_hand():
+    """A reading 10 % smaller about the wrist reads every bone and the hand at 0.9; a fingertip pulled in
+    shortens its DIP-tip bone only; unlabelled bones and bones seen end-on are left out."""
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(50, 150, (21, 2))
+    valid = np.ones(21, bool)
+    smaller = truth[0] + 0.9 * (truth - truth[0])
+    ratios = rr.bone_length_ratios(smaller, truth, valid)
+    assert set(ratios) == {*rr.BONE_SEGMENTS, "hand"} and ratios["hand"] == [pytest.approx(0.9)]
+    long_bones = sum(len(v) for k, v in ratios.items() if k != "hand")
+    assert long_bones >= 18 and all(v == pytest.approx(0.9) for k in rr.BONE_SEGMENTS for v in ratios[k])
+    pulled = truth.copy()
+    tip = rr.FINGER_KEYPOINTS["index"][3]
+    pulled[tip] = truth[tip - 1] + 0.5 * (truth[tip] - truth[tip - 1])
+    r = rr.bone_length_ratios(pulled, truth, valid)
+    assert sorted(r["DIP-tip"])[0] == pytest.approx(0.5) and all(
+        v == pytest.approx(1.0) for v in r["MCP-PIP"]
+    )
+    valid[tip] = False
+    assert len(rr.bone_length_ratios(pulled, truth, valid)["DIP-tip"]) == len(r["DIP-tip"]) - 1
+    end_on = truth.copy()
+    end_on[tip] = truth[tip - 1] + 0.1
+    assert len(rr.bone_length_ratios(end_on, end_on, np.ones(21, bool))["DIP-tip"]) == len(r["DIP-tip"]) - 1
+    base = {"err_px": 1.0, "pa_mm": None, "side_agrees": True}
+    unseen = rr.bone_length_ratios(truth, truth, np.ones(21, bool))
+    s = rr.summarise(
+        [{**base, "presence": 0.9, "bone_ratios": ratios}, {**base, "presence": 0.2, "bone_ratios": unseen}]
+    )
+    assert s["length_read_over_truth_2d"]["hand"] == pytest.approx(0.9)  # the unseen hand is left out
