@@ -36,11 +36,17 @@ camera_info_msg = camera_to_info  # the name the tests use
 
 
 class Harness:
-    def __init__(self, sample, node_params: dict | None = None) -> None:
+    """``namespace``: the node's and the tester's (their topics are relative): a second node built in this
+    process needs its own, or destroying it takes the first one's /rosout logger with it."""
+
+    def __init__(self, sample, node_params: dict | None = None, namespace: str | None = None) -> None:
         self.image, self.camera, self.boxes = sample
         params = {**NODE_PARAMS, **(node_params or {})}
-        self.node = WildHandsNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        self.tester = rclpy.create_node("wildhands_tester")
+        ns = {} if namespace is None else {"namespace": namespace}
+        self.node = WildHandsNode(
+            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()], **ns
+        )
+        self.tester = rclpy.create_node("wildhands_tester", **ns)
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.image_pub = self.tester.create_publisher(Image, "image", qos)
         self.info_pub = self.tester.create_publisher(CameraInfo, "camera_info", qos)
