@@ -4,7 +4,7 @@ Two sections (``--sections``):
 
 **landmarks** (the default estimator, shipped weights; issue 19): per frame the detector (palm + landmark
 passes) or, in VIDEO mode, the node's own step (``HandTracker.boxes_for_frame``, each box with its track's
-shape, ``HandTracker.shape_for_box``): the tracked hands' single
+shape, ``HandTracker.with_shapes``): the tracked hands' single
 landmark passes on the previous frame's landmark rect, the palm detector only when a hand is missing or
 lost, or ``--redetect-every`` frames passed (the node's default); both are the ``detector`` stage, so the
 pipeline's own ``landmarks`` stage is ~0 (the boxes carry their landmarks). Then the lifting head +
@@ -50,7 +50,6 @@ a disturbed run.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import logging
@@ -431,7 +430,7 @@ def bench_landmark_estimator(
                     else:  # the node's step: the palm detector, or the tracked hands' landmark passes,
                         boxes, detect = tracker.boxes_for_frame(detector, image, n, pipeline.config.box_scale)
                         # and each box with its track's shape (the fit's prior), as the node hands them on
-                        boxes = [dataclasses.replace(b, betas=tracker.shape_for_box(b)) for b in boxes]
+                        boxes = tracker.with_shapes(boxes)
                     t1 = time.perf_counter()
                     hands = pipeline(image, camera, boxes) if boxes else []
                     if mode == "VIDEO":

@@ -11,7 +11,6 @@ serialized bytes); parameters in params.py (see docs/node.md).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
@@ -303,7 +302,7 @@ class WildHandsNode(Node):
             self.tracker.reconfigure(config)
         boxes, detected = self._boxes(image.header, rgb, camera, p)
         if self.pipeline.landmark_hands is not None:  # a tracked hand keeps its track's shape (size)
-            boxes = [dataclasses.replace(b, betas=self.tracker.shape_for_box(b)) for b in boxes]
+            boxes = self.tracker.with_shapes(boxes)
         hands = self.pipeline(rgb, camera, boxes)  # drops (and counts) hands with non-finite values
         if self.pipeline.dropped_invalid:
             self._warn(

@@ -250,6 +250,11 @@ class HandTracker:
                 best, best_iou = tr, iou
         return None if best is None else best.betas.copy()
 
+    def with_shapes(self, boxes: Sequence[HandBox]) -> list[HandBox]:
+        """``boxes`` each with its track's shape (``HandBox.betas``: :meth:`shape_for_box`, None where it
+        belongs to no track): what the node hands the landmark estimator, whatever found the boxes."""
+        return [dataclasses.replace(b, betas=self.shape_for_box(b)) for b in boxes]
+
     def boxes_for_frame(
         self,
         detector,

@@ -288,5 +288,9 @@ def test_a_track_shares_its_shape_over_frames():
     assert tracker.shape_for_box(dataclasses.replace(box, side="left")) is None
     far = HandBox((0.0, 0.0, 30.0, 30.0), "right")
     assert tracker.shape_for_box(far) is None
+    # with_shapes: each box with its own (the node's and the pipeline bench's one call)
+    with_shape, without = tracker.with_shapes([box, far])
+    assert np.array_equal(with_shape.betas, shared) and without.betas is None
+    assert with_shape.xyxy_px == box.xyxy_px and with_shape.previous is box.previous
     with pytest.raises(ValueError, match="shape_window"):
         TrackingConfig(shape_window=0)
