@@ -259,11 +259,10 @@ class Pipeline:
         self.threads = plan_threads(self.config.threads, self.config.estimator, self.config.engine)
         apply_blas_threads(self.threads.blas)  # first: an OpenMP OpenBLAS would also set OpenMP's count
         apply_torch_threads(self.threads.torch)
+        if self.config.tracked_steps and (self.config.estimator == "image" or not self.config.refine):
+            unused = "estimator=image" if self.config.estimator == "image" else "refine off"
+            logger.warning("tracked_steps=%d does nothing with %s", self.config.tracked_steps, unused)
         if self.config.estimator == "image":
-            if self.config.tracked_steps:
-                logger.warning(
-                    "tracked_steps=%d does nothing with estimator=image", self.config.tracked_steps
-                )
             self.engine = build_engine(
                 self.config.engine,
                 self.network,
@@ -278,8 +277,6 @@ class Pipeline:
             refine = "on" if self.config.refine else "off"
             if self.config.refine and self.config.tracked_steps:
                 refine += f", tracked hands from their previous fit in {self.config.tracked_steps} steps"
-            elif self.config.tracked_steps:
-                logger.warning("tracked_steps=%d does nothing with refine off", self.config.tracked_steps)
             self.weights_description = (
                 f"landmarks: lifting {self._lifting_description}, refine {refine}"
                 f"; grasp head of {self.weights_description}"

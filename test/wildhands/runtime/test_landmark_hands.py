@@ -231,7 +231,9 @@ def test_tracked_steps_are_checked():
 
 
 def test_tracked_steps_that_cannot_act_are_said(caplog):
-    """``tracked_steps`` with the fit off does nothing, and the pipeline says so."""
+    """``tracked_steps`` with the fit off, or with the image model, does nothing, and the pipeline says so."""
     with caplog.at_level("WARNING", logger="wildhands.runtime.pipeline"):
         Pipeline(PipelineConfig(weights="default", refine=False, tracked_steps=2))
+        Pipeline(PipelineConfig(weights="default", estimator="image", engine="torch", tracked_steps=3))
     assert "tracked_steps=2 does nothing with refine off" in caplog.text
+    assert "tracked_steps=3 does nothing with estimator=image" in caplog.text
