@@ -313,6 +313,24 @@ def bone_length_ratios(
     return out
 
 
+def along_bone_offsets(read_px: np.ndarray, truth_px: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(21,) where the network reads each keypoint along its bone, relative to the truth: the read-minus-true
+    displacement projected on the true bone (parent -> keypoint; for the wrist, wrist -> middle MCP) over
+    that bone's length in the image. Negative: read back towards the parent (a fingertip read inside the
+    finger, an MCP read towards the wrist; the wrist read away from the fingers). NaN where the bone is not
+    labelled at both ends or shorter than ``MIN_BONE_PX``."""
+    out = np.full(len(KEYPOINT_PARENTS), np.nan)
+    for k, parent in enumerate(KEYPOINT_PARENTS):
+        a, b = (0, 9) if parent < 0 else (parent, k)  # the wrist's bone: wrist -> middle MCP
+        if not (valid[a] and valid[b] and valid[k]):
+            continue
+        bone = truth_px[b] - truth_px[a]
+        length = float(np.linalg.norm(bone))
+        if length >= MIN_BONE_PX:
+            out[k] = float((read_px[k] - truth_px[k]) @ bone) / (length * length)
+    return out
+
+
 SPREAD_MAX_ELEVATION_DEG = 40.0
 
 
@@ -510,6 +528,7 @@ def score_hand(detector: Any, hand: dict[str, Any]) -> dict[str, Any] | None:
         "rect": (centre, size, rotation),
         "pred_px": res["landmarks_px"],
         "bone_ratios": bone_length_ratios(res["landmarks_px"], uv, valid) if np.isfinite(err).all() else None,
+        "along_bone": along_bone_offsets(res["landmarks_px"], uv, valid) if np.isfinite(err).all() else None,
     }
     if valid.all():  # the same bends in the image: every real set has 2D truth
         out["bends2d_truth_deg"] = finger_bends_deg(uv)
@@ -599,6 +618,11 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
     # how long the network reads the bones and the hand in the image (hands it sees: presence > 0.5)
     seen = [s["bone_ratios"] for s in scores if s.get("bone_ratios") and s["presence"] > PRESENCE_THRESHOLD]
     lengths = {name: [v for b in seen for v in b[name]] for name in (*BONE_SEGMENTS, "hand")}
+    along = [
+        s["along_bone"]
+        for s in scores
+        if s.get("along_bone") is not None and s["presence"] > PRESENCE_THRESHOLD
+    ]
     # hands whose index and little fingers lie near the palm plane in both the truth and the reading
     pairs = [(s.get("spread_truth_deg"), s.get("spread_read_deg")) for s in scores]
     spreads = np.array([p for p in pairs if None not in p], np.float64).reshape(-1, 2)
@@ -648,6 +672,9 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
         "length_read_over_truth_2d": {
             name: r(float(np.median(v)), 3) if v else None for name, v in lengths.items()
         },
+        # where each keypoint is read along its bone, in bone lengths (along_bone_offsets), median over the
+        # hands read as hands: e.g. fingertips read inside the finger, MCPs read towards the wrist
+        "along_bone_offset_median": _keypoint_medians(along),
         # index-little spread (deg, median) of the truth and of the network's world landmarks, on hands
         # whose two fingers are near the palm plane in both (finger_spread_deg)
         "finger_spread_deg": (
@@ -666,6 +693,18 @@ def summarise(scores: list[dict[str, Any]]) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def _keypoint_medians(rows: list[np.ndarray]) -> dict[str, float | None] | None:
+    """Per keypoint name the median of the finite values of ``rows`` ((21,) each), 3 decimals."""
+    if not rows:
+        return None
+    table = np.stack(rows)
+    out = {}
+    for name, column in zip(KEYPOINT_NAMES, table.T, strict=True):
+        column = column[np.isfinite(column)]
+        out[name] = round(float(np.median(column)), 3) if column.size else None
+    return out
 
 
 # presence_by_factor: what each hand's presence is read against -- (name, how to get it from (hand, score))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ from wildhands.data.synthetic import (
     generate_frame,
     write_dataset,
 )
+from wildhands.data.synthetic.config import min_focal_px
 from wildhands.data.synthetic.generator import hand_model
 from wildhands.data.synthetic.poses import (
     GRASP_TEMPLATES,
@@ -27,6 +29,7 @@ from wildhands.data.synthetic.poses import (
     flex_in_finger_planes,
     sample_hand_pose,
 )
+from wildhands.data.synthetic.scene import sample_camera
 from wildhands.geometry.rotations import mirror_axis_angle
 from wildhands.handmodel.keypoints import FINGER_KEYPOINTS
 from wildhands.model.grasp import GRASP_CLASS_IDS, NUM_GRASP_CLASSES
@@ -341,6 +344,8 @@ def test_stream_passes_over_hands_that_are_barely_visible():
         ({"jpeg_quality_range": [50, 101]}, "jpeg_quality_range"),
         ({"grasp_weights": [1, 1]}, "grasp_weights"),
         ({"other_poses": "weird"}, "other_poses"),
+        ({"max_fov_deg": 5.0}, "max_fov_deg"),
+        ({"max_fov_deg": 40.0, "fx_range_px": [200, 800]}, "max_fov_deg"),  # 1280 px needs fx >= 1758
         ({"fx_rnge_px": [1, 2]}, "fx_rnge_px"),
     ],
 )
@@ -356,6 +361,35 @@ def test_config_roundtrip_and_yaml(tmp_path):
     path = tmp_path / "synth.yaml"
     path.write_text("synthetic:\n  occluder_prob: 0.9\n  image_sizes: [[640, 480]]\n")
     assert SyntheticConfig.from_yaml(path).occluder_prob == 0.9
+
+
+def _nominal_hfov_deg(camera) -> float:
+    return math.degrees(camera.nominal_fov_rad()[0])
+
+
+def test_max_fov_deg_caps_pinhole_and_plumb_bob_lenses_only():
+    """``max_fov_deg`` bounds the field of view K implies for pinhole and plumb_bob cameras (the default
+    range reaches well past it), draws the fisheyes as before (same random numbers), and is left out of
+    ``to_dict`` at its default (180: no cap), so older folders' configs still match."""
+    capped = SyntheticConfig(max_fov_deg=100.0)
+    assert min_focal_px(1280, 100.0) == pytest.approx(640 / math.tan(math.radians(50)))
+    assert min_focal_px(640, 180.0) == 0.0
+    widest = {"none": 0.0, "plumb_bob": 0.0}
+    for i in range(400):
+        free = sample_camera(np.random.default_rng(i), SyntheticConfig()).camera
+        cam = sample_camera(np.random.default_rng(i), capped).camera
+        model = cam.distortion_model.value
+        assert model == free.distortion_model.value and (cam.width, cam.height) == (free.width, free.height)
+        if model == "equidistant":
+            np.testing.assert_array_equal(cam.K, free.K)
+            np.testing.assert_array_equal(cam.D, free.D)
+            continue
+        assert _nominal_hfov_deg(cam) <= 100.0 + 1e-9
+        assert cam.fx >= free.fx  # the range's lower end is raised, the same draw lands higher
+        widest[model] = max(widest[model], _nominal_hfov_deg(free))
+    assert min(widest.values()) > 120.0  # without the cap both kinds reach far wider
+    assert "max_fov_deg" not in SyntheticConfig().to_dict()
+    assert SyntheticConfig.from_dict(capped.to_dict()) == capped
 
 
 def test_fingers_flex_in_their_own_planes_and_converge():

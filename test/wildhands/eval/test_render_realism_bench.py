@@ -413,3 +413,34 @@ def test_bone_lengths_are_read_per_segment_and_for_the_whole_hand():
         [{**base, "presence": 0.9, "bone_ratios": ratios}, {**base, "presence": 0.2, "bone_ratios": unseen}]
     )
     assert s["length_read_over_truth_2d"]["hand"] == pytest.approx(0.9)  # the unseen hand is left out
+
+
+def test_keypoints_are_placed_along_their_bones():
+    """A fingertip read halfway down its DIP-tip bone is at -0.5; an MCP read a quarter of the palm towards
+    the wrist is at -0.25 on wrist -> MCP; a sideways error is 0 along the bone; the wrist is placed along
+    wrist -> middle MCP; unlabelled bones are NaN; the summary takes the hands read as hands."""
+    rng = np.random.default_rng(4)
+    truth = rng.uniform(50, 150, (21, 2))
+    valid = np.ones(21, bool)
+    read = truth.copy()
+    tip = rr.FINGER_KEYPOINTS["index"][3]
+    read[tip] = truth[tip - 1] + 0.5 * (truth[tip] - truth[tip - 1])
+    mcp = rr.FINGER_KEYPOINTS["ring"][0]
+    read[mcp] = truth[mcp] - 0.25 * (truth[mcp] - truth[0])
+    pip = rr.FINGER_KEYPOINTS["ring"][1]
+    bone = truth[pip] - truth[mcp]
+    read[pip] = truth[pip] + 7.0 * np.array([-bone[1], bone[0]]) / np.linalg.norm(bone)  # across the bone
+    read[0] = truth[0] + 0.1 * (truth[9] - truth[0])
+    off = rr.along_bone_offsets(read, truth, valid)
+    assert off[tip] == pytest.approx(-0.5) and off[mcp] == pytest.approx(-0.25)
+    assert off[pip] == pytest.approx(0.0, abs=1e-12) and off[0] == pytest.approx(0.1)
+    others = [k for k in range(21) if k not in (0, tip, mcp, pip)]
+    assert np.allclose(off[others], 0.0)
+    valid[tip - 1] = False
+    assert np.isnan(rr.along_bone_offsets(read, truth, valid)[tip])
+    base = {"err_px": 1.0, "pa_mm": None, "side_agrees": True}
+    s = rr.summarise(
+        [{**base, "presence": 0.9, "along_bone": off}, {**base, "presence": 0.2, "along_bone": off * 0 + 1}]
+    )
+    assert s["along_bone_offset_median"]["index_tip"] == pytest.approx(-0.5)  # the unseen hand left out
+    assert s["along_bone_offset_median"]["middle_pip"] == pytest.approx(0.0)

@@ -20,7 +20,7 @@ from typing import Any
 from wildhands.data.synthetic.poses import OTHER_POSES
 from wildhands.model.grasp import NUM_GRASP_CLASSES
 
-__all__ = ["BACKGROUNDS", "DEVICE_PATTERN", "HAND_LOOKS", "OCCLUDERS", "SyntheticConfig"]
+__all__ = ["BACKGROUNDS", "DEVICE_PATTERN", "HAND_LOOKS", "OCCLUDERS", "SyntheticConfig", "min_focal_px"]
 
 Range = tuple[float, float]
 
@@ -32,6 +32,14 @@ HAND_LOOKS = ("tubes", "skin")
 BACKGROUNDS = ("procedural", "photo_mix")
 #: valid ``SyntheticConfig.occluders`` values
 OCCLUDERS = ("boxes", "objects")
+
+
+def min_focal_px(width: int, max_fov_deg: float) -> float:
+    """The smallest focal length (px) at which a pinhole camera ``width`` px wide sees at most
+    ``max_fov_deg`` across (centred principal point); 0 for 180 deg or more (no limit)."""
+    if max_fov_deg >= 180.0:
+        return 0.0
+    return 0.5 * width / math.tan(math.radians(max_fov_deg) / 2.0)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,12 @@ class SyntheticConfig:
         plumb_bob_k1/k2/k3_range, plumb_bob_p_max: radial ranges and |p1|, |p2| bound of plumb_bob cameras
             (typical of calibrated wide webcams/action cams: barrel k1 < 0). Coefficients that make the
             distortion non-monotonic over the image are shrunk until it is monotonic (see ``scene``).
+        max_fov_deg: the widest horizontal field of view (deg) that a pinhole or plumb_bob camera's K may
+            imply (``2 atan(width / 2 fx)``: the nominal one, lens coefficients ignored): fx is drawn
+            log-uniformly from ``fx_range_px`` raised, per image width, to ``min_focal_px(width,
+            max_fov_deg)``. Rectilinear lenses end at about 120 deg across (wider ones are fisheyes,
+            drawn as equidistant cameras); ``fx_range_px`` alone reaches 145 deg on a 1280 px image,
+            which stretches the periphery ~10x. 180 (default) caps nothing: frames stay byte-identical.
         fisheye_fx_range_px: focal length of the equidistant (fisheye) cameras, log-uniform.
         fisheye_k_max: |k1|, |k2|, |k3|, |k4| bounds of the Kannala-Brandt coefficients.
     Hands:
@@ -119,6 +133,7 @@ class SyntheticConfig:
     plumb_bob_k2_range: Range = (-0.02, 0.12)
     plumb_bob_k3_range: Range = (-0.02, 0.02)
     plumb_bob_p_max: float = 0.002
+    max_fov_deg: float = 180.0
     fisheye_fx_range_px: Range = (200.0, 500.0)
     fisheye_k_max: tuple[float, float, float, float] = (0.06, 0.03, 0.01, 0.005)
     two_hands_prob: float = 0.5
@@ -155,6 +170,14 @@ class SyntheticConfig:
         object.__setattr__(self, "image_sizes", sizes)
         self._range("fx_range_px", 1.0, 1e5)
         self._range("fisheye_fx_range_px", 1.0, 1e5)
+        self._number("max_fov_deg", 10.0, 180.0)
+        for width, _ in sizes:
+            need = min_focal_px(width, self.max_fov_deg)
+            if need > self.fx_range_px[1]:
+                raise ValueError(
+                    f"max_fov_deg: {self.max_fov_deg:g} deg across a {width} px image needs fx >= "
+                    f"{need:.0f} px, above fx_range_px's {self.fx_range_px[1]:g}"
+                )
         self._range("plumb_bob_k1_range", -1.0, 1.0)
         self._range("plumb_bob_k2_range", -1.0, 1.0)
         self._range("plumb_bob_k3_range", -1.0, 1.0)
@@ -292,6 +315,7 @@ class SyntheticConfig:
             ("max_arm_occlusion", 1.0),
             ("other_poses", "random"),
             ("finger_fan", 1.0),
+            ("max_fov_deg", 180.0),
         )
         for key, default in looks:
             if out[key] == default:

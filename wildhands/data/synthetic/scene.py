@@ -21,7 +21,7 @@ from wildhands.data.synthetic._textures import (
     _value_noise,
     _wood,
 )
-from wildhands.data.synthetic.config import SyntheticConfig
+from wildhands.data.synthetic.config import SyntheticConfig, min_focal_px
 from wildhands.geometry.camera import CameraModel
 from wildhands.render.shaded import ShadingStyle
 
@@ -90,7 +90,11 @@ def sample_camera(rng: np.random.Generator, cfg: SyntheticConfig, model: str | N
         mix = np.asarray(cfg.distortion_mix)
         model = ("none", "plumb_bob", "equidistant")[int(rng.choice(3, p=mix / mix.sum()))]
     fisheye = model == "equidistant"
-    fx = _loguniform(rng, *(cfg.fisheye_fx_range_px if fisheye else cfg.fx_range_px))
+    if fisheye:
+        fx = _loguniform(rng, *cfg.fisheye_fx_range_px)
+    else:  # no wider than max_fov_deg across (the lower bound is raised; 180 deg raises nothing)
+        lo, hi = cfg.fx_range_px
+        fx = _loguniform(rng, max(lo, min_focal_px(w, cfg.max_fov_deg)), hi)
     fy = fx * (1.0 + rng.uniform(-cfg.fy_jitter, cfg.fy_jitter))
     cx = (w - 1) / 2 + rng.uniform(-1, 1) * cfg.principal_point_jitter * w
     cy = (h - 1) / 2 + rng.uniform(-1, 1) * cfg.principal_point_jitter * h
