@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DistortionModel",
     "CameraModel",
+    "pinhole_focal_px",
     "project_torch",
     "weak_perspective_to_translation",
     "weak_perspective_to_translation_np",
@@ -120,6 +121,13 @@ def _get(info: Any, *names: str, default: Any = None) -> Any:
         elif hasattr(info, n):
             return getattr(info, n)
     return default
+
+
+def pinhole_focal_px(size_px: float, fov_rad: float) -> float:
+    """The focal length (px) at which a pinhole image ``size_px`` wide spans ``fov_rad`` across its outer
+    pixel edges, principal point centred: ``(size / 2) / tan(fov / 2)`` (``CameraModel.nominal_fov_rad`` is
+    its inverse)."""
+    return (size_px / 2.0) / math.tan(fov_rad / 2.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,7 +319,7 @@ class CameraModel:
             raise ValueError(f"hfov_rad must be finite and in (0, pi), got {hfov_rad}")
         if not (width > 0 and height > 0):
             raise ValueError(f"width and height must be > 0, got width={width}, height={height}")
-        f = (width / 2.0) / math.tan(hfov_rad / 2.0)
+        f = pinhole_focal_px(width, hfov_rad)
         K = np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
         return cls(width=width, height=height, K=K, estimated=True)
 

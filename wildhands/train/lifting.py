@@ -38,7 +38,7 @@ from wildhands.data.synthetic.poses import (
     sample_grasp,
     sample_hand_pose,
 )
-from wildhands.geometry.camera import CameraModel
+from wildhands.geometry.camera import CameraModel, pinhole_focal_px
 from wildhands.geometry.rotations import axis_angle_to_matrix
 from wildhands.handmodel.open_hand import OpenHandModel
 from wildhands.handmodel.skeleton import HandSkeleton
@@ -69,7 +69,7 @@ def sample_camera(rng: np.random.Generator) -> CameraModel:
         f = w / math.radians(rng.uniform(120, 200))
         D = rng.uniform(-0.04, 0.04, 4)
     else:
-        f = (w / 2) / math.tan(math.radians(rng.uniform(40, 120)) / 2)
+        f = pinhole_focal_px(w, math.radians(rng.uniform(40, 120)))
         D = None
         if kind == "plumb_bob":
             D = np.array([rng.uniform(-0.35, 0.15), rng.uniform(-0.1, 0.1), rng.normal(0, 0.002),

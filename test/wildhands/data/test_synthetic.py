@@ -388,6 +388,16 @@ def test_max_fov_deg_caps_pinhole_and_plumb_bob_lenses_only():
         assert cam.fx >= free.fx  # the range's lower end is raised, the same draw lands higher
         widest[model] = max(widest[model], _nominal_hfov_deg(free))
     assert min(widest.values()) > 120.0  # without the cap both kinds reach far wider
+    # the default draws fx as it always did: log-uniform over fx_range_px from the same random numbers
+    default = SyntheticConfig()
+    mix = np.asarray(default.distortion_mix)
+    for i in range(50):
+        cam = sample_camera(np.random.default_rng(i), default).camera
+        replica = np.random.default_rng(i)
+        replica.integers(len(default.image_sizes))
+        replica.choice(3, p=mix / mix.sum())
+        lo, hi = default.fisheye_fx_range_px if cam.is_fisheye else default.fx_range_px
+        assert cam.fx == math.exp(replica.uniform(math.log(lo), math.log(hi)))
     assert "max_fov_deg" not in SyntheticConfig().to_dict()
     assert SyntheticConfig.from_dict(capped.to_dict()) == capped
 

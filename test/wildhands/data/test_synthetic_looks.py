@@ -276,3 +276,12 @@ def test_realism_look_is_the_render_realism_benchs_options():
         "finger_fan": 0.0,
         "max_fov_deg": 120.0,
     }
+    import math
+
+    import numpy as np
+
+    from wildhands.data.synthetic.scene import sample_camera
+
+    for i in range(100):
+        cam = sample_camera(np.random.default_rng(i), cfg).camera
+        assert cam.is_fisheye or math.degrees(cam.nominal_fov_rad()[0]) <= 120.0 + 1e-9

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wildhands.data.synthetic.poses import OTHER_POSES
+from wildhands.geometry.camera import pinhole_focal_px
 from wildhands.model.grasp import NUM_GRASP_CLASSES
 
 __all__ = ["BACKGROUNDS", "DEVICE_PATTERN", "HAND_LOOKS", "OCCLUDERS", "SyntheticConfig", "min_focal_px"]
@@ -39,7 +40,7 @@ def min_focal_px(width: int, max_fov_deg: float) -> float:
     ``max_fov_deg`` across (centred principal point); 0 for 180 deg or more (no limit)."""
     if max_fov_deg >= 180.0:
         return 0.0
-    return 0.5 * width / math.tan(math.radians(max_fov_deg) / 2.0)
+    return pinhole_focal_px(width, math.radians(max_fov_deg))
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class SyntheticConfig:
             log-uniformly from ``fx_range_px`` raised, per image width, to ``min_focal_px(width,
             max_fov_deg)``. Rectilinear lenses end at about 120 deg across (wider ones are fisheyes,
             drawn as equidistant cameras); ``fx_range_px`` alone reaches 145 deg on a 1280 px image,
-            which stretches the periphery ~10x. 180 (default) caps nothing: frames stay byte-identical.
+            which stretches the image's edge ~11x radially. A barrel plumb_bob lens still sees wider than
+            its K says. 180 (default) caps nothing: frames stay byte-identical.
         fisheye_fx_range_px: focal length of the equidistant (fisheye) cameras, log-uniform.
         fisheye_k_max: |k1|, |k2|, |k3|, |k4| bounds of the Kannala-Brandt coefficients.
     Hands:
