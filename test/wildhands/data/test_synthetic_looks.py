@@ -238,37 +238,39 @@ def test_frames_with_max_arm_occlusion_show_their_hands():
     assert min(kept) >= 0.88
 
 
-def test_shipped_v4_look_is_the_test_sets_look_with_natural_parallel_fingers():
-    """config/synth/skin_v4.yaml (the frames of the packaged v4 image model) parses, and differs from the
-    defaults in exactly the wide_fov_skin test set's look plus the two pose options of version 4."""
+def _shipped_look(name: str) -> tuple[SyntheticConfig, dict]:
+    """config/synth/<name>.yaml parsed, and the fields in which it differs from the defaults."""
     from pathlib import Path
 
-    from wildhands.eval.testsets import SKIN_LOOK
-
-    path = Path(__file__).resolve().parents[3] / "config" / "synth" / "skin_v4.yaml"
-    cfg = SyntheticConfig.from_yaml(path)
+    cfg = SyntheticConfig.from_yaml(Path(__file__).resolve().parents[3] / "config" / "synth" / f"{name}.yaml")
     default = SyntheticConfig()
     changed = {
         f.name: getattr(cfg, f.name)
         for f in dataclasses.fields(cfg)
         if getattr(cfg, f.name) != getattr(default, f.name)
     }
+    return cfg, changed
+
+
+def test_shipped_v4_look_is_the_test_sets_look_with_natural_parallel_fingers():
+    """config/synth/skin_v4.yaml (the frames of the packaged v4 image model) parses, and differs from the
+    defaults in exactly the wide_fov_skin test set's look plus the two pose options of version 4."""
+    from wildhands.eval.testsets import SKIN_LOOK
+
+    _, changed = _shipped_look("skin_v4")
     assert changed == {**SKIN_LOOK, "other_poses": "natural", "finger_fan": 0.0}
 
 
 def test_realism_look_is_the_render_realism_benchs_options():
     """config/synth/realism.yaml (the look docs/render-realism.md measures issue 22's targets on) parses
     and differs from the defaults in exactly those options; its lenses stay within real rectilinear ones."""
-    from pathlib import Path
+    import math
 
-    path = Path(__file__).resolve().parents[3] / "config" / "synth" / "realism.yaml"
-    cfg = SyntheticConfig.from_yaml(path)
-    default = SyntheticConfig()
-    changed = {
-        f.name: getattr(cfg, f.name)
-        for f in dataclasses.fields(cfg)
-        if getattr(cfg, f.name) != getattr(default, f.name)
-    }
+    import numpy as np
+
+    from wildhands.data.synthetic.scene import sample_camera
+
+    cfg, changed = _shipped_look("realism")
     assert changed == {
         "hand_look": "skin",
         "max_arm_occlusion": 0.05,
@@ -276,12 +278,6 @@ def test_realism_look_is_the_render_realism_benchs_options():
         "finger_fan": 0.0,
         "max_fov_deg": 120.0,
     }
-    import math
-
-    import numpy as np
-
-    from wildhands.data.synthetic.scene import sample_camera
-
     for i in range(100):
         cam = sample_camera(np.random.default_rng(i), cfg).camera
         assert cam.is_fisheye or math.degrees(cam.nominal_fov_rad()[0]) <= 120.0 + 1e-9
