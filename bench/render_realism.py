@@ -56,8 +56,11 @@ Writes the results JSON (``bench/results/render_realism.json``) and a figure of 
 beside real photos, with the truth (green) and the network's landmarks (red)
 (``docs/img/render_realism.png``). Run it at every change of the data generator::
 
-    wildhands synth --out /tmp/rr/tubes --n 600 --seed 7
-    python bench/render_realism.py --synthetic tubes=/tmp/rr/tubes --mmpose-data /tmp/mmpose/tests/data
+    wildhands synth --out /tmp/rr/tubes --n 300 --seed 7
+    wildhands synth --out /tmp/rr/realism --n 300 --seed 7 --config config/synth/realism.yaml
+    wildhands synth --out /tmp/rr/training_look --n 300 --seed 7 --config config/synth/skin_v4.yaml
+    python bench/render_realism.py --synthetic tubes=/tmp/rr/tubes --synthetic realism=/tmp/rr/realism \
+        --synthetic training_look=/tmp/rr/training_look --mmpose-data /tmp/mmpose/tests/data
 
 ``--rectify`` shows each synthetic hand to the network through a virtual pinhole camera looking straight at
 it (``rectified_view``): the same hands without a wide lens's perspective stretch (or a fisheye's bend), so
