@@ -7,6 +7,7 @@ Conventions: metres, radians, right-handed camera optical frame (x right, y down
 from wildhands.geometry.camera import (
     CameraModel,
     DistortionModel,
+    pinhole_focal_px,
     project_torch,
     translation_to_weak_perspective,
     translation_to_weak_perspective_np,
@@ -55,6 +56,7 @@ __all__ = [
     "mirror_axis_angle",
     "mirror_box",
     "mirror_matrix",
+    "pinhole_focal_px",
     "project_torch",
     "rot6d_to_matrix",
     "square_box_from_points",

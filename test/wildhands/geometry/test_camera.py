@@ -16,6 +16,7 @@ from wildhands.geometry import (
     CropBox,
     DistortionModel,
     kpe_inputs,
+    pinhole_focal_px,
     project_torch,
     square_box_from_points,
     translation_to_weak_perspective,
@@ -254,6 +255,14 @@ def test_from_fov_and_immutability() -> None:
         CameraModel.from_fov(640, 480, math.pi)
     with pytest.raises(ValueError):
         cam.K[0, 0] = 1.0
+
+
+def test_pinhole_focal_px_is_the_inverse_of_the_nominal_field_of_view() -> None:
+    for width, deg in ((640, 30.0), (1280, 120.0), (333, 170.0)):
+        f = pinhole_focal_px(width, math.radians(deg))
+        cam = CameraModel.from_K([[f, 0, (width - 1) / 2], [0, f, 99.5], [0, 0, 1]], width, 200)
+        assert math.degrees(cam.nominal_fov_rad()[0]) == pytest.approx(deg, abs=1e-9)
+    assert pinhole_focal_px(640, math.radians(90.0)) == pytest.approx(320.0)
 
 
 def test_mirrored_camera_projects_mirrored_points() -> None:

@@ -308,7 +308,7 @@ class SyntheticConfig:
             return [plain(x) for x in v] if isinstance(v, tuple) else v
 
         out = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        # the defaults of the look options are left out: folders written before the options match
+        # the defaults of the options added later (looks, lenses) are left out: folders written before match
         looks = (
             ("hand_look", "tubes"),
             ("backgrounds", "procedural"),
