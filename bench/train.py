@@ -95,6 +95,17 @@ SCENE_LOOKS: dict[str, dict[str, Any]] = {
 }
 
 
+def _shipped_look(name: str) -> dict[str, Any]:
+    """The overrides of ``config/synth/<name>.yaml`` (a look the repository ships)."""
+    import yaml
+
+    return dict(yaml.safe_load((REPO / "config" / "synth" / f"{name}.yaml").read_text()))
+
+
+SCENE_LOOKS["config/synth/realism.yaml"] = _shipped_look("realism")
+SCENE_LOOKS["config/synth/skin_v4.yaml (training look)"] = _shipped_look("skin_v4")
+
+
 def bench_looks(frames: int, seed: int = 7, rounds: int = 3) -> dict[str, Any]:
     """Frames/s of ``generate_frame`` (device 'cpu', this process, frames ``0..frames-1`` of ``seed``) per
     look of ``SCENE_LOOKS``, with the cores other processes used meanwhile. The looks take turns in
