@@ -37,7 +37,7 @@ from wildhands.runtime.pipeline import (
     MAX_HANDS_RANGE,
     PipelineConfig,
 )
-from wildhands.runtime.refine import STEPS_RANGE
+from wildhands.runtime.refine import STEPS_RANGE, RefineConfig
 from wildhands.runtime.tracking import TrackingConfig
 
 CAMERA_INFO_POLICIES = ("skip", "estimate")
@@ -75,8 +75,8 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "tracked_steps": ParamSpec(
         0,
         "estimator=landmarks with refine and tracking: a hand tracked from the previous frame starts its fit "
-        "from that frame's hand with this many steps instead of from the lifting head's answer with 5 "
-        "(0 = off; 2: the fit in under half its time, docs/engines.md).",
+        "from that frame's hand with this many steps instead of from the lifting head's answer with "
+        f"{RefineConfig().iterations} (0 = off; 2: the fit in under half its time, docs/engines.md).",
         range=STEPS_RANGE,
         read_only=True,
     ),
