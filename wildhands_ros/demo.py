@@ -178,9 +178,15 @@ def run_ros_demo(
             hands = [msg_to_hand(h) for h in msg.hands]
             results.append(FrameResult(i, hands, received - sent, processing_s=float(msg.latency)))
         answered = sum(r.received for r in results)
-        markers = driver.resolve_topic_name("hands/markers")
-        deadline = time.monotonic() + 5.0  # the last frame's markers / points / tf follow its hands
-        while recorder.counts.get(markers, 0) < answered and time.monotonic() < deadline:
+        # the last frame's markers / points / tf follow its hands, each on its own subscription: wait for
+        # every per-frame output the node publishes (one message per answered frame; tf only with hands)
+        p = node.params
+        with_hands = sum(r.received and bool(r.hands) for r in results)
+        expected = {driver.resolve_topic_name(topic): n for topic, on, n in (
+            ("hands/markers", p.publish_markers, answered), ("hands/points", p.publish_points, answered),
+            ("/tf", p.publish_tf, with_hands)) if on}  # fmt: skip
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and any(recorder.counts.get(t, 0) < n for t, n in expected.items()):
             time.sleep(0.05)
         facts = {
             "mcap": str(recorder.path),
