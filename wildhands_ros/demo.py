@@ -105,6 +105,7 @@ def run_ros_demo(
     from wildhands_ros.msg import HandArray, HandDetectionArray
     from wildhands_ros.node import WildHandsNode
     from wildhands_ros.sync import stamp_ns
+    from wildhands_ros.tf import TF_QOS_DEPTH, TF_TOPIC
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -132,9 +133,9 @@ def run_ros_demo(
 
         driver.create_subscription(HandArray, "hands", on_hands, 10)
         recorded_outputs = {"hands": HandArray, "hands/markers": MarkerArray, "hands/points": PointCloud2,
-                            "/tf": TFMessage, "/diagnostics": DiagnosticArray}  # fmt: skip
+                            TF_TOPIC: TFMessage, "/diagnostics": DiagnosticArray}  # fmt: skip
         for topic, msg_type in recorded_outputs.items():
-            recorder.subscribe(driver, topic, msg_type, 100 if topic == "/tf" else 10)
+            recorder.subscribe(driver, topic, msg_type, TF_QOS_DEPTH if topic == TF_TOPIC else 10)
         executor = MultiThreadedExecutor(num_threads=2)
         executor.add_node(node)
         executor.add_node(driver)
@@ -184,7 +185,7 @@ def run_ros_demo(
         with_hands = sum(r.received and bool(r.hands) for r in results)
         expected = {driver.resolve_topic_name(topic): n for topic, on, n in (
             ("hands/markers", p.publish_markers, answered), ("hands/points", p.publish_points, answered),
-            ("/tf", p.publish_tf, with_hands)) if on}  # fmt: skip
+            (TF_TOPIC, p.publish_tf, with_hands)) if on}  # fmt: skip
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline and any(recorder.counts.get(t, 0) < n for t, n in expected.items()):
             time.sleep(0.05)

@@ -25,9 +25,10 @@ import numpy as np
 from geometry_msgs.msg import TransformStamped
 from scipy.spatial.transform import Rotation, Slerp
 
+from wildhands_ros.tf import TF_TOPIC
+
 __all__ = ["TFBuffer", "TransformError", "make_tf_buffer", "transform_to_matrix"]
 
-TF_TOPIC = "/tf"
 TF_STATIC_TOPIC = "/tf_static"
 
 

@@ -21,6 +21,7 @@ from wildhands_ros.conversions import boxes_to_detections, camera_to_info, rgb_t
 from wildhands_ros.msg import HandArray, HandDetectionArray
 from wildhands_ros.node import WildHandsNode
 from wildhands_ros.sync import stamp_ns
+from wildhands_ros.tf import TF_QOS_DEPTH, TF_TOPIC
 
 FRAME = "test_camera_optical_frame"
 NODE_PARAMS = {
@@ -59,7 +60,7 @@ class Harness:
             ("hands/debug_image", Image),
         ):  # fmt: skip
             self.tester.create_subscription(kind, topic, self._recorder(topic), 10)
-        self.tester.create_subscription(TFMessage, "/tf", self._on_tf, 100)
+        self.tester.create_subscription(TFMessage, TF_TOPIC, self._on_tf, TF_QOS_DEPTH)
         self.tester.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
         self.tester.create_subscription(Log, "/rosout", self._on_log, 100)
         self.executor = SingleThreadedExecutor()
