@@ -36,6 +36,20 @@ NODE_PARAMS = {
 camera_info_msg = camera_to_info  # the name the tests use
 
 
+def spin_in_thread(executor) -> threading.Thread:
+    """Spin ``executor`` in a daemon thread (started); end it with :func:`stop_spinning`."""
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_spinning(executor, thread: threading.Thread) -> None:
+    """Shut ``executor`` down and wait for its spin thread, so that no callback runs while the caller
+    destroys the nodes (else rclpy raises InvalidHandle in the thread)."""
+    executor.shutdown(timeout_sec=5.0)
+    thread.join(timeout=5.0)
+
+
 class Harness:
     """``namespace``: the node's and the tester's (their topics are relative): a second node built in this
     process needs its own, or destroying it takes the first one's /rosout logger with it."""
@@ -66,8 +80,7 @@ class Harness:
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.executor.add_node(self.tester)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self._thread = spin_in_thread(self.executor)
         self._sec = 1000
         assert self.wait(lambda: self.image_pub.get_subscription_count() > 0, 10.0), "node did not subscribe"
 
@@ -139,6 +152,6 @@ class Harness:
         return msg
 
     def close(self) -> None:
-        self.executor.shutdown()
+        stop_spinning(self.executor, self._thread)
         self.node.destroy_node()
         self.tester.destroy_node()

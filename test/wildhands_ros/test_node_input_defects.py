@@ -6,7 +6,6 @@ hand boxes, the input QoS parameters, absurd intrinsics and an empty frame id.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from rcl_interfaces.msg import Log
 from rclpy.exceptions import ParameterException
 from rclpy.parameter import Parameter
 from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data
-from ros_harness import NODE_PARAMS, camera_info_msg
+from ros_harness import NODE_PARAMS, camera_info_msg, spin_in_thread, stop_spinning
 from sensor_msgs.msg import CameraInfo, Image
 
 from wildhands_ros.conversions import rgb_to_image
@@ -138,10 +137,9 @@ def rosout(ros_context):
     )
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
+    thread = spin_in_thread(executor)
     yield lines
-    executor.shutdown()
+    stop_spinning(executor, thread)
     node.destroy_node()
 
 
@@ -236,13 +234,12 @@ def test_input_qos_parameters(ros_context, rosout):
         # a best-effort camera cannot connect to a reliable subscription: the node says so
         executor = rclpy.executors.SingleThreadedExecutor()
         executor.add_node(node)
-        thread = threading.Thread(target=executor.spin, daemon=True)
-        thread.start()
+        thread = spin_in_thread(executor)
         probe.create_publisher(Image, node.resolve_topic_name("image"), qos_profile_sensor_data)
         end = time.monotonic() + 5.0
         while time.monotonic() < end and not any("incompatible QoS" in x for x in rosout):
             time.sleep(0.05)
-        executor.shutdown()
+        stop_spinning(executor, thread)
         assert any("incompatible QoS (RELIABILITY)" in x and "publish RELIABLE" in x for x in rosout), rosout
     finally:
         node.destroy_node()
@@ -260,8 +257,7 @@ def test_shutdown_wakes_a_worker_waiting_for_hand_boxes(ros_context, sample):
         info_pub = pub_node.create_publisher(CameraInfo, "camera_info", 10)
         executor = rclpy.executors.SingleThreadedExecutor()
         executor.add_node(node)
-        thread = threading.Thread(target=executor.spin, daemon=True)
-        thread.start()
+        thread = spin_in_thread(executor)
         end = time.monotonic() + 10.0
         while image_pub.get_subscription_count() == 0 and time.monotonic() < end:
             time.sleep(0.02)
@@ -275,7 +271,7 @@ def test_shutdown_wakes_a_worker_waiting_for_hand_boxes(ros_context, sample):
             time.sleep(0.02)  # received, paired and taken by the worker
         assert node.health.received == 1 and node._slot is None
         time.sleep(0.3)  # the worker is now waiting for boxes (up to 5 s)
-        executor.shutdown()
+        stop_spinning(executor, thread)
         t0 = time.monotonic()
         node.destroy_node()
         elapsed = time.monotonic() - t0

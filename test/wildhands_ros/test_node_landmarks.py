@@ -4,7 +4,6 @@ own namespace, real rclpy pub/sub on loopback: hands come out with their fit res
 from __future__ import annotations
 
 import math
-import threading
 import time
 
 import pytest
@@ -12,7 +11,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_harness import camera_info_msg
+from ros_harness import camera_info_msg, spin_in_thread, stop_spinning
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -43,13 +42,12 @@ def landmark_node(ros_context, sample):
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     executor.add_node(tester)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
+    thread = spin_in_thread(executor)
     end = time.monotonic() + 10
     while pubs[0].get_subscription_count() == 0 and time.monotonic() < end:
         time.sleep(0.02)
     yield node, pubs, received
-    executor.shutdown()
+    stop_spinning(executor, thread)
     node.destroy_node()
     tester.destroy_node()
 

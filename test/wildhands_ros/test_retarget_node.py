@@ -9,7 +9,6 @@ import math
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
-from ros_harness import Harness
+from ros_harness import Harness, spin_in_thread, stop_spinning
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
@@ -89,8 +88,7 @@ class Rig:
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.executor.add_node(self.tester)
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self._thread.start()
+        self._thread = spin_in_thread(self.executor)
         self._sec = 5000
         assert wait(lambda: self.hands_pub.get_subscription_count() > 0, 10.0), (
             "retarget_node did not subscribe"
@@ -119,7 +117,7 @@ class Rig:
         return got[0] if got else None
 
     def close(self) -> None:
-        self.executor.shutdown()
+        stop_spinning(self.executor, self._thread)
         self.node.destroy_node()
         self.tester.destroy_node()
 
