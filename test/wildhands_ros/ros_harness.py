@@ -37,17 +37,27 @@ camera_info_msg = camera_to_info  # the name the tests use
 
 
 def spin_in_thread(executor) -> threading.Thread:
-    """Spin ``executor`` in a daemon thread (started); end it with :func:`stop_spinning`."""
-    thread = threading.Thread(target=executor.spin, daemon=True)
+    """Spin ``executor`` in a daemon thread (started) until :func:`stop_spinning`. It spins in short
+    ``spin_once`` steps and checks a stop flag between them: ``executor.shutdown()`` while another thread is
+    inside ``spin()`` races with it (rclpy raises InvalidHandle in that thread)."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.stop = stop  # type: ignore[attr-defined]
     thread.start()
     return thread
 
 
 def stop_spinning(executor, thread: threading.Thread) -> None:
-    """Shut ``executor`` down and wait for its spin thread, so that no callback runs while the caller
-    destroys the nodes (else rclpy raises InvalidHandle in the thread)."""
-    executor.shutdown(timeout_sec=5.0)
+    """End the spin thread, then shut ``executor`` down: no callback runs while the caller destroys the
+    nodes."""
+    thread.stop.set()  # type: ignore[attr-defined]
     thread.join(timeout=5.0)
+    executor.shutdown(timeout_sec=5.0)
 
 
 class Harness:
