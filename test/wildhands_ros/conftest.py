@@ -71,7 +71,7 @@ def harness(ros_context, sample):
     """One in-process wildhands_node (resnet18, detector none) + a tester node, spun in a thread."""
     from ros_harness import Harness
 
-    h = Harness(sample)
+    h = Harness(sample, namespace="/session_harness")  # own namespace: see Harness
     yield h
     h.close()
 

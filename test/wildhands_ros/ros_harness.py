@@ -61,11 +61,14 @@ def stop_spinning(executor, thread: threading.Thread) -> None:
 
 
 class Harness:
-    """``namespace``: the node's and the tester's (their topics are relative): a second node built in this
-    process needs its own, or destroying it takes the first one's /rosout logger with it."""
+    """``namespace``: the node's and the tester's (their topics are relative). Every harness gets its own:
+    rcl keeps one /rosout publisher per logger name in a process, and destroying any other node named like
+    this one (``wildhands_node`` in the same namespace; tests build such nodes to check start-up errors)
+    takes it away, so this node's log lines would stop reaching :meth:`log_lines`."""
 
     def __init__(self, sample, node_params: dict | None = None, namespace: str | None = None) -> None:
         self.image, self.camera, self.boxes = sample
+        self.namespace = namespace
         params = {**NODE_PARAMS, **(node_params or {})}
         ns = {} if namespace is None else {"namespace": namespace}
         self.node = WildHandsNode(

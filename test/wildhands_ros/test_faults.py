@@ -5,7 +5,6 @@ test_runtime_parameter_updates_are_checked."""
 
 from __future__ import annotations
 
-import functools
 import time
 
 import pytest
@@ -72,12 +71,8 @@ def failing_detector_harness(ros_context, sample):
 
     mp = pytest.MonkeyPatch()
     mp.setattr(detection, "build_detector", broken)
-    mp.setattr(ros_harness, "WildHandsNode", functools.partial(WildHandsNode, namespace="/broken_detector"))
-    mp.setattr(
-        ros_harness.rclpy, "create_node", functools.partial(rclpy.create_node, namespace="/broken_detector")
-    )
     try:
-        h = Harness(sample, {"detector": "mediapipe"})
+        h = Harness(sample, {"detector": "mediapipe"}, namespace="/broken_detector")
     finally:
         mp.undo()
     h._sec = 90_000
@@ -141,7 +136,7 @@ def test_publisher_restart(h):
     destroyed, and its stamps start again from an earlier time (a replayed bag, a reset clock)."""
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     for run, first_sec in enumerate((200_000, 150_000, 150_000)):
-        driver = rclpy.create_node("camera_driver")
+        driver = rclpy.create_node("camera_driver", namespace=h.namespace)
         pubs = (
             driver.create_publisher(HandDetectionArray, "hand_boxes", qos),
             driver.create_publisher(CameraInfo, "camera_info", qos),

@@ -4,11 +4,8 @@ boxes sit on the sample's ground-truth boxes (hands.json)."""
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
-import rclpy
 import ros_harness
 from detector_models import detector_models_missing
 from rclpy.parameter import Parameter
@@ -16,10 +13,8 @@ from ros_harness import Harness
 
 from wildhands.runtime.io import SAMPLE_DIR, load_hand_boxes
 from wildhands_ros.msg import Hand
-from wildhands_ros.node import WildHandsNode
 
-# Own namespace: the session `harness` (detector none) of test_node.py may live in this process too, and
-# would otherwise also take our images on /image and publish its own (empty) HandArray on /hands.
+# Own namespace (every Harness has one): the session `harness` (detector none) lives in this process too.
 NAMESPACE = "/detector_test"
 
 
@@ -28,13 +23,8 @@ def detector_harness(ros_context, sample):
     reason = detector_models_missing(check_hash=True, litert=False)
     if reason:
         pytest.skip(reason)
-    mp = pytest.MonkeyPatch()
-    mp.setattr(ros_harness, "WildHandsNode", functools.partial(WildHandsNode, namespace=NAMESPACE))
-    mp.setattr(ros_harness.rclpy, "create_node", functools.partial(rclpy.create_node, namespace=NAMESPACE))
-    try:
-        h = Harness(sample, {"detector": "mediapipe", "detector_score_threshold": 0.5, "max_hands": 2})
-    finally:
-        mp.undo()
+    params = {"detector": "mediapipe", "detector_score_threshold": 0.5, "max_hands": 2}
+    h = Harness(sample, params, namespace=NAMESPACE)
     h._sec = 70_000  # stamps apart from the other harness's
     yield h
     h.close()
