@@ -225,10 +225,16 @@ def nearest_face(spans: Spans, uv: np.ndarray, faces: np.ndarray, depth: np.ndar
     y = np.repeat(row, n)
     z_inv = np.clip(gx[f] * x + gy[f] * y + c[f], q.min(1)[f], q.max(1)[f])
     pix = (y - wy0) * ww + (x - wx0)
-    order = np.lexsort((f, -z_inv, pix))  # per pixel: nearest first (largest inverse depth)
-    first = np.ones(order.size, bool)
-    first[1:] = pix[order][1:] != pix[order][:-1]
-    best[pix[order][first]] = f[order][first]
+    # per pixel the largest inverse depth, then the lowest face index among the fragments at it (two
+    # scatters: about twice as fast as sorting the fragments)
+    near = np.full(best.size, -np.inf)
+    np.maximum.at(near, pix, z_inv)
+    nearest = z_inv == near[pix]
+    none = np.iinfo(np.int64).max
+    lowest = np.full(best.size, none)
+    np.minimum.at(lowest, pix[nearest], f[nearest])
+    covered = lowest != none
+    best[covered] = lowest[covered]
     return best.reshape(wy1 - wy0, ww)
 
 

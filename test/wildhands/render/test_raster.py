@@ -79,6 +79,24 @@ def test_nearest_face_is_a_z_buffer():
     assert painter[50, 35] == painter[50, 65]
 
 
+def test_nearest_face_gives_ties_to_the_lower_face_index():
+    """The same triangle twice (equal depth at every pixel) and a nearer one over part of it: the nearer
+    face wins where it covers, elsewhere the lower index of the two equal ones, whichever order they come."""
+    cam = CameraModel.from_K(np.array([[100.0, 0, 49.5], [0, 100.0, 49.5], [0, 0, 1]]), 100, 100)
+    tri = np.array([[-0.3, -0.3, 1.0], [0.3, -0.3, 1.1], [0.0, 0.4, 0.9]])
+    near = np.array([[-0.1, -0.1, 0.5], [0.1, -0.1, 0.5], [0.0, 0.1, 0.5]])
+    verts = np.concatenate([tri, tri, near])
+    uv = cam.project(verts)
+    for faces, tie_winner in (([[0, 1, 2], [3, 4, 5], [6, 7, 8]], 0), ([[6, 7, 8], [3, 4, 5], [0, 1, 2]], 1)):
+        faces = np.array(faces)
+        spans = triangle_spans(uv, faces, cam.width, cam.height)
+        top = spans.paste(nearest_face(spans, uv, faces, verts[:, 2]), fill=-1)
+        near_face = int(np.nonzero(faces[:, 0] == 6)[0][0])
+        assert top[50, 50] == near_face  # the image centre lies inside the near triangle
+        assert top[80, 50] == tie_winner  # inside the twins only: the lower of their indices
+        assert set(np.unique(top)) == {-1, tie_winner, near_face}
+
+
 def test_nearest_face_picks_the_nearest_covering_face_on_a_hand(posed_hands):
     """On posed hands: every pixel's face is the nearest of the faces covering it there (depth at the pixel
     centre from barycentric coordinates, solved per face), and the covered pixels are the spans'."""
