@@ -61,20 +61,19 @@ def stop_spinning(executor, thread: threading.Thread) -> None:
 
 
 class Harness:
-    """``namespace``: the node's and the tester's (their topics are relative). Every harness gets its own:
+    """``namespace`` (required, one per harness): the node's and the tester's (their topics are relative).
     rcl keeps one /rosout publisher per logger name in a process, and destroying any other node named like
     this one (``wildhands_node`` in the same namespace; tests build such nodes to check start-up errors)
     takes it away, so this node's log lines would stop reaching :meth:`log_lines`."""
 
-    def __init__(self, sample, node_params: dict | None = None, namespace: str | None = None) -> None:
+    def __init__(self, sample, node_params: dict | None = None, *, namespace: str) -> None:
         self.image, self.camera, self.boxes = sample
         self.namespace = namespace
         params = {**NODE_PARAMS, **(node_params or {})}
-        ns = {} if namespace is None else {"namespace": namespace}
         self.node = WildHandsNode(
-            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()], **ns
+            parameter_overrides=[Parameter(k, value=v) for k, v in params.items()], namespace=namespace
         )
-        self.tester = rclpy.create_node("wildhands_tester", **ns)
+        self.tester = rclpy.create_node("wildhands_tester", namespace=namespace)
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.image_pub = self.tester.create_publisher(Image, "image", qos)
         self.info_pub = self.tester.create_publisher(CameraInfo, "camera_info", qos)
