@@ -173,7 +173,8 @@ def test_nothing_built_without_subscriber(h, monkeypatch, topic, builders):
         "hands/points": (h.node.points_pub, PointCloud2),
         "hands/debug_image": (h.node.debug_pub, Image),
     }[topic]
-    (sub,) = [s for s in h.tester.subscriptions if s.topic_name == h.tester.resolve_topic_name(topic)]
+    resolved = h.tester.resolve_topic_name(topic)  # the harness's namespace
+    (sub,) = [s for s in h.tester.subscriptions if s.topic_name == resolved]
     h.tester.destroy_subscription(sub)
     h.node.set_parameters([Parameter("publish_debug_image", value=True)])
     try:
@@ -188,6 +189,6 @@ def test_nothing_built_without_subscriber(h, monkeypatch, topic, builders):
         header = h.send()
         assert h.get(topic, header) is not None and stamp_ns(header) in built
     finally:
-        if not [s for s in h.tester.subscriptions if s.topic_name == h.tester.resolve_topic_name(topic)]:
+        if not [s for s in h.tester.subscriptions if s.topic_name == resolved]:
             h.tester.create_subscription(kind, topic, h._recorder(topic), 10)
         h.node.set_parameters([Parameter("publish_debug_image", value=False)])
